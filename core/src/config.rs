@@ -1,0 +1,262 @@
+//! The infra repo's configuration: `inforge.yaml` and `regions.yaml` (SPEC §1).
+//!
+//! Parsing is strict: unknown fields are errors, so a typo such as `scpoe:` can never silently
+//! widen a service's trust. Every name is checked against the SPIFFE rules at load time.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::names::{check_segment, check_trust_domain, NameError};
+
+/// The config files could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// YAML syntax or schema error.
+    #[error("{file} is not valid: {detail}")]
+    Yaml {
+        /// Which file.
+        file: String,
+        /// The parser's message (with location).
+        detail: String,
+    },
+    /// A name breaks the naming rules.
+    #[error("{file}: {source}")]
+    Name {
+        /// Which file.
+        file: String,
+        /// The rule broken.
+        source: NameError,
+    },
+    /// The environment is not declared.
+    #[error("environment {env:?} is not declared in inforge.yaml")]
+    UnknownEnvironment {
+        /// The environment asked for.
+        env: String,
+    },
+    /// The service is not declared.
+    #[error("service {service:?} is not declared in inforge.yaml")]
+    UnknownService {
+        /// The service asked for.
+        service: String,
+    },
+    /// The service has no `pki:`.
+    #[error("service {service:?} is not in a mesh (it has no `pki:`)")]
+    NotInMesh {
+        /// The service asked for.
+        service: String,
+    },
+}
+
+impl crate::Coded for ConfigError {
+    fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Yaml { .. } => "config-invalid",
+            ConfigError::Name { source, .. } => crate::Coded::code(source),
+            ConfigError::UnknownEnvironment { .. } => "environment-unknown",
+            ConfigError::UnknownService { .. } => "service-unknown",
+            ConfigError::NotInMesh { .. } => "service-not-in-mesh",
+        }
+    }
+    fn hint(&self) -> String {
+        match self {
+            ConfigError::Yaml { file, .. } => format!("fix {file} at the location shown (see docs/config.md)"),
+            ConfigError::Name { source, .. } => crate::Coded::hint(source),
+            ConfigError::UnknownEnvironment { env } => {
+                format!("add `environments: {{{env}: {{provider: {{kind: dir, path: …}}}}}}` to inforge.yaml, or check the spelling")
+            }
+            ConfigError::UnknownService { .. } => "check the spelling against `services:` in inforge.yaml".into(),
+            ConfigError::NotInMesh { service } => {
+                format!("add `pki: <mesh>` and `scope:` to services.{service} in inforge.yaml to join a mesh")
+            }
+        }
+    }
+}
+
+/// `inforge.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProjectConfig {
+    /// The SPIFFE trust domain.
+    pub base_domain: String,
+    /// Environments by name.
+    #[serde(default)]
+    pub environments: BTreeMap<String, Environment>,
+    /// Services by name.
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+}
+
+/// One environment.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// Where leaf material is written.
+    pub provider: Provider,
+}
+
+/// A secrets provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Provider {
+    /// A local directory (relative to the repo root); must already exist.
+    Dir {
+        /// The directory.
+        path: String,
+    },
+    /// An etcd v3 cluster.
+    Etcd {
+        /// Client URLs.
+        endpoints: Vec<String>,
+        /// Key prefix.
+        prefix: String,
+    },
+}
+
+/// Whether a service lives in the global scope or in regions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeKind {
+    /// One global leaf.
+    Global,
+    /// One leaf per region.
+    Regional,
+}
+
+/// One service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Service {
+    /// The two-tier mesh the service joins; none: not in the mesh.
+    #[serde(default)]
+    pub pki: Option<String>,
+    /// global or regional (required with `pki:`).
+    #[serde(default)]
+    pub scope: Option<ScopeKind>,
+    /// Command hosts run when the leaf changed.
+    #[serde(default)]
+    pub reload: Option<String>,
+    /// Extra DNS SANs.
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+    /// Subset of regions.yaml; default every region.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+}
+
+/// `regions.yaml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionsFile {
+    /// Active regions.
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+/// The loaded infra repo configuration.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// `inforge.yaml`.
+    pub config: ProjectConfig,
+    /// `regions.yaml` (empty if the file is absent).
+    pub regions: Vec<String>,
+}
+
+/// Parses YAML with serde-saphyr, naming `file` in errors.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+    serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml { file: file.to_string(), detail: e.to_string() })
+}
+
+impl Project {
+    /// Parses `inforge.yaml` and (if present) `regions.yaml`, checking every name.
+    pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+        let config: ProjectConfig = parse_yaml("inforge.yaml", inforge_yaml)?;
+        let regions = match regions_yaml {
+            Some(t) => parse_yaml::<RegionsFile>("regions.yaml", t)?.regions,
+            None => Vec::new(),
+        };
+        let name = |file: &str, r: Result<(), NameError>| {
+            r.map_err(|source| ConfigError::Name { file: file.to_string(), source })
+        };
+        name("inforge.yaml", check_trust_domain("baseDomain", &config.base_domain))?;
+        for env in config.environments.keys() {
+            name("inforge.yaml", check_segment("environment name", env))?;
+        }
+        for (svc, s) in &config.services {
+            name("inforge.yaml", check_segment("service name", svc))?;
+            if let Some(p) = &s.pki {
+                name("inforge.yaml", check_segment(&format!("services.{svc}.pki"), p))?;
+            }
+            for r in s.regions.iter().flatten() {
+                name("inforge.yaml", check_segment(&format!("services.{svc}.regions"), r))?;
+            }
+        }
+        for r in &regions {
+            name("regions.yaml", check_segment("region", r))?;
+            if r == "global" {
+                return Err(ConfigError::Name {
+                    file: "regions.yaml".into(),
+                    source: NameError::Segment { field: "region (reserved: global)".into(), value: r.clone() },
+                });
+            }
+        }
+        Ok(Project { config, regions })
+    }
+
+    /// The environment's config, or an error naming it.
+    pub fn environment(&self, env: &str) -> Result<&Environment, ConfigError> {
+        self.config
+            .environments
+            .get(env)
+            .ok_or_else(|| ConfigError::UnknownEnvironment { env: env.to_string() })
+    }
+
+    /// Whether `scope` is `global` or an active region.
+    pub fn is_scope(&self, scope: &str) -> bool {
+        scope == "global" || self.regions.iter().any(|r| r == scope)
+    }
+
+    /// The scopes a mesh service gets a leaf in: `[global]`, or its regions (default: all).
+    /// Regions not in regions.yaml are kept so validation can report them.
+    pub fn service_scopes(&self, service: &Service) -> Vec<String> {
+        match service.scope {
+            Some(ScopeKind::Global) | None => vec!["global".to_string()],
+            Some(ScopeKind::Regional) => match &service.regions {
+                Some(rs) => rs.clone(),
+                None => self.regions.clone(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = "baseDomain: wardnet.example\nenvironments:\n  prd:\n    provider:\n      kind: dir\n      path: ../provider-prd\nservices:\n  api:\n    pki: wardnet-mesh\n    scope: global\n    dnsNames: [api.internal]\n  web:\n    pki: wardnet-mesh\n    scope: regional\n    regions: [us-east-1]\n  cron: {}\n";
+
+    #[test]
+    fn parses_the_spec_example() {
+        let p = Project::parse(CFG, Some("regions: [us-east-1, eu-west-1]\n")).unwrap();
+        assert_eq!(p.regions, vec!["us-east-1", "eu-west-1"]);
+        assert!(matches!(p.environment("prd").unwrap().provider, Provider::Dir { .. }));
+        assert_eq!(p.service_scopes(&p.config.services["web"]), vec!["us-east-1"]);
+        assert_eq!(p.service_scopes(&p.config.services["api"]), vec!["global"]);
+        assert!(p.config.services["cron"].pki.is_none());
+        assert!(p.is_scope("global") && p.is_scope("eu-west-1") && !p.is_scope("ap-south-1"));
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_names_are_errors() {
+        let e = Project::parse(&CFG.replace("scope: global", "scpoe: global"), None).unwrap_err();
+        assert!(e.to_string().contains("scpoe"), "{e}");
+        let e = Project::parse(&CFG.replace("wardnet.example", "Wardnet.Example"), None).unwrap_err();
+        assert!(e.to_string().contains("baseDomain"), "{e}");
+        let e = Project::parse(&CFG.replace("  api:", "  a/pi:"), None).unwrap_err();
+        assert!(e.to_string().contains("service name"), "{e}");
+        let e = Project::parse(CFG, Some("regions: [global]\n")).unwrap_err();
+        assert!(e.to_string().contains("reserved"), "{e}");
+        let e = Project::parse(&CFG.replace("kind: dir", "kind: s3"), None).unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "config-invalid");
+    }
+}

@@ -1,0 +1,299 @@
+//! Key custody: age identities and recipients, unsealing keys from the store and checking them
+//! against their certificates, and the [`Sealer`] seam for encryption.
+//!
+//! Decryption is pure (identity + ciphertext → plaintext) and lives here. Encryption needs
+//! fresh randomness that age draws itself, so it is injected by the shell as a [`Sealer`].
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::keys::PrivateKey;
+
+/// Which of the two custodians a key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Custodian {
+    /// The offline operator: cold two-tier root keys.
+    OfflineRoot,
+    /// CI: intermediate keys and root-only issuer keys.
+    Ci,
+}
+
+impl Custodian {
+    /// The environment variable the shells read this custodian's identity from.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Custodian::OfflineRoot => "INFORGE_PKI_ROOT_KEY",
+            Custodian::Ci => "INFORGE_SECRETS_KEY",
+        }
+    }
+    /// The store field naming this custodian's recipient.
+    pub fn store_field(self) -> &'static str {
+        match self {
+            Custodian::OfflineRoot => "rootRecipient",
+            Custodian::Ci => "recipient",
+        }
+    }
+    fn describe(self) -> &'static str {
+        match self {
+            Custodian::OfflineRoot => "the offline root identity printed by `inforge pki init` (keep it off CI)",
+            Custodian::Ci => "the CI identity of the secret store",
+        }
+    }
+}
+
+/// A failure of custody. Messages never contain identities, plaintext or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyError {
+    /// The identity variable is not set.
+    #[error("{var} is not set")]
+    IdentityMissing {
+        /// Whose identity.
+        custodian: Custodian,
+        /// The variable name.
+        var: &'static str,
+    },
+    /// The identity variable does not hold an age X25519 identity.
+    #[error("{var} does not hold an age X25519 identity (AGE-SECRET-KEY-1…)")]
+    IdentityInvalid {
+        /// Whose identity.
+        custodian: Custodian,
+        /// The variable name.
+        var: &'static str,
+    },
+    /// The identity is valid but is not the store's recipient for this custodian.
+    #[error("{var} is not the identity of this store's {field} ({expected})")]
+    IdentityWrong {
+        /// Whose identity.
+        custodian: Custodian,
+        /// The variable name.
+        var: &'static str,
+        /// The store field.
+        field: &'static str,
+        /// The recipient the store expects (public).
+        expected: String,
+    },
+    /// A recipient string is not an age X25519 recipient.
+    #[error("{field} {value:?} is not an age X25519 recipient (age1…)")]
+    RecipientInvalid {
+        /// Where the recipient came from.
+        field: String,
+        /// The rejected value (recipients are public).
+        value: String,
+    },
+    /// Decryption failed.
+    #[error("cannot decrypt {location}: {reason}")]
+    Decrypt {
+        /// Store location of the ciphertext.
+        location: String,
+        /// Why (from age; contains no secret).
+        reason: String,
+    },
+    /// Encryption failed.
+    #[error("cannot encrypt {location}: {reason}")]
+    Seal {
+        /// Store location being written.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// The decrypted key does not belong to the certificate it is stored with.
+    #[error("the private key at {location} does not match its certificate's public key")]
+    KeyMismatch {
+        /// Store location of the key.
+        location: String,
+    },
+}
+
+impl crate::Coded for CustodyError {
+    fn code(&self) -> &'static str {
+        match self {
+            CustodyError::IdentityMissing { .. } => "identity-missing",
+            CustodyError::IdentityInvalid { .. } => "identity-invalid",
+            CustodyError::IdentityWrong { .. } => "identity-wrong",
+            CustodyError::RecipientInvalid { .. } => "recipient-invalid",
+            CustodyError::Decrypt { .. } => "decrypt-failed",
+            CustodyError::Seal { .. } => "encrypt-failed",
+            CustodyError::KeyMismatch { .. } => "key-mismatch",
+        }
+    }
+    fn hint(&self) -> String {
+        match self {
+            CustodyError::IdentityMissing { custodian, var } => {
+                format!("export {var} with {}", custodian.describe())
+            }
+            CustodyError::IdentityInvalid { custodian, var } => {
+                format!("set {var} to {}, the whole AGE-SECRET-KEY-1… line", custodian.describe())
+            }
+            CustodyError::IdentityWrong { custodian, var, .. } => format!(
+                "{var} must be {}; check you exported the identity for this environment",
+                custodian.describe()
+            ),
+            CustodyError::RecipientInvalid { .. } => {
+                "give an age X25519 recipient such as the output of `age-keygen -y`".into()
+            }
+            CustodyError::Decrypt { .. } => {
+                "the ciphertext is corrupt or was not encrypted to this identity: restore pki.enc.yaml from git".into()
+            }
+            CustodyError::Seal { .. } => "check the store's recipients".into(),
+            CustodyError::KeyMismatch { .. } => {
+                "the store was tampered with or corrupted: restore pki.enc.yaml from git and do not use this key".into()
+            }
+        }
+    }
+}
+
+/// An age X25519 identity held in memory for one command.
+pub struct Identity {
+    inner: age::x25519::Identity,
+    custodian: Custodian,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity({:?}, {})", self.custodian, self.recipient())
+    }
+}
+
+impl Identity {
+    /// Parses the value of a custodian's environment variable (`None`: not set).
+    pub fn parse(custodian: Custodian, value: Option<&str>) -> Result<Identity, CustodyError> {
+        let var = custodian.env_var();
+        let value = value.map(str::trim).filter(|v| !v.is_empty());
+        let value = value.ok_or(CustodyError::IdentityMissing { custodian, var })?;
+        // Accept an age identity file's content: skip comment lines.
+        let line = value
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or("");
+        let inner = line
+            .parse::<age::x25519::Identity>()
+            .map_err(|_| CustodyError::IdentityInvalid { custodian, var })?;
+        Ok(Identity { inner, custodian })
+    }
+
+    /// Wraps an identity the shell just generated.
+    pub fn from_age(inner: age::x25519::Identity, custodian: Custodian) -> Identity {
+        Identity { inner, custodian }
+    }
+
+    /// The public recipient of this identity.
+    pub fn recipient(&self) -> String {
+        self.inner.to_public().to_string()
+    }
+
+    /// Which custodian this identity was loaded as.
+    pub fn custodian(&self) -> Custodian {
+        self.custodian
+    }
+
+    /// Fails unless this identity is the one the store names for its custodian.
+    pub fn expect_recipient(&self, expected: &str) -> Result<(), CustodyError> {
+        if self.recipient() == expected.trim() {
+            Ok(())
+        } else {
+            Err(CustodyError::IdentityWrong {
+                custodian: self.custodian,
+                var: self.custodian.env_var(),
+                field: self.custodian.store_field(),
+                expected: expected.trim().to_string(),
+            })
+        }
+    }
+
+    /// Decrypts armored age ciphertext. `location` names it in errors.
+    pub fn open(&self, armored: &str, location: &str) -> Result<Zeroizing<Vec<u8>>, CustodyError> {
+        age::decrypt(&self.inner, armored.as_bytes())
+            .map(Zeroizing::new)
+            .map_err(|e| CustodyError::Decrypt { location: location.to_string(), reason: e.to_string() })
+    }
+
+    /// Decrypts a PKCS#8 key and checks it against the certificate's public key before use.
+    pub fn open_key(
+        &self,
+        armored: &str,
+        cert: &crate::cert::Cert,
+        location: &str,
+    ) -> Result<PrivateKey, crate::Error> {
+        let plain = self.open(armored, location)?;
+        let pem = std::str::from_utf8(&plain)
+            .map_err(|_| crate::keys::KeyError::Unparseable { location: location.to_string() })?;
+        let key = PrivateKey::from_pkcs8_pem(pem, location)?;
+        if key.public_key_bytes() != cert.public_key_bytes() {
+            return Err(CustodyError::KeyMismatch { location: location.to_string() }.into());
+        }
+        Ok(key)
+    }
+
+    /// The age identity string. Only for `inforge pki init`, which prints it once on purpose.
+    pub fn reveal(&self) -> Zeroizing<String> {
+        use age::secrecy::ExposeSecret;
+        Zeroizing::new(self.inner.to_string().expose_secret().to_string())
+    }
+}
+
+/// Parses and normalises an age X25519 recipient; `field` names it in errors.
+pub fn parse_recipient(field: &str, value: &str) -> Result<String, CustodyError> {
+    value
+        .trim()
+        .parse::<age::x25519::Recipient>()
+        .map(|r| r.to_string())
+        .map_err(|_| CustodyError::RecipientInvalid { field: field.to_string(), value: value.to_string() })
+}
+
+/// Encrypts plaintext to one age recipient, armored. Injected by the shell because age draws
+/// fresh randomness from the OS for every file it writes.
+pub trait Sealer {
+    /// Encrypts `plaintext` to `recipient` (an `age1…` string), returning ASCII armor.
+    fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, CustodyError>;
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A test sealer backed by the real age library (tests may use OS randomness).
+    pub struct TestSealer;
+    impl Sealer for TestSealer {
+        fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, CustodyError> {
+            let r: age::x25519::Recipient = recipient.parse().map_err(|_| CustodyError::Seal {
+                location: location.into(),
+                reason: "bad recipient".into(),
+            })?;
+            #[allow(clippy::disallowed_methods)]
+            age::encrypt_and_armor(&r, plaintext)
+                .map_err(|e| CustodyError::Seal { location: location.into(), reason: e.to_string() })
+        }
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    pub fn identity(c: Custodian) -> Identity {
+        Identity::from_age(age::x25519::Identity::generate(), c)
+    }
+
+    #[test]
+    fn seal_open_round_trip_and_wrong_identity() {
+        let a = identity(Custodian::Ci);
+        let b = identity(Custodian::OfflineRoot);
+        let ct = TestSealer.seal(&a.recipient(), b"secret", "x").unwrap();
+        assert!(ct.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"));
+        assert_eq!(&a.open(&ct, "x").unwrap()[..], b"secret");
+        let e = b.open(&ct, "pkis.m.root.key").unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "decrypt-failed");
+        assert!(!e.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn identity_parse_errors_name_the_variable_and_hide_the_value() {
+        let e = Identity::parse(Custodian::Ci, None).unwrap_err();
+        assert!(e.to_string().contains("INFORGE_SECRETS_KEY"));
+        let e = Identity::parse(Custodian::OfflineRoot, Some("AGE-SECRET-KEY-1NOTAKEY")).unwrap_err();
+        assert!(e.to_string().contains("INFORGE_PKI_ROOT_KEY"));
+        assert!(!e.to_string().contains("NOTAKEY"));
+        let good = identity(Custodian::Ci);
+        let text = format!("# created: now\n# public key: {}\n{}\n", good.recipient(), &*good.reveal());
+        assert_eq!(Identity::parse(Custodian::Ci, Some(&text)).unwrap().recipient(), good.recipient());
+        assert!(good.expect_recipient(&identity(Custodian::Ci).recipient()).is_err());
+    }
+}

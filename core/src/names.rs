@@ -1,0 +1,98 @@
+//! Naming rules from SPEC §1: SPIFFE path segments and trust domains.
+//!
+//! Every name that ends up in a SPIFFE ID, a file path or a store key passes through here, so
+//! a name can never smuggle a `/` or `..` into a provider path.
+
+/// A name breaks the SPIFFE naming rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Not a valid SPIFFE path segment.
+    #[error("{field} {value:?} is not a valid name: use only letters, digits, '.', '_' and '-' (and not '.' or '..')")]
+    Segment {
+        /// Which field or argument holds the name.
+        field: String,
+        /// The rejected value.
+        value: String,
+    },
+    /// Not a valid SPIFFE trust domain.
+    #[error("{field} {value:?} is not a valid SPIFFE trust domain: use only lowercase letters, digits, '.', '_' and '-'")]
+    TrustDomain {
+        /// Which field holds the name.
+        field: String,
+        /// The rejected value.
+        value: String,
+    },
+}
+
+impl crate::Coded for NameError {
+    fn code(&self) -> &'static str {
+        match self {
+            NameError::Segment { .. } => "name-invalid",
+            NameError::TrustDomain { .. } => "trust-domain-invalid",
+        }
+    }
+    fn hint(&self) -> String {
+        match self {
+            NameError::Segment { field, .. } => {
+                format!("rename {field} to match [A-Za-z0-9._-]+ (SPIFFE path segment rules)")
+            }
+            NameError::TrustDomain { field, .. } => {
+                format!("set {field} to a lowercase domain such as wardnet.example")
+            }
+        }
+    }
+}
+
+/// Checks a SPIFFE path segment: `[A-Za-z0-9._-]+`, not `.` or `..`.
+pub fn check_segment(field: &str, value: &str) -> Result<(), NameError> {
+    let ok = !value.is_empty()
+        && value != "."
+        && value != ".."
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError::Segment { field: field.to_string(), value: value.to_string() })
+    }
+}
+
+/// Checks a SPIFFE trust domain: `[a-z0-9._-]+`.
+pub fn check_trust_domain(field: &str, value: &str) -> Result<(), NameError> {
+    let ok = !value.is_empty()
+        && value != "."
+        && value != ".."
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(NameError::TrustDomain { field: field.to_string(), value: value.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments() {
+        for ok in ["api", "us-east-1", "a.b_c-D9", "..."] {
+            assert!(check_segment("x", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é", "a:b"] {
+            assert!(check_segment("x", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trust_domains() {
+        assert!(check_trust_domain("baseDomain", "wardnet.example").is_ok());
+        assert!(check_trust_domain("baseDomain", "Wardnet.example").is_err());
+        assert!(check_trust_domain("baseDomain", "a/b").is_err());
+        let e = check_trust_domain("baseDomain", "A").unwrap_err();
+        assert!(e.to_string().contains("baseDomain"));
+    }
+}

@@ -260,3 +260,19 @@ mod tests {
         assert_eq!(crate::Coded::code(&e), "config-invalid");
     }
 }
+
+/// The part of the secret store inforge reads: its `recipient:` (every other field ignored).
+#[derive(Debug, Deserialize)]
+struct SecretStoreHead {
+    #[serde(default)]
+    recipient: Option<String>,
+}
+
+/// Reads the CI recipient out of `resources/<env>/secrets.enc.yaml` text.
+pub fn secret_store_recipient(file: &str, text: &str) -> Result<Option<String>, crate::Error> {
+    let head: SecretStoreHead = parse_yaml(file, text)?;
+    match head.recipient {
+        Some(r) => Ok(Some(crate::custody::parse_recipient(&format!("{file} recipient"), &r)?)),
+        None => Ok(None),
+    }
+}

@@ -387,12 +387,12 @@ impl fmt::Display for Listing {
         }
         for p in &self.pkis {
             writeln!(f, "{}  {}  {}", p.name, p.topology, p.algorithm)?;
-            writeln!(f, "  root                 {}", expiry(&p.root))?;
+            writeln!(f, "  root                     {}", expiry(&p.root))?;
             for (scope, c) in &p.intermediates {
-                writeln!(f, "  intermediate {:<8}{}", scope, expiry(c))?;
+                writeln!(f, "  intermediate {:<12}{}", scope, expiry(c))?;
             }
             if p.topology == "two-tier" && p.intermediates.is_empty() {
-                writeln!(f, "  intermediates        none yet (`inforge pki intermediate {} {} <scope>`)", self.env, p.name)?;
+                writeln!(f, "  intermediates            none yet (`inforge pki intermediate {} {} <scope>`)", self.env, p.name)?;
             }
             if p.overlap.root_overlap {
                 writeln!(

@@ -19,7 +19,9 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
     repo.env(&a.env)?;
     let path = repo.store_file(&a.env);
     if path.exists() {
-        return core(Err(PkiError::StoreExists { path: store_path(&a.env) }));
+        return core(Err(PkiError::StoreExists {
+            path: store_path(&a.env),
+        }));
     }
     let secrets_rel = format!("resources/{}/secrets.enc.yaml", a.env);
     let recipient = if let Some(r) = &a.recipient {
@@ -36,7 +38,11 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
             Some(r) => r,
             None => match std::env::var(Custodian::Ci.env_var()) {
                 Ok(_) => shell::identity(Custodian::Ci)?.recipient(),
-                Err(_) => return core(Err(PkiError::NoRecipient { secrets_path: secrets_rel })),
+                Err(_) => {
+                    return core(Err(PkiError::NoRecipient {
+                        secrets_path: secrets_rel,
+                    }))
+                }
             },
         }
     };
@@ -59,18 +65,39 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
 pub fn add(dir: &Path, a: AddArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let (mut store, text) = repo.load_store(&a.env)?;
-    let topology = if a.topology == "root-only" { Topology::RootOnly } else { Topology::TwoTier };
+    let topology = if a.topology == "root-only" {
+        Topology::RootOnly
+    } else {
+        Topology::TwoTier
+    };
     let algorithm = core(a.algorithm.parse::<inforge_core::keys::Algorithm>())?;
     let now = shell::now()?;
-    core(pki::add_pki(&mut store, &a.env, &a.name, topology, algorithm, now, &mut shell::rng(), &mut AgeSealer))?;
+    core(pki::add_pki(
+        &mut store,
+        &a.env,
+        &a.name,
+        topology,
+        algorithm,
+        now,
+        &mut shell::rng(),
+        &mut AgeSealer,
+    ))?;
     repo.save_store(&a.env, &store, Some(&text))?;
     let custody = match topology {
         Topology::TwoTier => "cold: its key is sealed to the offline rootRecipient",
         Topology::RootOnly => "online: its key is sealed to the CI recipient for the issuer",
     };
-    eprintln!("added {} PKI {:?} ({algorithm}) to {}; root is {custody}", topology.name(), a.name, store_path(&a.env));
+    eprintln!(
+        "added {} PKI {:?} ({algorithm}) to {}; root is {custody}",
+        topology.name(),
+        a.name,
+        store_path(&a.env)
+    );
     if topology == Topology::TwoTier {
-        eprintln!("next (offline): INFORGE_PKI_ROOT_KEY=… inforge pki intermediate {} {} global", a.env, a.name);
+        eprintln!(
+            "next (offline): INFORGE_PKI_ROOT_KEY=… inforge pki intermediate {} {} global",
+            a.env, a.name
+        );
     }
     Ok(())
 }
@@ -93,7 +120,12 @@ pub fn intermediate(dir: &Path, a: IntermediateArgs) -> Result<(), CliError> {
         &mut AgeSealer,
     ))?;
     repo.save_store(&a.env, &store, Some(&text))?;
-    eprintln!("minted intermediate {:?} for {:?}, signed by the cold root; commit {}", a.scope, a.name, store_path(&a.env));
+    eprintln!(
+        "minted intermediate {:?} for {:?}, signed by the cold root; commit {}",
+        a.scope,
+        a.name,
+        store_path(&a.env)
+    );
     Ok(())
 }
 

@@ -11,7 +11,11 @@ pub enum CliError {
     /// A core refusal.
     Core(inforge_core::Error),
     /// Filesystem trouble.
-    Io { op: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// No inforge.yaml.
     NotARepo { dir: PathBuf },
     /// validate found errors (already reported).
@@ -26,7 +30,11 @@ impl From<inforge_core::Error> for CliError {
 
 impl CliError {
     pub fn io(op: &'static str, path: &Path, source: std::io::Error) -> CliError {
-        CliError::Io { op, path: path.to_path_buf(), source }
+        CliError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -41,7 +49,9 @@ impl CliError {
     pub fn message(&self) -> String {
         match self {
             CliError::Core(e) => e.to_string(),
-            CliError::Io { op, path, source } => format!("cannot {op} {}: {source}", path.display()),
+            CliError::Io { op, path, source } => {
+                format!("cannot {op} {}: {source}", path.display())
+            }
             CliError::NotARepo { dir } => format!("{} is not an infra repo: it has no inforge.yaml", dir.display()),
             CliError::ValidationFailed => "validation found errors".into(),
         }

@@ -7,8 +7,8 @@ use der::{Decode, DecodePem, Encode, Tagged};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{
-    name::GeneralName, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage,
-    KeyUsages, SubjectAltName, SubjectKeyIdentifier,
+    name::GeneralName, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
+    SubjectKeyIdentifier,
 };
 use x509_cert::Certificate;
 
@@ -95,7 +95,10 @@ pub struct Cert {
 impl Cert {
     /// Parses one PEM certificate; `location` names it in errors.
     pub fn from_pem(pem: &str, location: &str) -> Result<Cert, CertError> {
-        let err = |reason: String| CertError::Parse { location: location.to_string(), reason };
+        let err = |reason: String| CertError::Parse {
+            location: location.to_string(),
+            reason,
+        };
         let inner = Certificate::from_pem(pem.trim().as_bytes()).map_err(|e| err(e.to_string()))?;
         let der = inner.to_der().map_err(|e| err(e.to_string()))?;
         Ok(Cert { inner, der })
@@ -103,9 +106,14 @@ impl Cert {
 
     /// Parses one DER certificate.
     pub fn from_der(der: &[u8], location: &str) -> Result<Cert, CertError> {
-        let inner = Certificate::from_der(der)
-            .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
-        Ok(Cert { inner, der: der.to_vec() })
+        let inner = Certificate::from_der(der).map_err(|e| CertError::Parse {
+            location: location.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Cert {
+            inner,
+            der: der.to_vec(),
+        })
     }
 
     /// DER bytes.
@@ -150,7 +158,11 @@ impl Cert {
 
     /// Raw subjectPublicKey bytes.
     pub fn public_key_bytes(&self) -> &[u8] {
-        self.inner.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes()
+        self.inner
+            .tbs_certificate
+            .subject_public_key_info
+            .subject_public_key
+            .raw_bytes()
     }
 
     /// The key algorithm, if it is one inforge issues.
@@ -162,7 +174,12 @@ impl Cert {
         if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
             return None;
         }
-        let curve = spki.algorithm.parameters.as_ref()?.decode_as::<der::asn1::ObjectIdentifier>().ok()?;
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()?
+            .decode_as::<der::asn1::ObjectIdentifier>()
+            .ok()?;
         match curve {
             c if c == OID_P256 => Some(Algorithm::EcdsaP256),
             c if c == OID_P384 => Some(Algorithm::EcdsaP384),
@@ -266,7 +283,10 @@ impl Cert {
     /// Verifies this certificate's signature with `issuer`'s public key (and that the issuer
     /// name matches). Uses RustCrypto verifiers; tests cross-check with webpki and openssl.
     pub fn verify_signed_by(&self, issuer: &Cert, location: &str) -> Result<(), CertError> {
-        let bad = || CertError::BadSignature { location: location.to_string(), issuer: issuer.subject() };
+        let bad = || CertError::BadSignature {
+            location: location.to_string(),
+            issuer: issuer.subject(),
+        };
         if self.inner.tbs_certificate.issuer != issuer.inner.tbs_certificate.subject {
             return Err(bad());
         }
@@ -304,12 +324,17 @@ impl Cert {
 
 /// Splits a PEM bundle into certificates.
 pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
-    let certs = Certificate::load_pem_chain(pem.as_bytes())
-        .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
+    let certs = Certificate::load_pem_chain(pem.as_bytes()).map_err(|e| CertError::Parse {
+        location: location.to_string(),
+        reason: e.to_string(),
+    })?;
     certs
         .into_iter()
         .map(|inner| {
-            let der = inner.to_der().map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
+            let der = inner.to_der().map_err(|e| CertError::Parse {
+                location: location.to_string(),
+                reason: e.to_string(),
+            })?;
             Ok(Cert { inner, der })
         })
         .collect()

@@ -60,7 +60,9 @@ impl crate::Coded for ConfigError {
     }
     fn hint(&self) -> String {
         match self {
-            ConfigError::Yaml { file, .. } => format!("fix {file} at the location shown (see docs/config.md)"),
+            ConfigError::Yaml { file, .. } => {
+                format!("fix {file} at the location shown (see docs/config.md)")
+            }
             ConfigError::Name { source, .. } => crate::Coded::hint(source),
             ConfigError::UnknownEnvironment { env } => {
                 format!("add `environments: {{{env}: {{provider: {{kind: dir, path: …}}}}}}` to inforge.yaml, or check the spelling")
@@ -164,7 +166,10 @@ pub struct Project {
 
 /// Parses YAML with serde-saphyr, naming `file` in errors.
 pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
-    serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml { file: file.to_string(), detail: e.to_string() })
+    serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml {
+        file: file.to_string(),
+        detail: e.to_string(),
+    })
 }
 
 impl Project {
@@ -176,7 +181,10 @@ impl Project {
             None => Vec::new(),
         };
         let name = |file: &str, r: Result<(), NameError>| {
-            r.map_err(|source| ConfigError::Name { file: file.to_string(), source })
+            r.map_err(|source| ConfigError::Name {
+                file: file.to_string(),
+                source,
+            })
         };
         name("inforge.yaml", check_trust_domain("baseDomain", &config.base_domain))?;
         for env in config.environments.keys() {
@@ -196,7 +204,10 @@ impl Project {
             if r == "global" {
                 return Err(ConfigError::Name {
                     file: "regions.yaml".into(),
-                    source: NameError::Segment { field: "region (reserved: global)".into(), value: r.clone() },
+                    source: NameError::Segment {
+                        field: "region (reserved: global)".into(),
+                        value: r.clone(),
+                    },
                 });
             }
         }

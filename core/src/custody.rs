@@ -123,7 +123,10 @@ impl crate::Coded for CustodyError {
                 format!("export {var} with {}", custodian.describe())
             }
             CustodyError::IdentityInvalid { custodian, var } => {
-                format!("set {var} to {}, the whole AGE-SECRET-KEY-1… line", custodian.describe())
+                format!(
+                    "set {var} to {}, the whole AGE-SECRET-KEY-1… line",
+                    custodian.describe()
+                )
             }
             CustodyError::IdentityWrong { custodian, var, .. } => format!(
                 "{var} must be {}; check you exported the identity for this environment",
@@ -206,7 +209,10 @@ impl Identity {
     pub fn open(&self, armored: &str, location: &str) -> Result<Zeroizing<Vec<u8>>, CustodyError> {
         age::decrypt(&self.inner, armored.as_bytes())
             .map(Zeroizing::new)
-            .map_err(|e| CustodyError::Decrypt { location: location.to_string(), reason: e.to_string() })
+            .map_err(|e| CustodyError::Decrypt {
+                location: location.to_string(),
+                reason: e.to_string(),
+            })
     }
 
     /// Decrypts a PKCS#8 key and checks it against the certificate's public key before use.
@@ -217,11 +223,15 @@ impl Identity {
         location: &str,
     ) -> Result<PrivateKey, crate::Error> {
         let plain = self.open(armored, location)?;
-        let pem = std::str::from_utf8(&plain)
-            .map_err(|_| crate::keys::KeyError::Unparseable { location: location.to_string() })?;
+        let pem = std::str::from_utf8(&plain).map_err(|_| crate::keys::KeyError::Unparseable {
+            location: location.to_string(),
+        })?;
         let key = PrivateKey::from_pkcs8_pem(pem, location)?;
         if key.public_key_bytes() != cert.public_key_bytes() {
-            return Err(CustodyError::KeyMismatch { location: location.to_string() }.into());
+            return Err(CustodyError::KeyMismatch {
+                location: location.to_string(),
+            }
+            .into());
         }
         Ok(key)
     }
@@ -239,7 +249,10 @@ pub fn parse_recipient(field: &str, value: &str) -> Result<String, CustodyError>
         .trim()
         .parse::<age::x25519::Recipient>()
         .map(|r| r.to_string())
-        .map_err(|_| CustodyError::RecipientInvalid { field: field.to_string(), value: value.to_string() })
+        .map_err(|_| CustodyError::RecipientInvalid {
+            field: field.to_string(),
+            value: value.to_string(),
+        })
 }
 
 /// Encrypts plaintext to one age recipient, armored. Injected by the shell because age draws
@@ -262,8 +275,10 @@ pub(crate) mod tests {
                 reason: "bad recipient".into(),
             })?;
             #[allow(clippy::disallowed_methods)]
-            age::encrypt_and_armor(&r, plaintext)
-                .map_err(|e| CustodyError::Seal { location: location.into(), reason: e.to_string() })
+            age::encrypt_and_armor(&r, plaintext).map_err(|e| CustodyError::Seal {
+                location: location.into(),
+                reason: e.to_string(),
+            })
         }
     }
 
@@ -292,8 +307,15 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("INFORGE_PKI_ROOT_KEY"));
         assert!(!e.to_string().contains("NOTAKEY"));
         let good = identity(Custodian::Ci);
-        let text = format!("# created: now\n# public key: {}\n{}\n", good.recipient(), &*good.reveal());
-        assert_eq!(Identity::parse(Custodian::Ci, Some(&text)).unwrap().recipient(), good.recipient());
+        let text = format!(
+            "# created: now\n# public key: {}\n{}\n",
+            good.recipient(),
+            &*good.reveal()
+        );
+        assert_eq!(
+            Identity::parse(Custodian::Ci, Some(&text)).unwrap().recipient(),
+            good.recipient()
+        );
         assert!(good.expect_recipient(&identity(Custodian::Ci).recipient()).is_err());
     }
 }

@@ -148,7 +148,9 @@ impl PrivateKey {
         } else if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
             Inner::Ed25519(k)
         } else {
-            return Err(KeyError::Unparseable { location: location.to_string() });
+            return Err(KeyError::Unparseable {
+                location: location.to_string(),
+            });
         };
         Ok(Self::from_inner(inner))
     }
@@ -205,7 +207,11 @@ impl rcgen::SigningKey for PrivateKey {
                 let s: p384::ecdsa::Signature = k.try_sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?;
                 s.to_der().as_bytes().to_vec()
             }
-            Inner::Ed25519(k) => k.try_sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?.to_bytes().to_vec(),
+            Inner::Ed25519(k) => k
+                .try_sign(msg)
+                .map_err(|_| rcgen::Error::RemoteKeyError)?
+                .to_bytes()
+                .to_vec(),
         };
         Ok(sig)
     }

@@ -15,7 +15,9 @@ pub enum NameError {
         value: String,
     },
     /// Not a valid SPIFFE trust domain.
-    #[error("{field} {value:?} is not a valid SPIFFE trust domain: use only lowercase letters, digits, '.', '_' and '-'")]
+    #[error(
+        "{field} {value:?} is not a valid SPIFFE trust domain: use only lowercase letters, digits, '.', '_' and '-'"
+    )]
     TrustDomain {
         /// Which field holds the name.
         field: String,
@@ -54,7 +56,10 @@ pub fn check_segment(field: &str, value: &str) -> Result<(), NameError> {
     if ok {
         Ok(())
     } else {
-        Err(NameError::Segment { field: field.to_string(), value: value.to_string() })
+        Err(NameError::Segment {
+            field: field.to_string(),
+            value: value.to_string(),
+        })
     }
 }
 
@@ -69,7 +74,10 @@ pub fn check_trust_domain(field: &str, value: &str) -> Result<(), NameError> {
     if ok {
         Ok(())
     } else {
-        Err(NameError::TrustDomain { field: field.to_string(), value: value.to_string() })
+        Err(NameError::TrustDomain {
+            field: field.to_string(),
+            value: value.to_string(),
+        })
     }
 }
 

@@ -12,8 +12,8 @@
 
 use rand_core::CryptoRngCore;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyIdMethod, KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyIdMethod, KeyUsagePurpose, SanType, SerialNumber,
 };
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -82,7 +82,10 @@ fn ca_params(cn: String, tier: CaTier, key: &PrivateKey, rng: &mut impl CryptoRn
 }
 
 fn issue_err(what: &str) -> impl Fn(rcgen::Error) -> CertError + '_ {
-    move |e| CertError::Issue { what: what.to_string(), reason: e.to_string() }
+    move |e| CertError::Issue {
+        what: what.to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Short key id used in subject names, so each key generation has a distinct, greppable name.
@@ -147,7 +150,10 @@ pub fn issue_leaf(
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Cert, CertError> {
-    let err = |reason: String| CertError::Issue { what: format!("leaf {}", spec.spiffe_id), reason };
+    let err = |reason: String| CertError::Issue {
+        what: format!("leaf {}", spec.spiffe_id),
+        reason,
+    };
     let mut p = base_params(spec.service.clone(), key, rng);
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -179,7 +185,10 @@ fn sign_with(
 /// issuer field matches byte for byte), its subject key identifier and its key usages.
 /// (rcgen's own `from_ca_cert_der` needs x509-parser with a ring-backed verifier.)
 fn issuer_of<'a>(ca: &Cert, key: &'a PrivateKey, what: &str) -> Result<Issuer<'a, &'a PrivateKey>, CertError> {
-    let err = |reason: String| CertError::Issue { what: what.to_string(), reason };
+    let err = |reason: String| CertError::Issue {
+        what: what.to_string(),
+        reason,
+    };
     let mut dn = DistinguishedName::new();
     for (oid, value) in ca.subject_attributes() {
         let ty = match oid.as_str() {
@@ -190,14 +199,17 @@ fn issuer_of<'a>(ca: &Cert, key: &'a PrivateKey, what: &str) -> Result<Issuer<'a
             "2.5.4.7" => DnType::LocalityName,
             "2.5.4.8" => DnType::StateOrProvinceName,
             other => DnType::CustomDnType(
-                other.split('.').map(|a| a.parse::<u64>().map_err(|e| err(e.to_string()))).collect::<Result<_, _>>()?,
+                other
+                    .split('.')
+                    .map(|a| a.parse::<u64>().map_err(|e| err(e.to_string())))
+                    .collect::<Result<_, _>>()?,
             ),
         };
         let value = match value {
             AttrValue::Utf8(s) => DnValue::Utf8String(s),
-            AttrValue::Printable(s) => DnValue::PrintableString(
-                rcgen::string::PrintableString::try_from(s).map_err(|e| err(e.to_string()))?,
-            ),
+            AttrValue::Printable(s) => {
+                DnValue::PrintableString(rcgen::string::PrintableString::try_from(s).map_err(|e| err(e.to_string()))?)
+            }
             AttrValue::Ia5(s) => {
                 DnValue::Ia5String(rcgen::string::Ia5String::try_from(s).map_err(|e| err(e.to_string()))?)
             }
@@ -205,7 +217,9 @@ fn issuer_of<'a>(ca: &Cert, key: &'a PrivateKey, what: &str) -> Result<Issuer<'a
         };
         dn.push(ty, value);
     }
-    let ski = ca.subject_key_id_bytes().ok_or_else(|| err("issuer has no subject key identifier".into()))?;
+    let ski = ca
+        .subject_key_id_bytes()
+        .ok_or_else(|| err("issuer has no subject key identifier".into()))?;
     let mut p = CertificateParams::default();
     p.distinguished_name = dn;
     p.key_identifier_method = KeyIdMethod::PreSpecified(ski);

@@ -205,21 +205,35 @@ const AGE_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 impl Store {
     /// A new, empty store.
     pub fn new(root_recipient: String, recipient: String) -> Store {
-        Store { version: FORMAT_VERSION, root_recipient, recipient, pkis: BTreeMap::new() }
+        Store {
+            version: FORMAT_VERSION,
+            root_recipient,
+            recipient,
+            pkis: BTreeMap::new(),
+        }
     }
 
     /// Parses and checks a store; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Store, StoreError> {
-        let store: Store = serde_saphyr::from_str(text)
-            .map_err(|e| StoreError::Yaml { file: file.to_string(), detail: e.to_string() })?;
+        let store: Store = serde_saphyr::from_str(text).map_err(|e| StoreError::Yaml {
+            file: file.to_string(),
+            detail: e.to_string(),
+        })?;
         store.check(file)?;
         Ok(store)
     }
 
     fn check(&self, file: &str) -> Result<(), StoreError> {
-        let invalid = |location: String, problem: String| StoreError::Invalid { file: file.to_string(), location, problem };
+        let invalid = |location: String, problem: String| StoreError::Invalid {
+            file: file.to_string(),
+            location,
+            problem,
+        };
         if self.version != FORMAT_VERSION {
-            return Err(StoreError::Version { file: file.to_string(), found: self.version });
+            return Err(StoreError::Version {
+                file: file.to_string(),
+                found: self.version,
+            });
         }
         for (field, v) in [("rootRecipient", &self.root_recipient), ("recipient", &self.recipient)] {
             crate::custody::parse_recipient(field, v).map_err(|e| invalid(field.into(), e.to_string()))?;
@@ -241,7 +255,10 @@ impl Store {
             if b.0.starts_with(AGE_BEGIN) {
                 Ok(())
             } else {
-                Err(invalid(loc, "must be age armored ciphertext (never a plaintext key)".into()))
+                Err(invalid(
+                    loc,
+                    "must be age armored ciphertext (never a plaintext key)".into(),
+                ))
             }
         };
         for (name, pki) in &self.pkis {
@@ -254,7 +271,10 @@ impl Store {
                 key(format!("{at}.previousRoots[{i}].key"), &e.key)?;
             }
             if pki.topology == Topology::RootOnly && !pki.intermediates.is_empty() {
-                return Err(invalid(format!("{at}.intermediates"), "must be absent: a root-only PKI has no intermediates".into()));
+                return Err(invalid(
+                    format!("{at}.intermediates"),
+                    "must be absent: a root-only PKI has no intermediates".into(),
+                ));
             }
             for (scope, e) in &pki.intermediates {
                 check_segment("scope", scope).map_err(|err| invalid(format!("{at}.intermediates"), err.to_string()))?;
@@ -262,7 +282,8 @@ impl Store {
                 key(format!("{at}.intermediates.{scope}.key"), &e.key)?;
             }
             for (scope, certs) in &pki.previous_intermediates {
-                check_segment("scope", scope).map_err(|err| invalid(format!("{at}.previousIntermediates"), err.to_string()))?;
+                check_segment("scope", scope)
+                    .map_err(|err| invalid(format!("{at}.previousIntermediates"), err.to_string()))?;
                 for (i, c) in certs.iter().enumerate() {
                     cert(format!("{at}.previousIntermediates.{scope}[{i}]"), c)?;
                 }
@@ -289,7 +310,10 @@ mod tests {
     fn sample() -> Store {
         let cert = Block::new("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
         let key = Block::new("-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n");
-        let e = Entry { cert: cert.clone(), key };
+        let e = Entry {
+            cert: cert.clone(),
+            key,
+        };
         let mut s = Store::new(
             "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
             "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into(),
@@ -315,7 +339,10 @@ mod tests {
     fn canonical_round_trip_is_byte_identical() {
         let text = sample().to_yaml();
         assert!(text.starts_with(HEADER));
-        assert!(text.contains("\n    root:\n      cert: |\n        -----BEGIN CERTIFICATE-----\n"), "{text}");
+        assert!(
+            text.contains("\n    root:\n      cert: |\n        -----BEGIN CERTIFICATE-----\n"),
+            "{text}"
+        );
         let back = Store::parse("s", &text).unwrap();
         assert_eq!(back, sample());
         assert_eq!(back.to_yaml(), text);
@@ -328,7 +355,11 @@ mod tests {
         let text = sample().to_yaml();
         let e = Store::parse("s", &text.replace("topology:", "colour: red\n    topology:")).unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
-        let e = Store::parse("s", &text.replacen("-----BEGIN AGE ENCRYPTED FILE-----", "-----BEGIN PRIVATE KEY-----", 1)).unwrap_err();
+        let e = Store::parse(
+            "s",
+            &text.replacen("-----BEGIN AGE ENCRYPTED FILE-----", "-----BEGIN PRIVATE KEY-----", 1),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("root.key"), "{e}");
         let e = Store::parse("s", "rootRecipient: [").unwrap_err();
         assert_eq!(crate::Coded::code(&e), "store-invalid");

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: the bundled example infra repo (examples/infra) with
+# its local directory provider (examples/provider-prd), copied to target/quickstart so the
+# committed example stays pristine. Re-running starts over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+if [ -z "${INFORGE_BIN:-}" ]; then
+  bash scripts/setup.sh
+  echo "quickstart: building inforge (release)…" >&2
+  cargo build --release -q -p inforge-cli
+  INFORGE_BIN="$top/target/release/inforge"
+fi
+inforge() { "$INFORGE_BIN" "$@"; }
+
+work="$top/target/quickstart"
+rm -rf "$work"
+mkdir -p "$work"
+cp -r examples/infra examples/provider-prd "$work/"
+cd "$work/infra"
+
+# The CI identity normally lives in your secret store; the demo makes one.
+age-keygen -o "$work/ci-identity.txt" 2>/dev/null
+chmod 600 "$work/ci-identity.txt"
+ci_recipient=$(age-keygen -y "$work/ci-identity.txt")
+printf 'recipient: %s\nsecrets: {}\n' "$ci_recipient" > resources/prd/secrets.enc.yaml
+export INFORGE_SECRETS_KEY
+INFORGE_SECRETS_KEY=$(grep '^AGE-SECRET-KEY-' "$work/ci-identity.txt")
+
+echo "== inforge pki init prd" >&2
+# The offline root identity is printed once on stdout. A real operator stores it offline;
+# the demo keeps it in a 0600 file beside the copy.
+umask 077
+inforge pki init prd > "$work/root-identity.txt"
+umask 022
+export INFORGE_PKI_ROOT_KEY
+INFORGE_PKI_ROOT_KEY=$(cat "$work/root-identity.txt")
+
+echo "== inforge pki add prd wardnet-mesh --topology two-tier" >&2
+inforge pki add prd wardnet-mesh --topology two-tier
+echo "== inforge pki add prd daemon-ca --topology root-only" >&2
+inforge pki add prd daemon-ca --topology root-only
+for scope in global us-east-1 eu-west-1; do
+  echo "== inforge pki intermediate prd wardnet-mesh $scope   (offline posture)" >&2
+  inforge pki intermediate prd wardnet-mesh "$scope"
+done
+unset INFORGE_PKI_ROOT_KEY
+
+echo "== inforge pki ls prd" >&2
+inforge pki ls prd
+echo >&2
+echo "quickstart: done. Store: $work/infra/resources/prd/pki.enc.yaml" >&2

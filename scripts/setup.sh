@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what inforge's build, quickstart and tests need on a fresh Debian 12 machine.
+# Idempotent: skips whatever is already there. Safe to run again.
+set -euo pipefail
+
+need_apt=()
+command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || need_apt+=(age)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found; install Rust with rustup (https://rustup.rs) first" >&2
+  exit 1
+fi
+echo "setup: ok (age $(age --version 2>/dev/null), $(openssl version | cut -d' ' -f1-2), $(cargo --version | cut -d' ' -f1-2))" >&2

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, the IO-free lint on core/, unit + scenario tests (against the
+# age and openssl CLIs, webpki and rustls), the thin bindings' builds, and the quickstart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+
+echo "== clippy (core/ must stay IO-free: see core/clippy.toml)" >&2
+cargo clippy -q -p inforge-core --all-targets -- -D warnings
+cargo clippy -q -p inforge-cli --all-targets -- -D warnings
+
+echo "== cargo test (unit + scenarios)" >&2
+cargo test -p inforge-core -p inforge-cli
+
+echo "== bindings compile (wasm/, python/)" >&2
+cargo check -q -p inforge-wasm -p inforge-py
+
+echo "== quickstart (README main command) on the debug build" >&2
+cargo build -q -p inforge-cli
+INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/quickstart.sh >/dev/null
+echo "all tests passed" >&2

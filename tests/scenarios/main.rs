@@ -1,0 +1,6 @@
+//! Behavioural scenarios against the real `inforge` binary, checked with independent
+//! verifiers: the `age` and `openssl` CLIs, rustls-webpki and rustls.
+
+mod support;
+
+mod foundation;

@@ -20,6 +20,12 @@ pub enum CliError {
     NotARepo { dir: PathBuf },
     /// validate found errors (already reported).
     ValidationFailed,
+    /// The environment's provider directory does not exist.
+    ProviderMissing { path: PathBuf },
+    /// A bug: an invariant did not hold.
+    Internal(String),
+    /// A provider kind this build cannot write to.
+    ProviderUnsupported { kind: &'static str },
 }
 
 impl From<inforge_core::Error> for CliError {
@@ -43,6 +49,9 @@ impl CliError {
             CliError::Io { .. } => "io",
             CliError::NotARepo { .. } => "repo-missing",
             CliError::ValidationFailed => "validation-failed",
+            CliError::ProviderMissing { .. } => "provider-missing",
+            CliError::Internal(_) => "internal",
+            CliError::ProviderUnsupported { .. } => "provider-unsupported",
         }
     }
 
@@ -54,6 +63,9 @@ impl CliError {
             }
             CliError::NotARepo { dir } => format!("{} is not an infra repo: it has no inforge.yaml", dir.display()),
             CliError::ValidationFailed => "validation found errors".into(),
+            CliError::Internal(m) => format!("internal error: {m}"),
+            CliError::ProviderMissing { path } => format!("the provider directory {} does not exist", path.display()),
+            CliError::ProviderUnsupported { kind } => format!("the {kind} provider is not supported by this build"),
         }
     }
 
@@ -63,6 +75,11 @@ impl CliError {
             CliError::Io { .. } => "check the path exists and is writable; nothing was changed".into(),
             CliError::NotARepo { .. } => "run inforge from the infra repo, or point at it with -C <dir>".into(),
             CliError::ValidationFailed => "fix the errors listed above".into(),
+            CliError::Internal(_) => "this is a bug in inforge; please report it (nothing was written)".into(),
+            CliError::ProviderMissing { .. } => {
+                "renew adopts the provider, never creates it: run `inforge deploy` for the environment first (or create the directory), and check `provider.path` in inforge.yaml".into()
+            }
+            CliError::ProviderUnsupported { .. } => "use `kind: dir` for this environment".into(),
         }
     }
 
@@ -73,9 +90,10 @@ impl CliError {
 
     /// Prints the error to stderr.
     pub fn report(&self) {
-        if !matches!(self, CliError::ValidationFailed) {
-            eprintln!("error[{}]: {}", self.code(), self.message());
+        if matches!(self, CliError::ValidationFailed) {
+            return; // the report itself was the output
         }
+        eprintln!("error[{}]: {}", self.code(), self.message());
         eprintln!("  hint: {}", self.hint());
     }
 }

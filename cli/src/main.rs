@@ -5,6 +5,7 @@
 
 mod commands;
 mod error;
+mod provider;
 mod shell;
 
 use std::path::PathBuf;
@@ -30,6 +31,8 @@ enum Command {
     /// PKI store operations.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Credential-free checks of config ↔ store, chains, profiles and expiry horizons.
+    Validate(ValidateArgs),
 }
 
 #[derive(Subcommand)]
@@ -42,6 +45,49 @@ enum PkiCommand {
     Intermediate(IntermediateArgs),
     /// List the PKIs: topology, tiers, expiries, overlap state.
     Ls(LsArgs),
+    /// Mint a leaf per mesh service per scope and write leaf, key and bundle to the provider.
+    Renew(RenewArgs),
+    /// Print a PEM trust bundle: a scope's intermediates, or the roots.
+    Bundle(BundleArgs),
+}
+
+#[derive(Args)]
+pub struct RenewArgs {
+    /// Environment name.
+    pub env: String,
+    /// Only this service (the release-time mint).
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Print one JSON document (see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["scope", "roots"])))]
+pub struct BundleArgs {
+    /// Environment name.
+    pub env: String,
+    /// PKI name.
+    pub name: String,
+    /// The scope whose bundle to print (what its services trust).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// The root bundle for root-anchoring consumers (both roots during an overlap).
+    #[arg(long)]
+    pub roots: bool,
+}
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// Environment name.
+    pub env: String,
+    /// Shorthand for --format json.
+    #[arg(long)]
+    pub json: bool,
+    /// Output format.
+    #[arg(long, value_parser = ["text", "json", "sarif"], default_value = "text")]
+    pub format: String,
 }
 
 #[derive(Args)]
@@ -94,6 +140,9 @@ fn main() {
         Command::Pki(PkiCommand::Add(a)) => commands::add(&dir, a),
         Command::Pki(PkiCommand::Intermediate(a)) => commands::intermediate(&dir, a),
         Command::Pki(PkiCommand::Ls(a)) => commands::ls(&dir, a),
+        Command::Pki(PkiCommand::Renew(a)) => commands::renew(&dir, a),
+        Command::Pki(PkiCommand::Bundle(a)) => commands::bundle(&dir, a),
+        Command::Validate(a) => commands::validate(&dir, a),
     };
     if let Err(e) = result {
         e.report();

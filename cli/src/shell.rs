@@ -149,3 +149,12 @@ impl Sealer for AgeSealer {
         age::encrypt_and_armor(&r, plaintext).map_err(|e| err(e.to_string()))
     }
 }
+
+/// A suffix unique to this run (time + pid) for generation directories.
+pub fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos}-{}", std::process::id())
+}

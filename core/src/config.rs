@@ -175,43 +175,59 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str)
 impl Project {
     /// Parses `inforge.yaml` and (if present) `regions.yaml`, checking every name.
     pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+        let p = Self::parse_schema(inforge_yaml, regions_yaml)?;
+        if let Some((file, source)) = p.name_problems().into_iter().next() {
+            return Err(ConfigError::Name { file, source });
+        }
+        Ok(p)
+    }
+
+    /// Parses the schema only (unknown fields are still errors) and leaves naming rules to
+    /// [`Project::name_problems`], so `validate` can report every bad name at once.
+    pub fn parse_schema(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
         let config: ProjectConfig = parse_yaml("inforge.yaml", inforge_yaml)?;
         let regions = match regions_yaml {
             Some(t) => parse_yaml::<RegionsFile>("regions.yaml", t)?.regions,
             None => Vec::new(),
         };
-        let name = |file: &str, r: Result<(), NameError>| {
-            r.map_err(|source| ConfigError::Name {
-                file: file.to_string(),
-                source,
-            })
+        Ok(Project { config, regions })
+    }
+
+    /// Every name that breaks SPEC §1, with the file it is in.
+    pub fn name_problems(&self) -> Vec<(String, NameError)> {
+        let mut out = Vec::new();
+        let mut check = |file: &str, r: Result<(), NameError>| {
+            if let Err(e) = r {
+                out.push((file.to_string(), e));
+            }
         };
-        name("inforge.yaml", check_trust_domain("baseDomain", &config.base_domain))?;
+        let config = &self.config;
+        check("inforge.yaml", check_trust_domain("baseDomain", &config.base_domain));
         for env in config.environments.keys() {
-            name("inforge.yaml", check_segment("environment name", env))?;
+            check("inforge.yaml", check_segment("environment name", env));
         }
         for (svc, s) in &config.services {
-            name("inforge.yaml", check_segment("service name", svc))?;
+            check("inforge.yaml", check_segment("service name", svc));
             if let Some(p) = &s.pki {
-                name("inforge.yaml", check_segment(&format!("services.{svc}.pki"), p))?;
+                check("inforge.yaml", check_segment(&format!("services.{svc}.pki"), p));
             }
             for r in s.regions.iter().flatten() {
-                name("inforge.yaml", check_segment(&format!("services.{svc}.regions"), r))?;
+                check("inforge.yaml", check_segment(&format!("services.{svc}.regions"), r));
             }
         }
-        for r in &regions {
-            name("regions.yaml", check_segment("region", r))?;
+        for r in &self.regions {
+            check("regions.yaml", check_segment("region", r));
             if r == "global" {
-                return Err(ConfigError::Name {
-                    file: "regions.yaml".into(),
-                    source: NameError::Segment {
+                check(
+                    "regions.yaml",
+                    Err(NameError::Segment {
                         field: "region (reserved: global)".into(),
                         value: r.clone(),
-                    },
-                });
+                    }),
+                );
             }
         }
-        Ok(Project { config, regions })
+        out
     }
 
     /// The environment's config, or an error naming it.

@@ -8,6 +8,7 @@ pub use crate::cert::CertError;
 pub use crate::config::ConfigError;
 pub use crate::custody::CustodyError;
 pub use crate::keys::KeyError;
+pub use crate::mesh::MeshError;
 pub use crate::names::NameError;
 pub use crate::pki::PkiError;
 pub use crate::store::StoreError;
@@ -45,6 +46,9 @@ pub enum Error {
     /// A PKI operation was refused.
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// A mesh operation (plan, bundle, SPIFFE ID) was refused.
+    #[error(transparent)]
+    Mesh(#[from] MeshError),
     /// A timestamp could not be parsed.
     #[error(transparent)]
     Time(#[from] TimeError),
@@ -60,6 +64,7 @@ impl Coded for Error {
             Error::Key(e) => e.code(),
             Error::Cert(e) => e.code(),
             Error::Pki(e) => e.code(),
+            Error::Mesh(e) => e.code(),
             Error::Time(e) => e.code(),
         }
     }
@@ -72,6 +77,7 @@ impl Coded for Error {
             Error::Key(e) => e.hint(),
             Error::Cert(e) => e.hint(),
             Error::Pki(e) => e.hint(),
+            Error::Mesh(e) => e.hint(),
             Error::Time(e) => e.hint(),
         }
     }

@@ -14,10 +14,12 @@ pub mod config;
 pub mod custody;
 pub mod error;
 pub mod keys;
+pub mod mesh;
 pub mod names;
 pub mod pki;
 pub mod profile;
 pub mod store;
 pub mod time;
+pub mod validate;
 
 pub use error::{Coded, Error};

@@ -1,0 +1,526 @@
+//! The mesh: which leaves exist, who trusts whom, and the regional boundary.
+//!
+//! - [`plan`] resolves inforge.yaml + regions.yaml into one [`LeafTarget`] per mesh service per
+//!   scope, refusing anything `validate` would flag as an error for those services.
+//! - [`scope_bundle`] assembles a scope's trust bundle: the intermediates (current and, during
+//!   an overlap, previous) of the scopes it trusts. A region trusts {itself, global}; `global`
+//!   trusts {every region, global}. No root, no revoked certificate, ever.
+//! - [`authorize`] is the boundary rule services embed: given caller and callee SPIFFE IDs it
+//!   says whether the call is allowed, or why not.
+//! - [`open_issuers`] + [`mint`] are the minting core shared by `renew`, `rotate --leaf` and
+//!   release-time mints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use rand_core::CryptoRngCore;
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+use zeroize::Zeroizing;
+
+use crate::cert::Cert;
+use crate::config::{ConfigError, Project, ScopeKind};
+use crate::custody::Identity;
+use crate::keys::PrivateKey;
+use crate::pki::get_pki;
+use crate::profile::{self, LeafSpec};
+use crate::store::{Pki, Store, Topology};
+use crate::Error;
+
+/// The scope name every mesh has.
+pub const GLOBAL: &str = "global";
+
+/// A mesh refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum MeshError {
+    /// A service's `pki:` names a PKI that is missing or root-only.
+    #[error("service {service:?}: `pki: {pki}` {problem}")]
+    ServicePki {
+        /// The service.
+        service: String,
+        /// Its pki.
+        pki: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A mesh service has no `scope:`.
+    #[error("service {service:?} has `pki:` but no `scope:` (global or regional)")]
+    ScopeMissing {
+        /// The service.
+        service: String,
+    },
+    /// A service's region is not in regions.yaml.
+    #[error("service {service:?}: region {region:?} is not in regions.yaml")]
+    RegionUnknown {
+        /// The service.
+        service: String,
+        /// The region.
+        region: String,
+    },
+    /// The mesh has no intermediate for a scope a service needs.
+    #[error("service {service:?} needs an intermediate for scope {scope:?} in {pki:?}, which has none")]
+    NoIntermediate {
+        /// The service.
+        service: String,
+        /// The PKI.
+        pki: String,
+        /// The scope.
+        scope: String,
+    },
+    /// `bundle --scope` on a root-only PKI or unknown scope.
+    #[error("{pki:?} has no bundle for scope {scope:?}: {problem}")]
+    NoBundle {
+        /// The PKI.
+        pki: String,
+        /// The scope.
+        scope: String,
+        /// Why.
+        problem: String,
+    },
+    /// A SPIFFE ID could not be parsed.
+    #[error("{id:?} is not an inforge SPIFFE ID (spiffe://<trust-domain>/<env>/<scope>/<service>)")]
+    BadSpiffeId {
+        /// The rejected ID.
+        id: String,
+    },
+}
+
+impl crate::Coded for MeshError {
+    fn code(&self) -> &'static str {
+        match self {
+            MeshError::ServicePki { .. } => "service-pki-invalid",
+            MeshError::ScopeMissing { .. } => "service-scope-missing",
+            MeshError::RegionUnknown { .. } => "service-region-unknown",
+            MeshError::NoIntermediate { .. } => "service-scope-no-intermediate",
+            MeshError::NoBundle { .. } => "bundle-unavailable",
+            MeshError::BadSpiffeId { .. } => "spiffe-id-invalid",
+        }
+    }
+    fn hint(&self) -> String {
+        match self {
+            MeshError::ServicePki { .. } => {
+                "point `pki:` at a two-tier PKI of this environment (`inforge pki ls <env>` lists them)".into()
+            }
+            MeshError::ScopeMissing { service } => {
+                format!("add `scope: global` or `scope: regional` to services.{service}")
+            }
+            MeshError::RegionUnknown { .. } => "add the region to regions.yaml, or remove it from the service".into(),
+            MeshError::NoIntermediate { pki, scope, .. } => {
+                format!("mint it offline: INFORGE_PKI_ROOT_KEY=… inforge pki intermediate <env> {pki} {scope}")
+            }
+            MeshError::NoBundle { .. } => "use --scope with a scope that has an intermediate, or --roots".into(),
+            MeshError::BadSpiffeId { .. } => "pass the URI SAN of a leaf minted by inforge".into(),
+        }
+    }
+}
+
+/// A parsed inforge SPIFFE ID: `spiffe://<trust-domain>/<env>/<scope>/<service>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpiffeId {
+    /// Trust domain (baseDomain).
+    pub trust_domain: String,
+    /// Environment.
+    pub env: String,
+    /// `global` or a region.
+    pub scope: String,
+    /// Service.
+    pub service: String,
+}
+
+impl SpiffeId {
+    /// Builds an ID.
+    pub fn new(trust_domain: &str, env: &str, scope: &str, service: &str) -> SpiffeId {
+        SpiffeId {
+            trust_domain: trust_domain.into(),
+            env: env.into(),
+            scope: scope.into(),
+            service: service.into(),
+        }
+    }
+
+    /// Parses an ID, checking the SPIFFE naming rules of every part.
+    pub fn parse(id: &str) -> Result<SpiffeId, MeshError> {
+        let bad = || MeshError::BadSpiffeId { id: id.to_string() };
+        let rest = id.strip_prefix("spiffe://").ok_or_else(bad)?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        let [td, env, scope, service] = parts[..] else {
+            return Err(bad());
+        };
+        crate::names::check_trust_domain("trust domain", td).map_err(|_| bad())?;
+        for p in [env, scope, service] {
+            crate::names::check_segment("path segment", p).map_err(|_| bad())?;
+        }
+        Ok(SpiffeId::new(td, env, scope, service))
+    }
+}
+
+impl fmt::Display for SpiffeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "spiffe://{}/{}/{}/{}",
+            self.trust_domain, self.env, self.scope, self.service
+        )
+    }
+}
+
+/// Why the boundary refuses a call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// Different trust domain or environment.
+    #[error("{caller} and {callee} are in different trust domains or environments")]
+    Foreign {
+        /// Caller ID.
+        caller: String,
+        /// Callee ID.
+        callee: String,
+    },
+    /// Region A calling region B.
+    #[error("cross-region call from {caller_scope} to {callee_scope} is outside the regional boundary")]
+    CrossRegion {
+        /// Caller's region.
+        caller_scope: String,
+        /// Callee's region.
+        callee_scope: String,
+    },
+    /// A global service calling into a region.
+    #[error("global service {caller} may not call regional service {callee}: global→region is refused")]
+    GlobalToRegion {
+        /// Caller ID.
+        caller: String,
+        /// Callee ID.
+        callee: String,
+    },
+}
+
+/// The regional boundary rule, for services to embed after the TLS handshake: intra-region,
+/// region→global and global→global are allowed; cross-region and global→region are refused.
+/// (Cross-region already fails in the handshake; this is defence in depth.)
+pub fn authorize(caller: &SpiffeId, callee: &SpiffeId) -> Result<(), Denied> {
+    if caller.trust_domain != callee.trust_domain || caller.env != callee.env {
+        return Err(Denied::Foreign {
+            caller: caller.to_string(),
+            callee: callee.to_string(),
+        });
+    }
+    match (caller.scope.as_str(), callee.scope.as_str()) {
+        (a, b) if a == b => Ok(()),
+        (_, GLOBAL) => Ok(()),
+        (GLOBAL, _) => Err(Denied::GlobalToRegion {
+            caller: caller.to_string(),
+            callee: callee.to_string(),
+        }),
+        (a, b) => Err(Denied::CrossRegion {
+            caller_scope: a.into(),
+            callee_scope: b.into(),
+        }),
+    }
+}
+
+/// The scopes whose intermediates a scope's bundle carries: a region trusts {itself, global};
+/// `global` trusts {global, every region}.
+pub fn trusted_scopes(project: &Project, scope: &str) -> Vec<String> {
+    if scope == GLOBAL {
+        std::iter::once(GLOBAL.to_string())
+            .chain(project.regions.iter().cloned())
+            .collect()
+    } else {
+        vec![scope.to_string(), GLOBAL.to_string()]
+    }
+}
+
+fn revoked_set(pki: &Pki) -> BTreeSet<&str> {
+    pki.revoked.iter().map(|r| r.fingerprint.as_str()).collect()
+}
+
+/// A scope's trust bundle: current + previous intermediates of every trusted scope, minus
+/// revoked certificates. Errors if the scope itself has no intermediate.
+pub fn scope_bundle(store: &Store, project: &Project, name: &str, scope: &str) -> Result<Vec<Cert>, Error> {
+    let pki = get_pki(store, name)?;
+    let no = |problem: &str| MeshError::NoBundle {
+        pki: name.into(),
+        scope: scope.into(),
+        problem: problem.into(),
+    };
+    if pki.topology == Topology::RootOnly {
+        return Err(no("it is root-only (use --roots)").into());
+    }
+    crate::pki::check_scope(project, scope)?;
+    if !pki.intermediates.contains_key(scope) {
+        return Err(no("the scope has no intermediate yet").into());
+    }
+    let revoked = revoked_set(pki);
+    let mut out: Vec<Cert> = Vec::new();
+    for s in trusted_scopes(project, scope) {
+        let mut pems: Vec<(String, &str)> = Vec::new();
+        if let Some(e) = pki.intermediates.get(&s) {
+            pems.push((format!("pkis.{name}.intermediates.{s}.cert"), e.cert.as_str()));
+        }
+        for (i, b) in pki.previous_intermediates.get(&s).into_iter().flatten().enumerate() {
+            pems.push((format!("pkis.{name}.previousIntermediates.{s}[{i}]"), b.as_str()));
+        }
+        for (loc, pem) in pems {
+            let c = Cert::from_pem(pem, &loc)?;
+            if !revoked.contains(c.fingerprint().as_str()) && !out.iter().any(|o| o.der() == c.der()) {
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The root bundle for root-anchoring consumers: the current root and, during an overlap,
+/// the previous one(s).
+pub fn root_bundle(store: &Store, name: &str) -> Result<Vec<Cert>, Error> {
+    let pki = get_pki(store, name)?;
+    let revoked = revoked_set(pki);
+    let mut out = vec![Cert::from_pem(
+        pki.root.cert.as_str(),
+        &format!("pkis.{name}.root.cert"),
+    )?];
+    for (i, e) in pki.previous_roots.iter().enumerate() {
+        let c = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.previousRoots[{i}].cert"))?;
+        if !revoked.contains(c.fingerprint().as_str()) {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// Concatenated PEM.
+pub fn pem_bundle(certs: &[Cert]) -> String {
+    certs.iter().map(Cert::pem).collect()
+}
+
+/// One leaf to mint.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeafTarget {
+    /// Service name.
+    pub service: String,
+    /// Mesh (two-tier PKI) name.
+    pub pki: String,
+    /// Scope.
+    pub scope: String,
+    /// SPIFFE ID.
+    pub spiffe_id: String,
+    /// Extra DNS SANs.
+    pub dns_names: Vec<String>,
+}
+
+/// Resolves the leaves `renew` mints: one per mesh service per scope, in service then scope
+/// order. With `only`, just that service (the release-time mint). Refuses, before anything is
+/// decrypted, any service whose mesh, scope or intermediate is missing.
+pub fn plan(project: &Project, store: &Store, env: &str, only: Option<&str>) -> Result<Vec<LeafTarget>, Error> {
+    if let Some(s) = only {
+        let svc = project
+            .config
+            .services
+            .get(s)
+            .ok_or_else(|| ConfigError::UnknownService { service: s.to_string() })?;
+        if svc.pki.is_none() {
+            return Err(ConfigError::NotInMesh { service: s.to_string() }.into());
+        }
+    }
+    let mut out = Vec::new();
+    for (name, svc) in &project.config.services {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        let Some(pki_name) = &svc.pki else { continue };
+        let pki = store.pkis.get(pki_name).ok_or_else(|| MeshError::ServicePki {
+            service: name.clone(),
+            pki: pki_name.clone(),
+            problem: "names no PKI in this environment's store".into(),
+        })?;
+        if pki.topology == Topology::RootOnly {
+            return Err(MeshError::ServicePki {
+                service: name.clone(),
+                pki: pki_name.clone(),
+                problem: "is root-only: meshes need a two-tier PKI".into(),
+            }
+            .into());
+        }
+        if svc.scope.is_none() {
+            return Err(MeshError::ScopeMissing { service: name.clone() }.into());
+        }
+        for scope in project.service_scopes(svc) {
+            if svc.scope == Some(ScopeKind::Regional) && !project.regions.contains(&scope) {
+                return Err(MeshError::RegionUnknown {
+                    service: name.clone(),
+                    region: scope,
+                }
+                .into());
+            }
+            if !pki.intermediates.contains_key(&scope) {
+                return Err(MeshError::NoIntermediate {
+                    service: name.clone(),
+                    pki: pki_name.clone(),
+                    scope,
+                }
+                .into());
+            }
+            out.push(LeafTarget {
+                service: name.clone(),
+                pki: pki_name.clone(),
+                spiffe_id: SpiffeId::new(&project.config.base_domain, env, &scope, name).to_string(),
+                scope,
+                dns_names: svc.dns_names.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A scope's decrypted intermediate, ready to sign, with the scope's bundle.
+pub struct ScopeIssuer {
+    /// Intermediate certificate.
+    pub cert: Cert,
+    /// Its key (checked against the certificate).
+    pub key: PrivateKey,
+    /// The scope's trust bundle (PEM).
+    pub bundle: String,
+}
+
+/// Decrypts exactly the intermediates `targets` need, with the CI identity (checked against
+/// the store's `recipient`). Never touches a root key.
+pub fn open_issuers(
+    store: &Store,
+    project: &Project,
+    targets: &[LeafTarget],
+    ci: &Identity,
+) -> Result<BTreeMap<(String, String), ScopeIssuer>, Error> {
+    ci.expect_recipient(&store.recipient)?;
+    let mut out = BTreeMap::new();
+    for t in targets {
+        let k = (t.pki.clone(), t.scope.clone());
+        if out.contains_key(&k) {
+            continue;
+        }
+        let pki = get_pki(store, &t.pki)?;
+        let e = &pki.intermediates[&t.scope];
+        let loc = format!("pkis.{}.intermediates.{}", t.pki, t.scope);
+        let cert = Cert::from_pem(e.cert.as_str(), &format!("{loc}.cert"))?;
+        let key = ci.open_key(e.key.as_str(), &cert, &format!("{loc}.key"))?;
+        let bundle = pem_bundle(&scope_bundle(store, project, &t.pki, &t.scope)?);
+        out.insert(k, ScopeIssuer { cert, key, bundle });
+    }
+    Ok(out)
+}
+
+/// A minted leaf and the files the provider receives.
+pub struct Minted {
+    /// What was minted.
+    pub target: LeafTarget,
+    /// `cert.pem`: the leaf then its intermediate.
+    pub cert_pem: String,
+    /// `key.pem`: PKCS#8 PEM (secret).
+    pub key_pem: Zeroizing<String>,
+    /// `bundle.pem`: the scope's trust bundle.
+    pub bundle_pem: String,
+    /// The leaf.
+    pub leaf: Cert,
+}
+
+impl fmt::Debug for Minted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Minted({}, key <redacted>)", self.target.spiffe_id)
+    }
+}
+
+/// Mints one leaf from its scope's issuer (the same core for renew, rotate --leaf and release
+/// mints). `ttl` defaults to [`profile::LEAF_DAYS`] and is capped to the intermediate.
+pub fn mint(
+    target: &LeafTarget,
+    issuer: &ScopeIssuer,
+    algorithm: crate::keys::Algorithm,
+    ttl: Option<Duration>,
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Minted, Error> {
+    let key = PrivateKey::generate(algorithm, rng);
+    let spec = LeafSpec {
+        spiffe_id: target.spiffe_id.clone(),
+        service: target.service.clone(),
+        dns_names: target.dns_names.clone(),
+        ttl: ttl.unwrap_or(Duration::days(profile::LEAF_DAYS)),
+    };
+    let leaf = profile::issue_leaf(&spec, &key, (&issuer.cert, &issuer.key), now, rng)?;
+    Ok(Minted {
+        target: target.clone(),
+        cert_pem: format!("{}{}", leaf.pem(), issuer.cert.pem()),
+        key_pem: key.to_pkcs8_pem(),
+        bundle_pem: issuer.bundle.clone(),
+        leaf,
+    })
+}
+
+/// Plans, opens and mints every leaf sequentially (the CLI spreads [`mint`] across cores).
+pub fn renew(
+    project: &Project,
+    store: &Store,
+    env: &str,
+    only: Option<&str>,
+    ci: &Identity,
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Vec<Minted>, Error> {
+    let targets = plan(project, store, env, only)?;
+    let issuers = open_issuers(store, project, &targets, ci)?;
+    targets
+        .iter()
+        .map(|t| {
+            let alg = get_pki(store, &t.pki)?.algorithm;
+            mint(t, &issuers[&(t.pki.clone(), t.scope.clone())], alg, None, now, rng)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> SpiffeId {
+        SpiffeId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn boundary_rule() {
+        let g = id("spiffe://w.example/prd/global/api");
+        let g2 = id("spiffe://w.example/prd/global/auth");
+        let us = id("spiffe://w.example/prd/us-east-1/web");
+        let us2 = id("spiffe://w.example/prd/us-east-1/worker");
+        let eu = id("spiffe://w.example/prd/eu-west-1/web");
+        assert!(authorize(&us, &us2).is_ok(), "intra-region");
+        assert!(authorize(&us, &g).is_ok(), "region→global");
+        assert!(authorize(&g, &g2).is_ok(), "global→global");
+        assert!(matches!(authorize(&us, &eu), Err(Denied::CrossRegion { .. })));
+        assert!(matches!(authorize(&g, &us), Err(Denied::GlobalToRegion { .. })));
+        let stg = id("spiffe://w.example/stg/us-east-1/web");
+        assert!(matches!(authorize(&stg, &us), Err(Denied::Foreign { .. })));
+    }
+
+    #[test]
+    fn spiffe_ids_parse_strictly() {
+        assert_eq!(
+            id("spiffe://w.example/prd/global/api").to_string(),
+            "spiffe://w.example/prd/global/api"
+        );
+        for bad in [
+            "https://w.example/prd/global/api",
+            "spiffe://w.example/prd/api",
+            "spiffe://W.example/prd/global/api",
+            "spiffe://w.example/prd/global/api/x",
+            "spiffe://w.example/prd/../api",
+        ] {
+            assert!(SpiffeId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trusted_scopes_follow_the_boundary() {
+        let p = Project::parse("baseDomain: w.example\n", Some("regions: [us-east-1, eu-west-1]\n")).unwrap();
+        assert_eq!(trusted_scopes(&p, "global"), vec!["global", "us-east-1", "eu-west-1"]);
+        assert_eq!(trusted_scopes(&p, "eu-west-1"), vec!["eu-west-1", "global"]);
+    }
+}

@@ -53,8 +53,10 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| CliError::io("create", parent, e))?;
     }
+    // Print the identity first: if stdout is closed, fail before the store exists, so the
+    // only copy of the root identity can never be lost.
+    shell::out(&format!("{}\n", &*root.reveal()))?;
     repo.save_store(&a.env, &store, None)?;
-    println!("{}", &*root.reveal());
     eprintln!("created {} (CI recipient {recipient})", store_path(&a.env));
     eprintln!("the line on stdout is the OFFLINE ROOT IDENTITY; it is shown only this once:");
     eprintln!("  - store it offline (password manager / hardware token), never in CI or git;");
@@ -137,9 +139,12 @@ pub fn ls(dir: &Path, a: LsArgs) -> Result<(), CliError> {
     let now = shell::now()?;
     let listing = core(pki::listing(&store, &a.env, now))?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&listing).unwrap_or_default());
+        shell::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&listing).unwrap_or_default()
+        ))?;
     } else {
-        print!("{listing}");
+        shell::out(&listing.to_string())?;
     }
     Ok(())
 }
@@ -196,18 +201,20 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
             "services": services.len(),
             "elapsedMs": elapsed.as_millis() as u64,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        shell::out(&format!("{}\n", serde_json::to_string_pretty(&doc).unwrap_or_default()))?;
     } else {
+        let mut text = String::new();
         for (m, w) in minted.iter().zip(&written) {
-            println!(
-                "{:<10} {:<10} {:<48} until {}  → {}/{{cert,key,bundle}}.pem",
+            text.push_str(&format!(
+                "{:<10} {:<10} {:<48} until {}  → {}/{{cert,key,bundle}}.pem\n",
                 m.target.service,
                 m.target.scope,
                 m.target.spiffe_id,
                 inforge_core::time::format_rfc3339(m.leaf.not_after()),
                 w.dir.display()
-            );
+            ));
         }
+        shell::out(&text)?;
     }
     eprintln!(
         "renewed {} leaves for {} services in {} ms → {} (keys 0600)",
@@ -289,7 +296,7 @@ pub fn bundle(dir: &Path, a: BundleArgs) -> Result<(), CliError> {
         Some(scope) => core(mesh::scope_bundle(&store, &repo.project, &a.name, scope))?,
         None => core(mesh::root_bundle(&store, &a.name))?,
     };
-    print!("{}", mesh::pem_bundle(&certs));
+    shell::out(&mesh::pem_bundle(&certs))?;
     Ok(())
 }
 
@@ -324,12 +331,15 @@ pub fn validate(dir: &Path, a: ValidateArgs) -> Result<(), CliError> {
         inforge_core::validate::validate_texts(&inforge_yaml, regions.as_deref(), store_text.as_deref(), &a.env, now);
     let format = if a.json { "json" } else { a.format.as_str() };
     match format {
-        "json" => println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default()),
-        "sarif" => println!(
-            "{}",
+        "json" => shell::out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ))?,
+        "sarif" => shell::out(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report.to_sarif()).unwrap_or_default()
-        ),
-        _ => print!("{report}"),
+        ))?,
+        _ => shell::out(&report.to_string())?,
     }
     if report.is_ok() {
         Ok(())

@@ -158,3 +158,12 @@ pub fn unique_suffix() -> String {
         .unwrap_or_default();
     format!("{nanos}-{}", std::process::id())
 }
+
+/// Writes command output to stdout; a closed pipe is an error (exit 1), never a panic.
+pub fn out(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|_| o.flush())
+        .map_err(|e| CliError::io("write", Path::new("<stdout>"), e))
+}

@@ -214,14 +214,20 @@ impl Project {
             for r in s.regions.iter().flatten() {
                 check("inforge.yaml", check_segment(&format!("services.{svc}.regions"), r));
             }
+            for d in &s.dns_names {
+                check(
+                    "inforge.yaml",
+                    crate::names::check_dns_name(&format!("services.{svc}.dnsNames"), d),
+                );
+            }
         }
         for r in &self.regions {
             check("regions.yaml", check_segment("region", r));
             if r == "global" {
                 check(
                     "regions.yaml",
-                    Err(NameError::Segment {
-                        field: "region (reserved: global)".into(),
+                    Err(NameError::Reserved {
+                        field: "region".into(),
                         value: r.clone(),
                     }),
                 );
@@ -283,6 +289,9 @@ mod tests {
         assert!(e.to_string().contains("service name"), "{e}");
         let e = Project::parse(CFG, Some("regions: [global]\n")).unwrap_err();
         assert!(e.to_string().contains("reserved"), "{e}");
+        assert_eq!(crate::Coded::code(&e), "name-reserved");
+        let e = Project::parse(&CFG.replace("[api.internal]", "[api_internal]"), None).unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "dns-name-invalid");
         let e = Project::parse(&CFG.replace("kind: dir", "kind: s3"), None).unwrap_err();
         assert_eq!(crate::Coded::code(&e), "config-invalid");
     }

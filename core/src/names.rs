@@ -14,6 +14,22 @@ pub enum NameError {
         /// The rejected value.
         value: String,
     },
+    /// A name reserved by inforge.
+    #[error("{field} {value:?} is reserved")]
+    Reserved {
+        /// Which field.
+        field: String,
+        /// The reserved value.
+        value: String,
+    },
+    /// Not a valid DNS name.
+    #[error("{field} {value:?} is not a valid DNS name: use dot-separated labels of letters, digits and '-' (1–63 characters each, no leading or trailing '-')")]
+    Dns {
+        /// Which field.
+        field: String,
+        /// The rejected value.
+        value: String,
+    },
     /// Not a valid SPIFFE trust domain.
     #[error(
         "{field} {value:?} is not a valid SPIFFE trust domain: use only lowercase letters, digits, '.', '_' and '-'"
@@ -31,6 +47,8 @@ impl crate::Coded for NameError {
         match self {
             NameError::Segment { .. } => "name-invalid",
             NameError::TrustDomain { .. } => "trust-domain-invalid",
+            NameError::Reserved { .. } => "name-reserved",
+            NameError::Dns { .. } => "dns-name-invalid",
         }
     }
     fn hint(&self) -> String {
@@ -41,6 +59,10 @@ impl crate::Coded for NameError {
             NameError::TrustDomain { field, .. } => {
                 format!("set {field} to a lowercase domain such as wardnet.example")
             }
+            NameError::Reserved { value, .. } => {
+                format!("{value:?} is the global scope, not a region: remove it from regions.yaml (every mesh has `global`)")
+            }
+            NameError::Dns { field, .. } => format!("fix {field}; for example api.internal"),
         }
     }
 }
@@ -81,6 +103,26 @@ pub fn check_trust_domain(field: &str, value: &str) -> Result<(), NameError> {
     }
 }
 
+/// Checks a DNS name for a leaf's DNS SANs (RFC 1123 labels; a leading `*.` wildcard is not
+/// allowed: mesh leaves name exact services).
+pub fn check_dns_name(field: &str, value: &str) -> Result<(), NameError> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if !value.is_empty() && value.len() <= 253 && value.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(NameError::Dns {
+            field: field.to_string(),
+            value: value.to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +134,14 @@ mod tests {
         }
         for bad in ["", ".", "..", "a/b", "a b", "é", "a:b"] {
             assert!(check_segment("x", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dns_names() {
+        assert!(check_dns_name("d", "api.internal").is_ok());
+        for bad in ["", "-a.b", "a..b", "*.x", "a_b.c", "a b"] {
+            assert!(check_dns_name("d", bad).is_err(), "{bad}");
         }
     }
 

@@ -300,6 +300,8 @@ pub struct CertSummary {
     pub days_left: i64,
     /// SHA-256 fingerprint.
     pub fingerprint: String,
+    /// Past notAfter.
+    pub expired: bool,
 }
 
 impl CertSummary {
@@ -310,6 +312,7 @@ impl CertSummary {
             not_after: crate::time::format_rfc3339(cert.not_after()),
             days_left: (cert.not_after() - now).whole_days(),
             fingerprint: cert.fingerprint(),
+            expired: cert.not_after() < now,
         }
     }
 }
@@ -416,7 +419,7 @@ pub fn listing(store: &Store, env: &str, now: OffsetDateTime) -> Result<Listing,
 }
 
 fn expiry(c: &CertSummary) -> String {
-    if c.days_left < 0 {
+    if c.expired {
         format!("EXPIRED {} ({} days ago)", c.not_after, -c.days_left)
     } else {
         format!("expires {} ({} days)", c.not_after, c.days_left)

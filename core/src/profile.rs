@@ -7,7 +7,7 @@
 //! | root-only root | yes | 0 | keyCertSign, cRLSign | 10 years |
 //! | leaf (X509-SVID) | no | – | digitalSignature; EKU serverAuth+clientAuth | 90 days, capped to the intermediate |
 //!
-//! Serials (128 random bits) and key identifiers (RFC 7093 method 1) are set here because
+//! Serials (16 bytes: 126 random bits, positive and fixed-length) and key identifiers (RFC 7093 method 1) are set here because
 //! rcgen without a crypto backend leaves them to us.
 
 use rand_core::CryptoRngCore;

@@ -215,6 +215,21 @@ impl Store {
 
     /// Parses and checks a store; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Store, StoreError> {
+        // Read the version first, leniently, so a newer store says "upgrade" rather than
+        // failing on the fields it added.
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(default)]
+            version: Option<u32>,
+        }
+        if let Ok(Head { version: Some(v) }) = serde_saphyr::from_str::<Head>(text) {
+            if v != FORMAT_VERSION {
+                return Err(StoreError::Version {
+                    file: file.to_string(),
+                    found: v,
+                });
+            }
+        }
         let store: Store = serde_saphyr::from_str(text).map_err(|e| StoreError::Yaml {
             file: file.to_string(),
             detail: e.to_string(),
@@ -287,6 +302,29 @@ impl Store {
                 for (i, c) in certs.iter().enumerate() {
                     cert(format!("{at}.previousIntermediates.{scope}[{i}]"), c)?;
                 }
+            }
+            if pki.topology == Topology::RootOnly && !pki.previous_intermediates.is_empty() {
+                return Err(invalid(
+                    format!("{at}.previousIntermediates"),
+                    "must be absent: a root-only PKI has no intermediates".into(),
+                ));
+            }
+            for (i, r) in pki.revoked.iter().enumerate() {
+                let rat = format!("{at}.revoked[{i}]");
+                if r.fingerprint.len() != 64
+                    || !r
+                        .fingerprint
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(invalid(
+                        format!("{rat}.fingerprint"),
+                        "must be a lowercase hex SHA-256 (64 characters)".into(),
+                    ));
+                }
+                check_segment("scope", &r.scope).map_err(|e| invalid(format!("{rat}.scope"), e.to_string()))?;
+                crate::time::parse_rfc3339(&format!("{rat}.revokedAt"), &r.revoked_at)
+                    .map_err(|e| invalid(format!("{rat}.revokedAt"), e.to_string()))?;
             }
             if let Some(t) = &pki.root_overlap_started {
                 crate::time::parse_rfc3339(&format!("{at}.rootOverlapStarted"), t)
@@ -361,6 +399,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("root.key"), "{e}");
+        let e = Store::parse("s", &text.replace("version: 1", "version: 2\nnewField: x")).unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "store-version", "{e}");
         let e = Store::parse("s", "rootRecipient: [").unwrap_err();
         assert_eq!(crate::Coded::code(&e), "store-invalid");
     }

@@ -1,0 +1,280 @@
+//! Real mutual-TLS handshakes using only the files `renew` wrote: rustls (in memory) with a
+//! SPIFFE-style verifier (chain to the bundle, no hostname), and OpenSSL's s_server/s_client
+//! over loopback with `-partial_chain` (the bundle's intermediates are trust anchors).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, ServerConfig, ServerConnection,
+    SignatureScheme,
+};
+
+use crate::support::tool;
+
+/// One service's provider files.
+pub struct Svid {
+    pub dir: PathBuf,
+}
+
+impl Svid {
+    pub fn at(provider: &Path, service: &str, scope: &str) -> Svid {
+        Svid {
+            dir: provider.join(service).join("mtls").join(scope),
+        }
+    }
+    fn chain(&self) -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_file_iter(self.dir.join("cert.pem"))
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect()
+    }
+    fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::from_pem_file(self.dir.join("key.pem")).unwrap()
+    }
+    fn roots(&self) -> RootCertStore {
+        let mut roots = RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(self.dir.join("bundle.pem")).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        roots
+    }
+    fn p(&self, f: &str) -> String {
+        self.dir.join(f).display().to_string()
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// SPIFFE-style server verification: the chain must verify against the bundle for serverAuth;
+/// names are not checked (authorization is on the SPIFFE ID, after the handshake).
+#[derive(Debug)]
+struct SpiffeServerVerifier {
+    anchors: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for SpiffeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| rustls::Error::General(format!("{e:?}")))?;
+        let tas: Vec<_> = self
+            .anchors
+            .iter()
+            .map(|a| webpki::anchor_from_trusted_cert(a).unwrap().to_owned())
+            .collect();
+        ee.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &tas,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|e| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(e))))
+        })?;
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The outcome of a handshake, with the peer SPIFFE IDs each side saw.
+pub struct Handshake {
+    pub client_saw: String,
+    pub server_saw: String,
+}
+
+/// A full mTLS handshake between `client` and `server`, in memory, with rustls.
+pub fn rustls_handshake(client: &Svid, server: &Svid) -> Result<Handshake, rustls::Error> {
+    let p = provider();
+    let client_verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(server.roots()), p.clone())
+        .build()
+        .unwrap();
+    let scfg = ServerConfig::builder_with_provider(p.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(client_verifier)
+        .with_single_cert(server.chain(), server.key())
+        .unwrap();
+    let anchors: Vec<_> = CertificateDer::pem_file_iter(client.dir.join("bundle.pem"))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let ccfg = ClientConfig::builder_with_provider(p.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(SpiffeServerVerifier { anchors, provider: p }))
+        .with_client_auth_cert(client.chain(), client.key())
+        .unwrap();
+    let mut c = ClientConnection::new(Arc::new(ccfg), ServerName::try_from("mesh.invalid").unwrap()).unwrap();
+    let mut s = ServerConnection::new(Arc::new(scfg)).unwrap();
+    for _ in 0..20 {
+        let mut buf = Vec::new();
+        c.write_tls(&mut buf).unwrap();
+        if !buf.is_empty() {
+            s.read_tls(&mut &buf[..]).unwrap();
+            s.process_new_packets()?;
+        }
+        let mut buf2 = Vec::new();
+        s.write_tls(&mut buf2).unwrap();
+        if !buf2.is_empty() {
+            c.read_tls(&mut &buf2[..]).unwrap();
+            c.process_new_packets()?;
+        }
+        if !c.is_handshaking() && !s.is_handshaking() && buf.is_empty() && buf2.is_empty() {
+            let uri = |certs: Option<&[CertificateDer<'_>]>| {
+                let leaf = &certs.expect("peer presented a certificate")[0];
+                let cert = inforge_core::cert::Cert::from_der(leaf, "peer").unwrap();
+                cert.uri_sans().into_iter().next().expect("peer has a SPIFFE ID")
+            };
+            return Ok(Handshake {
+                client_saw: uri(c.peer_certificates()),
+                server_saw: uri(s.peer_certificates()),
+            });
+        }
+    }
+    panic!("handshake did not settle");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A full mTLS handshake with OpenSSL: `s_server` on a loopback port, `s_client` connecting;
+/// both require and verify the peer against their bundle with `-partial_chain`. Succeeds
+/// only if both ends verified (TLS 1.3 clients finish before the server judges their
+/// certificate, so the server's verdict is read too). Returns (ok, transcript).
+pub fn openssl_handshake(client: &Svid, server: &Svid) -> (bool, String) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let port = free_port();
+    let mut srv = tool("timeout")
+        .args(["30", "openssl", "s_server", "-naccept", "1", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "-cert",
+            &server.p("cert.pem"),
+            "-cert_chain",
+            &server.p("cert.pem"),
+            "-key",
+            &server.p("key.pem"),
+        ])
+        .args([
+            "-CAfile",
+            &server.p("bundle.pem"),
+            "-Verify",
+            "2",
+            "-verify_return_error",
+            "-partial_chain",
+        ])
+        // s_server quits at EOF on stdin: hold it open until the client is done.
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for ACCEPT (s_server prints it once listening), bounded by a reader thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let srv_out = srv.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(srv_out).lines().map_while(Result::ok) {
+            if line.contains("ACCEPT") {
+                let _ = tx.send(());
+            }
+            lines.push(line);
+        }
+        lines.join("\n")
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("s_server did not start listening");
+    let mut cli = tool("timeout")
+        .args(["20", "openssl", "s_client", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args([
+            "-cert",
+            &client.p("cert.pem"),
+            "-cert_chain",
+            &client.p("cert.pem"),
+            "-key",
+            &client.p("key.pem"),
+        ])
+        .args([
+            "-CAfile",
+            &client.p("bundle.pem"),
+            "-verify_return_error",
+            "-partial_chain",
+            "-brief",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = cli.stdin.take().unwrap();
+        let _ = stdin.write_all(b"ping\n");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let out = cli.wait_with_output().unwrap();
+    drop(srv.stdin.take());
+    let srv_status = srv.wait().unwrap();
+    let srv_text = reader.join().unwrap();
+    let mut srv_err = String::new();
+    if let Some(mut e) = srv.stderr.take() {
+        use std::io::Read;
+        let _ = e.read_to_string(&mut srv_err);
+    }
+    let cli_text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client_ok = out.status.success() && cli_text.contains("Verification: OK");
+    let server_ok = srv_status.success() && !srv_err.contains("verify error") && !srv_text.contains("ERROR");
+    (
+        client_ok && server_ok,
+        format!(
+            "--- s_client ({}):\n{cli_text}\n--- s_server ({srv_status}):\n{srv_text}\n{srv_err}",
+            out.status
+        ),
+    )
+}

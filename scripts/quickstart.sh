@@ -45,9 +45,29 @@ for scope in global us-east-1 eu-west-1; do
   echo "== inforge pki intermediate prd wardnet-mesh $scope   (offline posture)" >&2
   inforge pki intermediate prd wardnet-mesh "$scope"
 done
-unset INFORGE_PKI_ROOT_KEY
+unset INFORGE_PKI_ROOT_KEY   # back to the CI posture: everything below needs only CI's identity
 
 echo "== inforge pki ls prd" >&2
 inforge pki ls prd
+
+echo "== inforge validate prd   (credential-free)" >&2
+inforge validate prd
+
+echo "== inforge pki renew prd   (CI posture: INFORGE_SECRETS_KEY)" >&2
+inforge pki renew prd
+
+echo "== what the provider holds (examples/provider-prd copy), checked with openssl" >&2
+provider="$work/provider-prd"
+count=0
+for dir in "$provider"/*/mtls/*; do
+  [ -d "$dir" ] || continue
+  openssl verify -partial_chain -CAfile "$dir/bundle.pem" "$dir/cert.pem" >/dev/null
+  id=$(openssl x509 -in "$dir/cert.pem" -noout -ext subjectAltName | grep -o 'spiffe://[^, ]*')
+  printf '  %-34s %s  (leaf+chain, key 0%s, bundle of %s)\n' "${dir#"$provider"/}" "$id" \
+    "$(stat -c %a "$dir/key.pem")" "$(grep -c 'BEGIN CERTIFICATE' "$dir/bundle.pem") intermediates" >&2
+  count=$((count + 1))
+done
 echo >&2
-echo "quickstart: done. Store: $work/infra/resources/prd/pki.enc.yaml" >&2
+echo "quickstart: done. $count leaves on disk, each accepted by 'openssl verify -partial_chain' against its bundle." >&2
+echo "  store:    $work/infra/resources/prd/pki.enc.yaml" >&2
+echo "  provider: $provider" >&2

@@ -10,7 +10,9 @@ use inforge_core::store::{store_path, Store, Topology};
 use crate::error::CliError;
 use crate::provider;
 use crate::shell::{self, AgeSealer, Repo};
-use crate::{AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RenewArgs, ValidateArgs};
+use crate::{
+    AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RenewArgs, RotateArgs, ValidateArgs,
+};
 
 fn core<T>(r: Result<T, impl Into<inforge_core::Error>>) -> Result<T, CliError> {
     r.map_err(|e| CliError::Core(e.into()))
@@ -149,36 +151,61 @@ pub fn ls(dir: &Path, a: LsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
+/// The environment's dir provider root; it must already exist (renew adopts, never creates).
+fn provider_root(repo: &Repo, env: &str) -> Result<std::path::PathBuf, CliError> {
     use inforge_core::config::Provider;
-    let started = std::time::Instant::now();
-    let repo = Repo::open(dir)?;
-    let (store, _) = repo.load_store(&a.env)?;
-    let provider_root = match &core(repo.project.environment(&a.env))?.provider {
+    let root = match &core(repo.project.environment(env))?.provider {
         Provider::Dir { path } => repo.root.join(path),
         Provider::Etcd { .. } => return Err(CliError::ProviderUnsupported { kind: "etcd" }),
     };
-    if !provider_root.is_dir() {
-        return Err(CliError::ProviderMissing { path: provider_root });
+    if !root.is_dir() {
+        return Err(CliError::ProviderMissing { path: root });
     }
-    let targets = core(mesh::plan(&repo.project, &store, &a.env, a.service.as_deref()))?;
+    Ok(root)
+}
+
+pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let (store, _) = repo.load_store(&a.env)?;
+    if a.bundles_only {
+        return refresh_bundles(&repo, &store, &a.env, a.service.as_deref());
+    }
+    let provider = provider_root(&repo, &a.env)?;
+    let filter = mesh::Filter::service(a.service.as_deref());
+    let targets = core(mesh::plan(&repo.project, &store, &a.env, &filter))?;
     let ci = shell::identity(Custodian::Ci)?;
     let now = shell::now()?;
-    let issuers = core(mesh::open_issuers(&store, &repo.project, &targets, &ci))?;
+    mint_and_write(&repo, &store, &a.env, &targets, &ci, &provider, now, a.json)
+}
 
+/// The minting core shared by renew, rotate --leaf and recover-intermediate: open exactly the
+/// intermediates the targets need, mint across cores, replace each service+scope as a set.
+#[allow(clippy::too_many_arguments)]
+fn mint_and_write(
+    repo: &Repo,
+    store: &inforge_core::store::Store,
+    env: &str,
+    targets: &[mesh::LeafTarget],
+    ci: &inforge_core::custody::Identity,
+    provider_root: &Path,
+    now: time::OffsetDateTime,
+    json: bool,
+) -> Result<(), CliError> {
+    let started = std::time::Instant::now();
+    let issuers = core(mesh::open_issuers(store, &repo.project, targets, ci))?;
     let bar = progress(targets.len() as u64 * 2);
-    let minted = mint_parallel(&store, &targets, &issuers, now, &bar)?;
+    let minted = mint_parallel(store, targets, &issuers, now, &bar)?;
     let generation = shell::unique_suffix();
     let mut written = Vec::new();
     for m in &minted {
-        written.push(provider::write_leaf(&provider_root, m, &generation)?);
+        written.push(provider::write_leaf(provider_root, m, &generation)?);
         bar.inc(1);
     }
     bar.finish_and_clear();
 
     let services: std::collections::BTreeSet<&str> = minted.iter().map(|m| m.target.service.as_str()).collect();
     let elapsed = started.elapsed();
-    if a.json {
+    if json {
         let leaves: Vec<serde_json::Value> = minted
             .iter()
             .zip(&written)
@@ -195,7 +222,7 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
             })
             .collect();
         let doc = serde_json::json!({
-            "env": a.env,
+            "env": env,
             "provider": { "kind": "dir", "path": provider_root.display().to_string() },
             "leaves": leaves,
             "services": services.len(),
@@ -222,6 +249,41 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
         services.len(),
         elapsed.as_millis(),
         provider_root.display()
+    );
+    Ok(())
+}
+
+/// `renew --bundles-only`: rewrites every bundle.pem from the store, keeping each current leaf
+/// and key. Credential-free (bundles are public). Step one of a planned intermediate roll.
+fn refresh_bundles(
+    repo: &Repo,
+    store: &inforge_core::store::Store,
+    env: &str,
+    service: Option<&str>,
+) -> Result<(), CliError> {
+    let provider = provider_root(repo, env)?;
+    let targets = core(mesh::plan(&repo.project, store, env, &mesh::Filter::service(service)))?;
+    let generation = shell::unique_suffix();
+    let (mut done, mut skipped) = (0, 0);
+    for t in &targets {
+        let bundle = mesh::pem_bundle(&core(mesh::scope_bundle(store, &repo.project, &t.pki, &t.scope))?);
+        match provider::read_leaf(&provider, &t.service, &t.scope)? {
+            Some((cert, key)) => {
+                provider::write_set(&provider, &t.service, &t.scope, [&cert, &key, &bundle], &generation)?;
+                done += 1;
+            }
+            None => {
+                eprintln!(
+                    "note: {} {} has no leaf yet; run `inforge pki renew {env}`",
+                    t.service, t.scope
+                );
+                skipped += 1;
+            }
+        }
+    }
+    eprintln!(
+        "refreshed {done} bundles (leaves and keys unchanged), {skipped} skipped → {}",
+        provider.display()
     );
     Ok(())
 }
@@ -346,4 +408,173 @@ pub fn validate(dir: &Path, a: ValidateArgs) -> Result<(), CliError> {
     } else {
         Err(CliError::ValidationFailed)
     }
+}
+
+pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
+    use inforge_core::rotate;
+    let repo = Repo::open(dir)?;
+    let (mut store, text) = repo.load_store(&a.env)?;
+    if a.leaf {
+        // Leaf rotation is re-minting: the same core as renew, for this mesh's services.
+        pki::get_pki(&store, &a.name).map_err(|e| CliError::Core(e.into()))?;
+        let provider = provider_root(&repo, &a.env)?;
+        let filter = mesh::Filter {
+            service: a.service.as_deref(),
+            pki: Some(&a.name),
+            scopes: None,
+        };
+        let targets = core(mesh::plan(&repo.project, &store, &a.env, &filter))?;
+        let ci = shell::identity(Custodian::Ci)?;
+        let now = shell::now()?;
+        return mint_and_write(&repo, &store, &a.env, &targets, &ci, &provider, now, false);
+    }
+    if let Some(scope) = &a.intermediate {
+        core(rotate::check_intermediate_rotation(
+            &store,
+            &repo.project,
+            &a.name,
+            scope,
+        ))?;
+        let root_id = shell::identity(Custodian::OfflineRoot)?;
+        let now = shell::now()?;
+        core(rotate::rotate_intermediate(
+            &mut store,
+            &repo.project,
+            &a.env,
+            &a.name,
+            scope,
+            &root_id,
+            now,
+            &mut shell::rng(),
+            &mut AgeSealer,
+        ))?;
+        repo.save_store(&a.env, &store, Some(&text))?;
+        eprintln!("rotated the {scope:?} intermediate of {:?}: fresh key from the cold root; the old one stays in its bundles", a.name);
+        eprintln!("next (CI posture, no downtime):");
+        eprintln!(
+            "  1. commit {}; run `inforge pki renew {} --bundles-only` so every host trusts old and new",
+            store_path(&a.env),
+            a.env
+        );
+        eprintln!(
+            "  2. after hosts converged (one renew-timer interval), run `inforge pki renew {}` for new leaves",
+            a.env
+        );
+        return Ok(());
+    }
+    // --root
+    if a.finalize {
+        let operator = shell::identity(Custodian::OfflineRoot)?;
+        let now = shell::now()?;
+        let done = core(rotate::finalize_root(&mut store, &a.name, &operator, a.force, now))?;
+        repo.save_store(&a.env, &store, Some(&text))?;
+        eprintln!(
+            "finalized the root overlap of {:?}: dropped {} previous root(s) and {} re-signed intermediate certificate(s); commit {}",
+            a.name,
+            done.roots,
+            done.intermediates,
+            store_path(&a.env)
+        );
+        eprintln!(
+            "next: `inforge pki renew {}` so cert.pem chains carry only the new root's intermediates",
+            a.env
+        );
+        return Ok(());
+    }
+    core(rotate::check_root_rotation(&store, &a.name))?;
+    let operator = shell::identity(Custodian::OfflineRoot)?;
+    let now = shell::now()?;
+    core(rotate::rotate_root(
+        &mut store,
+        &a.env,
+        &a.name,
+        &operator,
+        a.min_overlap_days,
+        now,
+        &mut shell::rng(),
+        &mut AgeSealer,
+    ))?;
+    repo.save_store(&a.env, &store, Some(&text))?;
+    let allowed = core(rotate::finalize_allowed_at(&store, &a.name))?
+        .map(inforge_core::time::format_rfc3339)
+        .unwrap_or_default();
+    eprintln!(
+        "started a dual-root overlap for {:?}: new root, every intermediate re-signed keeping its key",
+        a.name
+    );
+    eprintln!("next:");
+    eprintln!(
+        "  1. commit {}; hand `inforge pki bundle {} {} --roots` (both roots) to root-anchoring consumers",
+        store_path(&a.env),
+        a.env,
+        a.name
+    );
+    eprintln!(
+        "  2. run `inforge pki renew {}` (mesh services are undisturbed: same intermediate keys)",
+        a.env
+    );
+    eprintln!(
+        "  3. from {allowed}: inforge pki rotate {} {} --root --finalize",
+        a.env, a.name
+    );
+    Ok(())
+}
+
+pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> {
+    use inforge_core::rotate;
+    let repo = Repo::open(dir)?;
+    let (mut store, text) = repo.load_store(&a.env)?;
+    core(rotate::check_intermediate_rotation(
+        &store,
+        &repo.project,
+        &a.name,
+        &a.scope,
+    ))?;
+    let provider = provider_root(&repo, &a.env)?;
+    // Both identities up front: the cold root signs the fresh intermediate, CI re-mints leaves.
+    let root_id = shell::identity(Custodian::OfflineRoot)?;
+    let ci = shell::identity(Custodian::Ci)?;
+    core(ci.expect_recipient(&store.recipient))?;
+    let now = shell::now()?;
+    let revoked = core(rotate::recover_intermediate(
+        &mut store,
+        &repo.project,
+        &a.env,
+        &a.name,
+        &a.scope,
+        &root_id,
+        now,
+        &mut shell::rng(),
+        &mut AgeSealer,
+    ))?;
+    let scopes = rotate::scopes_trusting(&repo.project, &a.scope);
+    let filter = mesh::Filter {
+        service: None,
+        pki: Some(&a.name),
+        scopes: Some(&scopes),
+    };
+    let targets = core(mesh::plan(&repo.project, &store, &a.env, &filter))?;
+    // Commit point: the store first (atomic); then the provider.
+    repo.save_store(&a.env, &store, Some(&text))?;
+    for r in &revoked {
+        eprintln!("revoked {} ({}) at {}", r.fingerprint, r.subject, r.revoked_at);
+    }
+    if let Err(e) = mint_and_write(&repo, &store, &a.env, &targets, &ci, &provider, now, false) {
+        eprintln!(
+            "the store is recovered, but re-minting leaves failed: run `inforge pki renew {}` now",
+            a.env
+        );
+        return Err(e);
+    }
+    eprintln!(
+        "recovered {:?} {:?}: fresh key, no overlap; leaves re-minted in scopes {}",
+        a.name,
+        a.scope,
+        scopes.join(", ")
+    );
+    eprintln!(
+        "now: commit {} and re-project every host at once (docs/runbooks/recover-intermediate.md)",
+        store_path(&a.env)
+    );
+    Ok(())
 }

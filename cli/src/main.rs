@@ -49,6 +49,51 @@ enum PkiCommand {
     Renew(RenewArgs),
     /// Print a PEM trust bundle: a scope's intermediates, or the roots.
     Bundle(BundleArgs),
+    /// Rotate a tier: leaves (CI), an intermediate (offline), or the root (offline, dual-root overlap).
+    Rotate(RotateArgs),
+    /// Compromise recovery for one intermediate: fresh key, no overlap, revoke, re-mint leaves
+    /// (needs both identities).
+    RecoverIntermediate(RecoverArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("tier").required(true).args(["leaf", "intermediate", "root"])))]
+pub struct RotateArgs {
+    /// Environment name.
+    pub env: String,
+    /// PKI name.
+    pub name: String,
+    /// Re-mint leaves (CI identity), like renew for this mesh.
+    #[arg(long)]
+    pub leaf: bool,
+    /// With --leaf: only this service.
+    #[arg(long, requires = "leaf", value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// Planned roll of one scope's intermediate (offline root identity).
+    #[arg(long, value_name = "SCOPE")]
+    pub intermediate: Option<String>,
+    /// Start a dual-root overlap (offline root identity); with --finalize, end it.
+    #[arg(long)]
+    pub root: bool,
+    /// With --root: end the overlap, dropping the previous root.
+    #[arg(long, requires = "root")]
+    pub finalize: bool,
+    /// With --finalize: end the overlap before its minimum age.
+    #[arg(long, requires = "finalize")]
+    pub force: bool,
+    /// With --root: minimum overlap before --finalize (days; default 30).
+    #[arg(long, requires = "root", conflicts_with = "finalize", value_name = "DAYS")]
+    pub min_overlap_days: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct RecoverArgs {
+    /// Environment name.
+    pub env: String,
+    /// Two-tier PKI name.
+    pub name: String,
+    /// The compromised scope.
+    pub scope: String,
 }
 
 #[derive(Args)]
@@ -61,6 +106,9 @@ pub struct RenewArgs {
     /// Print one JSON document (see docs/json.md).
     #[arg(long)]
     pub json: bool,
+    /// Rewrite every bundle.pem from the store, keeping current leaves (no identity needed).
+    #[arg(long, conflicts_with = "json")]
+    pub bundles_only: bool,
 }
 
 #[derive(Args)]
@@ -142,6 +190,8 @@ fn main() {
         Command::Pki(PkiCommand::Ls(a)) => commands::ls(&dir, a),
         Command::Pki(PkiCommand::Renew(a)) => commands::renew(&dir, a),
         Command::Pki(PkiCommand::Bundle(a)) => commands::bundle(&dir, a),
+        Command::Pki(PkiCommand::Rotate(a)) => commands::rotate(&dir, a),
+        Command::Pki(PkiCommand::RecoverIntermediate(a)) => commands::recover_intermediate(&dir, a),
         Command::Validate(a) => commands::validate(&dir, a),
     };
     if let Err(e) = result {

@@ -38,15 +38,47 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CliError> {
 
 /// Replaces one leaf's files under the provider root.
 pub fn write_leaf(root: &Path, m: &Minted, generation: &str) -> Result<Written, CliError> {
-    let mtls = root.join(&m.target.service).join("mtls");
+    write_set(
+        root,
+        &m.target.service,
+        &m.target.scope,
+        [&m.cert_pem, &m.key_pem, &m.bundle_pem],
+        generation,
+    )
+}
+
+/// The current `cert.pem` and `key.pem` of a service+scope, if renew wrote them before.
+pub fn read_leaf(
+    root: &Path,
+    service: &str,
+    scope: &str,
+) -> Result<Option<(String, zeroize::Zeroizing<String>)>, CliError> {
+    // Resolve the scope link once so both files come from the same generation.
+    let dir = match fs::canonicalize(root.join(service).join("mtls").join(scope)) {
+        Ok(d) => d,
+        Err(_) => return Ok(None),
+    };
+    let cert = fs::read_to_string(dir.join("cert.pem")).map_err(io("read", &dir))?;
+    let key = zeroize::Zeroizing::new(fs::read_to_string(dir.join("key.pem")).map_err(io("read", &dir))?);
+    Ok(Some((cert, key)))
+}
+
+/// Replaces one service+scope's `[cert.pem, key.pem, bundle.pem]` as a set.
+pub fn write_set(
+    root: &Path,
+    service: &str,
+    scope: &str,
+    files: [&str; 3],
+    generation: &str,
+) -> Result<Written, CliError> {
+    let mtls = root.join(service).join("mtls");
     fs::create_dir_all(&mtls).map_err(io("create", &mtls))?;
-    let scope = &m.target.scope;
     let gen_name = format!(".{scope}.{generation}");
     let gen_dir = mtls.join(&gen_name);
     fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
-    write_file(&gen_dir.join("cert.pem"), m.cert_pem.as_bytes(), 0o644)?;
-    write_file(&gen_dir.join("key.pem"), m.key_pem.as_bytes(), 0o600)?;
-    write_file(&gen_dir.join("bundle.pem"), m.bundle_pem.as_bytes(), 0o644)?;
+    write_file(&gen_dir.join("cert.pem"), files[0].as_bytes(), 0o644)?;
+    write_file(&gen_dir.join("key.pem"), files[1].as_bytes(), 0o600)?;
+    write_file(&gen_dir.join("bundle.pem"), files[2].as_bytes(), 0o644)?;
     sync_dir(&gen_dir);
 
     let link = mtls.join(scope);

@@ -165,6 +165,14 @@ impl Cert {
             .raw_bytes()
     }
 
+    /// The public key, if its algorithm is one inforge issues.
+    pub fn public_key(&self) -> Option<crate::keys::PublicKey> {
+        Some(crate::keys::PublicKey::new(
+            self.key_algorithm()?,
+            self.public_key_bytes().to_vec(),
+        ))
+    }
+
     /// The key algorithm, if it is one inforge issues.
     pub fn key_algorithm(&self) -> Option<Algorithm> {
         let spki = &self.inner.tbs_certificate.subject_public_key_info;

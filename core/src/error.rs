@@ -11,6 +11,7 @@ pub use crate::keys::KeyError;
 pub use crate::mesh::MeshError;
 pub use crate::names::NameError;
 pub use crate::pki::PkiError;
+pub use crate::rotate::RotateError;
 pub use crate::store::StoreError;
 pub use crate::time::TimeError;
 
@@ -46,6 +47,9 @@ pub enum Error {
     /// A PKI operation was refused.
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// A rotation was refused.
+    #[error(transparent)]
+    Rotate(#[from] RotateError),
     /// A mesh operation (plan, bundle, SPIFFE ID) was refused.
     #[error(transparent)]
     Mesh(#[from] MeshError),
@@ -65,6 +69,7 @@ impl Coded for Error {
             Error::Cert(e) => e.code(),
             Error::Pki(e) => e.code(),
             Error::Mesh(e) => e.code(),
+            Error::Rotate(e) => e.code(),
             Error::Time(e) => e.code(),
         }
     }
@@ -78,6 +83,7 @@ impl Coded for Error {
             Error::Cert(e) => e.hint(),
             Error::Pki(e) => e.hint(),
             Error::Mesh(e) => e.hint(),
+            Error::Rotate(e) => e.hint(),
             Error::Time(e) => e.hint(),
         }
     }

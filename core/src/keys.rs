@@ -186,6 +186,44 @@ impl PrivateKey {
     }
 }
 
+/// A public key alone: what re-signing a certificate for an existing key needs (root rotation
+/// re-signs intermediates without decrypting their keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    algorithm: Algorithm,
+    bytes: Vec<u8>,
+}
+
+impl PublicKey {
+    /// From a certificate's algorithm and subjectPublicKey bytes.
+    pub fn new(algorithm: Algorithm, bytes: Vec<u8>) -> PublicKey {
+        PublicKey { algorithm, bytes }
+    }
+    /// Raw subjectPublicKey bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl rcgen::PublicKeyData for PublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        self.algorithm.rcgen()
+    }
+}
+
+impl PrivateKey {
+    /// The public half.
+    pub fn public(&self) -> PublicKey {
+        PublicKey {
+            algorithm: self.algorithm(),
+            bytes: self.public.clone(),
+        }
+    }
+}
+
 impl rcgen::PublicKeyData for PrivateKey {
     fn der_bytes(&self) -> &[u8] {
         &self.public

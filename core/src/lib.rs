@@ -18,6 +18,7 @@ pub mod mesh;
 pub mod names;
 pub mod pki;
 pub mod profile;
+pub mod rotate;
 pub mod store;
 pub mod time;
 pub mod validate;

@@ -308,10 +308,35 @@ pub struct LeafTarget {
     pub dns_names: Vec<String>,
 }
 
+/// Which leaves to plan: all by default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    /// Only this service (the release-time mint, `--service`).
+    pub service: Option<&'a str>,
+    /// Only services of this mesh (`rotate <name> --leaf`).
+    pub pki: Option<&'a str>,
+    /// Only leaves in these scopes (recovery re-mints the scopes that trust the new one).
+    pub scopes: Option<&'a [String]>,
+}
+
+impl<'a> Filter<'a> {
+    /// Just one service, or everything.
+    pub fn service(service: Option<&'a str>) -> Filter<'a> {
+        Filter {
+            service,
+            ..Filter::default()
+        }
+    }
+}
+
 /// Resolves the leaves `renew` mints: one per mesh service per scope, in service then scope
-/// order. With `only`, just that service (the release-time mint). Refuses, before anything is
-/// decrypted, any service whose mesh, scope or intermediate is missing.
-pub fn plan(project: &Project, store: &Store, env: &str, only: Option<&str>) -> Result<Vec<LeafTarget>, Error> {
+/// order, narrowed by `filter`. Refuses, before anything is decrypted, any selected service
+/// whose mesh, scope or intermediate is missing.
+pub fn plan(project: &Project, store: &Store, env: &str, filter: &Filter<'_>) -> Result<Vec<LeafTarget>, Error> {
+    let only = filter.service;
+    if let Some(p) = filter.pki {
+        get_pki(store, p)?;
+    }
     if let Some(s) = only {
         let svc = project
             .config
@@ -328,6 +353,9 @@ pub fn plan(project: &Project, store: &Store, env: &str, only: Option<&str>) -> 
             continue;
         }
         let Some(pki_name) = &svc.pki else { continue };
+        if filter.pki.is_some_and(|p| p != pki_name) {
+            continue;
+        }
         let pki = store.pkis.get(pki_name).ok_or_else(|| MeshError::ServicePki {
             service: name.clone(),
             pki: pki_name.clone(),
@@ -351,6 +379,9 @@ pub fn plan(project: &Project, store: &Store, env: &str, only: Option<&str>) -> 
                     region: scope,
                 }
                 .into());
+            }
+            if filter.scopes.is_some_and(|ss| !ss.contains(&scope)) {
+                continue;
             }
             if !pki.intermediates.contains_key(&scope) {
                 return Err(MeshError::NoIntermediate {
@@ -376,6 +407,10 @@ pub fn plan(project: &Project, store: &Store, env: &str, only: Option<&str>) -> 
 pub struct ScopeIssuer {
     /// Intermediate certificate.
     pub cert: Cert,
+    /// The chain that follows a leaf in `cert.pem`: the intermediate and, during a root
+    /// overlap, its re-signed twins (same key, previous root), so root-anchoring consumers on
+    /// either root can build a path.
+    pub chain: String,
     /// Its key (checked against the certificate).
     pub key: PrivateKey,
     /// The scope's trust bundle (PEM).
@@ -403,7 +438,32 @@ pub fn open_issuers(
         let cert = Cert::from_pem(e.cert.as_str(), &format!("{loc}.cert"))?;
         let key = ci.open_key(e.key.as_str(), &cert, &format!("{loc}.key"))?;
         let bundle = pem_bundle(&scope_bundle(store, project, &t.pki, &t.scope)?);
-        out.insert(k, ScopeIssuer { cert, key, bundle });
+        let revoked = revoked_set(pki);
+        let mut chain = cert.pem();
+        for (i, b) in pki
+            .previous_intermediates
+            .get(&t.scope)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let c = Cert::from_pem(
+                b.as_str(),
+                &format!("pkis.{}.previousIntermediates.{}[{i}]", t.pki, t.scope),
+            )?;
+            if c.public_key_bytes() == cert.public_key_bytes() && !revoked.contains(c.fingerprint().as_str()) {
+                chain.push_str(&c.pem());
+            }
+        }
+        out.insert(
+            k,
+            ScopeIssuer {
+                cert,
+                key,
+                chain,
+                bundle,
+            },
+        );
     }
     Ok(out)
 }
@@ -412,7 +472,8 @@ pub fn open_issuers(
 pub struct Minted {
     /// What was minted.
     pub target: LeafTarget,
-    /// `cert.pem`: the leaf then its intermediate.
+    /// `cert.pem`: the leaf then its intermediate (and, during a root overlap, its re-signed
+    /// twin).
     pub cert_pem: String,
     /// `key.pem`: PKCS#8 PEM (secret).
     pub key_pem: Zeroizing<String>,
@@ -448,7 +509,7 @@ pub fn mint(
     let leaf = profile::issue_leaf(&spec, &key, (&issuer.cert, &issuer.key), now, rng)?;
     Ok(Minted {
         target: target.clone(),
-        cert_pem: format!("{}{}", leaf.pem(), issuer.cert.pem()),
+        cert_pem: format!("{}{}", leaf.pem(), issuer.chain),
         key_pem: key.to_pkcs8_pem(),
         bundle_pem: issuer.bundle.clone(),
         leaf,
@@ -460,12 +521,12 @@ pub fn renew(
     project: &Project,
     store: &Store,
     env: &str,
-    only: Option<&str>,
+    filter: &Filter<'_>,
     ci: &Identity,
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<Minted>, Error> {
-    let targets = plan(project, store, env, only)?;
+    let targets = plan(project, store, env, filter)?;
     let issuers = open_issuers(store, project, &targets, ci)?;
     targets
         .iter()

@@ -182,6 +182,7 @@ pub fn add_pki(
             previous_roots: Vec::new(),
             previous_intermediates: BTreeMap::new(),
             root_overlap_started: None,
+            root_overlap_min_days: None,
             revoked: Vec::new(),
         },
     );
@@ -266,7 +267,7 @@ pub fn add_intermediate(
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
     let algorithm = get_pki(store, name)?.algorithm;
     let key = PrivateKey::generate(algorithm, rng);
-    let cert = profile::issue_intermediate(name, env, scope, &key, (&root_cert, &root_key), now, rng)?;
+    let cert = profile::issue_intermediate(name, env, scope, &key.public(), (&root_cert, &root_key), now, rng)?;
     let recipient = store.recipient.clone();
     let sealed = seal_key(
         sealer,
@@ -325,6 +326,8 @@ pub struct OverlapSummary {
     pub root_overlap: bool,
     /// When it started.
     pub root_overlap_started: Option<String>,
+    /// From when `--root --finalize` is allowed without --force.
+    pub finalize_allowed_at: Option<String>,
     /// Retired roots still trusted.
     pub previous_roots: Vec<CertSummary>,
     /// Retired intermediate certificates still in bundles, per scope.
@@ -405,6 +408,7 @@ pub fn listing(store: &Store, env: &str, now: OffsetDateTime) -> Result<Listing,
             overlap: OverlapSummary {
                 root_overlap: !pki.previous_roots.is_empty(),
                 root_overlap_started: pki.root_overlap_started.clone(),
+                finalize_allowed_at: crate::rotate::finalize_allowed_at(store, name)?.map(crate::time::format_rfc3339),
                 previous_roots,
                 previous_intermediates,
             },
@@ -451,9 +455,10 @@ impl fmt::Display for Listing {
             if p.overlap.root_overlap {
                 writeln!(
                     f,
-                    "  overlap              root rotation in progress since {} ({} previous root(s))",
+                    "  overlap                  root rotation since {} ({} previous root(s)); finalize from {}",
                     p.overlap.root_overlap_started.as_deref().unwrap_or("unknown"),
-                    p.overlap.previous_roots.len()
+                    p.overlap.previous_roots.len(),
+                    p.overlap.finalize_allowed_at.as_deref().unwrap_or("now")
                 )?;
             }
             for (scope, v) in &p.overlap.previous_intermediates {

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::cert::{hex, AttrValue, Cert, CertError};
-use crate::keys::PrivateKey;
+use crate::keys::{PrivateKey, PublicKey};
 
 /// Default lifetime of a root, in days (10 years).
 pub const ROOT_DAYS: i64 = 3652;
@@ -51,8 +51,8 @@ impl CaTier {
     }
 }
 
-fn key_id(key: &PrivateKey) -> Vec<u8> {
-    Sha256::digest(key.public_key_bytes())[..20].to_vec()
+fn key_id(public: &[u8]) -> Vec<u8> {
+    Sha256::digest(public)[..20].to_vec()
 }
 
 fn serial(rng: &mut impl CryptoRngCore) -> SerialNumber {
@@ -63,7 +63,7 @@ fn serial(rng: &mut impl CryptoRngCore) -> SerialNumber {
     SerialNumber::from_slice(&b)
 }
 
-fn base_params(cn: String, key: &PrivateKey, rng: &mut impl CryptoRngCore) -> CertificateParams {
+fn base_params(cn: String, key: &[u8], rng: &mut impl CryptoRngCore) -> CertificateParams {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::OrganizationName, "inforge");
@@ -74,7 +74,7 @@ fn base_params(cn: String, key: &PrivateKey, rng: &mut impl CryptoRngCore) -> Ce
     p
 }
 
-fn ca_params(cn: String, tier: CaTier, key: &PrivateKey, rng: &mut impl CryptoRngCore) -> CertificateParams {
+fn ca_params(cn: String, tier: CaTier, key: &[u8], rng: &mut impl CryptoRngCore) -> CertificateParams {
     let mut p = base_params(cn, key, rng);
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(tier.path_len()));
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -89,8 +89,8 @@ fn issue_err(what: &str) -> impl Fn(rcgen::Error) -> CertError + '_ {
 }
 
 /// Short key id used in subject names, so each key generation has a distinct, greppable name.
-pub fn short_key_id(key: &PrivateKey) -> String {
-    hex(&key_id(key)[..4])
+pub fn short_key_id(public: &[u8]) -> String {
+    hex(&key_id(public)[..4])
 }
 
 /// Issues a self-signed root for `tier` (two-tier root or root-only root).
@@ -102,27 +102,27 @@ pub fn issue_root(
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Cert, CertError> {
-    let cn = format!("{pki} {env} root CA {}", short_key_id(key));
-    let mut p = ca_params(cn, tier, key, rng);
+    let cn = format!("{pki} {env} root CA {}", short_key_id(key.public_key_bytes()));
+    let mut p = ca_params(cn, tier, key.public_key_bytes(), rng);
     p.not_before = now - BACKDATE;
     p.not_after = now + Duration::days(ROOT_DAYS);
     let c = p.self_signed(key).map_err(issue_err("root"))?;
     Cert::from_der(c.der(), "new root")
 }
 
-/// Issues (or re-signs, when `key` is an existing intermediate key) a scope's intermediate,
-/// signed by `root`. Its lifetime is capped to the root's.
+/// Issues (or re-signs, when `key` is an existing intermediate's public key) a scope's
+/// intermediate, signed by `root`. Its lifetime is capped to the root's.
 pub fn issue_intermediate(
     pki: &str,
     env: &str,
     scope: &str,
-    key: &PrivateKey,
+    key: &PublicKey,
     root: (&Cert, &PrivateKey),
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Cert, CertError> {
-    let cn = format!("{pki} {env} {scope} intermediate CA {}", short_key_id(key));
-    let mut p = ca_params(cn, CaTier::Intermediate, key, rng);
+    let cn = format!("{pki} {env} {scope} intermediate CA {}", short_key_id(key.bytes()));
+    let mut p = ca_params(cn, CaTier::Intermediate, key.bytes(), rng);
     p.use_authority_key_identifier_extension = true;
     p.not_before = (now - BACKDATE).max(root.0.not_before());
     p.not_after = (now + Duration::days(INTERMEDIATE_DAYS)).min(root.0.not_after());
@@ -154,7 +154,7 @@ pub fn issue_leaf(
         what: format!("leaf {}", spec.spiffe_id),
         reason,
     };
-    let mut p = base_params(spec.service.clone(), key, rng);
+    let mut p = base_params(spec.service.clone(), key.public_key_bytes(), rng);
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
@@ -172,7 +172,7 @@ pub fn issue_leaf(
 
 fn sign_with(
     params: CertificateParams,
-    key: &PrivateKey,
+    key: &impl rcgen::PublicKeyData,
     issuer: (&Cert, &PrivateKey),
     what: &str,
 ) -> Result<Cert, CertError> {
@@ -251,7 +251,7 @@ mod tests {
             root.verify_signed_by(&root, "root").unwrap();
 
             let ik = PrivateKey::generate(alg, &mut rng);
-            let int = issue_intermediate("mesh", "prd", "global", &ik, (&root, &rk), now(), &mut rng).unwrap();
+            let int = issue_intermediate("mesh", "prd", "global", &ik.public(), (&root, &rk), now(), &mut rng).unwrap();
             assert_eq!(int.basic_constraints(), Some((true, true, Some(0))));
             int.verify_signed_by(&root, "int").unwrap();
             assert_eq!(int.authority_key_id(), root.subject_key_id());
@@ -281,7 +281,7 @@ mod tests {
         let root = issue_root("m", "e", CaTier::TwoTierRoot, &rk, now(), &mut rng).unwrap();
         let later = now() + Duration::days(ROOT_DAYS - 10);
         let ik = PrivateKey::generate(Algorithm::EcdsaP256, &mut rng);
-        let int = issue_intermediate("m", "e", "global", &ik, (&root, &rk), later, &mut rng).unwrap();
+        let int = issue_intermediate("m", "e", "global", &ik.public(), (&root, &rk), later, &mut rng).unwrap();
         assert_eq!(int.not_after(), root.not_after());
     }
 }

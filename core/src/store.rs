@@ -174,6 +174,9 @@ pub struct Pki {
     /// When the current root overlap started (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_overlap_started: Option<String>,
+    /// Minimum age of the root overlap before `--root --finalize` (days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_overlap_min_days: Option<u32>,
     /// Compromised certificates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked: Vec<Revoked>,
@@ -364,6 +367,7 @@ mod tests {
             previous_roots: vec![],
             previous_intermediates: BTreeMap::new(),
             root_overlap_started: None,
+            root_overlap_min_days: None,
             revoked: vec![],
         };
         p.intermediates.insert("us-east-1".into(), e.clone());

@@ -1,0 +1,402 @@
+//! Rotation and compromise recovery, per tier (seed 000/001 semantics):
+//!
+//! - leaves: re-minting is rotation (see [`crate::mesh`]);
+//! - intermediates, planned: [`rotate_intermediate`] mints a fresh key from the cold root and
+//!   keeps the old certificate in `previousIntermediates` so bundles trust both until every
+//!   leaf is re-minted;
+//! - intermediates, compromised: [`recover_intermediate`] mints a fresh key with no overlap and
+//!   records every certificate of the compromised key as revoked, so none enters a bundle again;
+//! - roots: [`rotate_root`] starts a dual-root overlap (new root; every intermediate re-signed
+//!   keeping its key), [`finalize_root`] ends it once it is old enough.
+
+use rand_core::CryptoRngCore;
+use time::{Duration, OffsetDateTime};
+
+use crate::cert::Cert;
+use crate::config::Project;
+use crate::custody::{Identity, Sealer};
+use crate::keys::PrivateKey;
+use crate::pki::{check_scope, get_pki, open_root, seal_key};
+use crate::profile::{self, CaTier};
+use crate::store::{Block, Entry, Revoked, Store, Topology};
+use crate::Error;
+
+/// Default minimum age of a root overlap before it may be finalized, in days. Long enough for
+/// root-anchoring consumers that refresh weekly to pick up the new root several times.
+pub const DEFAULT_MIN_OVERLAP_DAYS: u32 = 30;
+
+/// A rotation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    /// Rotating a scope that has no intermediate yet.
+    #[error("{pki:?} has no intermediate for scope {scope:?} to rotate")]
+    NothingToRotate {
+        /// PKI.
+        pki: String,
+        /// Scope.
+        scope: String,
+    },
+    /// `--root` while an overlap is open.
+    #[error("{pki:?} is already in a root overlap (started {since})")]
+    OverlapOpen {
+        /// PKI.
+        pki: String,
+        /// Start.
+        since: String,
+    },
+    /// `--finalize` with no overlap.
+    #[error("{pki:?} has no root overlap to finalize")]
+    NoOverlap {
+        /// PKI.
+        pki: String,
+    },
+    /// `--finalize` too early.
+    #[error("the root overlap of {pki:?} started {since} and lasts at least {min_days} days: finalize is allowed from {allowed_at}")]
+    OverlapTooYoung {
+        /// PKI.
+        pki: String,
+        /// Start.
+        since: String,
+        /// Minimum days.
+        min_days: u32,
+        /// When finalize becomes allowed.
+        allowed_at: String,
+    },
+}
+
+impl crate::Coded for RotateError {
+    fn code(&self) -> &'static str {
+        match self {
+            RotateError::NothingToRotate { .. } => "scope-missing",
+            RotateError::OverlapOpen { .. } => "overlap-open",
+            RotateError::NoOverlap { .. } => "overlap-none",
+            RotateError::OverlapTooYoung { .. } => "overlap-too-young",
+        }
+    }
+    fn hint(&self) -> String {
+        match self {
+            RotateError::NothingToRotate { pki, scope } => {
+                format!("mint it first: inforge pki intermediate <env> {pki} {scope}")
+            }
+            RotateError::OverlapOpen { pki, .. } => {
+                format!("finish the current overlap first: inforge pki rotate <env> {pki} --root --finalize")
+            }
+            RotateError::NoOverlap { pki } => format!("start one with: inforge pki rotate <env> {pki} --root"),
+            RotateError::OverlapTooYoung { .. } => {
+                "wait until then so root-anchoring consumers pick up the new root, or pass --force if you are sure they have".into()
+            }
+        }
+    }
+}
+
+fn two_tier_scope(store: &Store, project: &Project, name: &str, scope: &str) -> Result<(), Error> {
+    let pki = get_pki(store, name)?;
+    if pki.topology == Topology::RootOnly {
+        return Err(crate::pki::PkiError::RootOnly { name: name.into() }.into());
+    }
+    check_scope(project, scope)?;
+    if !pki.intermediates.contains_key(scope) {
+        return Err(RotateError::NothingToRotate {
+            pki: name.into(),
+            scope: scope.into(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks `rotate --intermediate` / `recover-intermediate` arguments before any identity.
+pub fn check_intermediate_rotation(store: &Store, project: &Project, name: &str, scope: &str) -> Result<(), Error> {
+    two_tier_scope(store, project, name, scope)
+}
+
+fn fresh_intermediate(
+    store: &Store,
+    env: &str,
+    name: &str,
+    scope: &str,
+    root: (&Cert, &PrivateKey),
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+    sealer: &mut dyn Sealer,
+) -> Result<Entry, Error> {
+    let algorithm = get_pki(store, name)?.algorithm;
+    let key = PrivateKey::generate(algorithm, rng);
+    let cert = profile::issue_intermediate(name, env, scope, &key.public(), root, now, rng)?;
+    let sealed = seal_key(
+        sealer,
+        &store.recipient,
+        &key,
+        &format!("pkis.{name}.intermediates.{scope}.key"),
+    )?;
+    Ok(Entry {
+        cert: Block::new(cert.pem()),
+        key: sealed,
+    })
+}
+
+/// `rotate --intermediate <scope>`: a planned roll. Fresh key signed by the cold root; the old
+/// certificate joins `previousIntermediates[scope]` (expired ones are dropped), so the scope's
+/// bundles carry old and new until every leaf is re-minted. Other scopes are untouched.
+#[allow(clippy::too_many_arguments)]
+pub fn rotate_intermediate(
+    store: &mut Store,
+    project: &Project,
+    env: &str,
+    name: &str,
+    scope: &str,
+    root_identity: &Identity,
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+    sealer: &mut dyn Sealer,
+) -> Result<(), Error> {
+    two_tier_scope(store, project, name, scope)?;
+    let (root_cert, root_key) = open_root(store, name, root_identity)?;
+    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), now, rng, sealer)?;
+    let pki = store
+        .pkis
+        .get_mut(name)
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
+            name: name.into(),
+            known: String::new(),
+        })?;
+    let old = pki.intermediates.insert(scope.to_string(), entry);
+    let prev = pki.previous_intermediates.entry(scope.to_string()).or_default();
+    prev.retain(|b| {
+        Cert::from_pem(b.as_str(), "previous")
+            .map(|c| c.not_after() >= now)
+            .unwrap_or(false)
+    });
+    if let Some(old) = old {
+        prev.push(old.cert);
+    }
+    Ok(())
+}
+
+/// Scopes whose bundles include `scope`: itself and `global` for a region; every scope for
+/// `global`. Their leaves are re-minted by recovery so hosts get new bundles at once.
+pub fn scopes_trusting(project: &Project, scope: &str) -> Vec<String> {
+    if scope == crate::mesh::GLOBAL {
+        std::iter::once(crate::mesh::GLOBAL.to_string())
+            .chain(project.regions.iter().cloned())
+            .collect()
+    } else {
+        vec![scope.to_string(), crate::mesh::GLOBAL.to_string()]
+    }
+}
+
+/// `recover-intermediate <scope>`: compromise recovery. A fresh key with no overlap; every
+/// certificate of the compromised key (current, and previous ones such as root-rotation
+/// re-signs) is recorded as revoked and dropped, and no previous intermediate of the scope
+/// stays in its bundles. Returns the revocation records.
+#[allow(clippy::too_many_arguments)]
+pub fn recover_intermediate(
+    store: &mut Store,
+    project: &Project,
+    env: &str,
+    name: &str,
+    scope: &str,
+    root_identity: &Identity,
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+    sealer: &mut dyn Sealer,
+) -> Result<Vec<Revoked>, Error> {
+    two_tier_scope(store, project, name, scope)?;
+    let (root_cert, root_key) = open_root(store, name, root_identity)?;
+    let pki = get_pki(store, name)?;
+    let current = Cert::from_pem(
+        pki.intermediates[scope].cert.as_str(),
+        &format!("pkis.{name}.intermediates.{scope}.cert"),
+    )?;
+    let compromised_key = current.public_key_bytes().to_vec();
+    let mut revoked = vec![current];
+    for (i, b) in pki.previous_intermediates.get(scope).into_iter().flatten().enumerate() {
+        let c = Cert::from_pem(b.as_str(), &format!("pkis.{name}.previousIntermediates.{scope}[{i}]"))?;
+        if c.public_key_bytes() == compromised_key.as_slice() {
+            revoked.push(c);
+        }
+    }
+    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), now, rng, sealer)?;
+    let at = crate::time::format_rfc3339(now);
+    let records: Vec<Revoked> = revoked
+        .iter()
+        .map(|c| Revoked {
+            fingerprint: c.fingerprint(),
+            scope: scope.to_string(),
+            subject: c.subject(),
+            revoked_at: at.clone(),
+        })
+        .collect();
+    let pki = store
+        .pkis
+        .get_mut(name)
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
+            name: name.into(),
+            known: String::new(),
+        })?;
+    pki.intermediates.insert(scope.to_string(), entry);
+    pki.previous_intermediates.remove(scope);
+    for r in &records {
+        if !pki.revoked.iter().any(|x| x.fingerprint == r.fingerprint) {
+            pki.revoked.push(r.clone());
+        }
+    }
+    Ok(records)
+}
+
+/// Checks `rotate --root` arguments before any identity.
+pub fn check_root_rotation(store: &Store, name: &str) -> Result<(), Error> {
+    let pki = get_pki(store, name)?;
+    if !pki.previous_roots.is_empty() {
+        return Err(RotateError::OverlapOpen {
+            pki: name.into(),
+            since: pki.root_overlap_started.clone().unwrap_or_else(|| "unknown".into()),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// `rotate --root`: starts a dual-root overlap. A new root key (sealed like the old one:
+/// offline recipient for two-tier, CI for root-only); every intermediate re-signed by the new
+/// root keeping its key (its ciphertext is untouched), the old certificates kept in
+/// `previousIntermediates`; the old root (cert and sealed key, unopened) moves to
+/// `previousRoots`. The offline identity authorises the operation (checked against
+/// `rootRecipient`); no existing key is decrypted.
+#[allow(clippy::too_many_arguments)]
+pub fn rotate_root(
+    store: &mut Store,
+    env: &str,
+    name: &str,
+    operator: &Identity,
+    min_overlap_days: Option<u32>,
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+    sealer: &mut dyn Sealer,
+) -> Result<(), Error> {
+    check_root_rotation(store, name)?;
+    operator.expect_recipient(&store.root_recipient)?;
+    let pki = get_pki(store, name)?;
+    let (tier, recipient) = match pki.topology {
+        Topology::TwoTier => (CaTier::TwoTierRoot, store.root_recipient.clone()),
+        Topology::RootOnly => (CaTier::RootOnly, store.recipient.clone()),
+    };
+    let key = PrivateKey::generate(pki.algorithm, rng);
+    let root = profile::issue_root(name, env, tier, &key, now, rng)?;
+    let mut resigned = Vec::new();
+    for (scope, e) in &pki.intermediates {
+        let loc = format!("pkis.{name}.intermediates.{scope}.cert");
+        let old = Cert::from_pem(e.cert.as_str(), &loc)?;
+        let public = old.public_key().ok_or_else(|| crate::cert::CertError::Parse {
+            location: loc.clone(),
+            reason: "unsupported key algorithm".into(),
+        })?;
+        let new = profile::issue_intermediate(name, env, scope, &public, (&root, &key), now, rng)?;
+        resigned.push((scope.clone(), Block::new(new.pem())));
+    }
+    let sealed = seal_key(sealer, &recipient, &key, &format!("pkis.{name}.root.key"))?;
+    let pki = store
+        .pkis
+        .get_mut(name)
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
+            name: name.into(),
+            known: String::new(),
+        })?;
+    for (scope, cert) in resigned {
+        if let Some(e) = pki.intermediates.get_mut(&scope) {
+            let old = std::mem::replace(&mut e.cert, cert);
+            pki.previous_intermediates.entry(scope).or_default().push(old);
+        }
+    }
+    let old_root = std::mem::replace(
+        &mut pki.root,
+        Entry {
+            cert: Block::new(root.pem()),
+            key: sealed,
+        },
+    );
+    pki.previous_roots.push(old_root);
+    pki.root_overlap_started = Some(crate::time::format_rfc3339(now));
+    pki.root_overlap_min_days = Some(min_overlap_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS));
+    Ok(())
+}
+
+/// What `--finalize` removed.
+#[derive(Debug, Clone, Default)]
+pub struct Finalized {
+    /// Previous roots dropped.
+    pub roots: usize,
+    /// Re-signed previous intermediate certificates dropped.
+    pub intermediates: usize,
+}
+
+/// When a PKI's open root overlap may be finalized.
+pub fn finalize_allowed_at(store: &Store, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+    let pki = get_pki(store, name)?;
+    let Some(since) = &pki.root_overlap_started else {
+        return Ok(None);
+    };
+    let since = crate::time::parse_rfc3339(&format!("pkis.{name}.rootOverlapStarted"), since)?;
+    Ok(Some(
+        since + Duration::days(i64::from(pki.root_overlap_min_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS))),
+    ))
+}
+
+/// `rotate --root --finalize`: ends the overlap. Refuses while it is younger than its minimum
+/// unless `force`. Drops the previous roots and the previous intermediate certificates that
+/// merely re-signed a current key (those from planned intermediate rolls stay until expiry).
+pub fn finalize_root(
+    store: &mut Store,
+    name: &str,
+    operator: &Identity,
+    force: bool,
+    now: OffsetDateTime,
+) -> Result<Finalized, Error> {
+    let pki = get_pki(store, name)?;
+    if pki.previous_roots.is_empty() {
+        return Err(RotateError::NoOverlap { pki: name.into() }.into());
+    }
+    if let Some(allowed) = finalize_allowed_at(store, name)? {
+        if now < allowed && !force {
+            return Err(RotateError::OverlapTooYoung {
+                pki: name.into(),
+                since: pki.root_overlap_started.clone().unwrap_or_default(),
+                min_days: pki.root_overlap_min_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS),
+                allowed_at: crate::time::format_rfc3339(allowed),
+            }
+            .into());
+        }
+    }
+    operator.expect_recipient(&store.root_recipient)?;
+    let mut current_keys = std::collections::BTreeMap::new();
+    for (scope, e) in &pki.intermediates {
+        let c = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.intermediates.{scope}.cert"))?;
+        current_keys.insert(scope.clone(), c.public_key_bytes().to_vec());
+    }
+    let pki = store
+        .pkis
+        .get_mut(name)
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
+            name: name.into(),
+            known: String::new(),
+        })?;
+    let mut out = Finalized {
+        roots: pki.previous_roots.len(),
+        intermediates: 0,
+    };
+    pki.previous_roots.clear();
+    pki.root_overlap_started = None;
+    pki.root_overlap_min_days = None;
+    for (scope, certs) in pki.previous_intermediates.iter_mut() {
+        let before = certs.len();
+        certs.retain(
+            |b| match (Cert::from_pem(b.as_str(), "previous"), current_keys.get(scope)) {
+                (Ok(c), Some(k)) => c.public_key_bytes() != k.as_slice(),
+                _ => true,
+            },
+        );
+        out.intermediates += before - certs.len();
+    }
+    pki.previous_intermediates.retain(|_, v| !v.is_empty());
+    Ok(out)
+}

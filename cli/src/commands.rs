@@ -23,9 +23,7 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
     repo.env(&a.env)?;
     let path = repo.store_file(&a.env);
     if path.exists() {
-        return core(Err(PkiError::StoreExists {
-            path: store_path(&a.env),
-        }));
+        return core(Err(PkiError::StoreExists { path: store_path(&a.env) }));
     }
     let secrets_rel = format!("resources/{}/secrets.enc.yaml", a.env);
     let recipient = if let Some(r) = &a.recipient {
@@ -42,11 +40,7 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
             Some(r) => r,
             None => match std::env::var(Custodian::Ci.env_var()) {
                 Ok(_) => shell::identity(Custodian::Ci)?.recipient(),
-                Err(_) => {
-                    return core(Err(PkiError::NoRecipient {
-                        secrets_path: secrets_rel,
-                    }))
-                }
+                Err(_) => return core(Err(PkiError::NoRecipient { secrets_path: secrets_rel })),
             },
         }
     };
@@ -71,39 +65,18 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
 pub fn add(dir: &Path, a: AddArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let (mut store, text) = repo.load_store(&a.env)?;
-    let topology = if a.topology == "root-only" {
-        Topology::RootOnly
-    } else {
-        Topology::TwoTier
-    };
+    let topology = if a.topology == "root-only" { Topology::RootOnly } else { Topology::TwoTier };
     let algorithm = core(a.algorithm.parse::<inforge_core::keys::Algorithm>())?;
     let now = shell::now()?;
-    core(pki::add_pki(
-        &mut store,
-        &a.env,
-        &a.name,
-        topology,
-        algorithm,
-        now,
-        &mut shell::rng(),
-        &mut AgeSealer,
-    ))?;
+    core(pki::add_pki(&mut store, &a.env, &a.name, topology, algorithm, now, &mut shell::rng(), &mut AgeSealer))?;
     repo.save_store(&a.env, &store, Some(&text))?;
     let custody = match topology {
         Topology::TwoTier => "cold: its key is sealed to the offline rootRecipient",
         Topology::RootOnly => "online: its key is sealed to the CI recipient for the issuer",
     };
-    eprintln!(
-        "added {} PKI {:?} ({algorithm}) to {}; root is {custody}",
-        topology.name(),
-        a.name,
-        store_path(&a.env)
-    );
+    eprintln!("added {} PKI {:?} ({algorithm}) to {}; root is {custody}", topology.name(), a.name, store_path(&a.env));
     if topology == Topology::TwoTier {
-        eprintln!(
-            "next (offline): INFORGE_PKI_ROOT_KEY=… inforge pki intermediate {} {} global",
-            a.env, a.name
-        );
+        eprintln!("next (offline): INFORGE_PKI_ROOT_KEY=… inforge pki intermediate {} {} global", a.env, a.name);
     }
     Ok(())
 }
@@ -141,10 +114,7 @@ pub fn ls(dir: &Path, a: LsArgs) -> Result<(), CliError> {
     let now = shell::now()?;
     let listing = core(pki::listing(&store, &a.env, now))?;
     if a.json {
-        shell::out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&listing).unwrap_or_default()
-        ))?;
+        shell::out(&format!("{}\n", serde_json::to_string_pretty(&listing).unwrap_or_default()))?;
     } else {
         shell::out(&listing.to_string())?;
     }
@@ -273,18 +243,12 @@ fn refresh_bundles(
                 done += 1;
             }
             None => {
-                eprintln!(
-                    "note: {} {} has no leaf yet; run `inforge pki renew {env}`",
-                    t.service, t.scope
-                );
+                eprintln!("note: {} {} has no leaf yet; run `inforge pki renew {env}`", t.service, t.scope);
                 skipped += 1;
             }
         }
     }
-    eprintln!(
-        "refreshed {done} bundles (leaves and keys unchanged), {skipped} skipped → {}",
-        provider.display()
-    );
+    eprintln!("refreshed {done} bundles (leaves and keys unchanged), {skipped} skipped → {}", provider.display());
     Ok(())
 }
 
@@ -313,10 +277,7 @@ fn mint_parallel(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(targets.len());
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(targets.len());
     let chunk = targets.len().div_ceil(threads);
     let results: Vec<Result<Vec<mesh::Minted>, inforge_core::Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
@@ -336,10 +297,7 @@ fn mint_parallel(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
     });
     let mut out = Vec::with_capacity(targets.len());
     for r in results {
@@ -366,18 +324,12 @@ pub fn validate(dir: &Path, a: ValidateArgs) -> Result<(), CliError> {
     let root = dir;
     let cfg = root.join("inforge.yaml");
     if !cfg.is_file() {
-        return Err(CliError::NotARepo {
-            dir: root.to_path_buf(),
-        });
+        return Err(CliError::NotARepo { dir: root.to_path_buf() });
     }
     let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| CliError::io("read", p, e));
     let inforge_yaml = read(&cfg)?;
     let regions_path = root.join("regions.yaml");
-    let regions = if regions_path.is_file() {
-        Some(read(&regions_path)?)
-    } else {
-        None
-    };
+    let regions = if regions_path.is_file() { Some(read(&regions_path)?) } else { None };
     let store_text = if inforge_core::names::check_segment("environment", &a.env).is_ok() {
         let p = root.join(store_path(&a.env));
         if p.is_file() {
@@ -393,14 +345,8 @@ pub fn validate(dir: &Path, a: ValidateArgs) -> Result<(), CliError> {
         inforge_core::validate::validate_texts(&inforge_yaml, regions.as_deref(), store_text.as_deref(), &a.env, now);
     let format = if a.json { "json" } else { a.format.as_str() };
     match format {
-        "json" => shell::out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ))?,
-        "sarif" => shell::out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report.to_sarif()).unwrap_or_default()
-        ))?,
+        "json" => shell::out(&format!("{}\n", serde_json::to_string_pretty(&report).unwrap_or_default()))?,
+        "sarif" => shell::out(&format!("{}\n", serde_json::to_string_pretty(&report.to_sarif()).unwrap_or_default()))?,
         _ => shell::out(&report.to_string())?,
     }
     if report.is_ok() {
@@ -418,23 +364,14 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         // Leaf rotation is re-minting: the same core as renew, for this mesh's services.
         pki::get_pki(&store, &a.name).map_err(|e| CliError::Core(e.into()))?;
         let provider = provider_root(&repo, &a.env)?;
-        let filter = mesh::Filter {
-            service: a.service.as_deref(),
-            pki: Some(&a.name),
-            scopes: None,
-        };
+        let filter = mesh::Filter { service: a.service.as_deref(), pki: Some(&a.name), scopes: None };
         let targets = core(mesh::plan(&repo.project, &store, &a.env, &filter))?;
         let ci = shell::identity(Custodian::Ci)?;
         let now = shell::now()?;
         return mint_and_write(&repo, &store, &a.env, &targets, &ci, &provider, now, false);
     }
     if let Some(scope) = &a.intermediate {
-        core(rotate::check_intermediate_rotation(
-            &store,
-            &repo.project,
-            &a.name,
-            scope,
-        ))?;
+        core(rotate::check_intermediate_rotation(&store, &repo.project, &a.name, scope))?;
         let root_id = shell::identity(Custodian::OfflineRoot)?;
         let now = shell::now()?;
         core(rotate::rotate_intermediate(
@@ -475,10 +412,7 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
             done.intermediates,
             store_path(&a.env)
         );
-        eprintln!(
-            "next: `inforge pki renew {}` so cert.pem chains carry only the new root's intermediates",
-            a.env
-        );
+        eprintln!("next: `inforge pki renew {}` so cert.pem chains carry only the new root's intermediates", a.env);
         return Ok(());
     }
     core(rotate::check_root_rotation(&store, &a.name))?;
@@ -495,13 +429,9 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         &mut AgeSealer,
     ))?;
     repo.save_store(&a.env, &store, Some(&text))?;
-    let allowed = core(rotate::finalize_allowed_at(&store, &a.name))?
-        .map(inforge_core::time::format_rfc3339)
-        .unwrap_or_default();
-    eprintln!(
-        "started a dual-root overlap for {:?}: new root, every intermediate re-signed keeping its key",
-        a.name
-    );
+    let allowed =
+        core(rotate::finalize_allowed_at(&store, &a.name))?.map(inforge_core::time::format_rfc3339).unwrap_or_default();
+    eprintln!("started a dual-root overlap for {:?}: new root, every intermediate re-signed keeping its key", a.name);
     eprintln!("next:");
     eprintln!(
         "  1. commit {}; hand `inforge pki bundle {} {} --roots` (both roots) to root-anchoring consumers",
@@ -509,14 +439,8 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         a.env,
         a.name
     );
-    eprintln!(
-        "  2. run `inforge pki renew {}` (mesh services are undisturbed: same intermediate keys)",
-        a.env
-    );
-    eprintln!(
-        "  3. from {allowed}: inforge pki rotate {} {} --root --finalize",
-        a.env, a.name
-    );
+    eprintln!("  2. run `inforge pki renew {}` (mesh services are undisturbed: same intermediate keys)", a.env);
+    eprintln!("  3. from {allowed}: inforge pki rotate {} {} --root --finalize", a.env, a.name);
     Ok(())
 }
 
@@ -524,12 +448,7 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
     use inforge_core::rotate;
     let repo = Repo::open(dir)?;
     let (mut store, text) = repo.load_store(&a.env)?;
-    core(rotate::check_intermediate_rotation(
-        &store,
-        &repo.project,
-        &a.name,
-        &a.scope,
-    ))?;
+    core(rotate::check_intermediate_rotation(&store, &repo.project, &a.name, &a.scope))?;
     let provider = provider_root(&repo, &a.env)?;
     // Both identities up front: the cold root signs the fresh intermediate, CI re-mints leaves.
     let root_id = shell::identity(Custodian::OfflineRoot)?;
@@ -548,11 +467,7 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
         &mut AgeSealer,
     ))?;
     let scopes = rotate::scopes_trusting(&repo.project, &a.scope);
-    let filter = mesh::Filter {
-        service: None,
-        pki: Some(&a.name),
-        scopes: Some(&scopes),
-    };
+    let filter = mesh::Filter { service: None, pki: Some(&a.name), scopes: Some(&scopes) };
     let targets = core(mesh::plan(&repo.project, &store, &a.env, &filter))?;
     // Commit point: the store first (atomic); then the provider.
     repo.save_store(&a.env, &store, Some(&text))?;
@@ -560,10 +475,7 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
         eprintln!("revoked {} ({}) at {}", r.fingerprint, r.subject, r.revoked_at);
     }
     if let Err(e) = mint_and_write(&repo, &store, &a.env, &targets, &ci, &provider, now, false) {
-        eprintln!(
-            "the store is recovered, but re-minting leaves failed: run `inforge pki renew {}` now",
-            a.env
-        );
+        eprintln!("the store is recovered, but re-minting leaves failed: run `inforge pki renew {}` now", a.env);
         return Err(e);
     }
     eprintln!(

@@ -11,11 +11,7 @@ pub enum CliError {
     /// A core refusal.
     Core(inforge_core::Error),
     /// Filesystem trouble.
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { op: &'static str, path: PathBuf, source: std::io::Error },
     /// No inforge.yaml.
     NotARepo { dir: PathBuf },
     /// validate found errors (already reported).
@@ -36,11 +32,7 @@ impl From<inforge_core::Error> for CliError {
 
 impl CliError {
     pub fn io(op: &'static str, path: &Path, source: std::io::Error) -> CliError {
-        CliError::Io {
-            op,
-            path: path.to_path_buf(),
-            source,
-        }
+        CliError::Io { op, path: path.to_path_buf(), source }
     }
 
     pub fn code(&self) -> &'static str {

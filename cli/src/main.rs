@@ -13,11 +13,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "inforge",
-    version,
-    about = "Manage a service mesh's PKI as a git-committed, age-encrypted store"
-)]
+#[command(name = "inforge", version, about = "Manage a service mesh's PKI as a git-committed, age-encrypted store")]
 struct Cli {
     /// Act on the infra repo in this directory instead of the current one.
     #[arg(short = 'C', global = true, value_name = "DIR")]

@@ -38,13 +38,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CliError> {
 
 /// Replaces one leaf's files under the provider root.
 pub fn write_leaf(root: &Path, m: &Minted, generation: &str) -> Result<Written, CliError> {
-    write_set(
-        root,
-        &m.target.service,
-        &m.target.scope,
-        [&m.cert_pem, &m.key_pem, &m.bundle_pem],
-        generation,
-    )
+    write_set(root, &m.target.service, &m.target.scope, [&m.cert_pem, &m.key_pem, &m.bundle_pem], generation)
 }
 
 /// The current `cert.pem` and `key.pem` of a service+scope, if renew wrote them before.

@@ -28,22 +28,13 @@ impl Repo {
     pub fn open(root: &Path) -> Result<Repo, CliError> {
         let cfg = root.join("inforge.yaml");
         if !cfg.is_file() {
-            return Err(CliError::NotARepo {
-                dir: root.to_path_buf(),
-            });
+            return Err(CliError::NotARepo { dir: root.to_path_buf() });
         }
         let text = read(&cfg)?;
         let regions_path = root.join("regions.yaml");
-        let regions = if regions_path.is_file() {
-            Some(read(&regions_path)?)
-        } else {
-            None
-        };
+        let regions = if regions_path.is_file() { Some(read(&regions_path)?) } else { None };
         let project = Project::parse(&text, regions.as_deref()).map_err(inforge_core::Error::from)?;
-        Ok(Repo {
-            root: root.to_path_buf(),
-            project,
-        })
+        Ok(Repo { root: root.to_path_buf(), project })
     }
 
     /// Checks the environment name and that inforge.yaml declares it.
@@ -62,11 +53,9 @@ impl Repo {
         self.env(env)?;
         let path = self.store_file(env);
         if !path.exists() {
-            return Err(inforge_core::Error::from(PkiError::StoreMissing {
-                env: env.into(),
-                path: store_path(env),
-            })
-            .into());
+            return Err(
+                inforge_core::Error::from(PkiError::StoreMissing { env: env.into(), path: store_path(env) }).into()
+            );
         }
         let text = read(&path)?;
         let store = Store::parse(&store_path(env), &text).map_err(inforge_core::Error::from)?;
@@ -141,10 +130,7 @@ pub struct AgeSealer;
 
 impl Sealer for AgeSealer {
     fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, CustodyError> {
-        let err = |reason: String| CustodyError::Seal {
-            location: location.to_string(),
-            reason,
-        };
+        let err = |reason: String| CustodyError::Seal { location: location.to_string(), reason };
         let r: age::x25519::Recipient = recipient.parse().map_err(|e: &str| err(e.to_string()))?;
         age::encrypt_and_armor(&r, plaintext).map_err(|e| err(e.to_string()))
     }
@@ -152,10 +138,8 @@ impl Sealer for AgeSealer {
 
 /// A suffix unique to this run (time + pid) for generation directories.
 pub fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     format!("{nanos}-{}", std::process::id())
 }
 
@@ -163,7 +147,5 @@ pub fn unique_suffix() -> String {
 pub fn out(text: &str) -> Result<(), CliError> {
     use std::io::Write;
     let mut o = std::io::stdout().lock();
-    o.write_all(text.as_bytes())
-        .and_then(|_| o.flush())
-        .map_err(|e| CliError::io("write", Path::new("<stdout>"), e))
+    o.write_all(text.as_bytes()).and_then(|_| o.flush()).map_err(|e| CliError::io("write", Path::new("<stdout>"), e))
 }

@@ -95,10 +95,7 @@ pub struct Cert {
 impl Cert {
     /// Parses one PEM certificate; `location` names it in errors.
     pub fn from_pem(pem: &str, location: &str) -> Result<Cert, CertError> {
-        let err = |reason: String| CertError::Parse {
-            location: location.to_string(),
-            reason,
-        };
+        let err = |reason: String| CertError::Parse { location: location.to_string(), reason };
         let inner = Certificate::from_pem(pem.trim().as_bytes()).map_err(|e| err(e.to_string()))?;
         let der = inner.to_der().map_err(|e| err(e.to_string()))?;
         Ok(Cert { inner, der })
@@ -106,14 +103,9 @@ impl Cert {
 
     /// Parses one DER certificate.
     pub fn from_der(der: &[u8], location: &str) -> Result<Cert, CertError> {
-        let inner = Certificate::from_der(der).map_err(|e| CertError::Parse {
-            location: location.to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(Cert {
-            inner,
-            der: der.to_vec(),
-        })
+        let inner = Certificate::from_der(der)
+            .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
+        Ok(Cert { inner, der: der.to_vec() })
     }
 
     /// DER bytes.
@@ -158,19 +150,12 @@ impl Cert {
 
     /// Raw subjectPublicKey bytes.
     pub fn public_key_bytes(&self) -> &[u8] {
-        self.inner
-            .tbs_certificate
-            .subject_public_key_info
-            .subject_public_key
-            .raw_bytes()
+        self.inner.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes()
     }
 
     /// The public key, if its algorithm is one inforge issues.
     pub fn public_key(&self) -> Option<crate::keys::PublicKey> {
-        Some(crate::keys::PublicKey::new(
-            self.key_algorithm()?,
-            self.public_key_bytes().to_vec(),
-        ))
+        Some(crate::keys::PublicKey::new(self.key_algorithm()?, self.public_key_bytes().to_vec()))
     }
 
     /// The key algorithm, if it is one inforge issues.
@@ -182,12 +167,7 @@ impl Cert {
         if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
             return None;
         }
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()?
-            .decode_as::<der::asn1::ObjectIdentifier>()
-            .ok()?;
+        let curve = spki.algorithm.parameters.as_ref()?.decode_as::<der::asn1::ObjectIdentifier>().ok()?;
         match curve {
             c if c == OID_P256 => Some(Algorithm::EcdsaP256),
             c if c == OID_P384 => Some(Algorithm::EcdsaP384),
@@ -291,10 +271,7 @@ impl Cert {
     /// Verifies this certificate's signature with `issuer`'s public key (and that the issuer
     /// name matches). Uses RustCrypto verifiers; tests cross-check with webpki and openssl.
     pub fn verify_signed_by(&self, issuer: &Cert, location: &str) -> Result<(), CertError> {
-        let bad = || CertError::BadSignature {
-            location: location.to_string(),
-            issuer: issuer.subject(),
-        };
+        let bad = || CertError::BadSignature { location: location.to_string(), issuer: issuer.subject() };
         if self.inner.tbs_certificate.issuer != issuer.inner.tbs_certificate.subject {
             return Err(bad());
         }
@@ -332,17 +309,14 @@ impl Cert {
 
 /// Splits a PEM bundle into certificates.
 pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
-    let certs = Certificate::load_pem_chain(pem.as_bytes()).map_err(|e| CertError::Parse {
-        location: location.to_string(),
-        reason: e.to_string(),
-    })?;
+    let certs = Certificate::load_pem_chain(pem.as_bytes())
+        .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
     certs
         .into_iter()
         .map(|inner| {
-            let der = inner.to_der().map_err(|e| CertError::Parse {
-                location: location.to_string(),
-                reason: e.to_string(),
-            })?;
+            let der = inner
+                .to_der()
+                .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
             Ok(Cert { inner, der })
         })
         .collect()

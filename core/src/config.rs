@@ -166,10 +166,7 @@ pub struct Project {
 
 /// Parses YAML with serde-saphyr, naming `file` in errors.
 pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
-    serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml {
-        file: file.to_string(),
-        detail: e.to_string(),
-    })
+    serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml { file: file.to_string(), detail: e.to_string() })
 }
 
 impl Project {
@@ -215,22 +212,13 @@ impl Project {
                 check("inforge.yaml", check_segment(&format!("services.{svc}.regions"), r));
             }
             for d in &s.dns_names {
-                check(
-                    "inforge.yaml",
-                    crate::names::check_dns_name(&format!("services.{svc}.dnsNames"), d),
-                );
+                check("inforge.yaml", crate::names::check_dns_name(&format!("services.{svc}.dnsNames"), d));
             }
         }
         for r in &self.regions {
             check("regions.yaml", check_segment("region", r));
             if r == "global" {
-                check(
-                    "regions.yaml",
-                    Err(NameError::Reserved {
-                        field: "region".into(),
-                        value: r.clone(),
-                    }),
-                );
+                check("regions.yaml", Err(NameError::Reserved { field: "region".into(), value: r.clone() }));
             }
         }
         out
@@ -238,10 +226,7 @@ impl Project {
 
     /// The environment's config, or an error naming it.
     pub fn environment(&self, env: &str) -> Result<&Environment, ConfigError> {
-        self.config
-            .environments
-            .get(env)
-            .ok_or_else(|| ConfigError::UnknownEnvironment { env: env.to_string() })
+        self.config.environments.get(env).ok_or_else(|| ConfigError::UnknownEnvironment { env: env.to_string() })
     }
 
     /// Whether `scope` is `global` or an active region.

@@ -123,15 +123,11 @@ impl crate::Coded for CustodyError {
                 format!("export {var} with {}", custodian.describe())
             }
             CustodyError::IdentityInvalid { custodian, var } => {
-                format!(
-                    "set {var} to {}, the whole AGE-SECRET-KEY-1… line",
-                    custodian.describe()
-                )
+                format!("set {var} to {}, the whole AGE-SECRET-KEY-1… line", custodian.describe())
             }
-            CustodyError::IdentityWrong { custodian, var, .. } => format!(
-                "{var} must be {}; check you exported the identity for this environment",
-                custodian.describe()
-            ),
+            CustodyError::IdentityWrong { custodian, var, .. } => {
+                format!("{var} must be {}; check you exported the identity for this environment", custodian.describe())
+            }
             CustodyError::RecipientInvalid { .. } => {
                 "give an age X25519 recipient such as the output of `age-keygen -y`".into()
             }
@@ -165,14 +161,9 @@ impl Identity {
         let value = value.map(str::trim).filter(|v| !v.is_empty());
         let value = value.ok_or(CustodyError::IdentityMissing { custodian, var })?;
         // Accept an age identity file's content: skip comment lines.
-        let line = value
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .unwrap_or("");
-        let inner = line
-            .parse::<age::x25519::Identity>()
-            .map_err(|_| CustodyError::IdentityInvalid { custodian, var })?;
+        let line = value.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
+        let inner =
+            line.parse::<age::x25519::Identity>().map_err(|_| CustodyError::IdentityInvalid { custodian, var })?;
         Ok(Identity { inner, custodian })
     }
 
@@ -209,10 +200,7 @@ impl Identity {
     pub fn open(&self, armored: &str, location: &str) -> Result<Zeroizing<Vec<u8>>, CustodyError> {
         age::decrypt(&self.inner, armored.as_bytes())
             .map(Zeroizing::new)
-            .map_err(|e| CustodyError::Decrypt {
-                location: location.to_string(),
-                reason: e.to_string(),
-            })
+            .map_err(|e| CustodyError::Decrypt { location: location.to_string(), reason: e.to_string() })
     }
 
     /// Decrypts a PKCS#8 key and checks it against the certificate's public key before use.
@@ -223,15 +211,11 @@ impl Identity {
         location: &str,
     ) -> Result<PrivateKey, crate::Error> {
         let plain = self.open(armored, location)?;
-        let pem = std::str::from_utf8(&plain).map_err(|_| crate::keys::KeyError::Unparseable {
-            location: location.to_string(),
-        })?;
+        let pem = std::str::from_utf8(&plain)
+            .map_err(|_| crate::keys::KeyError::Unparseable { location: location.to_string() })?;
         let key = PrivateKey::from_pkcs8_pem(pem, location)?;
         if key.public_key_bytes() != cert.public_key_bytes() {
-            return Err(CustodyError::KeyMismatch {
-                location: location.to_string(),
-            }
-            .into());
+            return Err(CustodyError::KeyMismatch { location: location.to_string() }.into());
         }
         Ok(key)
     }
@@ -249,10 +233,7 @@ pub fn parse_recipient(field: &str, value: &str) -> Result<String, CustodyError>
         .trim()
         .parse::<age::x25519::Recipient>()
         .map(|r| r.to_string())
-        .map_err(|_| CustodyError::RecipientInvalid {
-            field: field.to_string(),
-            value: value.to_string(),
-        })
+        .map_err(|_| CustodyError::RecipientInvalid { field: field.to_string(), value: value.to_string() })
 }
 
 /// Encrypts plaintext to one age recipient, armored. Injected by the shell because age draws
@@ -270,15 +251,12 @@ pub(crate) mod tests {
     pub struct TestSealer;
     impl Sealer for TestSealer {
         fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, CustodyError> {
-            let r: age::x25519::Recipient = recipient.parse().map_err(|_| CustodyError::Seal {
-                location: location.into(),
-                reason: "bad recipient".into(),
-            })?;
+            let r: age::x25519::Recipient = recipient
+                .parse()
+                .map_err(|_| CustodyError::Seal { location: location.into(), reason: "bad recipient".into() })?;
             #[allow(clippy::disallowed_methods)]
-            age::encrypt_and_armor(&r, plaintext).map_err(|e| CustodyError::Seal {
-                location: location.into(),
-                reason: e.to_string(),
-            })
+            age::encrypt_and_armor(&r, plaintext)
+                .map_err(|e| CustodyError::Seal { location: location.into(), reason: e.to_string() })
         }
     }
 
@@ -307,15 +285,8 @@ pub(crate) mod tests {
         assert!(e.to_string().contains("INFORGE_PKI_ROOT_KEY"));
         assert!(!e.to_string().contains("NOTAKEY"));
         let good = identity(Custodian::Ci);
-        let text = format!(
-            "# created: now\n# public key: {}\n{}\n",
-            good.recipient(),
-            &*good.reveal()
-        );
-        assert_eq!(
-            Identity::parse(Custodian::Ci, Some(&text)).unwrap().recipient(),
-            good.recipient()
-        );
+        let text = format!("# created: now\n# public key: {}\n{}\n", good.recipient(), &*good.reveal());
+        assert_eq!(Identity::parse(Custodian::Ci, Some(&text)).unwrap().recipient(), good.recipient());
         assert!(good.expect_recipient(&identity(Custodian::Ci).recipient()).is_err());
     }
 }

@@ -148,9 +148,7 @@ impl PrivateKey {
         } else if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
             Inner::Ed25519(k)
         } else {
-            return Err(KeyError::Unparseable {
-                location: location.to_string(),
-            });
+            return Err(KeyError::Unparseable { location: location.to_string() });
         };
         Ok(Self::from_inner(inner))
     }
@@ -160,11 +158,8 @@ impl PrivateKey {
         let r = match &self.inner {
             Inner::P256(k) => k.to_pkcs8_pem(LineEnding::LF),
             Inner::P384(k) => k.to_pkcs8_pem(LineEnding::LF),
-            Inner::Ed25519(k) => ed25519_dalek::pkcs8::KeypairBytes {
-                secret_key: k.to_bytes(),
-                public_key: None,
-            }
-            .to_pkcs8_pem(LineEnding::LF),
+            Inner::Ed25519(k) => ed25519_dalek::pkcs8::KeypairBytes { secret_key: k.to_bytes(), public_key: None }
+                .to_pkcs8_pem(LineEnding::LF),
         };
         // Encoding an in-memory, valid key cannot fail; an empty string would fail loudly at
         // the next parse rather than leak anything.
@@ -217,10 +212,7 @@ impl rcgen::PublicKeyData for PublicKey {
 impl PrivateKey {
     /// The public half.
     pub fn public(&self) -> PublicKey {
-        PublicKey {
-            algorithm: self.algorithm(),
-            bytes: self.public.clone(),
-        }
+        PublicKey { algorithm: self.algorithm(), bytes: self.public.clone() }
     }
 }
 
@@ -245,11 +237,7 @@ impl rcgen::SigningKey for PrivateKey {
                 let s: p384::ecdsa::Signature = k.try_sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?;
                 s.to_der().as_bytes().to_vec()
             }
-            Inner::Ed25519(k) => k
-                .try_sign(msg)
-                .map_err(|_| rcgen::Error::RemoteKeyError)?
-                .to_bytes()
-                .to_vec(),
+            Inner::Ed25519(k) => k.try_sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?.to_bytes().to_vec(),
         };
         Ok(sig)
     }

@@ -130,12 +130,7 @@ pub struct SpiffeId {
 impl SpiffeId {
     /// Builds an ID.
     pub fn new(trust_domain: &str, env: &str, scope: &str, service: &str) -> SpiffeId {
-        SpiffeId {
-            trust_domain: trust_domain.into(),
-            env: env.into(),
-            scope: scope.into(),
-            service: service.into(),
-        }
+        SpiffeId { trust_domain: trust_domain.into(), env: env.into(), scope: scope.into(), service: service.into() }
     }
 
     /// Parses an ID, checking the SPIFFE naming rules of every part.
@@ -156,11 +151,7 @@ impl SpiffeId {
 
 impl fmt::Display for SpiffeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "spiffe://{}/{}/{}/{}",
-            self.trust_domain, self.env, self.scope, self.service
-        )
+        write!(f, "spiffe://{}/{}/{}/{}", self.trust_domain, self.env, self.scope, self.service)
     }
 }
 
@@ -198,22 +189,13 @@ pub enum Denied {
 /// (Cross-region already fails in the handshake; this is defence in depth.)
 pub fn authorize(caller: &SpiffeId, callee: &SpiffeId) -> Result<(), Denied> {
     if caller.trust_domain != callee.trust_domain || caller.env != callee.env {
-        return Err(Denied::Foreign {
-            caller: caller.to_string(),
-            callee: callee.to_string(),
-        });
+        return Err(Denied::Foreign { caller: caller.to_string(), callee: callee.to_string() });
     }
     match (caller.scope.as_str(), callee.scope.as_str()) {
         (a, b) if a == b => Ok(()),
         (_, GLOBAL) => Ok(()),
-        (GLOBAL, _) => Err(Denied::GlobalToRegion {
-            caller: caller.to_string(),
-            callee: callee.to_string(),
-        }),
-        (a, b) => Err(Denied::CrossRegion {
-            caller_scope: a.into(),
-            callee_scope: b.into(),
-        }),
+        (GLOBAL, _) => Err(Denied::GlobalToRegion { caller: caller.to_string(), callee: callee.to_string() }),
+        (a, b) => Err(Denied::CrossRegion { caller_scope: a.into(), callee_scope: b.into() }),
     }
 }
 
@@ -221,9 +203,7 @@ pub fn authorize(caller: &SpiffeId, callee: &SpiffeId) -> Result<(), Denied> {
 /// `global` trusts {global, every region}.
 pub fn trusted_scopes(project: &Project, scope: &str) -> Vec<String> {
     if scope == GLOBAL {
-        std::iter::once(GLOBAL.to_string())
-            .chain(project.regions.iter().cloned())
-            .collect()
+        std::iter::once(GLOBAL.to_string()).chain(project.regions.iter().cloned()).collect()
     } else {
         vec![scope.to_string(), GLOBAL.to_string()]
     }
@@ -237,11 +217,7 @@ fn revoked_set(pki: &Pki) -> BTreeSet<&str> {
 /// revoked certificates. Errors if the scope itself has no intermediate.
 pub fn scope_bundle(store: &Store, project: &Project, name: &str, scope: &str) -> Result<Vec<Cert>, Error> {
     let pki = get_pki(store, name)?;
-    let no = |problem: &str| MeshError::NoBundle {
-        pki: name.into(),
-        scope: scope.into(),
-        problem: problem.into(),
-    };
+    let no = |problem: &str| MeshError::NoBundle { pki: name.into(), scope: scope.into(), problem: problem.into() };
     if pki.topology == Topology::RootOnly {
         return Err(no("it is root-only (use --roots)").into());
     }
@@ -274,10 +250,7 @@ pub fn scope_bundle(store: &Store, project: &Project, name: &str, scope: &str) -
 pub fn root_bundle(store: &Store, name: &str) -> Result<Vec<Cert>, Error> {
     let pki = get_pki(store, name)?;
     let revoked = revoked_set(pki);
-    let mut out = vec![Cert::from_pem(
-        pki.root.cert.as_str(),
-        &format!("pkis.{name}.root.cert"),
-    )?];
+    let mut out = vec![Cert::from_pem(pki.root.cert.as_str(), &format!("pkis.{name}.root.cert"))?];
     for (i, e) in pki.previous_roots.iter().enumerate() {
         let c = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.previousRoots[{i}].cert"))?;
         if !revoked.contains(c.fingerprint().as_str()) {
@@ -322,10 +295,7 @@ pub struct Filter<'a> {
 impl<'a> Filter<'a> {
     /// Just one service, or everything.
     pub fn service(service: Option<&'a str>) -> Filter<'a> {
-        Filter {
-            service,
-            ..Filter::default()
-        }
+        Filter { service, ..Filter::default() }
     }
 }
 
@@ -338,11 +308,8 @@ pub fn plan(project: &Project, store: &Store, env: &str, filter: &Filter<'_>) ->
         get_pki(store, p)?;
     }
     if let Some(s) = only {
-        let svc = project
-            .config
-            .services
-            .get(s)
-            .ok_or_else(|| ConfigError::UnknownService { service: s.to_string() })?;
+        let svc =
+            project.config.services.get(s).ok_or_else(|| ConfigError::UnknownService { service: s.to_string() })?;
         if svc.pki.is_none() {
             return Err(ConfigError::NotInMesh { service: s.to_string() }.into());
         }
@@ -374,22 +341,13 @@ pub fn plan(project: &Project, store: &Store, env: &str, filter: &Filter<'_>) ->
         }
         for scope in project.service_scopes(svc) {
             if svc.scope == Some(ScopeKind::Regional) && !project.regions.contains(&scope) {
-                return Err(MeshError::RegionUnknown {
-                    service: name.clone(),
-                    region: scope,
-                }
-                .into());
+                return Err(MeshError::RegionUnknown { service: name.clone(), region: scope }.into());
             }
             if filter.scopes.is_some_and(|ss| !ss.contains(&scope)) {
                 continue;
             }
             if !pki.intermediates.contains_key(&scope) {
-                return Err(MeshError::NoIntermediate {
-                    service: name.clone(),
-                    pki: pki_name.clone(),
-                    scope,
-                }
-                .into());
+                return Err(MeshError::NoIntermediate { service: name.clone(), pki: pki_name.clone(), scope }.into());
             }
             out.push(LeafTarget {
                 service: name.clone(),
@@ -407,9 +365,9 @@ pub fn plan(project: &Project, store: &Store, env: &str, filter: &Filter<'_>) ->
 pub struct ScopeIssuer {
     /// Intermediate certificate.
     pub cert: Cert,
-    /// The chain that follows a leaf in `cert.pem`: the intermediate and, during a root
-    /// overlap, its re-signed twins (same key, previous root), so root-anchoring consumers on
-    /// either root can build a path.
+    /// The chain that follows a leaf in `cert.pem`: the intermediate, preceded during a root
+    /// overlap by its twin signed by the previous root (same key and subject), so
+    /// root-anchoring consumers still on the previous root can build a path.
     pub chain: String,
     /// Its key (checked against the certificate).
     pub key: PrivateKey,
@@ -439,31 +397,20 @@ pub fn open_issuers(
         let key = ci.open_key(e.key.as_str(), &cert, &format!("{loc}.key"))?;
         let bundle = pem_bundle(&scope_bundle(store, project, &t.pki, &t.scope)?);
         let revoked = revoked_set(pki);
-        let mut chain = cert.pem();
-        for (i, b) in pki
-            .previous_intermediates
-            .get(&t.scope)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let c = Cert::from_pem(
-                b.as_str(),
-                &format!("pkis.{}.previousIntermediates.{}[{i}]", t.pki, t.scope),
-            )?;
+        // Twins (same key, signed by a previous root) go first: OpenSSL takes the first
+        // matching issuer without backtracking, and during an overlap the consumers that have
+        // not yet been updated anchor on the previous root; updated ones trust both.
+        let mut chain = String::new();
+        let previous = pki.previous_intermediates.get(&t.scope).into_iter().flatten();
+        for (i, b) in previous.enumerate() {
+            let loc = format!("pkis.{}.previousIntermediates.{}[{i}]", t.pki, t.scope);
+            let c = Cert::from_pem(b.as_str(), &loc)?;
             if c.public_key_bytes() == cert.public_key_bytes() && !revoked.contains(c.fingerprint().as_str()) {
                 chain.push_str(&c.pem());
             }
         }
-        out.insert(
-            k,
-            ScopeIssuer {
-                cert,
-                key,
-                chain,
-                bundle,
-            },
-        );
+        chain.push_str(&cert.pem());
+        out.insert(k, ScopeIssuer { cert, key, chain, bundle });
     }
     Ok(out)
 }
@@ -563,10 +510,7 @@ mod tests {
 
     #[test]
     fn spiffe_ids_parse_strictly() {
-        assert_eq!(
-            id("spiffe://w.example/prd/global/api").to_string(),
-            "spiffe://w.example/prd/global/api"
-        );
+        assert_eq!(id("spiffe://w.example/prd/global/api").to_string(), "spiffe://w.example/prd/global/api");
         for bad in [
             "https://w.example/prd/global/api",
             "spiffe://w.example/prd/api",

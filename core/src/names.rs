@@ -72,16 +72,11 @@ pub fn check_segment(field: &str, value: &str) -> Result<(), NameError> {
     let ok = !value.is_empty()
         && value != "."
         && value != ".."
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
-        Err(NameError::Segment {
-            field: field.to_string(),
-            value: value.to_string(),
-        })
+        Err(NameError::Segment { field: field.to_string(), value: value.to_string() })
     }
 }
 
@@ -90,16 +85,11 @@ pub fn check_trust_domain(field: &str, value: &str) -> Result<(), NameError> {
     let ok = !value.is_empty()
         && value != "."
         && value != ".."
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
-        Err(NameError::TrustDomain {
-            field: field.to_string(),
-            value: value.to_string(),
-        })
+        Err(NameError::TrustDomain { field: field.to_string(), value: value.to_string() })
     }
 }
 
@@ -116,10 +106,7 @@ pub fn check_dns_name(field: &str, value: &str) -> Result<(), NameError> {
     if !value.is_empty() && value.len() <= 253 && value.split('.').all(label_ok) {
         Ok(())
     } else {
-        Err(NameError::Dns {
-            field: field.to_string(),
-            value: value.to_string(),
-        })
+        Err(NameError::Dns { field: field.to_string(), value: value.to_string() })
     }
 }
 

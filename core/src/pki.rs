@@ -126,11 +126,7 @@ fn unknown(store: &Store, name: &str) -> PkiError {
     let known: Vec<&str> = store.pkis.keys().map(String::as_str).collect();
     PkiError::UnknownPki {
         name: name.to_string(),
-        known: if known.is_empty() {
-            "none".into()
-        } else {
-            known.join(", ")
-        },
+        known: if known.is_empty() { "none".into() } else { known.join(", ") },
     }
 }
 
@@ -174,10 +170,7 @@ pub fn add_pki(
         Pki {
             topology,
             algorithm,
-            root: Entry {
-                cert: Block::new(cert.pem()),
-                key: sealed,
-            },
+            root: Entry { cert: Block::new(cert.pem()), key: sealed },
             intermediates: BTreeMap::new(),
             previous_roots: Vec::new(),
             previous_intermediates: BTreeMap::new(),
@@ -195,16 +188,8 @@ pub fn check_scope(project: &Project, scope: &str) -> Result<(), Error> {
     if project.is_scope(scope) {
         Ok(())
     } else {
-        let regions = if project.regions.is_empty() {
-            "none".into()
-        } else {
-            project.regions.join(", ")
-        };
-        Err(PkiError::UnknownScope {
-            scope: scope.to_string(),
-            regions,
-        }
-        .into())
+        let regions = if project.regions.is_empty() { "none".into() } else { project.regions.join(", ") };
+        Err(PkiError::UnknownScope { scope: scope.to_string(), regions }.into())
     }
 }
 
@@ -240,11 +225,7 @@ pub fn check_new_intermediate(store: &Store, project: &Project, name: &str, scop
     }
     check_scope(project, scope)?;
     if pki.intermediates.contains_key(scope) {
-        return Err(PkiError::ScopeExists {
-            name: name.to_string(),
-            scope: scope.to_string(),
-        }
-        .into());
+        return Err(PkiError::ScopeExists { name: name.to_string(), scope: scope.to_string() }.into());
     }
     Ok(())
 }
@@ -269,23 +250,10 @@ pub fn add_intermediate(
     let key = PrivateKey::generate(algorithm, rng);
     let cert = profile::issue_intermediate(name, env, scope, &key.public(), (&root_cert, &root_key), now, rng)?;
     let recipient = store.recipient.clone();
-    let sealed = seal_key(
-        sealer,
-        &recipient,
-        &key,
-        &format!("pkis.{name}.intermediates.{scope}.key"),
-    )?;
-    let pki = store.pkis.get_mut(name).ok_or_else(|| PkiError::UnknownPki {
-        name: name.into(),
-        known: String::new(),
-    })?;
-    pki.intermediates.insert(
-        scope.to_string(),
-        Entry {
-            cert: Block::new(cert.pem()),
-            key: sealed,
-        },
-    );
+    let sealed = seal_key(sealer, &recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
+    let pki =
+        store.pkis.get_mut(name).ok_or_else(|| PkiError::UnknownPki { name: name.into(), known: String::new() })?;
+    pki.intermediates.insert(scope.to_string(), Entry { cert: Block::new(cert.pem()), key: sealed });
     Ok(())
 }
 
@@ -415,11 +383,7 @@ pub fn listing(store: &Store, env: &str, now: OffsetDateTime) -> Result<Listing,
             revoked: pki.revoked.clone(),
         });
     }
-    Ok(Listing {
-        env: env.to_string(),
-        now: crate::time::format_rfc3339(now),
-        pkis,
-    })
+    Ok(Listing { env: env.to_string(), now: crate::time::format_rfc3339(now), pkis })
 }
 
 fn expiry(c: &CertSummary) -> String {
@@ -462,21 +426,11 @@ impl fmt::Display for Listing {
                 )?;
             }
             for (scope, v) in &p.overlap.previous_intermediates {
-                writeln!(
-                    f,
-                    "  overlap {:<13}{} previous intermediate(s) still trusted",
-                    scope,
-                    v.len()
-                )?;
+                writeln!(f, "  previous {:<16}{} previous intermediate(s) still in bundles", scope, v.len())?;
             }
             for r in &p.revoked {
-                writeln!(
-                    f,
-                    "  revoked {:<13}{} at {}",
-                    r.scope,
-                    &r.fingerprint[..16.min(r.fingerprint.len())],
-                    r.revoked_at
-                )?;
+                let short: String = r.fingerprint.chars().take(16).collect();
+                writeln!(f, "  revoked {:<17}{short}… at {}", r.scope, r.revoked_at)?;
             }
         }
         Ok(())
@@ -500,59 +454,25 @@ mod tests {
         let ci = identity(Custodian::Ci);
         let project = Project::parse("baseDomain: w.example\n", Some("regions: [us-east-1]\n")).unwrap();
         let mut s = Store::new(root_id.recipient(), ci.recipient());
-        add_pki(
-            &mut s,
-            "prd",
-            "mesh",
-            Topology::TwoTier,
-            Algorithm::EcdsaP256,
-            now(),
-            &mut rng,
-            &mut TestSealer,
-        )
-        .unwrap();
-        add_pki(
-            &mut s,
-            "prd",
-            "daemon",
-            Topology::RootOnly,
-            Algorithm::Ed25519,
-            now(),
-            &mut rng,
-            &mut TestSealer,
-        )
-        .unwrap();
-        add_intermediate(
-            &mut s,
-            &project,
-            "prd",
-            "mesh",
-            "global",
-            &root_id,
-            now(),
-            &mut rng,
-            &mut TestSealer,
-        )
-        .unwrap();
+        add_pki(&mut s, "prd", "mesh", Topology::TwoTier, Algorithm::EcdsaP256, now(), &mut rng, &mut TestSealer)
+            .unwrap();
+        add_pki(&mut s, "prd", "daemon", Topology::RootOnly, Algorithm::Ed25519, now(), &mut rng, &mut TestSealer)
+            .unwrap();
+        add_intermediate(&mut s, &project, "prd", "mesh", "global", &root_id, now(), &mut rng, &mut TestSealer)
+            .unwrap();
 
         // Custody: cold root only opens with the offline identity; CI keys with CI.
         let root_cert = Cert::from_pem(s.pkis["mesh"].root.cert.as_str(), "r").unwrap();
-        assert!(root_id
-            .open_key(s.pkis["mesh"].root.key.as_str(), &root_cert, "r")
-            .is_ok());
+        assert!(root_id.open_key(s.pkis["mesh"].root.key.as_str(), &root_cert, "r").is_ok());
         assert!(ci.open(s.pkis["mesh"].root.key.as_str(), "r").is_err());
         let int = &s.pkis["mesh"].intermediates["global"];
         let int_cert = Cert::from_pem(int.cert.as_str(), "i").unwrap();
         assert!(ci.open_key(int.key.as_str(), &int_cert, "i").is_ok());
         int_cert.verify_signed_by(&root_cert, "i").unwrap();
         let daemon_cert = Cert::from_pem(s.pkis["daemon"].root.cert.as_str(), "d").unwrap();
-        assert!(ci
-            .open_key(s.pkis["daemon"].root.key.as_str(), &daemon_cert, "d")
-            .is_ok());
+        assert!(ci.open_key(s.pkis["daemon"].root.key.as_str(), &daemon_cert, "d").is_ok());
         // A key that does not match its certificate is refused.
-        let e = ci
-            .open_key(int.key.as_str(), &root_cert, "pkis.mesh.intermediates.global.key")
-            .unwrap_err();
+        let e = ci.open_key(int.key.as_str(), &root_cert, "pkis.mesh.intermediates.global.key").unwrap_err();
         assert_eq!(crate::Coded::code(&e), "key-mismatch");
 
         let before = s.clone();
@@ -585,31 +505,11 @@ mod tests {
             "scope-exists"
         );
         assert_eq!(
-            code(add_intermediate(
-                &mut s,
-                &project,
-                "prd",
-                "mesh",
-                "mars",
-                &root_id,
-                now(),
-                &mut rng,
-                &mut TestSealer
-            )),
+            code(add_intermediate(&mut s, &project, "prd", "mesh", "mars", &root_id, now(), &mut rng, &mut TestSealer)),
             "scope-unknown"
         );
         assert_eq!(
-            code(add_intermediate(
-                &mut s,
-                &project,
-                "prd",
-                "daemon",
-                "global",
-                &ci,
-                now(),
-                &mut rng,
-                &mut TestSealer
-            )),
+            code(add_intermediate(&mut s, &project, "prd", "daemon", "global", &ci, now(), &mut rng, &mut TestSealer)),
             "pki-root-only"
         );
         assert_eq!(

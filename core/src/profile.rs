@@ -82,10 +82,7 @@ fn ca_params(cn: String, tier: CaTier, key: &[u8], rng: &mut impl CryptoRngCore)
 }
 
 fn issue_err(what: &str) -> impl Fn(rcgen::Error) -> CertError + '_ {
-    move |e| CertError::Issue {
-        what: what.to_string(),
-        reason: e.to_string(),
-    }
+    move |e| CertError::Issue { what: what.to_string(), reason: e.to_string() }
 }
 
 /// Short key id used in subject names, so each key generation has a distinct, greppable name.
@@ -150,10 +147,7 @@ pub fn issue_leaf(
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Cert, CertError> {
-    let err = |reason: String| CertError::Issue {
-        what: format!("leaf {}", spec.spiffe_id),
-        reason,
-    };
+    let err = |reason: String| CertError::Issue { what: format!("leaf {}", spec.spiffe_id), reason };
     let mut p = base_params(spec.service.clone(), key.public_key_bytes(), rng);
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -185,10 +179,7 @@ fn sign_with(
 /// issuer field matches byte for byte), its subject key identifier and its key usages.
 /// (rcgen's own `from_ca_cert_der` needs x509-parser with a ring-backed verifier.)
 fn issuer_of<'a>(ca: &Cert, key: &'a PrivateKey, what: &str) -> Result<Issuer<'a, &'a PrivateKey>, CertError> {
-    let err = |reason: String| CertError::Issue {
-        what: what.to_string(),
-        reason,
-    };
+    let err = |reason: String| CertError::Issue { what: what.to_string(), reason };
     let mut dn = DistinguishedName::new();
     for (oid, value) in ca.subject_attributes() {
         let ty = match oid.as_str() {
@@ -199,10 +190,7 @@ fn issuer_of<'a>(ca: &Cert, key: &'a PrivateKey, what: &str) -> Result<Issuer<'a
             "2.5.4.7" => DnType::LocalityName,
             "2.5.4.8" => DnType::StateOrProvinceName,
             other => DnType::CustomDnType(
-                other
-                    .split('.')
-                    .map(|a| a.parse::<u64>().map_err(|e| err(e.to_string())))
-                    .collect::<Result<_, _>>()?,
+                other.split('.').map(|a| a.parse::<u64>().map_err(|e| err(e.to_string()))).collect::<Result<_, _>>()?,
             ),
         };
         let value = match value {
@@ -217,9 +205,7 @@ fn issuer_of<'a>(ca: &Cert, key: &'a PrivateKey, what: &str) -> Result<Issuer<'a
         };
         dn.push(ty, value);
     }
-    let ski = ca
-        .subject_key_id_bytes()
-        .ok_or_else(|| err("issuer has no subject key identifier".into()))?;
+    let ski = ca.subject_key_id_bytes().ok_or_else(|| err("issuer has no subject key identifier".into()))?;
     let mut p = CertificateParams::default();
     p.distinguished_name = dn;
     p.key_identifier_method = KeyIdMethod::PreSpecified(ski);

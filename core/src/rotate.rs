@@ -96,11 +96,7 @@ fn two_tier_scope(store: &Store, project: &Project, name: &str, scope: &str) -> 
     }
     check_scope(project, scope)?;
     if !pki.intermediates.contains_key(scope) {
-        return Err(RotateError::NothingToRotate {
-            pki: name.into(),
-            scope: scope.into(),
-        }
-        .into());
+        return Err(RotateError::NothingToRotate { pki: name.into(), scope: scope.into() }.into());
     }
     Ok(())
 }
@@ -123,16 +119,8 @@ fn fresh_intermediate(
     let algorithm = get_pki(store, name)?.algorithm;
     let key = PrivateKey::generate(algorithm, rng);
     let cert = profile::issue_intermediate(name, env, scope, &key.public(), root, now, rng)?;
-    let sealed = seal_key(
-        sealer,
-        &store.recipient,
-        &key,
-        &format!("pkis.{name}.intermediates.{scope}.key"),
-    )?;
-    Ok(Entry {
-        cert: Block::new(cert.pem()),
-        key: sealed,
-    })
+    let sealed = seal_key(sealer, &store.recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
+    Ok(Entry { cert: Block::new(cert.pem()), key: sealed })
 }
 
 /// `rotate --intermediate <scope>`: a planned roll. Fresh key signed by the cold root; the old
@@ -156,17 +144,10 @@ pub fn rotate_intermediate(
     let pki = store
         .pkis
         .get_mut(name)
-        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
-            name: name.into(),
-            known: String::new(),
-        })?;
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
     let old = pki.intermediates.insert(scope.to_string(), entry);
     let prev = pki.previous_intermediates.entry(scope.to_string()).or_default();
-    prev.retain(|b| {
-        Cert::from_pem(b.as_str(), "previous")
-            .map(|c| c.not_after() >= now)
-            .unwrap_or(false)
-    });
+    prev.retain(|b| Cert::from_pem(b.as_str(), "previous").map(|c| c.not_after() >= now).unwrap_or(false));
     if let Some(old) = old {
         prev.push(old.cert);
     }
@@ -177,9 +158,7 @@ pub fn rotate_intermediate(
 /// `global`. Their leaves are re-minted by recovery so hosts get new bundles at once.
 pub fn scopes_trusting(project: &Project, scope: &str) -> Vec<String> {
     if scope == crate::mesh::GLOBAL {
-        std::iter::once(crate::mesh::GLOBAL.to_string())
-            .chain(project.regions.iter().cloned())
-            .collect()
+        std::iter::once(crate::mesh::GLOBAL.to_string()).chain(project.regions.iter().cloned()).collect()
     } else {
         vec![scope.to_string(), crate::mesh::GLOBAL.to_string()]
     }
@@ -204,10 +183,8 @@ pub fn recover_intermediate(
     two_tier_scope(store, project, name, scope)?;
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
     let pki = get_pki(store, name)?;
-    let current = Cert::from_pem(
-        pki.intermediates[scope].cert.as_str(),
-        &format!("pkis.{name}.intermediates.{scope}.cert"),
-    )?;
+    let current =
+        Cert::from_pem(pki.intermediates[scope].cert.as_str(), &format!("pkis.{name}.intermediates.{scope}.cert"))?;
     let compromised_key = current.public_key_bytes().to_vec();
     let mut revoked = vec![current];
     for (i, b) in pki.previous_intermediates.get(scope).into_iter().flatten().enumerate() {
@@ -230,10 +207,7 @@ pub fn recover_intermediate(
     let pki = store
         .pkis
         .get_mut(name)
-        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
-            name: name.into(),
-            known: String::new(),
-        })?;
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
     pki.intermediates.insert(scope.to_string(), entry);
     pki.previous_intermediates.remove(scope);
     for r in &records {
@@ -298,23 +272,14 @@ pub fn rotate_root(
     let pki = store
         .pkis
         .get_mut(name)
-        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
-            name: name.into(),
-            known: String::new(),
-        })?;
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
     for (scope, cert) in resigned {
         if let Some(e) = pki.intermediates.get_mut(&scope) {
             let old = std::mem::replace(&mut e.cert, cert);
             pki.previous_intermediates.entry(scope).or_default().push(old);
         }
     }
-    let old_root = std::mem::replace(
-        &mut pki.root,
-        Entry {
-            cert: Block::new(root.pem()),
-            key: sealed,
-        },
-    );
+    let old_root = std::mem::replace(&mut pki.root, Entry { cert: Block::new(root.pem()), key: sealed });
     pki.previous_roots.push(old_root);
     pki.root_overlap_started = Some(crate::time::format_rfc3339(now));
     pki.root_overlap_min_days = Some(min_overlap_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS));
@@ -337,9 +302,7 @@ pub fn finalize_allowed_at(store: &Store, name: &str) -> Result<Option<OffsetDat
         return Ok(None);
     };
     let since = crate::time::parse_rfc3339(&format!("pkis.{name}.rootOverlapStarted"), since)?;
-    Ok(Some(
-        since + Duration::days(i64::from(pki.root_overlap_min_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS))),
-    ))
+    Ok(Some(since + Duration::days(i64::from(pki.root_overlap_min_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS)))))
 }
 
 /// `rotate --root --finalize`: ends the overlap. Refuses while it is younger than its minimum
@@ -376,25 +339,17 @@ pub fn finalize_root(
     let pki = store
         .pkis
         .get_mut(name)
-        .ok_or_else(|| crate::pki::PkiError::UnknownPki {
-            name: name.into(),
-            known: String::new(),
-        })?;
-    let mut out = Finalized {
-        roots: pki.previous_roots.len(),
-        intermediates: 0,
-    };
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
+    let mut out = Finalized { roots: pki.previous_roots.len(), intermediates: 0 };
     pki.previous_roots.clear();
     pki.root_overlap_started = None;
     pki.root_overlap_min_days = None;
     for (scope, certs) in pki.previous_intermediates.iter_mut() {
         let before = certs.len();
-        certs.retain(
-            |b| match (Cert::from_pem(b.as_str(), "previous"), current_keys.get(scope)) {
-                (Ok(c), Some(k)) => c.public_key_bytes() != k.as_slice(),
-                _ => true,
-            },
-        );
+        certs.retain(|b| match (Cert::from_pem(b.as_str(), "previous"), current_keys.get(scope)) {
+            (Ok(c), Some(k)) => c.public_key_bytes() != k.as_slice(),
+            _ => true,
+        });
         out.intermediates += before - certs.len();
     }
     pki.previous_intermediates.retain(|_, v| !v.is_empty());

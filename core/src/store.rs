@@ -208,12 +208,7 @@ const AGE_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 impl Store {
     /// A new, empty store.
     pub fn new(root_recipient: String, recipient: String) -> Store {
-        Store {
-            version: FORMAT_VERSION,
-            root_recipient,
-            recipient,
-            pkis: BTreeMap::new(),
-        }
+        Store { version: FORMAT_VERSION, root_recipient, recipient, pkis: BTreeMap::new() }
     }
 
     /// Parses and checks a store; `file` names it in errors.
@@ -227,31 +222,20 @@ impl Store {
         }
         if let Ok(Head { version: Some(v) }) = serde_saphyr::from_str::<Head>(text) {
             if v != FORMAT_VERSION {
-                return Err(StoreError::Version {
-                    file: file.to_string(),
-                    found: v,
-                });
+                return Err(StoreError::Version { file: file.to_string(), found: v });
             }
         }
-        let store: Store = serde_saphyr::from_str(text).map_err(|e| StoreError::Yaml {
-            file: file.to_string(),
-            detail: e.to_string(),
-        })?;
+        let store: Store = serde_saphyr::from_str(text)
+            .map_err(|e| StoreError::Yaml { file: file.to_string(), detail: e.to_string() })?;
         store.check(file)?;
         Ok(store)
     }
 
     fn check(&self, file: &str) -> Result<(), StoreError> {
-        let invalid = |location: String, problem: String| StoreError::Invalid {
-            file: file.to_string(),
-            location,
-            problem,
-        };
+        let invalid =
+            |location: String, problem: String| StoreError::Invalid { file: file.to_string(), location, problem };
         if self.version != FORMAT_VERSION {
-            return Err(StoreError::Version {
-                file: file.to_string(),
-                found: self.version,
-            });
+            return Err(StoreError::Version { file: file.to_string(), found: self.version });
         }
         for (field, v) in [("rootRecipient", &self.root_recipient), ("recipient", &self.recipient)] {
             crate::custody::parse_recipient(field, v).map_err(|e| invalid(field.into(), e.to_string()))?;
@@ -273,10 +257,7 @@ impl Store {
             if b.0.starts_with(AGE_BEGIN) {
                 Ok(())
             } else {
-                Err(invalid(
-                    loc,
-                    "must be age armored ciphertext (never a plaintext key)".into(),
-                ))
+                Err(invalid(loc, "must be age armored ciphertext (never a plaintext key)".into()))
             }
         };
         for (name, pki) in &self.pkis {
@@ -315,10 +296,7 @@ impl Store {
             for (i, r) in pki.revoked.iter().enumerate() {
                 let rat = format!("{at}.revoked[{i}]");
                 if r.fingerprint.len() != 64
-                    || !r
-                        .fingerprint
-                        .bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    || !r.fingerprint.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
                 {
                     return Err(invalid(
                         format!("{rat}.fingerprint"),
@@ -351,10 +329,7 @@ mod tests {
     fn sample() -> Store {
         let cert = Block::new("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
         let key = Block::new("-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n");
-        let e = Entry {
-            cert: cert.clone(),
-            key,
-        };
+        let e = Entry { cert: cert.clone(), key };
         let mut s = Store::new(
             "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
             "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into(),
@@ -381,10 +356,7 @@ mod tests {
     fn canonical_round_trip_is_byte_identical() {
         let text = sample().to_yaml();
         assert!(text.starts_with(HEADER));
-        assert!(
-            text.contains("\n    root:\n      cert: |\n        -----BEGIN CERTIFICATE-----\n"),
-            "{text}"
-        );
+        assert!(text.contains("\n    root:\n      cert: |\n        -----BEGIN CERTIFICATE-----\n"), "{text}");
         let back = Store::parse("s", &text).unwrap();
         assert_eq!(back, sample());
         assert_eq!(back.to_yaml(), text);
@@ -397,11 +369,9 @@ mod tests {
         let text = sample().to_yaml();
         let e = Store::parse("s", &text.replace("topology:", "colour: red\n    topology:")).unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
-        let e = Store::parse(
-            "s",
-            &text.replacen("-----BEGIN AGE ENCRYPTED FILE-----", "-----BEGIN PRIVATE KEY-----", 1),
-        )
-        .unwrap_err();
+        let e =
+            Store::parse("s", &text.replacen("-----BEGIN AGE ENCRYPTED FILE-----", "-----BEGIN PRIVATE KEY-----", 1))
+                .unwrap_err();
         assert!(e.to_string().contains("root.key"), "{e}");
         let e = Store::parse("s", &text.replace("version: 1", "version: 2\nnewField: x")).unwrap_err();
         assert_eq!(crate::Coded::code(&e), "store-version", "{e}");

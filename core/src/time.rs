@@ -27,10 +27,8 @@ impl crate::Coded for TimeError {
 
 /// Parses an RFC 3339 timestamp, naming `source_name` in the error.
 pub fn parse_rfc3339(source_name: &str, value: &str) -> Result<OffsetDateTime, TimeError> {
-    OffsetDateTime::parse(value.trim(), &Rfc3339).map_err(|_| TimeError::Invalid {
-        source_name: source_name.to_string(),
-        value: value.to_string(),
-    })
+    OffsetDateTime::parse(value.trim(), &Rfc3339)
+        .map_err(|_| TimeError::Invalid { source_name: source_name.to_string(), value: value.to_string() })
 }
 
 /// Formats a timestamp as RFC 3339 in UTC, to the second.

@@ -138,14 +138,7 @@ struct Out {
 
 impl Out {
     fn push(&mut self, sev: Severity, code: &'static str, file: &str, subject: &str, message: String, hint: String) {
-        self.diags.push(Diagnostic {
-            code,
-            severity: sev,
-            file: file.into(),
-            subject: subject.into(),
-            message,
-            hint,
-        });
+        self.diags.push(Diagnostic { code, severity: sev, file: file.into(), subject: subject.into(), message, hint });
     }
     fn err(&mut self, code: &'static str, file: &str, subject: &str, message: String, hint: String) {
         self.push(Severity::Error, code, file, subject, message, hint)
@@ -156,13 +149,7 @@ impl Out {
     fn finish(self) -> Report {
         let errors = self.diags.iter().filter(|d| d.severity == Severity::Error).count();
         let warnings = self.diags.len() - errors;
-        Report {
-            env: self.env,
-            ok: errors == 0,
-            errors,
-            warnings,
-            diagnostics: self.diags,
-        }
+        Report { env: self.env, ok: errors == 0, errors, warnings, diagnostics: self.diags }
     }
 }
 
@@ -175,18 +162,11 @@ pub fn validate_texts(
     env: &str,
     now: OffsetDateTime,
 ) -> Report {
-    let mut out = Out {
-        env: env.to_string(),
-        diags: Vec::new(),
-    };
+    let mut out = Out { env: env.to_string(), diags: Vec::new() };
     let project = match Project::parse_schema(inforge_yaml, regions_yaml) {
         Ok(p) => p,
         Err(e) => {
-            let file = if e.to_string().starts_with("regions.yaml") {
-                "regions.yaml"
-            } else {
-                "inforge.yaml"
-            };
+            let file = if e.to_string().starts_with("regions.yaml") { "regions.yaml" } else { "inforge.yaml" };
             out.err(e.code(), file, "(file)", e.to_string(), e.hint());
             return out.finish();
         }
@@ -207,10 +187,7 @@ pub fn validate_texts(
 
 /// Validates a loaded project and (optional) store.
 pub fn validate(project: &Project, store: Option<&Store>, env: &str, now: OffsetDateTime) -> Report {
-    let mut out = Out {
-        env: env.to_string(),
-        diags: Vec::new(),
-    };
+    let mut out = Out { env: env.to_string(), diags: Vec::new() };
     validate_into(&mut out, project, store, env, now);
     out.finish()
 }
@@ -353,11 +330,7 @@ fn check_profile(out: &mut Out, file: &str, at: &str, cert: &Cert, tier: CaTier,
             "profile-violation",
             file,
             at,
-            format!(
-                "key algorithm {:?} differs from the PKI's {}",
-                cert.key_algorithm(),
-                pki.algorithm
-            ),
+            format!("key algorithm {:?} differs from the PKI's {}", cert.key_algorithm(), pki.algorithm),
             "every tier of a PKI uses the PKI's algorithm; re-mint this tier".into(),
         );
     }
@@ -365,11 +338,8 @@ fn check_profile(out: &mut Out, file: &str, at: &str, cert: &Cert, tier: CaTier,
 
 fn check_expiry(out: &mut Out, file: &str, at: &str, cert: &Cert, now: OffsetDateTime, previous: bool) {
     if cert.not_after() < now {
-        let (sev, code) = if previous {
-            (Severity::Warning, "previous-expired")
-        } else {
-            (Severity::Error, "cert-expired")
-        };
+        let (sev, code) =
+            if previous { (Severity::Warning, "previous-expired") } else { (Severity::Error, "cert-expired") };
         out.push(
             sev,
             code,
@@ -425,10 +395,7 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
             "root-expiring",
             file,
             &format!("{at}.root"),
-            format!(
-                "the root expires within a year ({})",
-                crate::time::format_rfc3339(root.not_after())
-            ),
+            format!("the root expires within a year ({})", crate::time::format_rfc3339(root.not_after())),
             format!("start a dual-root overlap: inforge pki rotate <env> {name} --root"),
         );
     }
@@ -532,13 +499,7 @@ mod tests {
     #[test]
     fn config_only_checks_without_a_store() {
         let cfg = "baseDomain: w.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n  api: {pki: mesh, scope: global}\n  web: {pki: mesh, scope: regional, regions: [mars]}\n  x: {pki: mesh}\n";
-        let r = validate_texts(
-            cfg,
-            Some("regions: [us-east-1]\n"),
-            None,
-            "prd",
-            OffsetDateTime::UNIX_EPOCH,
-        );
+        let r = validate_texts(cfg, Some("regions: [us-east-1]\n"), None, "prd", OffsetDateTime::UNIX_EPOCH);
         assert!(!r.ok);
         let codes = r.codes();
         assert!(codes.contains(&"store-missing"), "{codes:?}");
@@ -546,10 +507,7 @@ mod tests {
         assert!(codes.contains(&"service-scope-missing"), "{codes:?}");
         let sarif = r.to_sarif();
         assert_eq!(sarif["version"], "2.1.0");
-        assert_eq!(
-            sarif["runs"][0]["results"].as_array().unwrap().len(),
-            r.diagnostics.len()
-        );
+        assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), r.diagnostics.len());
     }
 
     #[test]

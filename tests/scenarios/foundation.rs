@@ -12,17 +12,10 @@ fn init_prints_the_root_identity_alone_on_stdout_and_refuses_to_overwrite() {
     assert!(!run.stderr.contains("AGE-SECRET-KEY"), "identity must not go to stderr");
     let store = r.store_text();
     assert!(store.starts_with("# managed by `inforge pki` — do not edit by hand\n"));
-    assert_eq!(
-        field(&store, &["recipient"]),
-        r.ci_recipient,
-        "CI recipient comes from the secret store"
-    );
+    assert_eq!(field(&store, &["recipient"]), r.ci_recipient, "CI recipient comes from the secret store");
     // The printed identity is the store's root recipient, checked with age-keygen -y.
     let out = tool("age-keygen").arg("-y").arg(&r.root_file).output().unwrap();
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        field(&store, &["rootRecipient"])
-    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), field(&store, &["rootRecipient"]));
     r.fails_unchanged(&["pki", "init", "prd"], None, "store-exists", "already exists");
 }
 
@@ -31,8 +24,7 @@ fn init_recipient_precedence_flag_then_secret_store_then_ci_identity() {
     // --recipient wins over the secret store.
     let r = Repo::new();
     let other = Repo::new();
-    r.cmd(&["pki", "init", "prd", "--recipient", &other.ci_recipient], &[])
-        .ok();
+    r.cmd(&["pki", "init", "prd", "--recipient", &other.ci_recipient], &[]).ok();
     assert_eq!(field(&r.store_text(), &["recipient"]), other.ci_recipient);
     // No secret store: derived from INFORGE_SECRETS_KEY.
     let r = Repo::new();
@@ -42,16 +34,13 @@ fn init_recipient_precedence_flag_then_secret_store_then_ci_identity() {
     // Nothing at all: a clear error, no store created.
     let r = Repo::new();
     std::fs::remove_file(r.dir.join("resources/prd/secrets.enc.yaml")).unwrap();
-    r.cmd(&["pki", "init", "prd"], &[])
-        .fails("recipient-missing", "no CI recipient");
+    r.cmd(&["pki", "init", "prd"], &[]).fails("recipient-missing", "no CI recipient");
     assert!(!r.store_path().exists());
     // A bad --recipient.
-    r.cmd(&["pki", "init", "prd", "--recipient", "age1nope"], &[])
-        .fails("recipient-invalid", "--recipient");
+    r.cmd(&["pki", "init", "prd", "--recipient", "age1nope"], &[]).fails("recipient-invalid", "--recipient");
     assert!(!r.store_path().exists());
     // An undeclared environment.
-    r.cmd(&["pki", "init", "stg", "--recipient", &r.ci_recipient], &[])
-        .fails("environment-unknown", "\"stg\"");
+    r.cmd(&["pki", "init", "stg", "--recipient", &r.ci_recipient], &[]).fails("environment-unknown", "\"stg\"");
 }
 
 #[test]
@@ -68,20 +57,10 @@ fn quickstart_builds_the_store_and_lists_it() {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
     let json: serde_json::Value = serde_json::from_str(&r.run(&["pki", "ls", "prd", "--json"]).ok().stdout).unwrap();
-    let mesh = json["pkis"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "wardnet-mesh")
-        .unwrap();
+    let mesh = json["pkis"].as_array().unwrap().iter().find(|p| p["name"] == "wardnet-mesh").unwrap();
     assert_eq!(
         mesh["tiers"],
-        serde_json::json!([
-            "root",
-            "intermediate:eu-west-1",
-            "intermediate:global",
-            "intermediate:us-east-1"
-        ])
+        serde_json::json!(["root", "intermediate:eu-west-1", "intermediate:global", "intermediate:us-east-1"])
     );
     assert_eq!(mesh["root"]["daysLeft"], 3652);
     assert_eq!(mesh["intermediates"]["global"]["daysLeft"], 1826);
@@ -101,10 +80,7 @@ fn custody_checked_with_the_age_cli() {
     // The cold root opens with the offline identity and never with CI's.
     let pem = age_decrypt(&r.root_file, &root_key, scratch).expect("offline identity opens the root key");
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
-    assert!(
-        age_decrypt(&r.ci_file, &root_key, scratch).is_none(),
-        "CI must not open a cold root key"
-    );
+    assert!(age_decrypt(&r.ci_file, &root_key, scratch).is_none(), "CI must not open a cold root key");
     // Intermediates and the root-only root open with CI, not with the offline identity.
     for path in [
         vec!["pkis", "wardnet-mesh", "intermediates", "global", "key"],
@@ -131,17 +107,13 @@ fn custody_checked_with_the_age_cli() {
 #[test]
 fn a_key_that_does_not_match_its_certificate_is_refused() {
     let r = Repo::initialized();
-    r.run(&["pki", "add", "prd", "other-mesh", "--topology", "two-tier"])
-        .ok();
+    r.run(&["pki", "add", "prd", "other-mesh", "--topology", "two-tier"]).ok();
     // Swap the two cold roots' ciphertexts: each still decrypts, but to the wrong key.
     let s = r.store_text();
     let a = field(&s, &["pkis", "wardnet-mesh", "root", "key"]);
     let b = field(&s, &["pkis", "other-mesh", "root", "key"]);
     let indent = |t: &str| t.lines().map(|l| format!("        {l}\n")).collect::<String>();
-    let swapped = s
-        .replace(&indent(&a), "@A@")
-        .replace(&indent(&b), &indent(&a))
-        .replace("@A@", &indent(&b));
+    let swapped = s.replace(&indent(&a), "@A@").replace(&indent(&b), &indent(&a)).replace("@A@", &indent(&b));
     assert_ne!(swapped, s);
     std::fs::write(r.store_path(), &swapped).unwrap();
     r.fails_unchanged(
@@ -157,8 +129,7 @@ fn intermediates_verify_against_their_root_with_openssl_for_every_algorithm() {
     let r = Repo::initialized();
     for alg in ["ecdsa-p384", "ed25519"] {
         let name = format!("mesh-{alg}");
-        r.run(&["pki", "add", "prd", &name, "--topology", "two-tier", "--algorithm", alg])
-            .ok();
+        r.run(&["pki", "add", "prd", &name, "--topology", "two-tier", "--algorithm", alg]).ok();
         r.run(&["pki", "intermediate", "prd", &name, "global"]).ok();
     }
     let s = r.store_text();
@@ -170,20 +141,10 @@ fn intermediates_verify_against_their_root_with_openssl_for_every_algorithm() {
     ] {
         write(d, "root.pem", &field(&s, &["pkis", name, "root", "cert"]));
         let (ok, text) = openssl(&["x509", "-in", "root.pem", "-noout", "-text"], d);
-        assert!(
-            ok && text.contains("CA:TRUE, pathlen:1"),
-            "{name} root profile:\n{text}"
-        );
-        assert!(
-            text.contains("Key Usage: critical") && text.contains("Certificate Sign, CRL Sign"),
-            "{text}"
-        );
+        assert!(ok && text.contains("CA:TRUE, pathlen:1"), "{name} root profile:\n{text}");
+        assert!(text.contains("Key Usage: critical") && text.contains("Certificate Sign, CRL Sign"), "{text}");
         for scope in scopes {
-            write(
-                d,
-                "int.pem",
-                &field(&s, &["pkis", name, "intermediates", scope, "cert"]),
-            );
+            write(d, "int.pem", &field(&s, &["pkis", name, "intermediates", scope, "cert"]));
             let (ok, out) = openssl(&["verify", "-x509_strict", "-CAfile", "root.pem", "int.pem"], d);
             assert!(ok, "{name}/{scope}: {out}");
             let (_, text) = openssl(&["x509", "-in", "int.pem", "-noout", "-text"], d);
@@ -193,11 +154,7 @@ fn intermediates_verify_against_their_root_with_openssl_for_every_algorithm() {
     }
     // The check can fail: an intermediate does not verify against another PKI's root.
     write(d, "root.pem", &field(&s, &["pkis", "mesh-ed25519", "root", "cert"]));
-    write(
-        d,
-        "int.pem",
-        &field(&s, &["pkis", "wardnet-mesh", "intermediates", "global", "cert"]),
-    );
+    write(d, "int.pem", &field(&s, &["pkis", "wardnet-mesh", "intermediates", "global", "cert"]));
     assert!(!openssl(&["verify", "-CAfile", "root.pem", "int.pem"], d).0);
     // The root-only root is a pathLen 0 CA.
     write(d, "daemon.pem", &field(&s, &["pkis", "daemon-ca", "root", "cert"]));
@@ -218,12 +175,9 @@ fn intermediates_verify_against_their_root_with_webpki() {
         let int_pem = field(&s, &["pkis", "wardnet-mesh", "intermediates", scope, "cert"]);
         // Sign a throwaway leaf with the intermediate key (decrypted by the age CLI, signed by
         // rcgen+ring), then let webpki build and check root → intermediate → leaf.
-        let key_pem = age_decrypt(
-            &r.ci_file,
-            &field(&s, &["pkis", "wardnet-mesh", "intermediates", scope, "key"]),
-            r.tmp.path(),
-        )
-        .unwrap();
+        let key_pem =
+            age_decrypt(&r.ci_file, &field(&s, &["pkis", "wardnet-mesh", "intermediates", scope, "key"]), r.tmp.path())
+                .unwrap();
         let key = rcgen::KeyPair::from_pem(&key_pem).unwrap();
         let issuer = rcgen::Issuer::from_ca_cert_pem(&int_pem, key).unwrap();
         let leaf_key = rcgen::KeyPair::generate().unwrap();
@@ -245,10 +199,7 @@ fn intermediates_verify_against_their_root_with_webpki() {
             .map(|_| ())
         };
         verify(&root).unwrap_or_else(|e| panic!("{scope}: webpki rejected the chain: {e:?}"));
-        assert!(
-            verify(&other_root).is_err(),
-            "{scope}: must not verify against another root"
-        );
+        assert!(verify(&other_root).is_err(), "{scope}: must not verify against another root");
     }
 }
 
@@ -271,26 +222,15 @@ fn bad_input_malformed_yaml() {
 #[test]
 fn bad_input_unknown_field() {
     let r = Repo::initialized();
-    let s = r.store_text().replacen(
-        "    topology: two-tier\n",
-        "    topology: two-tier\n    colour: blue\n",
-        1,
-    );
+    let s = r.store_text().replacen("    topology: two-tier\n", "    topology: two-tier\n    colour: blue\n", 1);
     std::fs::write(r.store_path(), &s).unwrap();
-    r.fails_unchanged(
-        &["pki", "add", "prd", "x", "--topology", "two-tier"],
-        None,
-        "store-invalid",
-        "colour",
-    );
+    r.fails_unchanged(&["pki", "add", "prd", "x", "--topology", "two-tier"], None, "store-invalid", "colour");
 }
 
 #[test]
 fn bad_input_unknown_field_in_inforge_yaml() {
     let r = Repo::initialized();
-    let cfg = std::fs::read_to_string(r.dir.join("inforge.yaml"))
-        .unwrap()
-        .replace("scope: global", "scpoe: global");
+    let cfg = std::fs::read_to_string(r.dir.join("inforge.yaml")).unwrap().replace("scope: global", "scpoe: global");
     std::fs::write(r.dir.join("inforge.yaml"), cfg).unwrap();
     r.fails_unchanged(&["pki", "ls", "prd"], None, "config-invalid", "scpoe");
 }
@@ -298,22 +238,15 @@ fn bad_input_unknown_field_in_inforge_yaml() {
 #[test]
 fn bad_input_missing_store() {
     let r = Repo::new();
-    r.run(&["pki", "ls", "prd"])
-        .fails("store-missing", "resources/prd/pki.enc.yaml");
-    r.run(&["pki", "add", "prd", "m", "--topology", "two-tier"])
-        .fails("store-missing", "inforge pki init prd");
+    r.run(&["pki", "ls", "prd"]).fails("store-missing", "resources/prd/pki.enc.yaml");
+    r.run(&["pki", "add", "prd", "m", "--topology", "two-tier"]).fails("store-missing", "inforge pki init prd");
     assert!(!r.store_path().exists());
 }
 
 #[test]
 fn bad_input_unknown_pki() {
     let r = Repo::initialized();
-    r.fails_unchanged(
-        &["pki", "intermediate", "prd", "nope", "global"],
-        None,
-        "pki-unknown",
-        "no PKI named \"nope\"",
-    );
+    r.fails_unchanged(&["pki", "intermediate", "prd", "nope", "global"], None, "pki-unknown", "no PKI named \"nope\"");
 }
 
 #[test]
@@ -330,27 +263,17 @@ fn bad_input_unknown_scope() {
 #[test]
 fn bad_input_root_only_given_an_intermediate() {
     let r = Repo::initialized();
-    r.fails_unchanged(
-        &["pki", "intermediate", "prd", "daemon-ca", "global"],
-        None,
-        "pki-root-only",
-        "root-only",
-    );
+    r.fails_unchanged(&["pki", "intermediate", "prd", "daemon-ca", "global"], None, "pki-root-only", "root-only");
 }
 
 #[test]
 fn bad_input_existing_scope_points_to_rotate() {
     let r = Repo::initialized();
-    r.fails_unchanged(
-        &["pki", "intermediate", "prd", "wardnet-mesh", "global"],
-        None,
-        "scope-exists",
-        "already has",
-    )
-    .stderr
-    .contains("rotate")
-    .then_some(())
-    .expect("hint names rotate");
+    r.fails_unchanged(&["pki", "intermediate", "prd", "wardnet-mesh", "global"], None, "scope-exists", "already has")
+        .stderr
+        .contains("rotate")
+        .then_some(())
+        .expect("hint names rotate");
 }
 
 #[test]
@@ -406,10 +329,7 @@ fn bad_input_wrong_identity() {
 #[test]
 fn bad_input_garbage_inforge_now() {
     let r = Repo::initialized();
-    let env = [
-        ("INFORGE_PKI_ROOT_KEY", r.root.as_deref().unwrap()),
-        ("INFORGE_NOW", "next tuesday"),
-    ];
+    let env = [("INFORGE_PKI_ROOT_KEY", r.root.as_deref().unwrap()), ("INFORGE_NOW", "next tuesday")];
     r.fails_unchanged(
         &["pki", "add", "prd", "m3", "--topology", "two-tier"],
         Some(&env),
@@ -448,10 +368,7 @@ fn inforge_now_drives_validity() {
     r.run(&["pki", "add", "prd", "m", "--topology", "two-tier"]).ok();
     let s = r.store_text();
     write(r.tmp.path(), "root.pem", &field(&s, &["pkis", "m", "root", "cert"]));
-    let (_, out) = openssl(
-        &["x509", "-in", "root.pem", "-noout", "-startdate", "-enddate"],
-        r.tmp.path(),
-    );
+    let (_, out) = openssl(&["x509", "-in", "root.pem", "-noout", "-startdate", "-enddate"], r.tmp.path());
     assert!(out.contains("notBefore=Dec 31 23:55:00 2029 GMT"), "{out}");
     assert!(out.contains("notAfter=Jan  1 00:00:00 2040 GMT"), "{out}");
 }

@@ -5,4 +5,5 @@ mod support;
 
 mod foundation;
 mod mesh;
+mod rotation;
 mod tls;

@@ -11,10 +11,8 @@ fn mesh() -> Repo {
     let mut r = Repo::new();
     r.now = Some(NOW.into());
     r.init();
-    r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"])
-        .ok();
-    r.run(&["pki", "add", "prd", "daemon-ca", "--topology", "root-only"])
-        .ok();
+    r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
+    r.run(&["pki", "add", "prd", "daemon-ca", "--topology", "root-only"]).ok();
     for s in ["global", "us-east-1", "eu-west-1"] {
         r.run(&["pki", "intermediate", "prd", "wardnet-mesh", s]).ok();
     }
@@ -35,10 +33,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if p.is_dir() {
                 walk(base, &p, out);
             } else {
-                out.push((
-                    p.strip_prefix(base).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                ));
+                out.push((p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
             }
         }
     }
@@ -58,13 +53,8 @@ fn renew(r: &Repo, extra: &[&str]) -> Run {
     r.cmd(&args, &env).ok()
 }
 
-const LEAVES: [(&str, &str); 5] = [
-    ("api", "global"),
-    ("billing", "global"),
-    ("web", "us-east-1"),
-    ("web", "eu-west-1"),
-    ("worker", "us-east-1"),
-];
+const LEAVES: [(&str, &str); 5] =
+    [("api", "global"), ("billing", "global"), ("web", "us-east-1"), ("web", "eu-west-1"), ("worker", "us-east-1")];
 
 #[test]
 fn renew_writes_leaves_keys_and_bundles_in_the_spec_layout() {
@@ -85,10 +75,7 @@ fn renew_writes_leaves_keys_and_bundles_in_the_spec_layout() {
         // cert.pem = leaf then its intermediate.
         let cert = std::fs::read_to_string(d.join("cert.pem")).unwrap();
         assert_eq!(cert.matches("BEGIN CERTIFICATE").count(), 2);
-        assert!(
-            cert.ends_with(&int(scope)),
-            "{svc}/{scope}: second cert is the scope intermediate"
-        );
+        assert!(cert.ends_with(&int(scope)), "{svc}/{scope}: second cert is the scope intermediate");
         // OpenSSL accepts the leaf against its bundle with partial_chain, for both purposes.
         let dir = d.to_str().unwrap();
         let (ok, out) = openssl(
@@ -123,39 +110,22 @@ fn renew_writes_leaves_keys_and_bundles_in_the_spec_layout() {
         assert_eq!(text.matches("URI:").count(), 1, "exactly one URI SAN:\n{text}");
         assert!(text.contains(&id), "{id} missing:\n{text}");
         assert!(text.contains("CA:FALSE"));
-        assert!(
-            text.contains("X509v3 Key Usage: critical\n                Digital Signature\n"),
-            "{text}"
-        );
+        assert!(text.contains("X509v3 Key Usage: critical\n                Digital Signature\n"), "{text}");
         assert!(text.contains("TLS Web Server Authentication, TLS Web Client Authentication"));
         assert_eq!(text.contains("DNS:api.internal"), svc == "api");
         let (_, dates) = openssl(&["x509", "-in", "cert.pem", "-noout", "-enddate"], &d);
-        assert!(
-            dates.contains("notAfter=Feb 20 12:00:00 2027 GMT"),
-            "90 days from INFORGE_NOW: {dates}"
-        );
+        assert!(dates.contains("notAfter=Feb 20 12:00:00 2027 GMT"), "90 days from INFORGE_NOW: {dates}");
         // The key belongs to the leaf.
         let (_, kp) = openssl(&["pkey", "-in", "key.pem", "-pubout"], &d);
         let (_, cp) = openssl(&["x509", "-in", "cert.pem", "-noout", "-pubkey"], &d);
         assert_eq!(kp, cp);
         // The bundle: the boundary, and never the root.
         let bundle = std::fs::read_to_string(d.join("bundle.pem")).unwrap();
-        let expect: Vec<&str> = if scope == "global" {
-            vec!["global", "us-east-1", "eu-west-1"]
-        } else {
-            vec![scope, "global"]
-        };
-        assert_eq!(
-            bundle.matches("BEGIN CERTIFICATE").count(),
-            expect.len(),
-            "{svc}/{scope}"
-        );
+        let expect: Vec<&str> =
+            if scope == "global" { vec!["global", "us-east-1", "eu-west-1"] } else { vec![scope, "global"] };
+        assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), expect.len(), "{svc}/{scope}");
         for s in ["global", "us-east-1", "eu-west-1"] {
-            assert_eq!(
-                bundle.contains(&int(s)),
-                expect.contains(&s),
-                "{svc}/{scope} bundle vs {s}"
-            );
+            assert_eq!(bundle.contains(&int(s)), expect.contains(&s), "{svc}/{scope} bundle vs {s}");
         }
         assert!(
             !bundle.contains(&field(&store, &["pkis", "wardnet-mesh", "root", "cert"])),
@@ -163,14 +133,8 @@ fn renew_writes_leaves_keys_and_bundles_in_the_spec_layout() {
         );
     }
     // `bundle --scope` prints the same bundle renew wrote; `--roots` the root.
-    let b = r
-        .run(&["pki", "bundle", "prd", "wardnet-mesh", "--scope", "us-east-1"])
-        .ok()
-        .stdout;
-    assert_eq!(
-        b,
-        std::fs::read_to_string(p.join("web/mtls/us-east-1/bundle.pem")).unwrap()
-    );
+    let b = r.run(&["pki", "bundle", "prd", "wardnet-mesh", "--scope", "us-east-1"]).ok().stdout;
+    assert_eq!(b, std::fs::read_to_string(p.join("web/mtls/us-east-1/bundle.pem")).unwrap());
     let roots = r.run(&["pki", "bundle", "prd", "wardnet-mesh", "--roots"]).ok().stdout;
     assert_eq!(roots, field(&store, &["pkis", "wardnet-mesh", "root", "cert"]));
 }
@@ -245,10 +209,7 @@ fn intermediate_expiry_caps_the_leaf() {
     renew(&r, &["--service", "api"]);
     let d = provider(&r).join("api/mtls/global");
     let (_, leaf) = openssl(&["x509", "-in", "cert.pem", "-noout", "-enddate"], &d);
-    let int = field(
-        &r.store_text(),
-        &["pkis", "wardnet-mesh", "intermediates", "global", "cert"],
-    );
+    let int = field(&r.store_text(), &["pkis", "wardnet-mesh", "intermediates", "global", "cert"]);
     write(&d, "../int.pem", &int);
     let (_, i) = openssl(&["x509", "-in", "../int.pem", "-noout", "-enddate"], &d);
     assert_eq!(leaf, i, "leaf never outlives its intermediate");
@@ -277,21 +238,17 @@ fn boundary_with_rustls() {
         (s("web", "eu-west-1"), s("billing", "global")),
         (s("api", "global"), s("billing", "global")),
     ] {
-        let h =
-            rustls_handshake(&client, &server).unwrap_or_else(|e| panic!("{:?} → {:?}: {e}", client.dir, server.dir));
+        let h = rustls_handshake(NOW, &client, &server)
+            .unwrap_or_else(|e| panic!("{:?} → {:?}: {e}", client.dir, server.dir));
         authz(&h).unwrap();
     }
     // cross-region: the handshake itself fails.
-    let e = rustls_handshake(&s("web", "us-east-1"), &s("web", "eu-west-1"))
-        .err()
-        .expect("cross-region must fail");
-    assert!(
-        format!("{e:?}").contains("Unknown") || format!("{e:?}").contains("Invalid"),
-        "{e:?}"
-    );
-    assert!(rustls_handshake(&s("web", "eu-west-1"), &s("worker", "us-east-1")).is_err());
+    let e =
+        rustls_handshake(NOW, &s("web", "us-east-1"), &s("web", "eu-west-1")).err().expect("cross-region must fail");
+    assert!(format!("{e:?}").contains("Unknown") || format!("{e:?}").contains("Invalid"), "{e:?}");
+    assert!(rustls_handshake(NOW, &s("web", "eu-west-1"), &s("worker", "us-east-1")).is_err());
     // global→region: the handshake passes (the region trusts global), authorization refuses.
-    let h = rustls_handshake(&s("api", "global"), &s("web", "us-east-1")).expect("handshake passes");
+    let h = rustls_handshake(NOW, &s("api", "global"), &s("web", "us-east-1")).expect("handshake passes");
     assert_eq!(h.server_saw, "spiffe://wardnet.example/prd/global/api");
     let denied = authz(&h).unwrap_err();
     assert!(denied.to_string().contains("global→region"), "{denied}");
@@ -308,10 +265,10 @@ fn boundary_with_openssl() {
         (s("api", "global"), s("billing", "global")),
         (s("api", "global"), s("web", "eu-west-1")), // global→region passes the handshake
     ] {
-        let (ok, out) = openssl_handshake(&client, &server);
+        let (ok, out) = openssl_handshake(NOW, &client, &server);
         assert!(ok, "{:?} → {:?} should handshake:\n{out}", client.dir, server.dir);
     }
-    let (ok, out) = openssl_handshake(&s("web", "us-east-1"), &s("web", "eu-west-1"));
+    let (ok, out) = openssl_handshake(NOW, &s("web", "us-east-1"), &s("web", "eu-west-1"));
     assert!(!ok, "cross-region must fail the handshake:\n{out}");
 }
 
@@ -329,25 +286,13 @@ fn renew_fails(r: &Repo, args: &[&str], env: &[(&str, &str)], code: &str, needle
 #[test]
 fn renew_bad_input_unknown_service() {
     let r = mesh();
-    renew_fails(
-        &r,
-        &["--service", "nope"],
-        &[("INFORGE_SECRETS_KEY", &r.ci)],
-        "service-unknown",
-        "\"nope\"",
-    );
+    renew_fails(&r, &["--service", "nope"], &[("INFORGE_SECRETS_KEY", &r.ci)], "service-unknown", "\"nope\"");
 }
 
 #[test]
 fn renew_bad_input_service_without_pki() {
     let r = mesh();
-    renew_fails(
-        &r,
-        &["--service", "cron"],
-        &[("INFORGE_SECRETS_KEY", &r.ci)],
-        "service-not-in-mesh",
-        "\"cron\"",
-    );
+    renew_fails(&r, &["--service", "cron"], &[("INFORGE_SECRETS_KEY", &r.ci)], "service-not-in-mesh", "\"cron\"");
 }
 
 #[test]
@@ -367,18 +312,11 @@ fn renew_bad_input_missing_provider_path() {
 fn renew_bad_input_corrupt_store() {
     let r = mesh();
     // Corrupt the intermediates' certificates (10-space indent: under intermediates.<scope>).
-    let s = r.store_text().replace(
-        "-----BEGIN CERTIFICATE-----\n          MII",
-        "-----BEGIN CERTIFICATE-----\n          XXX",
-    );
+    let s = r
+        .store_text()
+        .replace("-----BEGIN CERTIFICATE-----\n          MII", "-----BEGIN CERTIFICATE-----\n          XXX");
     std::fs::write(r.store_path(), s).unwrap();
-    renew_fails(
-        &r,
-        &[],
-        &[("INFORGE_SECRETS_KEY", &r.ci)],
-        "cert-invalid",
-        "is not a valid PEM certificate",
-    );
+    renew_fails(&r, &[], &[("INFORGE_SECRETS_KEY", &r.ci)], "cert-invalid", "is not a valid PEM certificate");
 }
 
 #[test]
@@ -402,19 +340,10 @@ fn renew_bad_input_intermediate_key_does_not_match_its_certificate() {
     let a = field(&s, &["pkis", "wardnet-mesh", "intermediates", "us-east-1", "key"]);
     let b = field(&s, &["pkis", "wardnet-mesh", "intermediates", "global", "key"]);
     let indent = |t: &str| t.lines().map(|l| format!("          {l}\n")).collect::<String>();
-    let swapped = s
-        .replace(&indent(&a), "@A@")
-        .replace(&indent(&b), &indent(&a))
-        .replace("@A@", &indent(&b));
+    let swapped = s.replace(&indent(&a), "@A@").replace(&indent(&b), &indent(&a)).replace("@A@", &indent(&b));
     assert_ne!(swapped, s);
     std::fs::write(r.store_path(), &swapped).unwrap();
-    renew_fails(
-        &r,
-        &[],
-        &[("INFORGE_SECRETS_KEY", &r.ci)],
-        "key-mismatch",
-        "does not match its certificate",
-    );
+    renew_fails(&r, &[], &[("INFORGE_SECRETS_KEY", &r.ci)], "key-mismatch", "does not match its certificate");
 }
 
 // ---- validate: one test per finding ----
@@ -422,23 +351,14 @@ fn renew_bad_input_intermediate_key_does_not_match_its_certificate() {
 fn validate(r: &Repo) -> (i32, serde_json::Value) {
     let run = r.cmd(&["validate", "prd", "--json"], &[]);
     assert!(!run.stderr.contains("panicked"));
-    (
-        run.code,
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout)),
-    )
+    (run.code, serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout)))
 }
 
 #[track_caller]
 fn finds(r: &Repo, code: &str, subject: &str) {
     let (exit, doc) = validate(r);
-    let hit = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["code"] == code && d["subject"] == subject);
-    let Some(d) = hit else {
-        panic!("no {code} on {subject}:\n{doc:#}")
-    };
+    let hit = doc["diagnostics"].as_array().unwrap().iter().find(|d| d["code"] == code && d["subject"] == subject);
+    let Some(d) = hit else { panic!("no {code} on {subject}:\n{doc:#}") };
     assert_eq!(d["severity"], "error");
     assert!(!d["message"].as_str().unwrap().is_empty() && !d["hint"].as_str().unwrap().is_empty());
     assert_eq!(exit, 1, "an error diagnostic fails validate");
@@ -464,22 +384,14 @@ fn validate_passes_on_the_example_and_needs_no_credentials() {
 #[test]
 fn validate_catches_a_missing_pki() {
     let r = mesh();
-    edit_config(
-        &r,
-        "  billing:\n    pki: wardnet-mesh",
-        "  billing:\n    pki: wardnet-msh",
-    );
+    edit_config(&r, "  billing:\n    pki: wardnet-mesh", "  billing:\n    pki: wardnet-msh");
     finds(&r, "service-pki-missing", "services.billing");
 }
 
 #[test]
 fn validate_catches_a_root_only_pki() {
     let r = mesh();
-    edit_config(
-        &r,
-        "  billing:\n    pki: wardnet-mesh",
-        "  billing:\n    pki: daemon-ca",
-    );
+    edit_config(&r, "  billing:\n    pki: wardnet-mesh", "  billing:\n    pki: daemon-ca");
     finds(&r, "service-pki-root-only", "services.billing");
 }
 
@@ -488,19 +400,12 @@ fn validate_catches_a_scope_without_intermediate() {
     let mut r = Repo::new();
     r.now = Some(NOW.into());
     r.init();
-    r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"])
-        .ok();
+    r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
     r.run(&["pki", "intermediate", "prd", "wardnet-mesh", "global"]).ok();
     r.run(&["pki", "intermediate", "prd", "wardnet-mesh", "us-east-1"]).ok();
     finds(&r, "service-scope-no-intermediate", "services.web");
     // renew refuses the same thing before decrypting anything.
-    renew_fails(
-        &r,
-        &[],
-        &[("INFORGE_SECRETS_KEY", &r.ci)],
-        "service-scope-no-intermediate",
-        "eu-west-1",
-    );
+    renew_fails(&r, &[], &[("INFORGE_SECRETS_KEY", &r.ci)], "service-scope-no-intermediate", "eu-west-1");
 }
 
 #[test]
@@ -562,23 +467,9 @@ fn validate_catches_a_root_expiring_before_its_intermediates() {
     let key = age_decrypt(&r.root_file, &field(&s, &["pkis", "wardnet-mesh", "root", "key"]), d).unwrap();
     write(d, "rk.pem", &key);
     write(d, "old-root.pem", &field(&s, &["pkis", "wardnet-mesh", "root", "cert"]));
-    let (_, subj) = openssl(
-        &[
-            "x509",
-            "-in",
-            "old-root.pem",
-            "-noout",
-            "-subject",
-            "-nameopt",
-            "compat",
-        ],
-        d,
-    );
+    let (_, subj) = openssl(&["x509", "-in", "old-root.pem", "-noout", "-subject", "-nameopt", "compat"], d);
     let subj = subj.trim().trim_start_matches("subject=").to_string();
-    let (_, ski) = openssl(
-        &["x509", "-in", "old-root.pem", "-noout", "-ext", "subjectKeyIdentifier"],
-        d,
-    );
+    let (_, ski) = openssl(&["x509", "-in", "old-root.pem", "-noout", "-ext", "subjectKeyIdentifier"], d);
     let ski = ski.lines().nth(1).unwrap().trim().to_string();
     let (ok, out) = openssl(
         &[
@@ -608,14 +499,7 @@ fn validate_catches_a_root_expiring_before_its_intermediates() {
     let indent = |t: &str| t.lines().map(|l| format!("        {l}\n")).collect::<String>();
     std::fs::write(r.store_path(), s.replacen(&indent(&root), &indent(&short), 1)).unwrap();
     let (_, doc) = validate(&r);
-    assert!(
-        !doc["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d["code"] == "intermediate-signature"),
-        "{doc:#}"
-    );
+    assert!(!doc["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == "intermediate-signature"), "{doc:#}");
     finds(&r, "root-expires-first", "pkis.wardnet-mesh.intermediates.global");
 }
 
@@ -625,33 +509,17 @@ fn validate_catches_names_that_break_the_spiffe_rules() {
     edit_config(&r, "  cron: {}", "  \"cron job\": {}");
     let (exit, doc) = validate(&r);
     assert_eq!(exit, 1);
-    let d = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["code"] == "name-invalid")
-        .expect("name-invalid");
-    assert!(
-        d["message"].as_str().unwrap().contains("service name \"cron job\""),
-        "{d}"
-    );
+    let d = doc["diagnostics"].as_array().unwrap().iter().find(|d| d["code"] == "name-invalid").expect("name-invalid");
+    assert!(d["message"].as_str().unwrap().contains("service name \"cron job\""), "{d}");
     edit_config(&r, "baseDomain: wardnet.example", "baseDomain: Wardnet.Example");
     let (_, doc) = validate(&r);
-    assert!(doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["code"] == "trust-domain-invalid"));
+    assert!(doc["diagnostics"].as_array().unwrap().iter().any(|d| d["code"] == "trust-domain-invalid"));
 }
 
 #[test]
 fn validate_emits_sarif_for_code_scanning() {
     let r = mesh();
-    edit_config(
-        &r,
-        "  billing:\n    pki: wardnet-mesh",
-        "  billing:\n    pki: wardnet-msh",
-    );
+    edit_config(&r, "  billing:\n    pki: wardnet-mesh", "  billing:\n    pki: wardnet-msh");
     let run = r.cmd(&["validate", "prd", "--format", "sarif"], &[]);
     assert_eq!(run.code, 1);
     let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -659,9 +527,6 @@ fn validate_emits_sarif_for_code_scanning() {
     let res = &sarif["runs"][0]["results"][0];
     assert_eq!(res["ruleId"], "service-pki-missing");
     assert_eq!(res["level"], "error");
-    assert_eq!(
-        res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-        "inforge.yaml"
-    );
+    assert_eq!(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "inforge.yaml");
     assert_eq!(sarif["runs"][0]["tool"]["driver"]["name"], "inforge");
 }

@@ -27,13 +27,9 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Runs an external tool, failing the test with a clear message if it is not installed.
 pub fn tool(name: &str) -> Command {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{name}` is not installed: run scripts/setup.sh (it installs every test tool)"
-    );
+    let found =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false);
+    assert!(found, "`{name}` is not installed: run scripts/setup.sh (it installs every test tool)");
     Command::new(name)
 }
 
@@ -53,26 +49,14 @@ impl Run {
     }
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
     /// A failed command: exit 1, an `error[...]` line naming the problem, a hint, no panic.
     #[track_caller]
     pub fn fails(self, code: &str, needle: &str) -> Run {
-        assert_eq!(
-            self.code, 1,
-            "expected exit 1\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
-        assert!(
-            self.stderr.contains(&format!("error[{code}]")),
-            "expected error[{code}] in:\n{}",
-            self.stderr
-        );
+        assert_eq!(self.code, 1, "expected exit 1\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(&format!("error[{code}]")), "expected error[{code}] in:\n{}", self.stderr);
         assert!(self.stderr.contains(needle), "expected {needle:?} in:\n{}", self.stderr);
         assert!(self.stderr.contains("hint: "), "no hint in:\n{}", self.stderr);
         assert!(!self.stderr.contains("panicked"), "panic:\n{}", self.stderr);
@@ -84,13 +68,8 @@ impl Run {
 
 /// Whether text contains an actual age identity (not just the `AGE-SECRET-KEY-1…` format name).
 pub fn leaks_identity(text: &str) -> bool {
-    text.match_indices("AGE-SECRET-KEY-1").any(|(i, m)| {
-        text[i + m.len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .count()
-            >= 20
-    })
+    text.match_indices("AGE-SECRET-KEY-1")
+        .any(|(i, m)| text[i + m.len()..].chars().take_while(|c| c.is_ascii_alphanumeric()).count() >= 20)
 }
 
 /// A scratch infra repo (copy of examples/) with a CI identity made by `age-keygen`.
@@ -130,16 +109,7 @@ impl Repo {
         )
         .unwrap();
         let root_file = tmp.path().join("root.key");
-        Repo {
-            tmp,
-            dir,
-            ci_file,
-            ci,
-            ci_recipient,
-            root_file,
-            root: None,
-            now: None,
-        }
+        Repo { tmp, dir, ci_file, ci, ci_recipient, root_file, root: None, now: None }
     }
 
     /// `new` + init + a two-tier mesh with global and both regional intermediates + a
@@ -147,10 +117,8 @@ impl Repo {
     pub fn initialized() -> Repo {
         let mut r = Repo::new();
         r.init();
-        r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"])
-            .ok();
-        r.run(&["pki", "add", "prd", "daemon-ca", "--topology", "root-only"])
-            .ok();
+        r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
+        r.run(&["pki", "add", "prd", "daemon-ca", "--topology", "root-only"]).ok();
         for s in ["global", "us-east-1", "eu-west-1"] {
             r.run(&["pki", "intermediate", "prd", "wardnet-mesh", s]).ok();
         }
@@ -190,9 +158,7 @@ impl Repo {
     pub fn cmd(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut c = Command::new(BIN);
         c.arg("-C").arg(&self.dir).args(args);
-        c.env_remove("INFORGE_SECRETS_KEY")
-            .env_remove("INFORGE_PKI_ROOT_KEY")
-            .env_remove("INFORGE_NOW");
+        c.env_remove("INFORGE_SECRETS_KEY").env_remove("INFORGE_PKI_ROOT_KEY").env_remove("INFORGE_NOW");
         if let Some(n) = &self.now {
             c.env("INFORGE_NOW", n);
         }
@@ -211,11 +177,7 @@ impl Repo {
             None => self.run(args),
         };
         let run = run.fails(code, needle);
-        assert_eq!(
-            std::fs::read(self.store_path()).ok(),
-            before,
-            "store changed by a failed command"
-        );
+        assert_eq!(std::fs::read(self.store_path()).ok(), before, "store changed by a failed command");
         run
     }
 }
@@ -231,9 +193,7 @@ pub fn field(store: &str, path: &[&str]) -> String {
             Err(_) => &cur[*p],
         };
     }
-    cur.as_str()
-        .unwrap_or_else(|| panic!("no string at {path:?}"))
-        .to_string()
+    cur.as_str().unwrap_or_else(|| panic!("no string at {path:?}")).to_string()
 }
 
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -245,13 +205,7 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 /// `age -d -i <identity file>` on armored ciphertext; `None` if age refuses.
 pub fn age_decrypt(identity_file: &Path, armored: &str, scratch: &Path) -> Option<String> {
     let ct = write(scratch, "ct.age", armored);
-    let out = tool("age")
-        .arg("-d")
-        .arg("-i")
-        .arg(identity_file)
-        .arg(&ct)
-        .output()
-        .unwrap();
+    let out = tool("age").arg("-d").arg("-i").arg(identity_file).arg(&ct).output().unwrap();
     out.status.success().then(|| String::from_utf8(out.stdout).unwrap())
 }
 

@@ -24,15 +24,10 @@ pub struct Svid {
 
 impl Svid {
     pub fn at(provider: &Path, service: &str, scope: &str) -> Svid {
-        Svid {
-            dir: provider.join(service).join("mtls").join(scope),
-        }
+        Svid { dir: provider.join(service).join("mtls").join(scope) }
     }
     fn chain(&self) -> Vec<CertificateDer<'static>> {
-        CertificateDer::pem_file_iter(self.dir.join("cert.pem"))
-            .unwrap()
-            .map(|c| c.unwrap())
-            .collect()
+        CertificateDer::pem_file_iter(self.dir.join("cert.pem")).unwrap().map(|c| c.unwrap()).collect()
     }
     fn key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::from_pem_file(self.dir.join("key.pem")).unwrap()
@@ -71,11 +66,8 @@ impl ServerCertVerifier for SpiffeServerVerifier {
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let ee = webpki::EndEntityCert::try_from(end_entity).map_err(|e| rustls::Error::General(format!("{e:?}")))?;
-        let tas: Vec<_> = self
-            .anchors
-            .iter()
-            .map(|a| webpki::anchor_from_trusted_cert(a).unwrap().to_owned())
-            .collect();
+        let tas: Vec<_> =
+            self.anchors.iter().map(|a| webpki::anchor_from_trusted_cert(a).unwrap().to_owned()).collect();
         ee.verify_for_usage(
             webpki::ALL_VERIFICATION_ALGS,
             &tas,
@@ -117,23 +109,37 @@ pub struct Handshake {
     pub server_saw: String,
 }
 
-/// A full mTLS handshake between `client` and `server`, in memory, with rustls.
-pub fn rustls_handshake(client: &Svid, server: &Svid) -> Result<Handshake, rustls::Error> {
+/// Verification time: the scenario's INFORGE_NOW, so certificates minted for a rehearsed date
+/// verify the same whenever the suite runs.
+#[derive(Debug)]
+struct At(UnixTime);
+impl rustls::time_provider::TimeProvider for At {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(self.0)
+    }
+}
+
+/// Seconds since the epoch of an RFC 3339 timestamp.
+pub fn epoch(rfc3339: &str) -> u64 {
+    inforge_core::time::parse_rfc3339("now", rfc3339).unwrap().unix_timestamp() as u64
+}
+
+/// A full mTLS handshake between `client` and `server`, in memory, with rustls, verifying
+/// certificates at `now` (RFC 3339).
+pub fn rustls_handshake(now: &str, client: &Svid, server: &Svid) -> Result<Handshake, rustls::Error> {
     let p = provider();
-    let client_verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(server.roots()), p.clone())
-        .build()
-        .unwrap();
-    let scfg = ServerConfig::builder_with_provider(p.clone())
+    let at = Arc::new(At(UnixTime::since_unix_epoch(std::time::Duration::from_secs(epoch(now)))));
+    let client_verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(server.roots()), p.clone()).build().unwrap();
+    let scfg = ServerConfig::builder_with_details(p.clone(), at.clone())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_client_cert_verifier(client_verifier)
         .with_single_cert(server.chain(), server.key())
         .unwrap();
-    let anchors: Vec<_> = CertificateDer::pem_file_iter(client.dir.join("bundle.pem"))
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let ccfg = ClientConfig::builder_with_provider(p.clone())
+    let anchors: Vec<_> =
+        CertificateDer::pem_file_iter(client.dir.join("bundle.pem")).unwrap().map(|c| c.unwrap()).collect();
+    let ccfg = ClientConfig::builder_with_details(p.clone(), at)
         .with_safe_default_protocol_versions()
         .unwrap()
         .dangerous()
@@ -161,42 +167,29 @@ pub fn rustls_handshake(client: &Svid, server: &Svid) -> Result<Handshake, rustl
                 let cert = inforge_core::cert::Cert::from_der(leaf, "peer").unwrap();
                 cert.uri_sans().into_iter().next().expect("peer has a SPIFFE ID")
             };
-            return Ok(Handshake {
-                client_saw: uri(c.peer_certificates()),
-                server_saw: uri(s.peer_certificates()),
-            });
+            return Ok(Handshake { client_saw: uri(c.peer_certificates()), server_saw: uri(s.peer_certificates()) });
         }
     }
     panic!("handshake did not settle");
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A full mTLS handshake with OpenSSL: `s_server` on a loopback port, `s_client` connecting;
 /// both require and verify the peer against their bundle with `-partial_chain`. Succeeds
 /// only if both ends verified (TLS 1.3 clients finish before the server judges their
 /// certificate, so the server's verdict is read too). Returns (ok, transcript).
-pub fn openssl_handshake(client: &Svid, server: &Svid) -> (bool, String) {
+pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, String) {
+    let attime = epoch(now).to_string();
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
     let port = free_port();
     let mut srv = tool("timeout")
         .args(["30", "openssl", "s_server", "-naccept", "1", "-accept"])
         .arg(format!("127.0.0.1:{port}"))
-        .args([
-            "-cert",
-            &server.p("cert.pem"),
-            "-cert_chain",
-            &server.p("cert.pem"),
-            "-key",
-            &server.p("key.pem"),
-        ])
+        .args(["-cert", &server.p("cert.pem"), "-cert_chain", &server.p("cert.pem"), "-key", &server.p("key.pem")])
         .args([
             "-CAfile",
             &server.p("bundle.pem"),
@@ -204,6 +197,8 @@ pub fn openssl_handshake(client: &Svid, server: &Svid) -> (bool, String) {
             "2",
             "-verify_return_error",
             "-partial_chain",
+            "-attime",
+            &attime,
         ])
         // s_server quits at EOF on stdin: hold it open until the client is done.
         .stdin(Stdio::piped())
@@ -224,25 +219,19 @@ pub fn openssl_handshake(client: &Svid, server: &Svid) -> (bool, String) {
         }
         lines.join("\n")
     });
-    rx.recv_timeout(std::time::Duration::from_secs(10))
-        .expect("s_server did not start listening");
+    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("s_server did not start listening");
     let mut cli = tool("timeout")
         .args(["20", "openssl", "s_client", "-connect"])
         .arg(format!("127.0.0.1:{port}"))
-        .args([
-            "-cert",
-            &client.p("cert.pem"),
-            "-cert_chain",
-            &client.p("cert.pem"),
-            "-key",
-            &client.p("key.pem"),
-        ])
+        .args(["-cert", &client.p("cert.pem"), "-cert_chain", &client.p("cert.pem"), "-key", &client.p("key.pem")])
         .args([
             "-CAfile",
             &client.p("bundle.pem"),
             "-verify_return_error",
             "-partial_chain",
             "-brief",
+            "-attime",
+            &attime,
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -263,18 +252,11 @@ pub fn openssl_handshake(client: &Svid, server: &Svid) -> (bool, String) {
         use std::io::Read;
         let _ = e.read_to_string(&mut srv_err);
     }
-    let cli_text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let cli_text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let client_ok = out.status.success() && cli_text.contains("Verification: OK");
     let server_ok = srv_status.success() && !srv_err.contains("verify error") && !srv_text.contains("ERROR");
     (
         client_ok && server_ok,
-        format!(
-            "--- s_client ({}):\n{cli_text}\n--- s_server ({srv_status}):\n{srv_text}\n{srv_err}",
-            out.status
-        ),
+        format!("--- s_client ({}):\n{cli_text}\n--- s_server ({srv_status}):\n{srv_text}\n{srv_err}", out.status),
     )
 }

@@ -6,12 +6,7 @@ use inforge_core::Coded;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 
-pyo3::create_exception!(
-    inforge,
-    InforgeError,
-    PyException,
-    "An inforge failure; `.args` = (code, message, hint)."
-);
+pyo3::create_exception!(inforge, InforgeError, PyException, "An inforge failure; `.args` = (code, message, hint).");
 
 fn to_py(e: inforge_core::Error) -> PyErr {
     InforgeError::new_err((e.code(), e.to_string(), e.hint()))

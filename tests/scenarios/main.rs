@@ -6,4 +6,5 @@ mod support;
 mod foundation;
 mod mesh;
 mod rotation;
+mod runbooks;
 mod tls;

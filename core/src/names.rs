@@ -141,3 +141,28 @@ mod tests {
         assert!(e.to_string().contains("baseDomain"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Valid segments are accepted and survive a SPIFFE ID round trip.
+        #[test]
+        fn valid_segments_round_trip(s in "[A-Za-z0-9._-]{1,30}") {
+            prop_assume!(s != "." && s != "..");
+            prop_assert!(check_segment("x", &s).is_ok());
+            let id = crate::mesh::SpiffeId::new("w.example", "prd", &s, &s);
+            prop_assert_eq!(crate::mesh::SpiffeId::parse(&id.to_string()).unwrap(), id);
+        }
+
+        /// Anything with a character outside the set is refused, naming the field.
+        #[test]
+        fn other_characters_are_refused(a in "[A-Za-z0-9]{0,5}", bad in "[^A-Za-z0-9._-]", b in "[A-Za-z0-9]{0,5}") {
+            let s = format!("{a}{bad}{b}");
+            let e = check_segment("service name", &s).unwrap_err();
+            prop_assert!(e.to_string().contains("service name"));
+        }
+    }
+}

@@ -106,6 +106,7 @@ pub fn check_intermediate_rotation(store: &Store, project: &Project, name: &str,
     two_tier_scope(store, project, name, scope)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fresh_intermediate(
     store: &Store,
     env: &str,
@@ -297,7 +298,11 @@ pub struct Finalized {
 
 /// When a PKI's open root overlap may be finalized.
 pub fn finalize_allowed_at(store: &Store, name: &str) -> Result<Option<OffsetDateTime>, Error> {
-    let pki = get_pki(store, name)?;
+    finalize_allowed_at_pki(get_pki(store, name)?, name)
+}
+
+/// [`finalize_allowed_at`] for a PKI already looked up.
+pub fn finalize_allowed_at_pki(pki: &crate::store::Pki, name: &str) -> Result<Option<OffsetDateTime>, Error> {
     let Some(since) = &pki.root_overlap_started else {
         return Ok(None);
     };

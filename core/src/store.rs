@@ -379,3 +379,67 @@ mod tests {
         assert_eq!(crate::Coded::code(&e), "store-invalid");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const R1: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    const R2: &str = "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg";
+
+    fn block(kind: &'static str) -> impl Strategy<Value = Block> {
+        proptest::collection::vec("[A-Za-z0-9+/]{1,64}", 1..6).prop_map(move |lines| {
+            Block::new(format!("-----BEGIN {kind}-----\n{}\n-----END {kind}-----", lines.join("\n")))
+        })
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        (block("CERTIFICATE"), block("AGE ENCRYPTED FILE")).prop_map(|(cert, key)| Entry { cert, key })
+    }
+
+    fn pki() -> impl Strategy<Value = Pki> {
+        (
+            entry(),
+            proptest::collection::btree_map("[A-Za-z0-9_-][A-Za-z0-9._-]{0,12}", entry(), 0..4),
+            proptest::collection::btree_map(
+                "[a-z][a-z0-9-]{0,8}",
+                proptest::collection::vec(block("CERTIFICATE"), 1..3),
+                0..3,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(|(root, intermediates, previous_intermediates, overlap)| Pki {
+                topology: Topology::TwoTier,
+                algorithm: Algorithm::EcdsaP384,
+                root: root.clone(),
+                intermediates,
+                previous_roots: if overlap { vec![root] } else { vec![] },
+                previous_intermediates,
+                root_overlap_started: overlap.then(|| "2027-01-01T00:00:00Z".to_string()),
+                root_overlap_min_days: overlap.then_some(30),
+                revoked: vec![],
+            })
+    }
+
+    proptest! {
+        /// Any store we write parses back to itself, and writing it again gives the same bytes.
+        #[test]
+        fn canonical_round_trip(pkis in proptest::collection::btree_map("[A-Za-z0-9_-][A-Za-z0-9._-]{0,12}", pki(), 0..3)) {
+            let mut s = Store::new(R1.into(), R2.into());
+            s.pkis = pkis;
+            let text = s.to_yaml();
+            let back = Store::parse("s", &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&back, &s);
+            prop_assert_eq!(back.to_yaml(), text);
+        }
+
+        /// The parsers never panic, whatever the input.
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,400}") {
+            let _ = Store::parse("s", &text);
+            let _ = crate::config::Project::parse(&text, Some(&text));
+            let _ = crate::validate::validate_texts(&text, None, Some(&text), "prd", time::OffsetDateTime::UNIX_EPOCH);
+        }
+    }
+}

@@ -211,6 +211,7 @@ fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &s
         out.err(e.code(), "inforge.yaml", "environments", e.to_string(), e.hint());
     }
     let spath = store_path(env);
+    let mut needs_store: Vec<&str> = Vec::new();
     for (svc_name, svc) in &project.config.services {
         let subject = format!("services.{svc_name}");
         let Some(pki_name) = &svc.pki else { continue };
@@ -258,13 +259,7 @@ fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &s
             }
         }
         let Some(store) = store else {
-            out.err(
-                "store-missing",
-                &spath,
-                &subject,
-                format!("service {svc_name:?} joins {pki_name:?} but environment {env:?} has no PKI store"),
-                format!("run `inforge pki init {env}` and `inforge pki add {env} {pki_name} --topology two-tier`"),
-            );
+            needs_store.push(svc_name.as_str());
             continue;
         };
         match store.pkis.get(pki_name) {
@@ -298,6 +293,15 @@ fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &s
                 }
             }
         }
+    }
+    if !needs_store.is_empty() {
+        out.err(
+            "store-missing",
+            &spath,
+            "(file)",
+            format!("environment {env:?} has no PKI store, but services join a mesh: {}", needs_store.join(", ")),
+            format!("run `inforge pki init {env}`, then `inforge pki add {env} <mesh> --topology two-tier` and its intermediates"),
+        );
     }
 }
 
@@ -398,6 +402,19 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
             format!("the root expires within a year ({})", crate::time::format_rfc3339(root.not_after())),
             format!("start a dual-root overlap: inforge pki rotate <env> {name} --root"),
         );
+    }
+    if let (false, Ok(Some(allowed))) =
+        (pki.previous_roots.is_empty(), crate::rotate::finalize_allowed_at_pki(pki, name))
+    {
+        if now >= allowed {
+            out.warn(
+                "root-overlap-finalizable",
+                file,
+                &format!("{at}.previousRoots"),
+                format!("the root overlap has run its minimum (since {})", crate::time::format_rfc3339(allowed)),
+                format!("once root-anchoring consumers trust the new root: inforge pki rotate <env> {name} --root --finalize"),
+            );
+        }
     }
     let mut roots = vec![root.clone()];
     for (i, e) in pki.previous_roots.iter().enumerate() {

@@ -4,6 +4,7 @@
 mod support;
 
 mod foundation;
+mod golden;
 mod mesh;
 mod rotation;
 mod runbooks;

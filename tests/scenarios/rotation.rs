@@ -195,6 +195,8 @@ fn root_rotation_overlap_and_finalize() {
     );
     assert!(run.stderr.contains("--force"));
     r.now = Some("2027-02-10T12:00:00Z".into());
+    let v = r.cmd(&["validate", "prd"], &[]).ok().stdout;
+    assert!(v.contains("warning[root-overlap-finalizable] pkis.wardnet-mesh.previousRoots"), "{v}");
     r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"], &op).ok();
     let f = r.store_text();
     assert!(!f.contains("previousRoots") && !f.contains("rootOverlapStarted"), "{f}");

@@ -112,8 +112,13 @@ fn run_runbook(name: &str) {
     }
     // Every runbook ends in a healthy, committed mesh.
     r.cmd(&["validate", "prd"], &[]).ok();
-    let status = tool("git").args(["status", "--porcelain", "resources", "regions.yaml"]).current_dir(&r.dir).output().unwrap();
-    assert!(status.stdout.is_empty(), "{name} leaves uncommitted store changes: {}", String::from_utf8_lossy(&status.stdout));
+    let status =
+        tool("git").args(["status", "--porcelain", "resources", "regions.yaml"]).current_dir(&r.dir).output().unwrap();
+    assert!(
+        status.stdout.is_empty(),
+        "{name} leaves uncommitted store changes: {}",
+        String::from_utf8_lossy(&status.stdout)
+    );
 }
 
 #[test]

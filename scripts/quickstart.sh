@@ -24,6 +24,7 @@ cd "$work/infra"
 age-keygen -o "$work/ci-identity.txt" 2>/dev/null
 chmod 600 "$work/ci-identity.txt"
 ci_recipient=$(age-keygen -y "$work/ci-identity.txt")
+mkdir -p resources/prd
 printf 'recipient: %s\nsecrets: {}\n' "$ci_recipient" > resources/prd/secrets.enc.yaml
 export INFORGE_SECRETS_KEY
 INFORGE_SECRETS_KEY=$(grep '^AGE-SECRET-KEY-' "$work/ci-identity.txt")

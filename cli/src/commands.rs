@@ -51,6 +51,9 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
     }
     // Print the identity first: if stdout is closed, fail before the store exists, so the
     // only copy of the root identity can never be lost.
+    if !shell::stdout_keeps_output() {
+        return Err(CliError::IdentityWouldBeLost);
+    }
     shell::out(&format!("{}\n", &*root.reveal()))?;
     repo.save_store(&a.env, &store, None)?;
     eprintln!("created {} (CI recipient {recipient})", store_path(&a.env));
@@ -162,7 +165,7 @@ fn mint_and_write(
     json: bool,
 ) -> Result<(), CliError> {
     let started = std::time::Instant::now();
-    let issuers = core(mesh::open_issuers(store, &repo.project, targets, ci))?;
+    let issuers = core(mesh::open_issuers(store, &repo.project, targets, ci, now))?;
     let bar = progress(targets.len() as u64 * 2);
     let minted = mint_parallel(store, targets, &issuers, now, &bar)?;
     let generation = shell::unique_suffix();

@@ -18,6 +18,8 @@ pub enum CliError {
     ValidationFailed,
     /// The environment's provider directory does not exist.
     ProviderMissing { path: PathBuf },
+    /// init's stdout is closed or /dev/null.
+    IdentityWouldBeLost,
     /// A bug: an invariant did not hold.
     Internal(String),
     /// A provider kind this build cannot write to.
@@ -43,6 +45,7 @@ impl CliError {
             CliError::ValidationFailed => "validation-failed",
             CliError::ProviderMissing { .. } => "provider-missing",
             CliError::Internal(_) => "internal",
+            CliError::IdentityWouldBeLost => "stdout-discarded",
             CliError::ProviderUnsupported { .. } => "provider-unsupported",
         }
     }
@@ -56,6 +59,9 @@ impl CliError {
             CliError::NotARepo { dir } => format!("{} is not an infra repo: it has no inforge.yaml", dir.display()),
             CliError::ValidationFailed => "validation found errors".into(),
             CliError::Internal(m) => format!("internal error: {m}"),
+            CliError::IdentityWouldBeLost => {
+                "stdout is closed or /dev/null: the offline root identity printed there would be lost".into()
+            }
             CliError::ProviderMissing { path } => format!("the provider directory {} does not exist", path.display()),
             CliError::ProviderUnsupported { kind } => format!("the {kind} provider is not supported by this build"),
         }
@@ -64,12 +70,15 @@ impl CliError {
     pub fn hint(&self) -> String {
         match self {
             CliError::Core(e) => e.hint(),
-            CliError::Io { .. } => "check the path exists and is writable; nothing was changed".into(),
+            CliError::Io { .. } => "check the path exists and is writable (the store is only ever replaced whole)".into(),
             CliError::NotARepo { .. } => "run inforge from the infra repo, or point at it with -C <dir>".into(),
             CliError::ValidationFailed => "fix the errors listed above".into(),
             CliError::Internal(_) => "this is a bug in inforge; please report it (nothing was written)".into(),
+            CliError::IdentityWouldBeLost => {
+                "redirect stdout to a file you will move offline, e.g. `inforge pki init prd > root-identity.txt`; nothing was written".into()
+            }
             CliError::ProviderMissing { .. } => {
-                "renew adopts the provider, never creates it: run `inforge deploy` for the environment first (or create the directory), and check `provider.path` in inforge.yaml".into()
+                "renew adopts the provider, never creates it: provision it first (normally the environment's deploy does), and check `provider.path` in inforge.yaml".into()
             }
             CliError::ProviderUnsupported { .. } => "use `kind: dir` for this environment".into(),
         }

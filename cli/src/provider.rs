@@ -67,7 +67,8 @@ pub fn write_set(
 ) -> Result<Written, CliError> {
     let mtls = root.join(service).join("mtls");
     fs::create_dir_all(&mtls).map_err(io("create", &mtls))?;
-    let gen_name = format!(".{scope}.{generation}");
+    // '@' cannot occur in a scope name, so `.eu@…` never matches scope `eu.west`.
+    let gen_name = format!(".{scope}@{generation}");
     let gen_dir = mtls.join(&gen_name);
     fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
     write_file(&gen_dir.join("cert.pem"), files[0].as_bytes(), 0o644)?;
@@ -79,22 +80,22 @@ pub fn write_set(
     let previous = fs::read_link(&link).ok();
     if link.exists() && previous.is_none() {
         // A plain directory from before inforge managed this path: move it aside once.
-        let aside = mtls.join(format!(".{scope}.adopted-{generation}"));
+        let aside = mtls.join(format!(".{scope}@adopted-{generation}"));
         fs::rename(&link, &aside).map_err(io("move aside", &link))?;
     }
-    let tmp_link = mtls.join(format!(".{scope}.link-{generation}"));
+    let tmp_link = mtls.join(format!(".{scope}@link-{generation}"));
     #[cfg(unix)]
     std::os::unix::fs::symlink(&gen_name, &tmp_link).map_err(io("symlink", &tmp_link))?;
     fs::rename(&tmp_link, &link).map_err(io("swap", &link))?;
     sync_dir(&mtls);
 
     // Keep the current and previous generation; drop older ones.
-    let prefix = format!(".{scope}.");
+    let prefix = format!(".{scope}@");
     if let Ok(entries) = fs::read_dir(&mtls) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let keep = name == gen_name || previous.as_deref().is_some_and(|p| p == Path::new(&name));
-            if name.starts_with(&prefix) && !keep && !name.contains(".adopted-") && !name.contains(".link-") {
+            if name.starts_with(&prefix) && !keep && !name.contains("@adopted-") && !name.contains("@link-") {
                 let _ = fs::remove_dir_all(e.path());
             }
         }

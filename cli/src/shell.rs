@@ -149,3 +149,13 @@ pub fn out(text: &str) -> Result<(), CliError> {
     let mut o = std::io::stdout().lock();
     o.write_all(text.as_bytes()).and_then(|_| o.flush()).map_err(|e| CliError::io("write", Path::new("<stdout>"), e))
 }
+
+/// Whether stdout can keep what is written to it. Rust reopens a closed fd 1 as /dev/null at
+/// startup, so a closed stdout and `>/dev/null` look alike: both would lose what init prints.
+/// (Linux: /proc/self/fd/1; elsewhere assume yes.)
+pub fn stdout_keeps_output() -> bool {
+    match std::fs::read_link("/proc/self/fd/1") {
+        Ok(target) => target != Path::new("/dev/null"),
+        Err(_) => true,
+    }
+}

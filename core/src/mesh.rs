@@ -77,6 +77,20 @@ pub enum MeshError {
         /// Why.
         problem: String,
     },
+    /// The intermediate a leaf would be minted from is expired or not yet valid.
+    #[error("the {scope:?} intermediate of {pki:?} is not valid at {now} (valid {not_before} to {not_after})")]
+    IssuerNotValid {
+        /// PKI.
+        pki: String,
+        /// Scope.
+        scope: String,
+        /// The time of the command.
+        now: String,
+        /// notBefore.
+        not_before: String,
+        /// notAfter.
+        not_after: String,
+    },
     /// A SPIFFE ID could not be parsed.
     #[error("{id:?} is not an inforge SPIFFE ID (spiffe://<trust-domain>/<env>/<scope>/<service>)")]
     BadSpiffeId {
@@ -94,6 +108,7 @@ impl crate::Coded for MeshError {
             MeshError::NoIntermediate { .. } => "service-scope-no-intermediate",
             MeshError::NoBundle { .. } => "bundle-unavailable",
             MeshError::BadSpiffeId { .. } => "spiffe-id-invalid",
+            MeshError::IssuerNotValid { .. } => "intermediate-not-valid",
         }
     }
     fn hint(&self) -> String {
@@ -110,6 +125,9 @@ impl crate::Coded for MeshError {
             }
             MeshError::NoBundle { .. } => "use --scope with a scope that has an intermediate, or --roots".into(),
             MeshError::BadSpiffeId { .. } => "pass the URI SAN of a leaf minted by inforge".into(),
+            MeshError::IssuerNotValid { pki, scope, .. } => format!(
+                "roll it from the cold root: inforge pki rotate <env> {pki} --intermediate {scope} (check INFORGE_NOW and the clock too)"
+            ),
         }
     }
 }
@@ -376,12 +394,14 @@ pub struct ScopeIssuer {
 }
 
 /// Decrypts exactly the intermediates `targets` need, with the CI identity (checked against
-/// the store's `recipient`). Never touches a root key.
+/// the store's `recipient`), refusing any intermediate not valid at `now`. Never touches a
+/// root key.
 pub fn open_issuers(
     store: &Store,
     project: &Project,
     targets: &[LeafTarget],
     ci: &Identity,
+    now: OffsetDateTime,
 ) -> Result<BTreeMap<(String, String), ScopeIssuer>, Error> {
     ci.expect_recipient(&store.recipient)?;
     let mut out = BTreeMap::new();
@@ -394,6 +414,16 @@ pub fn open_issuers(
         let e = &pki.intermediates[&t.scope];
         let loc = format!("pkis.{}.intermediates.{}", t.pki, t.scope);
         let cert = Cert::from_pem(e.cert.as_str(), &format!("{loc}.cert"))?;
+        if !cert.is_valid_at(now) {
+            return Err(MeshError::IssuerNotValid {
+                pki: t.pki.clone(),
+                scope: t.scope.clone(),
+                now: crate::time::format_rfc3339(now),
+                not_before: crate::time::format_rfc3339(cert.not_before()),
+                not_after: crate::time::format_rfc3339(cert.not_after()),
+            }
+            .into());
+        }
         let key = ci.open_key(e.key.as_str(), &cert, &format!("{loc}.key"))?;
         let bundle = pem_bundle(&scope_bundle(store, project, &t.pki, &t.scope)?);
         let revoked = revoked_set(pki);
@@ -474,7 +504,7 @@ pub fn renew(
     rng: &mut impl CryptoRngCore,
 ) -> Result<Vec<Minted>, Error> {
     let targets = plan(project, store, env, filter)?;
-    let issuers = open_issuers(store, project, &targets, ci)?;
+    let issuers = open_issuers(store, project, &targets, ci, now)?;
     targets
         .iter()
         .map(|t| {

@@ -178,6 +178,8 @@ pub fn validate_texts(
         Some(Err(e)) => {
             out.err(e.code(), &spath, "(file)", e.to_string(), e.hint());
             check_config(&mut out, &project, None, env);
+            // The store exists; it is unreadable, which was just reported.
+            out.diags.retain(|d| d.code != "store-missing");
             return out.finish();
         }
     };

@@ -1,5 +1,5 @@
 //! Python bindings of inforge-core for deploy scripts (thin: no domain logic).
-//! Errors map to `inforge.InforgeError` (with `.code` and `.hint`) in one place.
+//! Errors map to `inforge.InforgeError` in one place; its `args` are (code, message, hint).
 #![forbid(unsafe_code)]
 
 use inforge_core::Coded;

@@ -372,3 +372,16 @@ fn inforge_now_drives_validity() {
     assert!(out.contains("notBefore=Dec 31 23:55:00 2029 GMT"), "{out}");
     assert!(out.contains("notAfter=Jan  1 00:00:00 2040 GMT"), "{out}");
 }
+
+#[test]
+fn init_refuses_to_print_the_identity_into_the_void() {
+    for redirect in ["exec 1>&-", "exec 1>/dev/null"] {
+        let r = Repo::new();
+        let script = format!("{redirect}; exec \"$0\" -C \"$1\" pki init prd",);
+        let out = tool("bash").args(["-c", &script, BIN, r.dir.to_str().unwrap()]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{redirect}: {stderr}");
+        assert!(stderr.contains("error[stdout-discarded]"), "{stderr}");
+        assert!(!r.store_path().exists(), "{redirect}: no store without the identity");
+    }
+}

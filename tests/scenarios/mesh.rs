@@ -195,7 +195,7 @@ fn renew_replaces_each_scope_as_a_consistent_set() {
         .unwrap()
         .filter(|e| {
             let n = e.as_ref().unwrap().file_name().to_string_lossy().into_owned();
-            n.starts_with(".global.") && !n.contains("adopted")
+            n.starts_with(".global@") && !n.contains("adopted")
         })
         .count();
     assert_eq!(gens, 2);
@@ -529,4 +529,49 @@ fn validate_emits_sarif_for_code_scanning() {
     assert_eq!(res["level"], "error");
     assert_eq!(res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "inforge.yaml");
     assert_eq!(sarif["runs"][0]["tool"]["driver"]["name"], "inforge");
+}
+
+#[test]
+fn renew_bad_input_expired_intermediate() {
+    let mut r = mesh();
+    r.now = Some("2032-01-01T00:00:00Z".into());
+    renew_fails(
+        &r,
+        &[],
+        &[("INFORGE_SECRETS_KEY", &r.ci)],
+        "intermediate-not-valid",
+        "is not valid at 2032-01-01T00:00:00Z",
+    );
+}
+
+#[test]
+fn dotted_scope_names_do_not_collide_in_the_provider() {
+    let mut r = Repo::new();
+    r.now = Some(NOW.into());
+    std::fs::write(r.dir.join("regions.yaml"), "regions: [eu, eu.west]\n").unwrap();
+    edit_config(&r, "    regions: [us-east-1]\n", "    regions: [eu]\n");
+    r.init();
+    r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
+    for s in ["global", "eu", "eu.west"] {
+        r.run(&["pki", "intermediate", "prd", "wardnet-mesh", s]).ok();
+    }
+    for _ in 0..3 {
+        renew(&r, &[]);
+    }
+    for scope in ["eu", "eu.west"] {
+        let d = provider(&r).join("web/mtls").join(scope);
+        let (ok, out) = openssl(
+            &[
+                "verify",
+                "-attime",
+                &crate::tls::epoch(NOW).to_string(),
+                "-partial_chain",
+                "-CAfile",
+                "bundle.pem",
+                "cert.pem",
+            ],
+            &d,
+        );
+        assert!(ok, "{scope}: {out}");
+    }
 }

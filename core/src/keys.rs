@@ -75,9 +75,6 @@ pub enum KeyError {
         /// Store location of the key.
         location: String,
     },
-    /// Signing failed.
-    #[error("signing failed: {0}")]
-    Sign(String),
 }
 
 impl crate::Coded for KeyError {
@@ -85,7 +82,6 @@ impl crate::Coded for KeyError {
         match self {
             KeyError::UnknownAlgorithm(_) => "algorithm-unknown",
             KeyError::Unparseable { .. } => "key-unparseable",
-            KeyError::Sign(_) => "sign-failed",
         }
     }
     fn hint(&self) -> String {
@@ -94,7 +90,6 @@ impl crate::Coded for KeyError {
             KeyError::Unparseable { .. } => {
                 "the store was edited by hand or corrupted: restore pki.enc.yaml from git".into()
             }
-            KeyError::Sign(_) => "this is a bug in inforge; please report it".into(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use inforge_core::custody::{parse_recipient, Custodian, Identity};
 use inforge_core::mesh;
-use inforge_core::pki::{self, PkiError};
+use inforge_core::pki::{self, Effects, PkiError};
 use inforge_core::store::{store_path, Store, Topology};
 
 use crate::error::CliError;
@@ -71,7 +71,14 @@ pub fn add(dir: &Path, a: AddArgs) -> Result<(), CliError> {
     let topology = if a.topology == "root-only" { Topology::RootOnly } else { Topology::TwoTier };
     let algorithm = core(a.algorithm.parse::<inforge_core::keys::Algorithm>())?;
     let now = shell::now()?;
-    core(pki::add_pki(&mut store, &a.env, &a.name, topology, algorithm, now, &mut shell::rng(), &mut AgeSealer))?;
+    core(pki::add_pki(
+        &mut store,
+        &a.env,
+        &a.name,
+        topology,
+        algorithm,
+        &mut Effects { now, rng: &mut shell::rng(), sealer: &mut AgeSealer },
+    ))?;
     repo.save_store(&a.env, &store, Some(&text))?;
     let custody = match topology {
         Topology::TwoTier => "cold: its key is sealed to the offline rootRecipient",
@@ -97,9 +104,7 @@ pub fn intermediate(dir: &Path, a: IntermediateArgs) -> Result<(), CliError> {
         &a.name,
         &a.scope,
         &root_id,
-        now,
-        &mut shell::rng(),
-        &mut AgeSealer,
+        &mut Effects { now, rng: &mut shell::rng(), sealer: &mut AgeSealer },
     ))?;
     repo.save_store(&a.env, &store, Some(&text))?;
     eprintln!(
@@ -384,9 +389,7 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
             &a.name,
             scope,
             &root_id,
-            now,
-            &mut shell::rng(),
-            &mut AgeSealer,
+            &mut Effects { now, rng: &mut shell::rng(), sealer: &mut AgeSealer },
         ))?;
         repo.save_store(&a.env, &store, Some(&text))?;
         eprintln!("rotated the {scope:?} intermediate of {:?}: fresh key from the cold root; the old one stays in its bundles", a.name);
@@ -427,9 +430,7 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         &a.name,
         &operator,
         a.min_overlap_days,
-        now,
-        &mut shell::rng(),
-        &mut AgeSealer,
+        &mut Effects { now, rng: &mut shell::rng(), sealer: &mut AgeSealer },
     ))?;
     repo.save_store(&a.env, &store, Some(&text))?;
     let allowed =
@@ -465,9 +466,7 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
         &a.name,
         &a.scope,
         &root_id,
-        now,
-        &mut shell::rng(),
-        &mut AgeSealer,
+        &mut Effects { now, rng: &mut shell::rng(), sealer: &mut AgeSealer },
     ))?;
     let scopes = rotate::scopes_trusting(&repo.project, &a.scope);
     let filter = mesh::Filter { service: None, pki: Some(&a.name), scopes: Some(&scopes) };

@@ -130,6 +130,17 @@ fn unknown(store: &Store, name: &str) -> PkiError {
     }
 }
 
+/// What an operation that creates keys draws from outside the core: the time, randomness, and
+/// sealing (age draws its own entropy, so the shell provides an encrypter).
+pub struct Effects<'a, R> {
+    /// The command's time (the clock or `INFORGE_NOW`).
+    pub now: OffsetDateTime,
+    /// Randomness for keys and serials.
+    pub rng: &'a mut R,
+    /// Encryption to age recipients.
+    pub sealer: &'a mut dyn Sealer,
+}
+
 /// Seals a freshly generated key to `recipient`.
 pub(crate) fn seal_key(
     sealer: &mut dyn Sealer,
@@ -143,16 +154,13 @@ pub(crate) fn seal_key(
 
 /// `inforge pki add`: generates a root and records it. A two-tier root is cold (sealed to
 /// `rootRecipient`); a root-only root is handed to an online issuer (sealed to CI).
-#[allow(clippy::too_many_arguments)]
 pub fn add_pki(
     store: &mut Store,
     env: &str,
     name: &str,
     topology: Topology,
     algorithm: Algorithm,
-    now: OffsetDateTime,
-    rng: &mut impl CryptoRngCore,
-    sealer: &mut dyn Sealer,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<(), Error> {
     crate::names::check_segment("PKI name", name)?;
     if store.pkis.contains_key(name) {
@@ -162,9 +170,9 @@ pub fn add_pki(
         Topology::TwoTier => (CaTier::TwoTierRoot, store.root_recipient.clone()),
         Topology::RootOnly => (CaTier::RootOnly, store.recipient.clone()),
     };
-    let key = PrivateKey::generate(algorithm, rng);
-    let cert = profile::issue_root(name, env, tier, &key, now, rng)?;
-    let sealed = seal_key(sealer, &recipient, &key, &format!("pkis.{name}.root.key"))?;
+    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
+    let cert = profile::issue_root(name, env, tier, &key, fx.now, &mut *fx.rng)?;
+    let sealed = seal_key(fx.sealer, &recipient, &key, &format!("pkis.{name}.root.key"))?;
     store.pkis.insert(
         name.to_string(),
         Pki {
@@ -232,7 +240,6 @@ pub fn check_new_intermediate(store: &Store, project: &Project, name: &str, scop
 
 /// `inforge pki intermediate`: mints a scope's intermediate, signed by the cold root. Its key
 /// is sealed to the CI recipient.
-#[allow(clippy::too_many_arguments)]
 pub fn add_intermediate(
     store: &mut Store,
     project: &Project,
@@ -240,17 +247,16 @@ pub fn add_intermediate(
     name: &str,
     scope: &str,
     root_identity: &Identity,
-    now: OffsetDateTime,
-    rng: &mut impl CryptoRngCore,
-    sealer: &mut dyn Sealer,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<(), Error> {
     check_new_intermediate(store, project, name, scope)?;
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
     let algorithm = get_pki(store, name)?.algorithm;
-    let key = PrivateKey::generate(algorithm, rng);
-    let cert = profile::issue_intermediate(name, env, scope, &key.public(), (&root_cert, &root_key), now, rng)?;
+    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
+    let cert =
+        profile::issue_intermediate(name, env, scope, &key.public(), (&root_cert, &root_key), fx.now, &mut *fx.rng)?;
     let recipient = store.recipient.clone();
-    let sealed = seal_key(sealer, &recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
+    let sealed = seal_key(fx.sealer, &recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
     let pki =
         store.pkis.get_mut(name).ok_or_else(|| PkiError::UnknownPki { name: name.into(), known: String::new() })?;
     pki.intermediates.insert(scope.to_string(), Entry { cert: Block::new(cert.pem()), key: sealed });
@@ -454,12 +460,34 @@ mod tests {
         let ci = identity(Custodian::Ci);
         let project = Project::parse("baseDomain: w.example\n", Some("regions: [us-east-1]\n")).unwrap();
         let mut s = Store::new(root_id.recipient(), ci.recipient());
-        add_pki(&mut s, "prd", "mesh", Topology::TwoTier, Algorithm::EcdsaP256, now(), &mut rng, &mut TestSealer)
-            .unwrap();
-        add_pki(&mut s, "prd", "daemon", Topology::RootOnly, Algorithm::Ed25519, now(), &mut rng, &mut TestSealer)
-            .unwrap();
-        add_intermediate(&mut s, &project, "prd", "mesh", "global", &root_id, now(), &mut rng, &mut TestSealer)
-            .unwrap();
+        add_pki(
+            &mut s,
+            "prd",
+            "mesh",
+            Topology::TwoTier,
+            Algorithm::EcdsaP256,
+            &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer },
+        )
+        .unwrap();
+        add_pki(
+            &mut s,
+            "prd",
+            "daemon",
+            Topology::RootOnly,
+            Algorithm::Ed25519,
+            &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer },
+        )
+        .unwrap();
+        add_intermediate(
+            &mut s,
+            &project,
+            "prd",
+            "mesh",
+            "global",
+            &root_id,
+            &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer },
+        )
+        .unwrap();
 
         // Custody: cold root only opens with the offline identity; CI keys with CI.
         let root_cert = Cert::from_pem(s.pkis["mesh"].root.cert.as_str(), "r").unwrap();
@@ -484,9 +512,7 @@ mod tests {
                 "mesh",
                 Topology::TwoTier,
                 Algorithm::EcdsaP256,
-                now(),
-                &mut rng,
-                &mut TestSealer
+                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
             )),
             "pki-exists"
         );
@@ -498,18 +524,32 @@ mod tests {
                 "mesh",
                 "global",
                 &root_id,
-                now(),
-                &mut rng,
-                &mut TestSealer
+                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
             )),
             "scope-exists"
         );
         assert_eq!(
-            code(add_intermediate(&mut s, &project, "prd", "mesh", "mars", &root_id, now(), &mut rng, &mut TestSealer)),
+            code(add_intermediate(
+                &mut s,
+                &project,
+                "prd",
+                "mesh",
+                "mars",
+                &root_id,
+                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
+            )),
             "scope-unknown"
         );
         assert_eq!(
-            code(add_intermediate(&mut s, &project, "prd", "daemon", "global", &ci, now(), &mut rng, &mut TestSealer)),
+            code(add_intermediate(
+                &mut s,
+                &project,
+                "prd",
+                "daemon",
+                "global",
+                &ci,
+                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
+            )),
             "pki-root-only"
         );
         assert_eq!(
@@ -520,9 +560,7 @@ mod tests {
                 "nope",
                 "global",
                 &root_id,
-                now(),
-                &mut rng,
-                &mut TestSealer
+                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
             )),
             "pki-unknown"
         );
@@ -535,9 +573,7 @@ mod tests {
                 "mesh",
                 "us-east-1",
                 &wrong,
-                now(),
-                &mut rng,
-                &mut TestSealer
+                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
             )),
             "identity-wrong"
         );

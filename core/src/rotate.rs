@@ -14,9 +14,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::cert::Cert;
 use crate::config::Project;
-use crate::custody::{Identity, Sealer};
+use crate::custody::Identity;
 use crate::keys::PrivateKey;
-use crate::pki::{check_scope, get_pki, open_root, seal_key};
+use crate::pki::{check_scope, get_pki, open_root, seal_key, Effects};
 use crate::profile::{self, CaTier};
 use crate::store::{Block, Entry, Revoked, Store, Topology};
 use crate::Error;
@@ -106,28 +106,24 @@ pub fn check_intermediate_rotation(store: &Store, project: &Project, name: &str,
     two_tier_scope(store, project, name, scope)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn fresh_intermediate(
     store: &Store,
     env: &str,
     name: &str,
     scope: &str,
     root: (&Cert, &PrivateKey),
-    now: OffsetDateTime,
-    rng: &mut impl CryptoRngCore,
-    sealer: &mut dyn Sealer,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<Entry, Error> {
     let algorithm = get_pki(store, name)?.algorithm;
-    let key = PrivateKey::generate(algorithm, rng);
-    let cert = profile::issue_intermediate(name, env, scope, &key.public(), root, now, rng)?;
-    let sealed = seal_key(sealer, &store.recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
+    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
+    let cert = profile::issue_intermediate(name, env, scope, &key.public(), root, fx.now, &mut *fx.rng)?;
+    let sealed = seal_key(fx.sealer, &store.recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
     Ok(Entry { cert: Block::new(cert.pem()), key: sealed })
 }
 
 /// `rotate --intermediate <scope>`: a planned roll. Fresh key signed by the cold root; the old
 /// certificate joins `previousIntermediates[scope]` (expired ones are dropped), so the scope's
 /// bundles carry old and new until every leaf is re-minted. Other scopes are untouched.
-#[allow(clippy::too_many_arguments)]
 pub fn rotate_intermediate(
     store: &mut Store,
     project: &Project,
@@ -135,20 +131,18 @@ pub fn rotate_intermediate(
     name: &str,
     scope: &str,
     root_identity: &Identity,
-    now: OffsetDateTime,
-    rng: &mut impl CryptoRngCore,
-    sealer: &mut dyn Sealer,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<(), Error> {
     two_tier_scope(store, project, name, scope)?;
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
-    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), now, rng, sealer)?;
+    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
     let pki = store
         .pkis
         .get_mut(name)
         .ok_or_else(|| crate::pki::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
     let old = pki.intermediates.insert(scope.to_string(), entry);
     let prev = pki.previous_intermediates.entry(scope.to_string()).or_default();
-    prev.retain(|b| Cert::from_pem(b.as_str(), "previous").map(|c| c.not_after() >= now).unwrap_or(false));
+    prev.retain(|b| Cert::from_pem(b.as_str(), "previous").map(|c| c.not_after() >= fx.now).unwrap_or(false));
     if let Some(old) = old {
         prev.push(old.cert);
     }
@@ -169,7 +163,6 @@ pub fn scopes_trusting(project: &Project, scope: &str) -> Vec<String> {
 /// certificate of the compromised key (current, and previous ones such as root-rotation
 /// re-signs) is recorded as revoked and dropped, and no previous intermediate of the scope
 /// stays in its bundles. Returns the revocation records.
-#[allow(clippy::too_many_arguments)]
 pub fn recover_intermediate(
     store: &mut Store,
     project: &Project,
@@ -177,9 +170,7 @@ pub fn recover_intermediate(
     name: &str,
     scope: &str,
     root_identity: &Identity,
-    now: OffsetDateTime,
-    rng: &mut impl CryptoRngCore,
-    sealer: &mut dyn Sealer,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<Vec<Revoked>, Error> {
     two_tier_scope(store, project, name, scope)?;
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
@@ -194,8 +185,8 @@ pub fn recover_intermediate(
             revoked.push(c);
         }
     }
-    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), now, rng, sealer)?;
-    let at = crate::time::format_rfc3339(now);
+    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
+    let at = crate::time::format_rfc3339(fx.now);
     let records: Vec<Revoked> = revoked
         .iter()
         .map(|c| Revoked {
@@ -238,16 +229,13 @@ pub fn check_root_rotation(store: &Store, name: &str) -> Result<(), Error> {
 /// `previousIntermediates`; the old root (cert and sealed key, unopened) moves to
 /// `previousRoots`. The offline identity authorises the operation (checked against
 /// `rootRecipient`); no existing key is decrypted.
-#[allow(clippy::too_many_arguments)]
 pub fn rotate_root(
     store: &mut Store,
     env: &str,
     name: &str,
     operator: &Identity,
     min_overlap_days: Option<u32>,
-    now: OffsetDateTime,
-    rng: &mut impl CryptoRngCore,
-    sealer: &mut dyn Sealer,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<(), Error> {
     check_root_rotation(store, name)?;
     operator.expect_recipient(&store.root_recipient)?;
@@ -256,8 +244,8 @@ pub fn rotate_root(
         Topology::TwoTier => (CaTier::TwoTierRoot, store.root_recipient.clone()),
         Topology::RootOnly => (CaTier::RootOnly, store.recipient.clone()),
     };
-    let key = PrivateKey::generate(pki.algorithm, rng);
-    let root = profile::issue_root(name, env, tier, &key, now, rng)?;
+    let key = PrivateKey::generate(pki.algorithm, &mut *fx.rng);
+    let root = profile::issue_root(name, env, tier, &key, fx.now, &mut *fx.rng)?;
     let mut resigned = Vec::new();
     for (scope, e) in &pki.intermediates {
         let loc = format!("pkis.{name}.intermediates.{scope}.cert");
@@ -266,10 +254,10 @@ pub fn rotate_root(
             location: loc.clone(),
             reason: "unsupported key algorithm".into(),
         })?;
-        let new = profile::issue_intermediate(name, env, scope, &public, (&root, &key), now, rng)?;
+        let new = profile::issue_intermediate(name, env, scope, &public, (&root, &key), fx.now, &mut *fx.rng)?;
         resigned.push((scope.clone(), Block::new(new.pem())));
     }
-    let sealed = seal_key(sealer, &recipient, &key, &format!("pkis.{name}.root.key"))?;
+    let sealed = seal_key(fx.sealer, &recipient, &key, &format!("pkis.{name}.root.key"))?;
     let pki = store
         .pkis
         .get_mut(name)
@@ -282,7 +270,7 @@ pub fn rotate_root(
     }
     let old_root = std::mem::replace(&mut pki.root, Entry { cert: Block::new(root.pem()), key: sealed });
     pki.previous_roots.push(old_root);
-    pki.root_overlap_started = Some(crate::time::format_rfc3339(now));
+    pki.root_overlap_started = Some(crate::time::format_rfc3339(fx.now));
     pki.root_overlap_min_days = Some(min_overlap_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS));
     Ok(())
 }

@@ -13,7 +13,10 @@ cargo clippy -q -p inforge-core --all-targets -- -D warnings
 cargo clippy -q -p inforge-cli --all-targets -- -D warnings
 
 echo "== cargo test (unit + scenarios)" >&2
-cargo test -p inforge-core -p inforge-cli
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test -p inforge-core -p inforge-cli 2>&1 | tee "$log"
+passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
 echo "== bindings compile (wasm/, python/)" >&2
 cargo check -q -p inforge-wasm -p inforge-py
@@ -21,4 +24,5 @@ cargo check -q -p inforge-wasm -p inforge-py
 echo "== quickstart (README main command) on the debug build" >&2
 cargo build -q -p inforge-cli
 INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/quickstart.sh >/dev/null
-echo "all tests passed" >&2
+echo "quickstart: ok" >&2
+echo "inforge: $passed passed, 0 failed"

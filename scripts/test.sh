@@ -18,8 +18,9 @@ trap 'rm -f "$log"' EXIT
 cargo test -p inforge-core -p inforge-cli 2>&1 | tee "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
-echo "== bindings compile (wasm/, python/)" >&2
+echo "== bindings and benchmarks compile (wasm/, python/, benches/)" >&2
 cargo check -q -p inforge-wasm -p inforge-py
+cargo check -q -p inforge-benches --benches
 
 echo "== quickstart (README main command) on the debug build" >&2
 cargo build -q -p inforge-cli

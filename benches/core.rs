@@ -1,0 +1,50 @@
+//! criterion benchmarks: minting one leaf per algorithm, a whole renew, the store round trip,
+//! and validation. Run: `cargo bench -p inforge-benches`.
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use inforge_benches::fixture;
+use inforge_core::keys::Algorithm;
+use inforge_core::mesh::{self, Filter};
+use rand_chacha::rand_core::SeedableRng;
+
+fn mint_one_leaf(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mint_leaf");
+    for alg in [Algorithm::EcdsaP256, Algorithm::EcdsaP384, Algorithm::Ed25519] {
+        let f = fixture(1, 1, alg);
+        let targets = mesh::plan(&f.project, &f.store, "prd", &Filter::default()).unwrap();
+        let issuers = mesh::open_issuers(&f.store, &f.project, &targets, &f.ci, f.now).unwrap();
+        let issuer = &issuers[&(targets[0].pki.clone(), targets[0].scope.clone())];
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+        g.bench_function(BenchmarkId::from_parameter(alg.name()), |b| {
+            b.iter(|| mesh::mint(&targets[0], issuer, alg, None, f.now, &mut rng).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn renew_mesh(c: &mut Criterion) {
+    let mut g = c.benchmark_group("renew");
+    g.sample_size(10);
+    for services in [10usize, 100] {
+        let f = fixture(services, 3, Algorithm::EcdsaP256);
+        g.throughput(Throughput::Elements((services * 3) as u64));
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        g.bench_function(BenchmarkId::new("sequential", services * 3), |b| {
+            b.iter(|| mesh::renew(&f.project, &f.store, "prd", &Filter::default(), &f.ci, f.now, &mut rng).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn store_round_trip_and_validate(c: &mut Criterion) {
+    let f = fixture(50, 20, Algorithm::EcdsaP256);
+    let text = f.store.to_yaml();
+    c.bench_function("store/parse+write (21 intermediates)", |b| {
+        b.iter(|| inforge_core::store::Store::parse("bench", &text).unwrap().to_yaml())
+    });
+    c.bench_function("validate (50 services, 21 intermediates)", |b| {
+        b.iter(|| inforge_core::validate::validate(&f.project, Some(&f.store), "prd", f.now))
+    });
+}
+
+criterion_group!(benches, mint_one_leaf, renew_mesh, store_round_trip_and_validate);
+criterion_main!(benches);

@@ -34,7 +34,9 @@ impl Repo {
         let regions_path = root.join("regions.yaml");
         let regions = if regions_path.is_file() { Some(read(&regions_path)?) } else { None };
         let project = Project::parse(&text, regions.as_deref()).map_err(inforge_core::Error::from)?;
-        Ok(Repo { root: root.to_path_buf(), project })
+        // `-C .` (the default) reads better as plain relative paths in messages.
+        let root = if root == Path::new(".") { PathBuf::new() } else { root.to_path_buf() };
+        Ok(Repo { root, project })
     }
 
     /// Checks the environment name and that inforge.yaml declares it.

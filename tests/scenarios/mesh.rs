@@ -8,15 +8,7 @@ use crate::tls::{openssl_handshake, rustls_handshake, Svid};
 const NOW: &str = "2026-11-22T12:00:00Z";
 
 fn mesh() -> Repo {
-    let mut r = Repo::new();
-    r.now = Some(NOW.into());
-    r.init();
-    r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
-    r.run(&["pki", "add", "prd", "daemon-ca", "--topology", "root-only"]).ok();
-    for s in ["global", "us-east-1", "eu-west-1"] {
-        r.run(&["pki", "intermediate", "prd", "wardnet-mesh", s]).ok();
-    }
-    r
+    Repo::initialized_at(Some(NOW))
 }
 
 fn provider(r: &Repo) -> PathBuf {

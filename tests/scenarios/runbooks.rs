@@ -48,14 +48,7 @@ fn run_runbook(name: &str) {
 
     let mut now = time::OffsetDateTime::now_utc() - time::Duration::days(40);
     let fmt = |t: time::OffsetDateTime| inforge_core::time::format_rfc3339(t);
-    let mut r = Repo::new();
-    r.now = Some(fmt(now));
-    r.init();
-    r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
-    r.run(&["pki", "add", "prd", "daemon-ca", "--topology", "root-only"]).ok();
-    for s in ["global", "us-east-1", "eu-west-1"] {
-        r.run(&["pki", "intermediate", "prd", "wardnet-mesh", s]).ok();
-    }
+    let r = Repo::initialized_at(Some(&fmt(now)));
     r.run(&["pki", "renew", "prd"]).ok();
     git(&r.dir, &["init", "-q"]);
     git(&r.dir, &["add", "-A"]);

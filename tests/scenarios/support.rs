@@ -115,7 +115,13 @@ impl Repo {
     /// `new` + init + a two-tier mesh with global and both regional intermediates + a
     /// root-only PKI: the README's quickstart state.
     pub fn initialized() -> Repo {
+        Repo::initialized_at(None)
+    }
+
+    /// [`Repo::initialized`] with `INFORGE_NOW` fixed for every later command.
+    pub fn initialized_at(now: Option<&str>) -> Repo {
         let mut r = Repo::new();
+        r.now = now.map(str::to_string);
         r.init();
         r.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
         r.run(&["pki", "add", "prd", "daemon-ca", "--topology", "root-only"]).ok();

@@ -173,6 +173,18 @@ pub fn rustls_handshake(now: &str, client: &Svid, server: &Svid) -> Result<Hands
     panic!("handshake did not settle");
 }
 
+/// A peer's own leaf, key and bundle, verified strictly at the scenario's time, with the
+/// bundle's intermediates as trust anchors (`-partial_chain`).
+fn own_files(svid: &Svid, attime: &str) -> Vec<String> {
+    let mut v: Vec<String> =
+        ["-cert", "cert.pem", "-cert_chain", "cert.pem", "-key", "key.pem", "-CAfile", "bundle.pem"]
+            .chunks(2)
+            .flat_map(|kv| [kv[0].to_string(), svid.p(kv[1])])
+            .collect();
+    v.extend(["-verify_return_error", "-partial_chain", "-attime", attime].map(String::from));
+    v
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -189,17 +201,8 @@ pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, Stri
     let mut srv = tool("timeout")
         .args(["30", "openssl", "s_server", "-naccept", "1", "-accept"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(["-cert", &server.p("cert.pem"), "-cert_chain", &server.p("cert.pem"), "-key", &server.p("key.pem")])
-        .args([
-            "-CAfile",
-            &server.p("bundle.pem"),
-            "-Verify",
-            "2",
-            "-verify_return_error",
-            "-partial_chain",
-            "-attime",
-            &attime,
-        ])
+        .args(own_files(server, &attime))
+        .args(["-Verify", "2"])
         // s_server quits at EOF on stdin: hold it open until the client is done.
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -223,16 +226,8 @@ pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, Stri
     let mut cli = tool("timeout")
         .args(["20", "openssl", "s_client", "-connect"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(["-cert", &client.p("cert.pem"), "-cert_chain", &client.p("cert.pem"), "-key", &client.p("key.pem")])
-        .args([
-            "-CAfile",
-            &client.p("bundle.pem"),
-            "-verify_return_error",
-            "-partial_chain",
-            "-brief",
-            "-attime",
-            &attime,
-        ])
+        .args(own_files(client, &attime))
+        .arg("-brief")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -468,7 +468,7 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
         &root_id,
         &mut Effects { now, rng: &mut shell::rng(), sealer: &mut AgeSealer },
     ))?;
-    let scopes = rotate::scopes_trusting(&repo.project, &a.scope);
+    let scopes = mesh::trusted_scopes(&repo.project, &a.scope);
     let filter = mesh::Filter { service: None, pki: Some(&a.name), scopes: Some(&scopes) };
     let targets = core(mesh::plan(&repo.project, &store, &a.env, &filter))?;
     // Commit point: the store first (atomic); then the provider.

@@ -219,6 +219,9 @@ pub fn authorize(caller: &SpiffeId, callee: &SpiffeId) -> Result<(), Denied> {
 
 /// The scopes whose intermediates a scope's bundle carries: a region trusts {itself, global};
 /// `global` trusts {global, every region}.
+///
+/// The relation is symmetric, so this is also the set of scopes whose bundles carry `scope`:
+/// recovery re-mints exactly these scopes' leaves so their hosts get new bundles at once.
 pub fn trusted_scopes(project: &Project, scope: &str) -> Vec<String> {
     if scope == GLOBAL {
         std::iter::once(GLOBAL.to_string()).chain(project.regions.iter().cloned()).collect()

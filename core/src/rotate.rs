@@ -149,16 +149,6 @@ pub fn rotate_intermediate(
     Ok(())
 }
 
-/// Scopes whose bundles include `scope`: itself and `global` for a region; every scope for
-/// `global`. Their leaves are re-minted by recovery so hosts get new bundles at once.
-pub fn scopes_trusting(project: &Project, scope: &str) -> Vec<String> {
-    if scope == crate::mesh::GLOBAL {
-        std::iter::once(crate::mesh::GLOBAL.to_string()).chain(project.regions.iter().cloned()).collect()
-    } else {
-        vec![scope.to_string(), crate::mesh::GLOBAL.to_string()]
-    }
-}
-
 /// `recover-intermediate <scope>`: compromise recovery. A fresh key with no overlap; every
 /// certificate of the compromised key (current, and previous ones such as root-rotation
 /// re-signs) is recorded as revoked and dropped, and no previous intermediate of the scope

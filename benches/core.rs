@@ -3,19 +3,17 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use inforge_benches::fixture;
 use inforge_core::keys::Algorithm;
-use inforge_core::mesh::{self, Filter};
+use inforge_core::ops::{self, RenewRequest};
 use rand_chacha::rand_core::SeedableRng;
 
 fn mint_one_leaf(c: &mut Criterion) {
     let mut g = c.benchmark_group("mint_leaf");
     for alg in [Algorithm::EcdsaP256, Algorithm::EcdsaP384, Algorithm::Ed25519] {
         let f = fixture(1, 1, alg);
-        let targets = mesh::plan(&f.project, &f.store, "prd", &Filter::default()).unwrap();
-        let issuers = mesh::open_issuers(&f.store, &f.project, &targets, &f.ci, f.now).unwrap();
-        let issuer = &issuers[&(targets[0].pki.clone(), targets[0].scope.clone())];
+        let plan = ops::renew(&f.env(), &RenewRequest::default(), &mut f.keyring(), f.now).unwrap();
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
         g.bench_function(BenchmarkId::from_parameter(alg.name()), |b| {
-            b.iter(|| mesh::mint(&targets[0], issuer, alg, None, f.now, &mut rng).unwrap())
+            b.iter(|| plan.mint(&plan.targets[0], &mut rng).unwrap())
         });
     }
     g.finish();
@@ -28,8 +26,12 @@ fn renew_mesh(c: &mut Criterion) {
         let f = fixture(services, 3, Algorithm::EcdsaP256);
         g.throughput(Throughput::Elements((services * 3) as u64));
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let env = f.env();
         g.bench_function(BenchmarkId::new("sequential", services * 3), |b| {
-            b.iter(|| mesh::renew(&f.project, &f.store, "prd", &Filter::default(), &f.ci, f.now, &mut rng).unwrap())
+            b.iter(|| {
+                let plan = ops::renew(&env, &RenewRequest::default(), &mut f.keyring(), f.now).unwrap();
+                plan.mint_all(&mut rng).unwrap()
+            })
         });
     }
     g.finish();

@@ -2,21 +2,20 @@
 #![allow(clippy::disallowed_methods)]
 
 use inforge_core::config::Project;
-use inforge_core::custody::{Custodian, CustodyError, Identity, Sealer};
+use inforge_core::custody::{Custodian, Identity};
+use inforge_core::effects::Effects;
 use inforge_core::keys::Algorithm;
-use inforge_core::pki::{add_intermediate, add_pki, Effects};
+use inforge_core::lifecycle::{add_intermediate, add_pki};
+use inforge_core::ops::{Env, Keyring};
 use inforge_core::store::{Store, Topology};
+use inforge_host::seal::AgeSealer;
 use rand_chacha::rand_core::SeedableRng;
 
-/// age sealing for fixtures (benchmarks may use OS randomness).
-pub struct BenchSealer;
-impl Sealer for BenchSealer {
-    fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, CustodyError> {
-        let r: age::x25519::Recipient = recipient
-            .parse()
-            .map_err(|_| CustodyError::Seal { location: location.into(), reason: "recipient".into() })?;
-        age::encrypt_and_armor(&r, plaintext)
-            .map_err(|e| CustodyError::Seal { location: location.into(), reason: e.to_string() })
+/// A keyring holding the CI identity (as revealed text), for `ops::renew`.
+pub struct CiKeyring(pub String);
+impl Keyring for CiKeyring {
+    fn identity(&mut self, c: Custodian) -> Result<Identity, inforge_core::Error> {
+        Identity::parse(c, "bench", if c == Custodian::Ci { Some(&self.0) } else { None })
     }
 }
 
@@ -26,6 +25,22 @@ pub struct Fixture {
     pub store: Store,
     pub ci: Identity,
     pub now: time::OffsetDateTime,
+}
+
+impl Fixture {
+    /// The fixture as the operations layer sees it.
+    pub fn env(&self) -> Env {
+        Env {
+            project: self.project.clone(),
+            name: "prd".into(),
+            store: Some(self.store.clone()),
+            secret_store_recipient: None,
+        }
+    }
+    /// A keyring with the CI identity.
+    pub fn keyring(&self) -> CiKeyring {
+        CiKeyring(self.ci.reveal().to_string())
+    }
 }
 
 pub fn fixture(services: usize, regions: usize, algorithm: Algorithm) -> Fixture {
@@ -41,7 +56,7 @@ pub fn fixture(services: usize, regions: usize, algorithm: Algorithm) -> Fixture
     let now = time::OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let mut store = Store::new(root.recipient(), ci.recipient());
-    let mut fx = Effects { now, rng: &mut rng, sealer: &mut BenchSealer };
+    let mut fx = Effects { now, rng: &mut rng, sealer: &mut AgeSealer };
     add_pki(&mut store, "prd", "mesh", Topology::TwoTier, algorithm, &mut fx).unwrap();
     for scope in std::iter::once("global".to_string()).chain(regions) {
         add_intermediate(&mut store, &project, "prd", "mesh", &scope, &root, &mut fx).unwrap();

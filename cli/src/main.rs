@@ -1,12 +1,16 @@
 //! `inforge`: manage a service mesh's PKI as a git-committed, age-encrypted store.
 //!
-//! A thin shell: clap parses, `shell` fetches inputs (files, env, clock, OS RNG), the core
-//! decides, `error` maps failures to stderr and exit codes in one place.
+//! A thin shell: clap parses, `commands` reads inputs through `inforge-host` (files, identities,
+//! clock, OS RNG), calls one core operation (`inforge_core::ops`) and writes outputs, `render`
+//! prints results, `error` maps failures to stderr and exit codes in one place.
+
+// Errors are the cold path and carry their context (paths, PKI and scope names) by value;
+// boxing them would buy nothing measurable.
+#![allow(clippy::result_large_err)]
 
 mod commands;
 mod error;
-mod provider;
-mod shell;
+mod render;
 
 use std::path::PathBuf;
 

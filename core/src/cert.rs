@@ -62,13 +62,16 @@ impl crate::Coded for CertError {
             CertError::BadSignature { .. } => "signature-invalid",
         }
     }
-    fn hint(&self) -> String {
-        match self {
-            CertError::Parse { .. } | CertError::BadSignature { .. } => {
-                "the store was edited by hand or corrupted: restore pki.enc.yaml from git".into()
+    fn remedy(&self) -> crate::error::Remedy {
+        let text: String = {
+            match self {
+                CertError::Parse { .. } | CertError::BadSignature { .. } => {
+                    "the store was edited by hand or corrupted: restore pki.enc.yaml from git".into()
+                }
+                CertError::Issue { .. } => "this is a bug in inforge; please report it".into(),
             }
-            CertError::Issue { .. } => "this is a bug in inforge; please report it".into(),
-        }
+        };
+        text.into()
     }
 }
 
@@ -94,7 +97,12 @@ pub struct Cert {
 
 impl Cert {
     /// Parses one PEM certificate; `location` names it in errors.
-    pub fn from_pem(pem: &str, location: &str) -> Result<Cert, CertError> {
+    pub fn from_pem(pem: &str, location: &str) -> Result<Cert, crate::Error> {
+        Ok(Self::from_pem_area(pem, location)?)
+    }
+
+    /// [`from_pem`] with the area's own error type.
+    pub(crate) fn from_pem_area(pem: &str, location: &str) -> Result<Cert, CertError> {
         let err = |reason: String| CertError::Parse { location: location.to_string(), reason };
         let inner = Certificate::from_pem(pem.trim().as_bytes()).map_err(|e| err(e.to_string()))?;
         let der = inner.to_der().map_err(|e| err(e.to_string()))?;
@@ -102,7 +110,12 @@ impl Cert {
     }
 
     /// Parses one DER certificate.
-    pub fn from_der(der: &[u8], location: &str) -> Result<Cert, CertError> {
+    pub fn from_der(der: &[u8], location: &str) -> Result<Cert, crate::Error> {
+        Ok(Self::from_der_area(der, location)?)
+    }
+
+    /// [`from_der`] with the area's own error type.
+    pub(crate) fn from_der_area(der: &[u8], location: &str) -> Result<Cert, CertError> {
         let inner = Certificate::from_der(der)
             .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
         Ok(Cert { inner, der: der.to_vec() })
@@ -229,6 +242,14 @@ impl Cert {
         out
     }
 
+    /// The subject's (last) common name, if it has one as a string.
+    pub fn common_name(&self) -> Option<String> {
+        self.subject_attributes().into_iter().rev().find(|(oid, _)| oid == "2.5.4.3").and_then(|(_, v)| match v {
+            AttrValue::Utf8(s) | AttrValue::Printable(s) | AttrValue::Ia5(s) => Some(s),
+            AttrValue::Other => None,
+        })
+    }
+
     /// Authority key identifier, hex.
     pub fn authority_key_id(&self) -> Option<String> {
         let (_, aki) = self.inner.tbs_certificate.get::<AuthorityKeyIdentifier>().ok()??;
@@ -270,7 +291,12 @@ impl Cert {
 
     /// Verifies this certificate's signature with `issuer`'s public key (and that the issuer
     /// name matches). Uses RustCrypto verifiers; tests cross-check with webpki and openssl.
-    pub fn verify_signed_by(&self, issuer: &Cert, location: &str) -> Result<(), CertError> {
+    pub fn verify_signed_by(&self, issuer: &Cert, location: &str) -> Result<(), crate::Error> {
+        Ok(self.verify_signed_by_area(issuer, location)?)
+    }
+
+    /// [`verify_signed_by`] with the area's own error type.
+    pub(crate) fn verify_signed_by_area(&self, issuer: &Cert, location: &str) -> Result<(), CertError> {
         let bad = || CertError::BadSignature { location: location.to_string(), issuer: issuer.subject() };
         if self.inner.tbs_certificate.issuer != issuer.inner.tbs_certificate.subject {
             return Err(bad());
@@ -308,7 +334,12 @@ impl Cert {
 }
 
 /// Splits a PEM bundle into certificates.
-pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
+pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, crate::Error> {
+    Ok(parse_bundle_area(pem, location)?)
+}
+
+/// [`parse_bundle`] with the area's own error type.
+pub(crate) fn parse_bundle_area(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
     let certs = Certificate::load_pem_chain(pem.as_bytes())
         .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
     certs

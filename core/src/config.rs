@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::names::{check_segment, check_trust_domain, NameError};
+use crate::names::NameError;
 
 /// The config files could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -58,20 +58,23 @@ impl crate::Coded for ConfigError {
             ConfigError::NotInMesh { .. } => "service-not-in-mesh",
         }
     }
-    fn hint(&self) -> String {
-        match self {
-            ConfigError::Yaml { file, .. } => {
-                format!("fix {file} at the location shown (see docs/config.md)")
+    fn remedy(&self) -> crate::error::Remedy {
+        let text: String = {
+            match self {
+                ConfigError::Yaml { file, .. } => {
+                    format!("fix {file} at the location shown (see docs/config.md)")
+                }
+                ConfigError::Name { source, .. } => crate::Coded::hint(source),
+                ConfigError::UnknownEnvironment { env } => {
+                    format!("add `environments: {{{env}: {{provider: {{kind: dir, path: …}}}}}}` to inforge.yaml, or check the spelling")
+                }
+                ConfigError::UnknownService { .. } => "check the spelling against `services:` in inforge.yaml".into(),
+                ConfigError::NotInMesh { service } => {
+                    format!("add `pki: <mesh>` and `scope:` to services.{service} in inforge.yaml to join a mesh")
+                }
             }
-            ConfigError::Name { source, .. } => crate::Coded::hint(source),
-            ConfigError::UnknownEnvironment { env } => {
-                format!("add `environments: {{{env}: {{provider: {{kind: dir, path: …}}}}}}` to inforge.yaml, or check the spelling")
-            }
-            ConfigError::UnknownService { .. } => "check the spelling against `services:` in inforge.yaml".into(),
-            ConfigError::NotInMesh { service } => {
-                format!("add `pki: <mesh>` and `scope:` to services.{service} in inforge.yaml to join a mesh")
-            }
-        }
+        };
+        text.into()
     }
 }
 
@@ -171,8 +174,13 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str)
 
 impl Project {
     /// Parses `inforge.yaml` and (if present) `regions.yaml`, checking every name.
-    pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
-        let p = Self::parse_schema(inforge_yaml, regions_yaml)?;
+    pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, crate::Error> {
+        Ok(Self::parse_area(inforge_yaml, regions_yaml)?)
+    }
+
+    /// [`parse`] with the area's own error type.
+    pub(crate) fn parse_area(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+        let p = Self::parse_schema_area(inforge_yaml, regions_yaml)?;
         if let Some((file, source)) = p.name_problems().into_iter().next() {
             return Err(ConfigError::Name { file, source });
         }
@@ -181,7 +189,12 @@ impl Project {
 
     /// Parses the schema only (unknown fields are still errors) and leaves naming rules to
     /// [`Project::name_problems`], so `validate` can report every bad name at once.
-    pub fn parse_schema(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+    pub fn parse_schema(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, crate::Error> {
+        Ok(Self::parse_schema_area(inforge_yaml, regions_yaml)?)
+    }
+
+    /// [`parse_schema`] with the area's own error type.
+    pub(crate) fn parse_schema_area(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
         let config: ProjectConfig = parse_yaml("inforge.yaml", inforge_yaml)?;
         let regions = match regions_yaml {
             Some(t) => parse_yaml::<RegionsFile>("regions.yaml", t)?.regions,
@@ -199,24 +212,24 @@ impl Project {
             }
         };
         let config = &self.config;
-        check("inforge.yaml", check_trust_domain("baseDomain", &config.base_domain));
+        check("inforge.yaml", crate::names::check_trust_domain_area("baseDomain", &config.base_domain));
         for env in config.environments.keys() {
-            check("inforge.yaml", check_segment("environment name", env));
+            check("inforge.yaml", crate::names::check_segment_area("environment name", env));
         }
         for (svc, s) in &config.services {
-            check("inforge.yaml", check_segment("service name", svc));
+            check("inforge.yaml", crate::names::check_segment_area("service name", svc));
             if let Some(p) = &s.pki {
-                check("inforge.yaml", check_segment(&format!("services.{svc}.pki"), p));
+                check("inforge.yaml", crate::names::check_segment_area(&format!("services.{svc}.pki"), p));
             }
             for r in s.regions.iter().flatten() {
-                check("inforge.yaml", check_segment(&format!("services.{svc}.regions"), r));
+                check("inforge.yaml", crate::names::check_segment_area(&format!("services.{svc}.regions"), r));
             }
             for d in &s.dns_names {
-                check("inforge.yaml", crate::names::check_dns_name(&format!("services.{svc}.dnsNames"), d));
+                check("inforge.yaml", crate::names::check_dns_name_area(&format!("services.{svc}.dnsNames"), d));
             }
         }
         for r in &self.regions {
-            check("regions.yaml", check_segment("region", r));
+            check("regions.yaml", crate::names::check_segment_area("region", r));
             if r == "global" {
                 check("regions.yaml", Err(NameError::Reserved { field: "region".into(), value: r.clone() }));
             }
@@ -225,7 +238,12 @@ impl Project {
     }
 
     /// The environment's config, or an error naming it.
-    pub fn environment(&self, env: &str) -> Result<&Environment, ConfigError> {
+    pub fn environment(&self, env: &str) -> Result<&Environment, crate::Error> {
+        Ok(self.environment_area(env)?)
+    }
+
+    /// [`environment`] with the area's own error type.
+    pub(crate) fn environment_area(&self, env: &str) -> Result<&Environment, ConfigError> {
         self.config.environments.get(env).ok_or_else(|| ConfigError::UnknownEnvironment { env: env.to_string() })
     }
 

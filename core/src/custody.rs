@@ -11,7 +11,8 @@ use zeroize::Zeroizing;
 use crate::keys::PrivateKey;
 
 /// Which of the two custodians a key belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Custodian {
     /// The offline operator: cold two-tier root keys.
     OfflineRoot,
@@ -34,7 +35,15 @@ impl Custodian {
             Custodian::Ci => "recipient",
         }
     }
-    fn describe(self) -> &'static str {
+    /// Short name for messages.
+    pub fn short(self) -> &'static str {
+        match self {
+            Custodian::OfflineRoot => "offline root",
+            Custodian::Ci => "CI",
+        }
+    }
+    /// What this identity is, for remedies.
+    pub fn describe(self) -> &'static str {
         match self {
             Custodian::OfflineRoot => "the offline root identity printed by `inforge pki init` (keep it off CI)",
             Custodian::Ci => "the CI identity of the secret store",
@@ -45,29 +54,45 @@ impl Custodian {
 /// A failure of custody. Messages never contain identities, plaintext or key material.
 #[derive(Debug, thiserror::Error)]
 pub enum CustodyError {
-    /// The identity variable is not set.
-    #[error("{var} is not set")]
+    /// The operation needs this custodian's identity and none was given.
+    #[error("this operation needs the {} identity and none was given", custodian.short())]
     IdentityMissing {
         /// Whose identity.
         custodian: Custodian,
-        /// The variable name.
-        var: &'static str,
     },
-    /// The identity variable does not hold an age X25519 identity.
-    #[error("{var} does not hold an age X25519 identity (AGE-SECRET-KEY-1…)")]
+    /// The identity given does not hold an age X25519 identity.
+    #[error("{source_name} does not hold an age X25519 identity (AGE-SECRET-KEY-1…)")]
     IdentityInvalid {
         /// Whose identity.
         custodian: Custodian,
-        /// The variable name.
-        var: &'static str,
+        /// Where it came from (a variable, a file, an argument), named by the frontend.
+        source_name: String,
+    },
+    /// The identity was given in two ways at once (e.g. a variable and a file).
+    #[error("the {} identity was given twice: as {first} and as {second}", custodian.short())]
+    IdentityAmbiguous {
+        /// Whose identity.
+        custodian: Custodian,
+        /// One source.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// The identity's source could not be read.
+    #[error("cannot read the {} identity from {source_name}: {reason}", custodian.short())]
+    IdentityUnreadable {
+        /// Whose identity.
+        custodian: Custodian,
+        /// Where it was to come from.
+        source_name: String,
+        /// Why (never the value).
+        reason: String,
     },
     /// The identity is valid but is not the store's recipient for this custodian.
-    #[error("{var} is not the identity of this store's {field} ({expected})")]
+    #[error("the {} identity given is not the one of this store's {field} ({expected})", custodian.short())]
     IdentityWrong {
         /// Whose identity.
         custodian: Custodian,
-        /// The variable name.
-        var: &'static str,
         /// The store field.
         field: &'static str,
         /// The recipient the store expects (public).
@@ -97,6 +122,14 @@ pub enum CustodyError {
         /// Why.
         reason: String,
     },
+    /// The store's CI recipient differs from the secret store's.
+    #[error("the store's `recipient:` ({store}) is not the secret store's ({secret_store}): new keys would be sealed to someone else")]
+    RecipientMismatch {
+        /// The PKI store's recipient.
+        store: String,
+        /// The secret store's recipient.
+        secret_store: String,
+    },
     /// The decrypted key does not belong to the certificate it is stored with.
     #[error("the private key at {location} does not match its certificate's public key")]
     KeyMismatch {
@@ -111,22 +144,33 @@ impl crate::Coded for CustodyError {
             CustodyError::IdentityMissing { .. } => "identity-missing",
             CustodyError::IdentityInvalid { .. } => "identity-invalid",
             CustodyError::IdentityWrong { .. } => "identity-wrong",
+            CustodyError::IdentityAmbiguous { .. } => "identity-ambiguous",
+            CustodyError::IdentityUnreadable { .. } => "identity-unreadable",
             CustodyError::RecipientInvalid { .. } => "recipient-invalid",
             CustodyError::Decrypt { .. } => "decrypt-failed",
             CustodyError::Seal { .. } => "encrypt-failed",
             CustodyError::KeyMismatch { .. } => "key-mismatch",
+            CustodyError::RecipientMismatch { .. } => "recipient-mismatch",
         }
     }
-    fn hint(&self) -> String {
+    fn remedy(&self) -> crate::error::Remedy {
+        use crate::remedy;
         match self {
-            CustodyError::IdentityMissing { custodian, var } => {
-                format!("export {var} with {}", custodian.describe())
+            CustodyError::IdentityMissing { custodian } => {
+                remedy!["set ", *custodian, " to ", custodian.describe()]
             }
-            CustodyError::IdentityInvalid { custodian, var } => {
-                format!("set {var} to {}, the whole AGE-SECRET-KEY-1… line", custodian.describe())
+            CustodyError::IdentityInvalid { custodian, .. } => {
+                remedy!["set ", *custodian, " to ", custodian.describe(), ", the whole AGE-SECRET-KEY-1… line"]
             }
-            CustodyError::IdentityWrong { custodian, var, .. } => {
-                format!("{var} must be {}; check you exported the identity for this environment", custodian.describe())
+            CustodyError::IdentityWrong { custodian, .. } => remedy![
+                *custodian,
+                " must be ",
+                custodian.describe(),
+                "; check you gave the identity for this environment"
+            ],
+            CustodyError::IdentityAmbiguous { .. } => "give the identity one way only".into(),
+            CustodyError::IdentityUnreadable { custodian, .. } => {
+                remedy!["make ", *custodian, " hold ", custodian.describe(), " as UTF-8 text"]
             }
             CustodyError::RecipientInvalid { .. } => {
                 "give an age X25519 recipient such as the output of `age-keygen -y`".into()
@@ -135,6 +179,9 @@ impl crate::Coded for CustodyError {
                 "the ciphertext is corrupt or was not encrypted to this identity: restore pki.enc.yaml from git".into()
             }
             CustodyError::Seal { .. } => "check the store's recipients".into(),
+            CustodyError::RecipientMismatch { .. } => {
+                "restore pki.enc.yaml from git, or fix the secret store's `recipient:`; the two must name the same CI key".into()
+            }
             CustodyError::KeyMismatch { .. } => {
                 "the store was tampered with or corrupted: restore pki.enc.yaml from git and do not use this key".into()
             }
@@ -155,15 +202,15 @@ impl fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// Parses the value of a custodian's environment variable (`None`: not set).
-    pub fn parse(custodian: Custodian, value: Option<&str>) -> Result<Identity, CustodyError> {
-        let var = custodian.env_var();
+    /// Parses an identity given as `source_name` (a variable, file or argument; `None`: not
+    /// given). Accepts an age identity file's content: comment lines are skipped.
+    pub fn parse(custodian: Custodian, source_name: &str, value: Option<&str>) -> Result<Identity, crate::Error> {
         let value = value.map(str::trim).filter(|v| !v.is_empty());
-        let value = value.ok_or(CustodyError::IdentityMissing { custodian, var })?;
-        // Accept an age identity file's content: skip comment lines.
+        let value = value.ok_or(CustodyError::IdentityMissing { custodian })?;
         let line = value.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with('#')).unwrap_or("");
-        let inner =
-            line.parse::<age::x25519::Identity>().map_err(|_| CustodyError::IdentityInvalid { custodian, var })?;
+        let inner = line
+            .parse::<age::x25519::Identity>()
+            .map_err(|_| CustodyError::IdentityInvalid { custodian, source_name: source_name.to_string() })?;
         Ok(Identity { inner, custodian })
     }
 
@@ -183,24 +230,26 @@ impl Identity {
     }
 
     /// Fails unless this identity is the one the store names for its custodian.
-    pub fn expect_recipient(&self, expected: &str) -> Result<(), CustodyError> {
-        if self.recipient() == expected.trim() {
+    /// Recipients are compared canonically (bech32 is case-insensitive: `AGE1…` and `age1…`
+    /// are the same key).
+    pub fn expect_recipient(&self, expected: &str) -> Result<(), crate::Error> {
+        if same_recipient(&self.recipient(), expected) {
             Ok(())
         } else {
             Err(CustodyError::IdentityWrong {
                 custodian: self.custodian,
-                var: self.custodian.env_var(),
                 field: self.custodian.store_field(),
                 expected: expected.trim().to_string(),
-            })
+            }
+            .into())
         }
     }
 
     /// Decrypts armored age ciphertext. `location` names it in errors.
-    pub fn open(&self, armored: &str, location: &str) -> Result<Zeroizing<Vec<u8>>, CustodyError> {
+    pub fn open(&self, armored: &str, location: &str) -> Result<Zeroizing<Vec<u8>>, crate::Error> {
         age::decrypt(&self.inner, armored.as_bytes())
             .map(Zeroizing::new)
-            .map_err(|e| CustodyError::Decrypt { location: location.to_string(), reason: e.to_string() })
+            .map_err(|e| CustodyError::Decrypt { location: location.to_string(), reason: e.to_string() }.into())
     }
 
     /// Decrypts a PKCS#8 key and checks it against the certificate's public key before use.
@@ -228,19 +277,33 @@ impl Identity {
 }
 
 /// Parses and normalises an age X25519 recipient; `field` names it in errors.
-pub fn parse_recipient(field: &str, value: &str) -> Result<String, CustodyError> {
+pub fn parse_recipient(field: &str, value: &str) -> Result<String, crate::Error> {
     value
         .trim()
         .parse::<age::x25519::Recipient>()
         .map(|r| r.to_string())
-        .map_err(|_| CustodyError::RecipientInvalid { field: field.to_string(), value: value.to_string() })
+        .map_err(|_| CustodyError::RecipientInvalid { field: field.to_string(), value: value.to_string() }.into())
+}
+
+/// Whether two recipient strings name the same key. bech32 is case-insensitive, so a
+/// recipient is compared in its canonical (parsed, lowercase) form; unparseable strings are
+/// compared as lowercase text.
+pub fn same_recipient(a: &str, b: &str) -> bool {
+    fn canon(s: &str) -> String {
+        let t = s.trim();
+        t.to_ascii_lowercase()
+            .parse::<age::x25519::Recipient>()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| t.to_ascii_lowercase())
+    }
+    canon(a) == canon(b)
 }
 
 /// Encrypts plaintext to one age recipient, armored. Injected by the shell because age draws
 /// fresh randomness from the OS for every file it writes.
 pub trait Sealer {
     /// Encrypts `plaintext` to `recipient` (an `age1…` string), returning ASCII armor.
-    fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, CustodyError>;
+    fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, crate::Error>;
 }
 
 #[cfg(test)]
@@ -250,13 +313,13 @@ pub(crate) mod tests {
     /// A test sealer backed by the real age library (tests may use OS randomness).
     pub struct TestSealer;
     impl Sealer for TestSealer {
-        fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, CustodyError> {
+        fn seal(&mut self, recipient: &str, plaintext: &[u8], location: &str) -> Result<String, crate::Error> {
             let r: age::x25519::Recipient = recipient
                 .parse()
                 .map_err(|_| CustodyError::Seal { location: location.into(), reason: "bad recipient".into() })?;
             #[allow(clippy::disallowed_methods)]
             age::encrypt_and_armor(&r, plaintext)
-                .map_err(|e| CustodyError::Seal { location: location.into(), reason: e.to_string() })
+                .map_err(|e| CustodyError::Seal { location: location.into(), reason: e.to_string() }.into())
         }
     }
 
@@ -278,15 +341,26 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn identity_parse_errors_name_the_variable_and_hide_the_value() {
-        let e = Identity::parse(Custodian::Ci, None).unwrap_err();
-        assert!(e.to_string().contains("INFORGE_SECRETS_KEY"));
-        let e = Identity::parse(Custodian::OfflineRoot, Some("AGE-SECRET-KEY-1NOTAKEY")).unwrap_err();
+    fn identity_parse_errors_name_the_source_and_hide_the_value() {
+        let e = Identity::parse(Custodian::Ci, "INFORGE_SECRETS_KEY", None).unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "identity-missing");
+        assert!(crate::Coded::hint(&e).contains("INFORGE_SECRETS_KEY"));
+        let e = Identity::parse(Custodian::OfflineRoot, "INFORGE_PKI_ROOT_KEY", Some("AGE-SECRET-KEY-1NOTAKEY"))
+            .unwrap_err();
         assert!(e.to_string().contains("INFORGE_PKI_ROOT_KEY"));
         assert!(!e.to_string().contains("NOTAKEY"));
         let good = identity(Custodian::Ci);
         let text = format!("# created: now\n# public key: {}\n{}\n", good.recipient(), &*good.reveal());
-        assert_eq!(Identity::parse(Custodian::Ci, Some(&text)).unwrap().recipient(), good.recipient());
+        assert_eq!(Identity::parse(Custodian::Ci, "f", Some(&text)).unwrap().recipient(), good.recipient());
         assert!(good.expect_recipient(&identity(Custodian::Ci).recipient()).is_err());
+    }
+
+    #[test]
+    fn recipients_compare_canonically() {
+        let good = identity(Custodian::Ci);
+        let upper = good.recipient().to_ascii_uppercase();
+        assert!(same_recipient(&good.recipient(), &upper));
+        assert!(good.expect_recipient(&upper).is_ok());
+        assert!(!same_recipient(&good.recipient(), &identity(Custodian::Ci).recipient()));
     }
 }

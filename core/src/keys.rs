@@ -52,13 +52,13 @@ impl fmt::Display for Algorithm {
 }
 
 impl FromStr for Algorithm {
-    type Err = KeyError;
-    fn from_str(s: &str) -> Result<Self, KeyError> {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
         match s {
             "ecdsa-p256" => Ok(Algorithm::EcdsaP256),
             "ecdsa-p384" => Ok(Algorithm::EcdsaP384),
             "ed25519" => Ok(Algorithm::Ed25519),
-            other => Err(KeyError::UnknownAlgorithm(other.to_string())),
+            other => Err(KeyError::UnknownAlgorithm(other.to_string()).into()),
         }
     }
 }
@@ -84,13 +84,16 @@ impl crate::Coded for KeyError {
             KeyError::Unparseable { .. } => "key-unparseable",
         }
     }
-    fn hint(&self) -> String {
-        match self {
-            KeyError::UnknownAlgorithm(_) => format!("use one of: {}", Algorithm::NAMES.join(", ")),
-            KeyError::Unparseable { .. } => {
-                "the store was edited by hand or corrupted: restore pki.enc.yaml from git".into()
+    fn remedy(&self) -> crate::error::Remedy {
+        let text: String = {
+            match self {
+                KeyError::UnknownAlgorithm(_) => format!("use one of: {}", Algorithm::NAMES.join(", ")),
+                KeyError::Unparseable { .. } => {
+                    "the store was edited by hand or corrupted: restore pki.enc.yaml from git".into()
+                }
             }
-        }
+        };
+        text.into()
     }
 }
 
@@ -135,7 +138,12 @@ impl PrivateKey {
     }
 
     /// Parses a PKCS#8 PEM private key; `location` names it in errors.
-    pub fn from_pkcs8_pem(pem: &str, location: &str) -> Result<PrivateKey, KeyError> {
+    pub fn from_pkcs8_pem(pem: &str, location: &str) -> Result<PrivateKey, crate::Error> {
+        Ok(Self::from_pkcs8_pem_area(pem, location)?)
+    }
+
+    /// [`from_pkcs8_pem`] with the area's own error type.
+    pub(crate) fn from_pkcs8_pem_area(pem: &str, location: &str) -> Result<PrivateKey, KeyError> {
         let inner = if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
             Inner::P256(k)
         } else if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_pem(pem) {

@@ -12,10 +12,14 @@
 pub mod cert;
 pub mod config;
 pub mod custody;
+pub mod effects;
 pub mod error;
 pub mod keys;
+pub mod lifecycle;
+pub mod listing;
 pub mod mesh;
 pub mod names;
+pub mod ops;
 pub mod pki;
 pub mod profile;
 pub mod rotate;
@@ -23,4 +27,4 @@ pub mod store;
 pub mod time;
 pub mod validate;
 
-pub use error::{Coded, Error};
+pub use error::{Coded, Error, Remedy, Wording};

@@ -21,10 +21,12 @@ use zeroize::Zeroizing;
 use crate::cert::Cert;
 use crate::config::{ConfigError, Project, ScopeKind};
 use crate::custody::Identity;
-use crate::keys::PrivateKey;
-use crate::pki::get_pki;
+use crate::error::{Op, Opt, Remedy, Step};
+use crate::keys::{Algorithm, PrivateKey};
+use crate::pki::{self as tiers, get_pki};
 use crate::profile::{self, LeafSpec};
-use crate::store::{Pki, Store, Topology};
+use crate::remedy;
+use crate::store::{store_path, Pki, Store, Topology};
 use crate::Error;
 
 /// The scope name every mesh has.
@@ -33,15 +35,47 @@ pub const GLOBAL: &str = "global";
 /// A mesh refusal.
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
-    /// A service's `pki:` names a PKI that is missing or root-only.
-    #[error("service {service:?}: `pki: {pki}` {problem}")]
-    ServicePki {
+    /// A service's `pki:` names no PKI in the store.
+    #[error("service {service:?}: `pki: {pki}` names no PKI in {store}")]
+    PkiMissing {
         /// The service.
         service: String,
         /// Its pki.
         pki: String,
-        /// What is wrong.
-        problem: String,
+        /// The store path.
+        store: String,
+        /// The environment.
+        env: String,
+    },
+    /// A service's `pki:` names a root-only PKI.
+    #[error("service {service:?}: `pki: {pki}` is a root-only PKI; meshes need a two-tier PKI")]
+    PkiRootOnly {
+        /// The service.
+        service: String,
+        /// Its pki.
+        pki: String,
+    },
+    /// A regional service resolves to no region.
+    #[error("regional service {service:?} resolves to no region, so it would get no leaf")]
+    NoRegions {
+        /// The service.
+        service: String,
+    },
+    /// A service lists a region twice.
+    #[error("service {service:?} lists region {region:?} more than once")]
+    RegionDuplicate {
+        /// The service.
+        service: String,
+        /// The region.
+        region: String,
+    },
+    /// Services join a mesh but the environment has no store.
+    #[error("environment {env:?} has no PKI store, but services join a mesh: {services}")]
+    NoStore {
+        /// The environment.
+        env: String,
+        /// The services, comma separated.
+        services: String,
     },
     /// A mesh service has no `scope:`.
     #[error("service {service:?} has `pki:` but no `scope:` (global or regional)")]
@@ -102,7 +136,11 @@ pub enum MeshError {
 impl crate::Coded for MeshError {
     fn code(&self) -> &'static str {
         match self {
-            MeshError::ServicePki { .. } => "service-pki-invalid",
+            MeshError::PkiMissing { .. } => "service-pki-missing",
+            MeshError::PkiRootOnly { .. } => "service-pki-root-only",
+            MeshError::NoRegions { .. } => "service-no-regions",
+            MeshError::RegionDuplicate { .. } => "service-region-duplicate",
+            MeshError::NoStore { .. } => "store-missing",
             MeshError::ScopeMissing { .. } => "service-scope-missing",
             MeshError::RegionUnknown { .. } => "service-region-unknown",
             MeshError::NoIntermediate { .. } => "service-scope-no-intermediate",
@@ -111,23 +149,43 @@ impl crate::Coded for MeshError {
             MeshError::IssuerNotValid { .. } => "intermediate-not-valid",
         }
     }
-    fn hint(&self) -> String {
+    fn remedy(&self) -> Remedy {
         match self {
-            MeshError::ServicePki { .. } => {
-                "point `pki:` at a two-tier PKI of this environment (`inforge pki ls <env>` lists them)".into()
+            MeshError::PkiMissing { env, pki, .. } => {
+                remedy!["create it with `", Step::new(Op::AddTwoTier).env(env).pki(pki), "`, or fix the name"]
+            }
+            MeshError::PkiRootOnly { .. } => {
+                "point the service at a two-tier mesh; root-only roots belong to online issuers".into()
             }
             MeshError::ScopeMissing { service } => {
-                format!("add `scope: global` or `scope: regional` to services.{service}")
+                format!("add `scope: global` or `scope: regional` to services.{service}").into()
             }
             MeshError::RegionUnknown { .. } => "add the region to regions.yaml, or remove it from the service".into(),
-            MeshError::NoIntermediate { pki, scope, .. } => {
-                format!("mint it offline: INFORGE_PKI_ROOT_KEY=… inforge pki intermediate <env> {pki} {scope}")
+            MeshError::NoRegions { .. } => "add regions to regions.yaml (or to the service's `regions:`)".into(),
+            MeshError::RegionDuplicate { service, .. } => {
+                format!("list each region once in services.{service}.regions").into()
             }
-            MeshError::NoBundle { .. } => "use --scope with a scope that has an intermediate, or --roots".into(),
+            MeshError::NoStore { env, .. } => remedy![
+                "run `",
+                Step::new(Op::Init).env(env),
+                "`, then `",
+                Step::new(Op::AddTwoTier).env(env),
+                "` and its intermediates"
+            ],
+            MeshError::NoIntermediate { pki, scope, .. } => {
+                remedy!["mint it offline: ", Step::new(Op::Intermediate).pki(pki).scope(scope)]
+            }
+            MeshError::NoBundle { .. } => {
+                remedy!["use ", Opt::Scope, " with a scope that has an intermediate, or ", Opt::Roots]
+            }
             MeshError::BadSpiffeId { .. } => "pass the URI SAN of a leaf minted by inforge".into(),
-            MeshError::IssuerNotValid { pki, scope, .. } => format!(
-                "roll it from the cold root: inforge pki rotate <env> {pki} --intermediate {scope} (check INFORGE_NOW and the clock too)"
-            ),
+            MeshError::IssuerNotValid { pki, scope, .. } => remedy![
+                "roll it from the cold root: ",
+                Step::new(Op::RotateIntermediate).pki(pki).scope(scope),
+                " (check ",
+                Opt::Now,
+                " and the clock too)"
+            ],
         }
     }
 }
@@ -152,12 +210,12 @@ impl SpiffeId {
     }
 
     /// Parses an ID, checking the SPIFFE naming rules of every part.
-    pub fn parse(id: &str) -> Result<SpiffeId, MeshError> {
+    pub fn parse(id: &str) -> Result<SpiffeId, Error> {
         let bad = || MeshError::BadSpiffeId { id: id.to_string() };
         let rest = id.strip_prefix("spiffe://").ok_or_else(bad)?;
         let parts: Vec<&str> = rest.split('/').collect();
         let [td, env, scope, service] = parts[..] else {
-            return Err(bad());
+            return Err(bad().into());
         };
         crate::names::check_trust_domain("trust domain", td).map_err(|_| bad())?;
         for p in [env, scope, service] {
@@ -235,30 +293,39 @@ fn revoked_set(pki: &Pki) -> BTreeSet<&str> {
 }
 
 /// A scope's trust bundle: current + previous intermediates of every trusted scope, minus
-/// revoked certificates. Errors if the scope itself has no intermediate.
-pub fn scope_bundle(store: &Store, project: &Project, name: &str, scope: &str) -> Result<Vec<Cert>, Error> {
+/// revoked certificates. Every member is checked first: a current intermediate against the
+/// root ([`tiers::check_intermediate`]), a previous one against its slot
+/// ([`tiers::check_bundle_member`]); a bundle is a trust decision, so a bad member is an
+/// error, never silently dropped. Errors if the scope itself has no intermediate.
+pub fn scope_bundle(store: &Store, project: &Project, env: &str, name: &str, scope: &str) -> Result<Vec<Cert>, Error> {
     let pki = get_pki(store, name)?;
     let no = |problem: &str| MeshError::NoBundle { pki: name.into(), scope: scope.into(), problem: problem.into() };
     if pki.topology == Topology::RootOnly {
-        return Err(no("it is root-only (use --roots)").into());
+        return Err(no("it is root-only (use the root bundle)").into());
     }
-    crate::pki::check_scope(project, scope)?;
+    tiers::check_scope(project, scope)?;
     if !pki.intermediates.contains_key(scope) {
         return Err(no("the scope has no intermediate yet").into());
     }
+    let root = Cert::from_pem(pki.root.cert.as_str(), &format!("pkis.{name}.root.cert"))?;
     let revoked = revoked_set(pki);
     let mut out: Vec<Cert> = Vec::new();
     for s in trusted_scopes(project, scope) {
-        let mut pems: Vec<(String, &str)> = Vec::new();
         if let Some(e) = pki.intermediates.get(&s) {
-            pems.push((format!("pkis.{name}.intermediates.{s}.cert"), e.cert.as_str()));
+            let c = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.intermediates.{s}.cert"))?;
+            tiers::first(tiers::check_intermediate(pki, name, env, &s, &c, &root))?;
+            if !out.iter().any(|o| o.der() == c.der()) {
+                out.push(c);
+            }
         }
         for (i, b) in pki.previous_intermediates.get(&s).into_iter().flatten().enumerate() {
-            pems.push((format!("pkis.{name}.previousIntermediates.{s}[{i}]"), b.as_str()));
-        }
-        for (loc, pem) in pems {
-            let c = Cert::from_pem(pem, &loc)?;
-            if !revoked.contains(c.fingerprint().as_str()) && !out.iter().any(|o| o.der() == c.der()) {
+            let loc = format!("pkis.{name}.previousIntermediates.{s}[{i}]");
+            let c = Cert::from_pem(b.as_str(), &loc)?;
+            if revoked.contains(c.fingerprint().as_str()) {
+                continue;
+            }
+            tiers::first(tiers::check_bundle_member(pki, name, env, &s, &loc, &c))?;
+            if !out.iter().any(|o| o.der() == c.der()) {
                 out.push(c);
             }
         }
@@ -320,55 +387,116 @@ impl<'a> Filter<'a> {
     }
 }
 
-/// Resolves the leaves `renew` mints: one per mesh service per scope, in service then scope
-/// order, narrowed by `filter`. Refuses, before anything is decrypted, any selected service
-/// whose mesh, scope or intermediate is missing.
-pub fn plan(project: &Project, store: &Store, env: &str, filter: &Filter<'_>) -> Result<Vec<LeafTarget>, Error> {
-    let only = filter.service;
-    if let Some(p) = filter.pki {
-        get_pki(store, p)?;
-    }
-    if let Some(s) = only {
-        let svc =
-            project.config.services.get(s).ok_or_else(|| ConfigError::UnknownService { service: s.to_string() })?;
-        if svc.pki.is_none() {
-            return Err(ConfigError::NotInMesh { service: s.to_string() }.into());
-        }
-    }
+/// Why a mesh service cannot get its leaves: one readiness rule broken.
+#[derive(Debug)]
+pub struct Finding {
+    /// The service (`None`: the environment as a whole, e.g. no store).
+    pub service: Option<String>,
+    /// What is wrong, with its code and remedy.
+    pub error: Error,
+}
+
+/// The mesh-readiness rules, one set for `renew` (which stops at the first finding) and
+/// `validate` (which reports them all, with the same codes): for each selected mesh service,
+/// a `scope:`, known and distinct regions, a two-tier PKI in the store, and an intermediate
+/// for each of its scopes. `store` is `None` when the environment has no store yet.
+pub fn readiness(project: &Project, store: Option<&Store>, env: &str, filter: &Filter<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    let mut needs_store = Vec::new();
     for (name, svc) in &project.config.services {
-        if only.is_some_and(|o| o != name) {
+        if filter.service.is_some_and(|o| o != name) {
             continue;
         }
         let Some(pki_name) = &svc.pki else { continue };
         if filter.pki.is_some_and(|p| p != pki_name) {
             continue;
         }
-        let pki = store.pkis.get(pki_name).ok_or_else(|| MeshError::ServicePki {
-            service: name.clone(),
-            pki: pki_name.clone(),
-            problem: "names no PKI in this environment's store".into(),
-        })?;
-        if pki.topology == Topology::RootOnly {
-            return Err(MeshError::ServicePki {
-                service: name.clone(),
-                pki: pki_name.clone(),
-                problem: "is root-only: meshes need a two-tier PKI".into(),
-            }
-            .into());
+        let mut found = |e: Error| out.push(Finding { service: Some(name.clone()), error: e });
+        let Some(kind) = svc.scope else {
+            found(MeshError::ScopeMissing { service: name.clone() }.into());
+            continue;
+        };
+        let scopes = project.service_scopes(svc);
+        if kind == ScopeKind::Regional && scopes.is_empty() {
+            found(MeshError::NoRegions { service: name.clone() }.into());
         }
-        if svc.scope.is_none() {
-            return Err(MeshError::ScopeMissing { service: name.clone() }.into());
+        let mut known = Vec::new();
+        for s in scopes {
+            if kind == ScopeKind::Regional && !project.regions.contains(&s) {
+                found(MeshError::RegionUnknown { service: name.clone(), region: s }.into());
+            } else if known.contains(&s) {
+                found(MeshError::RegionDuplicate { service: name.clone(), region: s }.into());
+            } else {
+                known.push(s);
+            }
+        }
+        let Some(store) = store else {
+            needs_store.push(name.as_str());
+            continue;
+        };
+        match store.pkis.get(pki_name) {
+            None => found(
+                MeshError::PkiMissing {
+                    service: name.clone(),
+                    pki: pki_name.clone(),
+                    store: store_path(env),
+                    env: env.to_string(),
+                }
+                .into(),
+            ),
+            Some(p) if p.topology == Topology::RootOnly => {
+                found(MeshError::PkiRootOnly { service: name.clone(), pki: pki_name.clone() }.into())
+            }
+            Some(p) => {
+                for scope in known {
+                    if filter.scopes.is_some_and(|ss| !ss.contains(&scope)) {
+                        continue;
+                    }
+                    if !p.intermediates.contains_key(&scope) {
+                        found(MeshError::NoIntermediate { service: name.clone(), pki: pki_name.clone(), scope }.into());
+                    }
+                }
+            }
+        }
+    }
+    if !needs_store.is_empty() {
+        out.push(Finding {
+            service: None,
+            error: MeshError::NoStore { env: env.to_string(), services: needs_store.join(", ") }.into(),
+        });
+    }
+    out
+}
+
+/// Resolves the leaves `renew` mints: one per mesh service per scope, in service then scope
+/// order, narrowed by `filter`. Refuses, before anything is decrypted, the first
+/// [`readiness`] finding of the selected services.
+pub fn plan(project: &Project, store: &Store, env: &str, filter: &Filter<'_>) -> Result<Vec<LeafTarget>, Error> {
+    if let Some(p) = filter.pki {
+        get_pki(store, p)?;
+    }
+    if let Some(s) = filter.service {
+        let svc =
+            project.config.services.get(s).ok_or_else(|| ConfigError::UnknownService { service: s.to_string() })?;
+        if svc.pki.is_none() {
+            return Err(ConfigError::NotInMesh { service: s.to_string() }.into());
+        }
+    }
+    if let Some(f) = readiness(project, Some(store), env, filter).into_iter().next() {
+        return Err(f.error);
+    }
+    let mut out = Vec::new();
+    for (name, svc) in &project.config.services {
+        if filter.service.is_some_and(|o| o != name) {
+            continue;
+        }
+        let Some(pki_name) = &svc.pki else { continue };
+        if filter.pki.is_some_and(|p| p != pki_name) {
+            continue;
         }
         for scope in project.service_scopes(svc) {
-            if svc.scope == Some(ScopeKind::Regional) && !project.regions.contains(&scope) {
-                return Err(MeshError::RegionUnknown { service: name.clone(), region: scope }.into());
-            }
             if filter.scopes.is_some_and(|ss| !ss.contains(&scope)) {
                 continue;
-            }
-            if !pki.intermediates.contains_key(&scope) {
-                return Err(MeshError::NoIntermediate { service: name.clone(), pki: pki_name.clone(), scope }.into());
             }
             out.push(LeafTarget {
                 service: name.clone(),
@@ -392,16 +520,97 @@ pub struct ScopeIssuer {
     pub chain: String,
     /// Its key (checked against the certificate).
     pub key: PrivateKey,
+    /// The PKI's algorithm (leaves use it too).
+    pub algorithm: Algorithm,
     /// The scope's trust bundle (PEM).
     pub bundle: String,
 }
 
+/// Checks everything about a scope's issuer that needs no key, against the root
+/// certificate: the root's own profile, the intermediate (signature, profile, algorithm,
+/// scope, not revoked), its validity at `now`, and every member of the scope's bundle.
+/// Returns the intermediate certificate and the scope's bundle.
+pub fn check_issuer(
+    store: &Store,
+    project: &Project,
+    env: &str,
+    name: &str,
+    scope: &str,
+    now: OffsetDateTime,
+) -> Result<(Cert, Vec<Cert>), Error> {
+    let pki = get_pki(store, name)?;
+    let root = Cert::from_pem(pki.root.cert.as_str(), &format!("pkis.{name}.root.cert"))?;
+    tiers::first(tiers::check_root(pki, name, &root))?;
+    let e = pki.intermediates.get(scope).ok_or_else(|| MeshError::NoBundle {
+        pki: name.into(),
+        scope: scope.into(),
+        problem: "the scope has no intermediate yet".into(),
+    })?;
+    let cert = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.intermediates.{scope}.cert"))?;
+    tiers::first(tiers::check_intermediate(pki, name, env, scope, &cert, &root))?;
+    if !cert.is_valid_at(now) {
+        return Err(MeshError::IssuerNotValid {
+            pki: name.into(),
+            scope: scope.into(),
+            now: crate::time::format_rfc3339(now),
+            not_before: crate::time::format_rfc3339(cert.not_before()),
+            not_after: crate::time::format_rfc3339(cert.not_after()),
+        }
+        .into());
+    }
+    let bundle = scope_bundle(store, project, env, name, scope)?;
+    Ok((cert, bundle))
+}
+
+/// The chain that follows a leaf in `cert.pem`: during a root overlap, the intermediate's
+/// twins (same key, signed by a previous root) first, then the intermediate.
+fn chain_of(pki: &Pki, name: &str, scope: &str, cert: &Cert) -> Result<String, Error> {
+    let revoked = revoked_set(pki);
+    // Twins (same key, signed by a previous root) go first: OpenSSL takes the first
+    // matching issuer without backtracking, and during an overlap the consumers that have
+    // not yet been updated anchor on the previous root; updated ones trust both.
+    let mut chain = String::new();
+    let previous = pki.previous_intermediates.get(scope).into_iter().flatten();
+    for (i, b) in previous.enumerate() {
+        let loc = format!("pkis.{name}.previousIntermediates.{scope}[{i}]");
+        let c = Cert::from_pem(b.as_str(), &loc)?;
+        if c.public_key_bytes() == cert.public_key_bytes() && !revoked.contains(c.fingerprint().as_str()) {
+            chain.push_str(&c.pem());
+        }
+    }
+    chain.push_str(&cert.pem());
+    Ok(chain)
+}
+
+/// Builds a scope's issuer from an intermediate key already in memory (checked against the
+/// certificate), e.g. the fresh key of a recovery.
+pub fn issuer_with_key(
+    store: &Store,
+    project: &Project,
+    env: &str,
+    name: &str,
+    scope: &str,
+    key: PrivateKey,
+    now: OffsetDateTime,
+) -> Result<ScopeIssuer, Error> {
+    let (cert, bundle) = check_issuer(store, project, env, name, scope, now)?;
+    if key.public_key_bytes() != cert.public_key_bytes() {
+        return Err(crate::custody::CustodyError::KeyMismatch {
+            location: format!("pkis.{name}.intermediates.{scope}.key"),
+        }
+        .into());
+    }
+    let pki = get_pki(store, name)?;
+    let chain = chain_of(pki, name, scope, &cert)?;
+    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle) })
+}
+
 /// Decrypts exactly the intermediates `targets` need, with the CI identity (checked against
-/// the store's `recipient`), refusing any intermediate not valid at `now`. Never touches a
-/// root key.
+/// the store's `recipient`), after [`check_issuer`] passed for each. Never touches a root key.
 pub fn open_issuers(
     store: &Store,
     project: &Project,
+    env: &str,
     targets: &[LeafTarget],
     ci: &Identity,
     now: OffsetDateTime,
@@ -413,37 +622,12 @@ pub fn open_issuers(
         if out.contains_key(&k) {
             continue;
         }
+        let (cert, _) = check_issuer(store, project, env, &t.pki, &t.scope, now)?;
         let pki = get_pki(store, &t.pki)?;
         let e = &pki.intermediates[&t.scope];
-        let loc = format!("pkis.{}.intermediates.{}", t.pki, t.scope);
-        let cert = Cert::from_pem(e.cert.as_str(), &format!("{loc}.cert"))?;
-        if !cert.is_valid_at(now) {
-            return Err(MeshError::IssuerNotValid {
-                pki: t.pki.clone(),
-                scope: t.scope.clone(),
-                now: crate::time::format_rfc3339(now),
-                not_before: crate::time::format_rfc3339(cert.not_before()),
-                not_after: crate::time::format_rfc3339(cert.not_after()),
-            }
-            .into());
-        }
-        let key = ci.open_key(e.key.as_str(), &cert, &format!("{loc}.key"))?;
-        let bundle = pem_bundle(&scope_bundle(store, project, &t.pki, &t.scope)?);
-        let revoked = revoked_set(pki);
-        // Twins (same key, signed by a previous root) go first: OpenSSL takes the first
-        // matching issuer without backtracking, and during an overlap the consumers that have
-        // not yet been updated anchor on the previous root; updated ones trust both.
-        let mut chain = String::new();
-        let previous = pki.previous_intermediates.get(&t.scope).into_iter().flatten();
-        for (i, b) in previous.enumerate() {
-            let loc = format!("pkis.{}.previousIntermediates.{}[{i}]", t.pki, t.scope);
-            let c = Cert::from_pem(b.as_str(), &loc)?;
-            if c.public_key_bytes() == cert.public_key_bytes() && !revoked.contains(c.fingerprint().as_str()) {
-                chain.push_str(&c.pem());
-            }
-        }
-        chain.push_str(&cert.pem());
-        out.insert(k, ScopeIssuer { cert, key, chain, bundle });
+        let key = ci.open_key(e.key.as_str(), &cert, &format!("pkis.{}.intermediates.{}.key", t.pki, t.scope))?;
+        let issuer = issuer_with_key(store, project, env, &t.pki, &t.scope, key, now)?;
+        out.insert(k, issuer);
     }
     Ok(out)
 }
@@ -474,12 +658,11 @@ impl fmt::Debug for Minted {
 pub fn mint(
     target: &LeafTarget,
     issuer: &ScopeIssuer,
-    algorithm: crate::keys::Algorithm,
     ttl: Option<Duration>,
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Minted, Error> {
-    let key = PrivateKey::generate(algorithm, rng);
+    let key = PrivateKey::generate(issuer.algorithm, rng);
     let spec = LeafSpec {
         spiffe_id: target.spiffe_id.clone(),
         service: target.service.clone(),
@@ -494,27 +677,6 @@ pub fn mint(
         bundle_pem: issuer.bundle.clone(),
         leaf,
     })
-}
-
-/// Plans, opens and mints every leaf sequentially (the CLI spreads [`mint`] across cores).
-pub fn renew(
-    project: &Project,
-    store: &Store,
-    env: &str,
-    filter: &Filter<'_>,
-    ci: &Identity,
-    now: OffsetDateTime,
-    rng: &mut impl CryptoRngCore,
-) -> Result<Vec<Minted>, Error> {
-    let targets = plan(project, store, env, filter)?;
-    let issuers = open_issuers(store, project, &targets, ci, now)?;
-    targets
-        .iter()
-        .map(|t| {
-            let alg = get_pki(store, &t.pki)?.algorithm;
-            mint(t, &issuers[&(t.pki.clone(), t.scope.clone())], alg, None, now, rng)
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -51,24 +51,32 @@ impl crate::Coded for NameError {
             NameError::Dns { .. } => "dns-name-invalid",
         }
     }
-    fn hint(&self) -> String {
-        match self {
-            NameError::Segment { field, .. } => {
-                format!("rename {field} to match [A-Za-z0-9._-]+ (SPIFFE path segment rules)")
+    fn remedy(&self) -> crate::error::Remedy {
+        let text: String = {
+            match self {
+                NameError::Segment { field, .. } => {
+                    format!("rename {field} to match [A-Za-z0-9._-]+ (SPIFFE path segment rules)")
+                }
+                NameError::TrustDomain { field, .. } => {
+                    format!("set {field} to a lowercase domain such as wardnet.example")
+                }
+                NameError::Reserved { value, .. } => {
+                    format!("{value:?} is the global scope, not a region: remove it from regions.yaml (every mesh has `global`)")
+                }
+                NameError::Dns { field, .. } => format!("fix {field}; for example api.internal"),
             }
-            NameError::TrustDomain { field, .. } => {
-                format!("set {field} to a lowercase domain such as wardnet.example")
-            }
-            NameError::Reserved { value, .. } => {
-                format!("{value:?} is the global scope, not a region: remove it from regions.yaml (every mesh has `global`)")
-            }
-            NameError::Dns { field, .. } => format!("fix {field}; for example api.internal"),
-        }
+        };
+        text.into()
     }
 }
 
 /// Checks a SPIFFE path segment: `[A-Za-z0-9._-]+`, not `.` or `..`.
-pub fn check_segment(field: &str, value: &str) -> Result<(), NameError> {
+pub fn check_segment(field: &str, value: &str) -> Result<(), crate::Error> {
+    Ok(check_segment_area(field, value)?)
+}
+
+/// [`check_segment`] with the area's own error type.
+pub(crate) fn check_segment_area(field: &str, value: &str) -> Result<(), NameError> {
     let ok = !value.is_empty()
         && value != "."
         && value != ".."
@@ -81,7 +89,12 @@ pub fn check_segment(field: &str, value: &str) -> Result<(), NameError> {
 }
 
 /// Checks a SPIFFE trust domain: `[a-z0-9._-]+`.
-pub fn check_trust_domain(field: &str, value: &str) -> Result<(), NameError> {
+pub fn check_trust_domain(field: &str, value: &str) -> Result<(), crate::Error> {
+    Ok(check_trust_domain_area(field, value)?)
+}
+
+/// [`check_trust_domain`] with the area's own error type.
+pub(crate) fn check_trust_domain_area(field: &str, value: &str) -> Result<(), NameError> {
     let ok = !value.is_empty()
         && value != "."
         && value != ".."
@@ -95,7 +108,12 @@ pub fn check_trust_domain(field: &str, value: &str) -> Result<(), NameError> {
 
 /// Checks a DNS name for a leaf's DNS SANs (RFC 1123 labels; a leading `*.` wildcard is not
 /// allowed: mesh leaves name exact services).
-pub fn check_dns_name(field: &str, value: &str) -> Result<(), NameError> {
+pub fn check_dns_name(field: &str, value: &str) -> Result<(), crate::Error> {
+    Ok(check_dns_name_area(field, value)?)
+}
+
+/// [`check_dns_name`] with the area's own error type.
+pub(crate) fn check_dns_name_area(field: &str, value: &str) -> Result<(), NameError> {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63

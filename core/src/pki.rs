@@ -1,22 +1,30 @@
-//! PKI lifecycle operations on a [`Store`]: add a PKI, mint an intermediate, list.
+//! Shared facts about a PKI in a [`Store`]: lookups, the custody of its root, sealing a new
+//! key, when its root overlap may end, and the checks every CA tier must pass before it is
+//! used or trusted ([`check_root`], [`check_intermediate`], [`check_bundle_member`]).
 //!
-//! Every operation mutates an in-memory store and either succeeds completely or returns an
-//! error before the shell writes anything, so a failed command leaves the file untouched.
+//! The lifecycle writes live in [`crate::lifecycle`] and [`crate::rotate`], the listing in
+//! [`crate::listing`]; all of them build on this module, which imports none of them.
 
-use std::collections::BTreeMap;
-use std::fmt;
+use std::collections::BTreeSet;
 
-use rand_core::CryptoRngCore;
-use serde::Serialize;
 use time::OffsetDateTime;
+use x509_cert::ext::pkix::KeyUsages;
 
 use crate::cert::Cert;
 use crate::config::Project;
 use crate::custody::{Custodian, Identity, Sealer};
-use crate::keys::{Algorithm, PrivateKey};
-use crate::profile::{self, CaTier};
-use crate::store::{Block, Entry, Pki, Store, Topology};
+use crate::error::{Op, Opt, Remedy, Step};
+use crate::keys::PrivateKey;
+use crate::profile::CaTier;
+use crate::remedy;
+use crate::store::{Block, Pki, Store, Topology};
 use crate::Error;
+
+/// Default minimum age of a root overlap before it may be finalized, in days. Long enough for
+/// root-anchoring consumers that refresh weekly to pick up the new root several times.
+pub const DEFAULT_MIN_OVERLAP_DAYS: u32 = 30;
+/// The longest root overlap inforge accepts, in days (ten years: a root's lifetime).
+pub const MAX_OVERLAP_DAYS: u32 = 3652;
 
 /// A PKI operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +44,7 @@ pub enum PkiError {
         path: String,
     },
     /// `init` found no CI recipient.
-    #[error("no CI recipient: no --recipient, no `recipient:` in {secrets_path}, and INFORGE_SECRETS_KEY is not set")]
+    #[error("no CI recipient: none was given, {secrets_path} has no `recipient:`, and no CI identity was given")]
     NoRecipient {
         /// The secret store path consulted.
         secrets_path: String,
@@ -69,6 +77,70 @@ pub enum PkiError {
         /// Active regions.
         regions: String,
     },
+    /// A CA certificate breaks its tier's profile.
+    #[error("{location} breaks the {tier} profile: {problem}")]
+    Profile {
+        /// Store location.
+        location: String,
+        /// The tier ("root", "intermediate").
+        tier: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An intermediate does not verify against its PKI's current root.
+    #[error("{location} does not verify against the current root of {pki:?}")]
+    NotSignedByRoot {
+        /// Store location.
+        location: String,
+        /// PKI.
+        pki: String,
+        /// Scope.
+        scope: String,
+    },
+    /// A root certificate is not self-signed.
+    #[error("{location} is not self-signed")]
+    RootNotSelfSigned {
+        /// Store location.
+        location: String,
+    },
+    /// An intermediate's subject names another PKI, environment or scope than its slot.
+    #[error("{location} has subject {subject:?}, which is not an intermediate of {pki:?} {env:?} for scope {scope:?}")]
+    ScopeMismatch {
+        /// Store location.
+        location: String,
+        /// Its subject.
+        subject: String,
+        /// PKI of the slot.
+        pki: String,
+        /// Environment.
+        env: String,
+        /// Scope of the slot.
+        scope: String,
+    },
+    /// A certificate recorded as revoked is still current or still trusted.
+    #[error("{location} is recorded as revoked but is still {how}")]
+    RevokedInUse {
+        /// Store location.
+        location: String,
+        /// "current" or "listed as previous (it would be trusted)".
+        how: &'static str,
+        /// PKI.
+        pki: String,
+        /// Scope.
+        scope: String,
+    },
+    /// A number in the store or the command is out of the range inforge accepts.
+    #[error("{field} is {value}, outside the accepted range {min}..={max}")]
+    OutOfRange {
+        /// Which number.
+        field: String,
+        /// Its value.
+        value: u64,
+        /// Lowest accepted.
+        min: u64,
+        /// Highest accepted.
+        max: u64,
+    },
     /// `intermediate` for a scope that already has one.
     #[error("{name:?} already has an intermediate for scope {scope:?}")]
     ScopeExists {
@@ -90,36 +162,71 @@ impl crate::Coded for PkiError {
             PkiError::RootOnly { .. } => "pki-root-only",
             PkiError::UnknownScope { .. } => "scope-unknown",
             PkiError::ScopeExists { .. } => "scope-exists",
+            PkiError::Profile { .. } => "profile-violation",
+            PkiError::NotSignedByRoot { .. } => "intermediate-signature",
+            PkiError::RootNotSelfSigned { .. } => "root-not-self-signed",
+            PkiError::ScopeMismatch { .. } => "intermediate-scope-mismatch",
+            PkiError::RevokedInUse { .. } => "revoked-in-use",
+            PkiError::OutOfRange { .. } => "number-out-of-range",
         }
     }
-    fn hint(&self) -> String {
+    fn remedy(&self) -> Remedy {
         match self {
-            PkiError::StoreMissing { env, .. } => {
-                format!("run `inforge pki init {env}` first (or check -C and the environment name)")
-            }
+            PkiError::StoreMissing { env, .. } => remedy![
+                "run `",
+                Step::new(Op::Init).env(env),
+                "` first (or check ",
+                Opt::RepoDir,
+                " and the environment name)"
+            ],
             PkiError::StoreExists { .. } => {
                 "the store is never overwritten; to start over, delete it deliberately (git rm) and run init again"
                     .into()
             }
             PkiError::NoRecipient { .. } => {
-                "pass --recipient age1…, or export INFORGE_SECRETS_KEY with the CI identity".into()
+                remedy!["pass ", Opt::Recipient, ", or give ", Custodian::Ci, " with the CI identity"]
             }
-            PkiError::UnknownPki { .. } => "check the name, or create it with `inforge pki add`".into(),
-            PkiError::DuplicatePki { .. } => "choose another name; to replace its keys use `inforge pki rotate`".into(),
+            PkiError::UnknownPki { name, .. } => {
+                remedy!["check the name, or create it with `", Step::new(Op::Add).pki(name), "`"]
+            }
+            PkiError::DuplicatePki { name } => {
+                remedy!["choose another name; to replace its keys use `", Step::new(Op::RotateRoot).pki(name), "`"]
+            }
             PkiError::RootOnly { .. } => {
                 "root-only roots are handed to an online issuer; add a two-tier PKI for a mesh".into()
             }
             PkiError::UnknownScope { .. } => "add the region to regions.yaml first, or check the spelling".into(),
             PkiError::ScopeExists { name, scope } => {
-                format!("to replace it use `inforge pki rotate <env> {name} --intermediate {scope}`")
+                remedy!["to replace it use `", Step::new(Op::RotateIntermediate).pki(name).scope(scope), "`"]
+            }
+            PkiError::Profile { .. } | PkiError::RootNotSelfSigned { .. } => {
+                "this certificate was not issued by inforge's profile: restore the store from git, or re-mint the tier (docs/runbooks/)".into()
+            }
+            PkiError::NotSignedByRoot { pki, scope, .. } => remedy![
+                "this intermediate was not issued by the cold root (or the store was edited): restore the store from git, or re-mint it with `",
+                Step::new(Op::RotateIntermediate).pki(pki).scope(scope),
+                "`"
+            ],
+            PkiError::ScopeMismatch { .. } => {
+                "an intermediate was moved to another scope's slot: restore the store from git (a scope must only ever hold its own intermediate)".into()
+            }
+            PkiError::RevokedInUse { pki, scope, how, .. } => {
+                if *how == "current" {
+                    remedy!["replace it: `", Step::new(Op::RecoverIntermediate).pki(pki).scope(scope), "`"]
+                } else {
+                    "remove it: restore the store from the recover-intermediate commit".into()
+                }
+            }
+            PkiError::OutOfRange { min, max, .. } => {
+                format!("use a value from {min} to {max} (if the store holds it, restore the store from git)").into()
             }
         }
     }
 }
 
 /// Looks up a PKI by name.
-pub fn get_pki<'s>(store: &'s Store, name: &str) -> Result<&'s Pki, PkiError> {
-    store.pkis.get(name).ok_or_else(|| unknown(store, name))
+pub fn get_pki<'s>(store: &'s Store, name: &str) -> Result<&'s Pki, Error> {
+    store.pkis.get(name).ok_or_else(|| unknown(store, name).into())
 }
 
 fn unknown(store: &Store, name: &str) -> PkiError {
@@ -130,64 +237,10 @@ fn unknown(store: &Store, name: &str) -> PkiError {
     }
 }
 
-/// What an operation that creates keys draws from outside the core: the time, randomness, and
-/// sealing (age draws its own entropy, so the shell provides an encrypter).
-pub struct Effects<'a, R> {
-    /// The command's time (the clock or `INFORGE_NOW`).
-    pub now: OffsetDateTime,
-    /// Randomness for keys and serials.
-    pub rng: &'a mut R,
-    /// Encryption to age recipients.
-    pub sealer: &'a mut dyn Sealer,
-}
-
-/// Seals a freshly generated key to `recipient`.
-pub(crate) fn seal_key(
-    sealer: &mut dyn Sealer,
-    recipient: &str,
-    key: &PrivateKey,
-    location: &str,
-) -> Result<Block, Error> {
+/// Seals a freshly generated key to `recipient` (PKCS#8 PEM inside age armor).
+pub fn seal_key(sealer: &mut dyn Sealer, recipient: &str, key: &PrivateKey, location: &str) -> Result<Block, Error> {
     let pem = key.to_pkcs8_pem();
     Ok(Block::new(sealer.seal(recipient, pem.as_bytes(), location)?))
-}
-
-/// `inforge pki add`: generates a root and records it. A two-tier root is cold (sealed to
-/// `rootRecipient`); a root-only root is handed to an online issuer (sealed to CI).
-pub fn add_pki(
-    store: &mut Store,
-    env: &str,
-    name: &str,
-    topology: Topology,
-    algorithm: Algorithm,
-    fx: &mut Effects<'_, impl CryptoRngCore>,
-) -> Result<(), Error> {
-    crate::names::check_segment("PKI name", name)?;
-    if store.pkis.contains_key(name) {
-        return Err(PkiError::DuplicatePki { name: name.to_string() }.into());
-    }
-    let (tier, recipient) = match topology {
-        Topology::TwoTier => (CaTier::TwoTierRoot, store.root_recipient.clone()),
-        Topology::RootOnly => (CaTier::RootOnly, store.recipient.clone()),
-    };
-    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
-    let cert = profile::issue_root(name, env, tier, &key, fx.now, &mut *fx.rng)?;
-    let sealed = seal_key(fx.sealer, &recipient, &key, &format!("pkis.{name}.root.key"))?;
-    store.pkis.insert(
-        name.to_string(),
-        Pki {
-            topology,
-            algorithm,
-            root: Entry { cert: Block::new(cert.pem()), key: sealed },
-            intermediates: BTreeMap::new(),
-            previous_roots: Vec::new(),
-            previous_intermediates: BTreeMap::new(),
-            root_overlap_started: None,
-            root_overlap_min_days: None,
-            revoked: Vec::new(),
-        },
-    );
-    Ok(())
 }
 
 /// Checks that `scope` is `global` or an active region.
@@ -217,372 +270,215 @@ pub fn open_root(store: &Store, name: &str, root_identity: &Identity) -> Result<
 }
 
 /// The custodian that holds a PKI's root key.
-pub fn root_custodian(store: &Store, name: &str) -> Result<Custodian, PkiError> {
+pub fn root_custodian(store: &Store, name: &str) -> Result<Custodian, Error> {
     Ok(match get_pki(store, name)?.topology {
         Topology::TwoTier => Custodian::OfflineRoot,
         Topology::RootOnly => Custodian::Ci,
     })
 }
 
-/// Checks everything `intermediate` needs except the identity, so that argument errors are
-/// reported before asking for the offline key.
-pub fn check_new_intermediate(store: &Store, project: &Project, name: &str, scope: &str) -> Result<(), Error> {
-    let pki = get_pki(store, name)?;
-    if pki.topology == Topology::RootOnly {
-        return Err(PkiError::RootOnly { name: name.to_string() }.into());
-    }
-    check_scope(project, scope)?;
-    if pki.intermediates.contains_key(scope) {
-        return Err(PkiError::ScopeExists { name: name.to_string(), scope: scope.to_string() }.into());
+/// The recorded minimum overlap of a PKI's open root rotation, bounded.
+pub fn overlap_min_days(pki: &Pki, name: &str) -> Result<u32, Error> {
+    let days = pki.root_overlap_min_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS);
+    check_overlap_days(&format!("pkis.{name}.rootOverlapMinDays"), days)?;
+    Ok(days)
+}
+
+/// Checks a minimum-overlap number (from the command line or the store).
+pub fn check_overlap_days(field: &str, days: u32) -> Result<(), Error> {
+    if days > MAX_OVERLAP_DAYS {
+        return Err(PkiError::OutOfRange {
+            field: field.to_string(),
+            value: u64::from(days),
+            min: 0,
+            max: u64::from(MAX_OVERLAP_DAYS),
+        }
+        .into());
     }
     Ok(())
 }
 
-/// `inforge pki intermediate`: mints a scope's intermediate, signed by the cold root. Its key
-/// is sealed to the CI recipient.
-pub fn add_intermediate(
-    store: &mut Store,
-    project: &Project,
-    env: &str,
-    name: &str,
-    scope: &str,
-    root_identity: &Identity,
-    fx: &mut Effects<'_, impl CryptoRngCore>,
-) -> Result<(), Error> {
-    check_new_intermediate(store, project, name, scope)?;
-    let (root_cert, root_key) = open_root(store, name, root_identity)?;
-    let algorithm = get_pki(store, name)?.algorithm;
-    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
-    let cert =
-        profile::issue_intermediate(name, env, scope, &key.public(), (&root_cert, &root_key), fx.now, &mut *fx.rng)?;
-    let recipient = store.recipient.clone();
-    let sealed = seal_key(fx.sealer, &recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
-    let pki =
-        store.pkis.get_mut(name).ok_or_else(|| PkiError::UnknownPki { name: name.into(), known: String::new() })?;
-    pki.intermediates.insert(scope.to_string(), Entry { cert: Block::new(cert.pem()), key: sealed });
+/// When a PKI's open root overlap may be finalized (`None`: no overlap).
+pub fn finalize_allowed_at(store: &Store, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+    finalize_allowed_at_pki(get_pki(store, name)?, name)
+}
+
+/// [`finalize_allowed_at`] for a PKI already looked up. Checked arithmetic: a far-future
+/// start or a huge minimum is an error, never a panic.
+pub fn finalize_allowed_at_pki(pki: &Pki, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+    let Some(since) = &pki.root_overlap_started else {
+        return Ok(None);
+    };
+    let field = format!("pkis.{name}.rootOverlapStarted");
+    let since = crate::time::parse_rfc3339(&field, since)?;
+    let days = overlap_min_days(pki, name)?;
+    crate::time::add_days(&field, since, i64::from(days)).map(Some)
+}
+
+fn tier_name(tier: CaTier) -> &'static str {
+    match tier {
+        CaTier::TwoTierRoot | CaTier::RootOnly => "root",
+        CaTier::Intermediate => "intermediate",
+    }
+}
+
+/// Profile checks of one CA certificate: critical CA:true with the tier's pathLen, critical
+/// keyCertSign+cRLSign, and the PKI's algorithm. Every problem, in order.
+pub fn check_profile(cert: &Cert, tier: CaTier, pki: &Pki, location: &str) -> Vec<Error> {
+    let mut out = Vec::new();
+    let problem = |p: String| -> Error {
+        PkiError::Profile { location: location.to_string(), tier: tier_name(tier), problem: p }.into()
+    };
+    let want = tier.path_len();
+    match cert.basic_constraints() {
+        Some((true, true, Some(n))) if n == want => {}
+        other => out.push(problem(format!(
+            "basic constraints are {}; this tier needs critical CA:true with pathLen {want}",
+            describe_bc(other)
+        ))),
+    }
+    let ku_ok = matches!(cert.key_usage(), Some((true, _)))
+        && cert.has_key_usage(KeyUsages::KeyCertSign)
+        && cert.has_key_usage(KeyUsages::CRLSign);
+    if !ku_ok {
+        out.push(problem("key usage must be critical and include keyCertSign and cRLSign".into()));
+    }
+    if cert.key_algorithm() != Some(pki.algorithm) {
+        let found = cert.key_algorithm().map(|a| a.name()).unwrap_or("unsupported");
+        out.push(problem(format!("its key algorithm is {found}, the PKI's is {}", pki.algorithm)));
+    }
+    out
+}
+
+fn describe_bc(bc: Option<(bool, bool, Option<u8>)>) -> String {
+    match bc {
+        None => "absent".into(),
+        Some((critical, ca, len)) => format!(
+            "{}CA:{}{}",
+            if critical { "critical " } else { "non-critical " },
+            if ca { "true" } else { "false" },
+            len.map(|n| format!(" pathLen {n}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// The checks of a PKI's current root that need no key: self-signed and its tier's profile.
+pub fn check_root(pki: &Pki, name: &str, root: &Cert) -> Vec<Error> {
+    let location = format!("pkis.{name}.root");
+    let tier = match pki.topology {
+        Topology::TwoTier => CaTier::TwoTierRoot,
+        Topology::RootOnly => CaTier::RootOnly,
+    };
+    let mut out = check_profile(root, tier, pki, &location);
+    if root.verify_signed_by(root, &location).is_err() {
+        out.push(PkiError::RootNotSelfSigned { location }.into());
+    }
+    out
+}
+
+/// Whether `cert`'s subject is an intermediate of this PKI, environment and scope (the
+/// subject inforge's profile gives it; it also says which key it certifies).
+fn subject_matches(cert: &Cert, name: &str, env: &str, scope: &str) -> bool {
+    let expected =
+        format!("{name} {env} {scope} intermediate CA {}", crate::profile::short_key_id(cert.public_key_bytes()));
+    cert.common_name().as_deref() == Some(expected.as_str())
+}
+
+fn revoked(pki: &Pki) -> BTreeSet<&str> {
+    pki.revoked.iter().map(|r| r.fingerprint.as_str()).collect()
+}
+
+/// Everything that must hold before a scope's current intermediate signs a leaf or enters a
+/// bundle, checked against the root certificate only (no key): signed by the current root,
+/// the intermediate profile (pathLen 0, not self-signed), the PKI's algorithm, a subject for
+/// this PKI, environment and scope, and not revoked. Every problem, in order; renew stops at
+/// the first, validate reports them all.
+pub fn check_intermediate(pki: &Pki, name: &str, env: &str, scope: &str, cert: &Cert, root: &Cert) -> Vec<Error> {
+    let location = format!("pkis.{name}.intermediates.{scope}");
+    let mut out = Vec::new();
+    if cert.verify_signed_by(root, &location).is_err() || cert.der() == root.der() {
+        out.push(
+            PkiError::NotSignedByRoot { location: location.clone(), pki: name.into(), scope: scope.into() }.into(),
+        );
+    }
+    out.extend(check_profile(cert, CaTier::Intermediate, pki, &location));
+    if !subject_matches(cert, name, env, scope) {
+        out.push(
+            PkiError::ScopeMismatch {
+                location: location.clone(),
+                subject: cert.subject(),
+                pki: name.into(),
+                env: env.into(),
+                scope: scope.into(),
+            }
+            .into(),
+        );
+    }
+    if revoked(pki).contains(cert.fingerprint().as_str()) {
+        out.push(PkiError::RevokedInUse { location, how: "current", pki: name.into(), scope: scope.into() }.into());
+    }
+    out
+}
+
+/// What a previous intermediate must be to stay in a scope's bundle: the intermediate profile
+/// (a self-signed or pathLen-1 certificate never enters a bundle), a subject for this scope,
+/// and not revoked. (Its signature may be from a root already finalized away, so it is not
+/// required to verify against a root in the store; validate warns about that.)
+pub fn check_bundle_member(pki: &Pki, name: &str, env: &str, scope: &str, location: &str, cert: &Cert) -> Vec<Error> {
+    let mut out = check_profile(cert, CaTier::Intermediate, pki, location);
+    if cert.verify_signed_by(cert, location).is_ok() {
+        out.push(
+            PkiError::Profile {
+                location: location.to_string(),
+                tier: "intermediate",
+                problem: "it is self-signed (a root): roots never enter a scope bundle".into(),
+            }
+            .into(),
+        );
+    }
+    if !subject_matches(cert, name, env, scope) {
+        out.push(
+            PkiError::ScopeMismatch {
+                location: location.to_string(),
+                subject: cert.subject(),
+                pki: name.into(),
+                env: env.into(),
+                scope: scope.into(),
+            }
+            .into(),
+        );
+    }
+    if revoked(pki).contains(cert.fingerprint().as_str()) {
+        out.push(
+            PkiError::RevokedInUse {
+                location: location.to_string(),
+                how: "listed as previous (it would be trusted)",
+                pki: name.into(),
+                scope: scope.into(),
+            }
+            .into(),
+        );
+    }
+    out
+}
+
+/// The first problem of a check, as a result.
+pub fn first(problems: Vec<Error>) -> Result<(), Error> {
+    match problems.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Fails unless the store's two custodians differ (compared canonically).
+pub fn check_custodians(store: &Store) -> Result<(), Error> {
+    if crate::custody::same_recipient(&store.root_recipient, &store.recipient) {
+        return Err(crate::store::StoreError::Invalid {
+            file: "pki.enc.yaml".into(),
+            location: "rootRecipient".into(),
+            problem: "equals `recipient`: the cold root and CI must be different custodians".into(),
+        }
+        .into());
+    }
     Ok(())
-}
-
-/// A certificate as `ls` shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CertSummary {
-    /// Subject DN.
-    pub subject: String,
-    /// notAfter (RFC 3339).
-    pub not_after: String,
-    /// Whole days from now to notAfter (negative: expired).
-    pub days_left: i64,
-    /// SHA-256 fingerprint.
-    pub fingerprint: String,
-    /// Past notAfter.
-    pub expired: bool,
-}
-
-impl CertSummary {
-    /// Summarises a certificate at `now`.
-    pub fn of(cert: &Cert, now: OffsetDateTime) -> CertSummary {
-        CertSummary {
-            subject: cert.subject(),
-            not_after: crate::time::format_rfc3339(cert.not_after()),
-            days_left: (cert.not_after() - now).whole_days(),
-            fingerprint: cert.fingerprint(),
-            expired: cert.not_after() < now,
-        }
-    }
-}
-
-/// Overlap state of a PKI.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OverlapSummary {
-    /// A root overlap is in progress (previous roots present).
-    pub root_overlap: bool,
-    /// When it started.
-    pub root_overlap_started: Option<String>,
-    /// From when `--root --finalize` is allowed without --force.
-    pub finalize_allowed_at: Option<String>,
-    /// Retired roots still trusted.
-    pub previous_roots: Vec<CertSummary>,
-    /// Retired intermediate certificates still in bundles, per scope.
-    pub previous_intermediates: BTreeMap<String, Vec<CertSummary>>,
-}
-
-/// One PKI as `ls` shows it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PkiSummary {
-    /// Name.
-    pub name: String,
-    /// two-tier or root-only.
-    pub topology: &'static str,
-    /// Key algorithm.
-    pub algorithm: &'static str,
-    /// Tiers present: "root", "intermediate:<scope>"…
-    pub tiers: Vec<String>,
-    /// The root.
-    pub root: CertSummary,
-    /// Intermediates by scope.
-    pub intermediates: BTreeMap<String, CertSummary>,
-    /// Overlap state.
-    pub overlap: OverlapSummary,
-    /// Revoked certificates.
-    pub revoked: Vec<crate::store::Revoked>,
-}
-
-/// `inforge pki ls`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Listing {
-    /// Environment.
-    pub env: String,
-    /// The time the listing was computed for.
-    pub now: String,
-    /// PKIs by name order.
-    pub pkis: Vec<PkiSummary>,
-}
-
-/// Builds the listing (credential-free: certificates only).
-pub fn listing(store: &Store, env: &str, now: OffsetDateTime) -> Result<Listing, Error> {
-    let mut pkis = Vec::new();
-    for (name, pki) in &store.pkis {
-        let root = Cert::from_pem(pki.root.cert.as_str(), &format!("pkis.{name}.root.cert"))?;
-        let mut tiers = vec!["root".to_string()];
-        let mut intermediates = BTreeMap::new();
-        for (scope, e) in &pki.intermediates {
-            let c = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.intermediates.{scope}.cert"))?;
-            tiers.push(format!("intermediate:{scope}"));
-            intermediates.insert(scope.clone(), CertSummary::of(&c, now));
-        }
-        let previous_roots = pki
-            .previous_roots
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.previousRoots[{i}].cert"))
-                    .map(|c| CertSummary::of(&c, now))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut previous_intermediates = BTreeMap::new();
-        for (scope, certs) in &pki.previous_intermediates {
-            let mut v = Vec::new();
-            for (i, b) in certs.iter().enumerate() {
-                let c = Cert::from_pem(b.as_str(), &format!("pkis.{name}.previousIntermediates.{scope}[{i}]"))?;
-                v.push(CertSummary::of(&c, now));
-            }
-            previous_intermediates.insert(scope.clone(), v);
-        }
-        pkis.push(PkiSummary {
-            name: name.clone(),
-            topology: pki.topology.name(),
-            algorithm: pki.algorithm.name(),
-            tiers,
-            root: CertSummary::of(&root, now),
-            intermediates,
-            overlap: OverlapSummary {
-                root_overlap: !pki.previous_roots.is_empty(),
-                root_overlap_started: pki.root_overlap_started.clone(),
-                finalize_allowed_at: crate::rotate::finalize_allowed_at(store, name)?.map(crate::time::format_rfc3339),
-                previous_roots,
-                previous_intermediates,
-            },
-            revoked: pki.revoked.clone(),
-        });
-    }
-    Ok(Listing { env: env.to_string(), now: crate::time::format_rfc3339(now), pkis })
-}
-
-fn expiry(c: &CertSummary) -> String {
-    if c.expired {
-        format!("EXPIRED {} ({} days ago)", c.not_after, -c.days_left)
-    } else {
-        format!("expires {} ({} days)", c.not_after, c.days_left)
-    }
-}
-
-impl fmt::Display for Listing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.pkis.is_empty() {
-            return writeln!(
-                f,
-                "{}: no PKIs yet (add one with `inforge pki add {} <name> --topology two-tier`)",
-                self.env, self.env
-            );
-        }
-        for p in &self.pkis {
-            writeln!(f, "{}  {}  {}", p.name, p.topology, p.algorithm)?;
-            writeln!(f, "  root                     {}", expiry(&p.root))?;
-            for (scope, c) in &p.intermediates {
-                writeln!(f, "  intermediate {:<12}{}", scope, expiry(c))?;
-            }
-            if p.topology == "two-tier" && p.intermediates.is_empty() {
-                writeln!(
-                    f,
-                    "  intermediates            none yet (`inforge pki intermediate {} {} <scope>`)",
-                    self.env, p.name
-                )?;
-            }
-            if p.overlap.root_overlap {
-                writeln!(
-                    f,
-                    "  overlap                  root rotation since {} ({} previous root(s)); finalize from {}",
-                    p.overlap.root_overlap_started.as_deref().unwrap_or("unknown"),
-                    p.overlap.previous_roots.len(),
-                    p.overlap.finalize_allowed_at.as_deref().unwrap_or("now")
-                )?;
-            }
-            for (scope, v) in &p.overlap.previous_intermediates {
-                writeln!(f, "  previous {:<16}{} previous intermediate(s) still in bundles", scope, v.len())?;
-            }
-            for r in &p.revoked {
-                let short: String = r.fingerprint.chars().take(16).collect();
-                writeln!(f, "  revoked {:<17}{short}… at {}", r.scope, r.revoked_at)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::custody::tests::{identity, TestSealer};
-    use rand_chacha::rand_core::SeedableRng;
-
-    fn now() -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap()
-    }
-
-    #[test]
-    fn lifecycle_custody_and_refusals() {
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
-        let root_id = identity(Custodian::OfflineRoot);
-        let ci = identity(Custodian::Ci);
-        let project = Project::parse("baseDomain: w.example\n", Some("regions: [us-east-1]\n")).unwrap();
-        let mut s = Store::new(root_id.recipient(), ci.recipient());
-        add_pki(
-            &mut s,
-            "prd",
-            "mesh",
-            Topology::TwoTier,
-            Algorithm::EcdsaP256,
-            &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer },
-        )
-        .unwrap();
-        add_pki(
-            &mut s,
-            "prd",
-            "daemon",
-            Topology::RootOnly,
-            Algorithm::Ed25519,
-            &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer },
-        )
-        .unwrap();
-        add_intermediate(
-            &mut s,
-            &project,
-            "prd",
-            "mesh",
-            "global",
-            &root_id,
-            &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer },
-        )
-        .unwrap();
-
-        // Custody: cold root only opens with the offline identity; CI keys with CI.
-        let root_cert = Cert::from_pem(s.pkis["mesh"].root.cert.as_str(), "r").unwrap();
-        assert!(root_id.open_key(s.pkis["mesh"].root.key.as_str(), &root_cert, "r").is_ok());
-        assert!(ci.open(s.pkis["mesh"].root.key.as_str(), "r").is_err());
-        let int = &s.pkis["mesh"].intermediates["global"];
-        let int_cert = Cert::from_pem(int.cert.as_str(), "i").unwrap();
-        assert!(ci.open_key(int.key.as_str(), &int_cert, "i").is_ok());
-        int_cert.verify_signed_by(&root_cert, "i").unwrap();
-        let daemon_cert = Cert::from_pem(s.pkis["daemon"].root.cert.as_str(), "d").unwrap();
-        assert!(ci.open_key(s.pkis["daemon"].root.key.as_str(), &daemon_cert, "d").is_ok());
-        // A key that does not match its certificate is refused.
-        let e = ci.open_key(int.key.as_str(), &root_cert, "pkis.mesh.intermediates.global.key").unwrap_err();
-        assert_eq!(crate::Coded::code(&e), "key-mismatch");
-
-        let before = s.clone();
-        let code = |r: Result<(), Error>| crate::Coded::code(&r.unwrap_err());
-        assert_eq!(
-            code(add_pki(
-                &mut s,
-                "prd",
-                "mesh",
-                Topology::TwoTier,
-                Algorithm::EcdsaP256,
-                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
-            )),
-            "pki-exists"
-        );
-        assert_eq!(
-            code(add_intermediate(
-                &mut s,
-                &project,
-                "prd",
-                "mesh",
-                "global",
-                &root_id,
-                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
-            )),
-            "scope-exists"
-        );
-        assert_eq!(
-            code(add_intermediate(
-                &mut s,
-                &project,
-                "prd",
-                "mesh",
-                "mars",
-                &root_id,
-                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
-            )),
-            "scope-unknown"
-        );
-        assert_eq!(
-            code(add_intermediate(
-                &mut s,
-                &project,
-                "prd",
-                "daemon",
-                "global",
-                &ci,
-                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
-            )),
-            "pki-root-only"
-        );
-        assert_eq!(
-            code(add_intermediate(
-                &mut s,
-                &project,
-                "prd",
-                "nope",
-                "global",
-                &root_id,
-                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
-            )),
-            "pki-unknown"
-        );
-        let wrong = identity(Custodian::OfflineRoot);
-        assert_eq!(
-            code(add_intermediate(
-                &mut s,
-                &project,
-                "prd",
-                "mesh",
-                "us-east-1",
-                &wrong,
-                &mut Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer }
-            )),
-            "identity-wrong"
-        );
-        assert_eq!(s, before, "failed operations must not change the store");
-
-        let l = listing(&s, "prd", now()).unwrap();
-        assert_eq!(l.pkis.len(), 2);
-        assert_eq!(l.pkis[1].tiers, vec!["root", "intermediate:global"]);
-        assert!(l.to_string().contains("intermediate global"));
-        assert_eq!(Store::parse("s", &s.to_yaml()).unwrap(), s);
-    }
 }

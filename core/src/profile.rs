@@ -98,7 +98,7 @@ pub fn issue_root(
     key: &PrivateKey,
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
-) -> Result<Cert, CertError> {
+) -> Result<Cert, crate::Error> {
     let cn = format!("{pki} {env} root CA {}", short_key_id(key.public_key_bytes()));
     let mut p = ca_params(cn, tier, key.public_key_bytes(), rng);
     p.not_before = now - BACKDATE;
@@ -117,7 +117,7 @@ pub fn issue_intermediate(
     root: (&Cert, &PrivateKey),
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
-) -> Result<Cert, CertError> {
+) -> Result<Cert, crate::Error> {
     let cn = format!("{pki} {env} {scope} intermediate CA {}", short_key_id(key.bytes()));
     let mut p = ca_params(cn, CaTier::Intermediate, key.bytes(), rng);
     p.use_authority_key_identifier_extension = true;
@@ -146,7 +146,7 @@ pub fn issue_leaf(
     issuer: (&Cert, &PrivateKey),
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
-) -> Result<Cert, CertError> {
+) -> Result<Cert, crate::Error> {
     let err = |reason: String| CertError::Issue { what: format!("leaf {}", spec.spiffe_id), reason };
     let mut p = base_params(spec.service.clone(), key.public_key_bytes(), rng);
     p.is_ca = IsCa::ExplicitNoCa;
@@ -169,7 +169,7 @@ fn sign_with(
     key: &impl rcgen::PublicKeyData,
     issuer: (&Cert, &PrivateKey),
     what: &str,
-) -> Result<Cert, CertError> {
+) -> Result<Cert, crate::Error> {
     let iss = issuer_of(issuer.0, issuer.1, what)?;
     let c = params.signed_by(key, &iss).map_err(issue_err(what))?;
     Cert::from_der(c.der(), what)

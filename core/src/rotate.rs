@@ -10,20 +10,20 @@
 //!   keeping its key), [`finalize_root`] ends it once it is old enough.
 
 use rand_core::CryptoRngCore;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::cert::Cert;
 use crate::config::Project;
 use crate::custody::Identity;
+use crate::effects::Effects;
+use crate::error::{Op, Opt, Remedy, Step};
 use crate::keys::PrivateKey;
-use crate::pki::{check_scope, get_pki, open_root, seal_key, Effects};
+pub use crate::pki::DEFAULT_MIN_OVERLAP_DAYS;
+use crate::pki::{check_overlap_days, check_scope, finalize_allowed_at, get_pki, open_root, seal_key};
 use crate::profile::{self, CaTier};
+use crate::remedy;
 use crate::store::{Block, Entry, Revoked, Store, Topology};
 use crate::Error;
-
-/// Default minimum age of a root overlap before it may be finalized, in days. Long enough for
-/// root-anchoring consumers that refresh weekly to pick up the new root several times.
-pub const DEFAULT_MIN_OVERLAP_DAYS: u32 = 30;
 
 /// A rotation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -73,18 +73,20 @@ impl crate::Coded for RotateError {
             RotateError::OverlapTooYoung { .. } => "overlap-too-young",
         }
     }
-    fn hint(&self) -> String {
+    fn remedy(&self) -> Remedy {
         match self {
             RotateError::NothingToRotate { pki, scope } => {
-                format!("mint it first: inforge pki intermediate <env> {pki} {scope}")
+                remedy!["mint it first: ", Step::new(Op::Intermediate).pki(pki).scope(scope)]
             }
             RotateError::OverlapOpen { pki, .. } => {
-                format!("finish the current overlap first: inforge pki rotate <env> {pki} --root --finalize")
+                remedy!["finish the current overlap first: ", Step::new(Op::FinalizeRoot).pki(pki)]
             }
-            RotateError::NoOverlap { pki } => format!("start one with: inforge pki rotate <env> {pki} --root"),
-            RotateError::OverlapTooYoung { .. } => {
-                "wait until then so root-anchoring consumers pick up the new root, or pass --force if you are sure they have".into()
-            }
+            RotateError::NoOverlap { pki } => remedy!["start one with: ", Step::new(Op::RotateRoot).pki(pki)],
+            RotateError::OverlapTooYoung { .. } => remedy![
+                "wait until then so root-anchoring consumers pick up the new root, or pass ",
+                Opt::Force,
+                " if you are sure they have"
+            ],
         }
     }
 }
@@ -228,6 +230,9 @@ pub fn rotate_root(
     fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<(), Error> {
     check_root_rotation(store, name)?;
+    if let Some(days) = min_overlap_days {
+        check_overlap_days("the minimum overlap (days)", days)?;
+    }
     operator.expect_recipient(&store.root_recipient)?;
     let pki = get_pki(store, name)?;
     let (tier, recipient) = match pki.topology {
@@ -274,18 +279,25 @@ pub struct Finalized {
     pub intermediates: usize,
 }
 
-/// When a PKI's open root overlap may be finalized.
-pub fn finalize_allowed_at(store: &Store, name: &str) -> Result<Option<OffsetDateTime>, Error> {
-    finalize_allowed_at_pki(get_pki(store, name)?, name)
-}
-
-/// [`finalize_allowed_at`] for a PKI already looked up.
-pub fn finalize_allowed_at_pki(pki: &crate::store::Pki, name: &str) -> Result<Option<OffsetDateTime>, Error> {
-    let Some(since) = &pki.root_overlap_started else {
-        return Ok(None);
-    };
-    let since = crate::time::parse_rfc3339(&format!("pkis.{name}.rootOverlapStarted"), since)?;
-    Ok(Some(since + Duration::days(i64::from(pki.root_overlap_min_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS)))))
+/// Checks `rotate --root --finalize` before any identity: an overlap is open and old enough
+/// (unless `force`).
+pub fn check_finalize(store: &Store, name: &str, force: bool, now: OffsetDateTime) -> Result<(), Error> {
+    let pki = get_pki(store, name)?;
+    if pki.previous_roots.is_empty() {
+        return Err(RotateError::NoOverlap { pki: name.into() }.into());
+    }
+    if let Some(allowed) = finalize_allowed_at(store, name)? {
+        if now < allowed && !force {
+            return Err(RotateError::OverlapTooYoung {
+                pki: name.into(),
+                since: pki.root_overlap_started.clone().unwrap_or_default(),
+                min_days: crate::pki::overlap_min_days(pki, name)?,
+                allowed_at: crate::time::format_rfc3339(allowed),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// `rotate --root --finalize`: ends the overlap. Refuses while it is younger than its minimum
@@ -298,21 +310,8 @@ pub fn finalize_root(
     force: bool,
     now: OffsetDateTime,
 ) -> Result<Finalized, Error> {
+    check_finalize(store, name, force, now)?;
     let pki = get_pki(store, name)?;
-    if pki.previous_roots.is_empty() {
-        return Err(RotateError::NoOverlap { pki: name.into() }.into());
-    }
-    if let Some(allowed) = finalize_allowed_at(store, name)? {
-        if now < allowed && !force {
-            return Err(RotateError::OverlapTooYoung {
-                pki: name.into(),
-                since: pki.root_overlap_started.clone().unwrap_or_default(),
-                min_days: pki.root_overlap_min_days.unwrap_or(DEFAULT_MIN_OVERLAP_DAYS),
-                allowed_at: crate::time::format_rfc3339(allowed),
-            }
-            .into());
-        }
-    }
     operator.expect_recipient(&store.root_recipient)?;
     let mut current_keys = std::collections::BTreeMap::new();
     for (scope, e) in &pki.intermediates {

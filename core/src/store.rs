@@ -62,13 +62,16 @@ impl crate::Coded for StoreError {
             StoreError::Version { .. } => "store-version",
         }
     }
-    fn hint(&self) -> String {
-        match self {
+    fn remedy(&self) -> crate::error::Remedy {
+        let text: String = {
+            match self {
             StoreError::Yaml { .. } | StoreError::Invalid { .. } => {
                 "the store is managed by `inforge pki`: restore it from git (`git checkout -- <file>`) rather than editing it".into()
             }
             StoreError::Version { .. } => "upgrade inforge".into(),
         }
+        };
+        text.into()
     }
 }
 
@@ -212,7 +215,12 @@ impl Store {
     }
 
     /// Parses and checks a store; `file` names it in errors.
-    pub fn parse(file: &str, text: &str) -> Result<Store, StoreError> {
+    pub fn parse(file: &str, text: &str) -> Result<Store, crate::Error> {
+        Ok(Self::parse_area(file, text)?)
+    }
+
+    /// [`parse`] with the area's own error type.
+    pub(crate) fn parse_area(file: &str, text: &str) -> Result<Store, StoreError> {
         // Read the version first, leniently, so a newer store says "upgrade" rather than
         // failing on the fields it added.
         #[derive(Deserialize)]

@@ -14,21 +14,63 @@ pub enum TimeError {
         /// The rejected value (timestamps are not secret).
         value: String,
     },
+    /// A time, or a time plus a lifetime, falls outside what certificates can express.
+    #[error("{source_name} {value} is outside the supported range (years {MIN_YEAR} to {MAX_YEAR})")]
+    OutOfRange {
+        /// Where the value came from.
+        source_name: String,
+        /// The time, formatted.
+        value: String,
+    },
 }
+
+/// The earliest year inforge works in (X.509 UTCTime starts at 1950; a store made before the
+/// Unix epoch is a clock error).
+pub const MIN_YEAR: i32 = 1970;
+/// The latest year inforge works in: a ten-year root minted then still ends before 9999, the
+/// last year X.509 GeneralizedTime can hold.
+pub const MAX_YEAR: i32 = 9980;
 
 impl crate::Coded for TimeError {
     fn code(&self) -> &'static str {
         "time-invalid"
     }
-    fn hint(&self) -> String {
-        "use an RFC 3339 timestamp such as 2026-11-22T10:00:00Z".into()
+    fn remedy(&self) -> crate::error::Remedy {
+        crate::remedy![
+            "use an RFC 3339 timestamp such as 2026-11-22T10:00:00Z, between ",
+            MIN_YEAR.to_string(),
+            " and ",
+            MAX_YEAR.to_string(),
+            " (check ",
+            crate::error::Opt::Now,
+            " and the clock)"
+        ]
     }
 }
 
 /// Parses an RFC 3339 timestamp, naming `source_name` in the error.
-pub fn parse_rfc3339(source_name: &str, value: &str) -> Result<OffsetDateTime, TimeError> {
+pub fn parse_rfc3339(source_name: &str, value: &str) -> Result<OffsetDateTime, crate::Error> {
     OffsetDateTime::parse(value.trim(), &Rfc3339)
-        .map_err(|_| TimeError::Invalid { source_name: source_name.to_string(), value: value.to_string() })
+        .map_err(|_| TimeError::Invalid { source_name: source_name.to_string(), value: value.to_string() }.into())
+}
+
+/// Checks that an operation's time is in the range inforge works in ([`MIN_YEAR`] to
+/// [`MAX_YEAR`]), so no lifetime arithmetic can leave what certificates can express.
+pub fn check_now(source_name: &str, now: OffsetDateTime) -> Result<OffsetDateTime, crate::Error> {
+    if now.year() < MIN_YEAR || now.year() > MAX_YEAR {
+        return Err(TimeError::OutOfRange { source_name: source_name.to_string(), value: format_rfc3339(now) }.into());
+    }
+    Ok(now)
+}
+
+/// `t + days`, or an out-of-range error naming `source_name` (never a panic).
+pub fn add_days(source_name: &str, t: OffsetDateTime, days: i64) -> Result<OffsetDateTime, crate::Error> {
+    // Bounded before multiplying: `Duration::days` panics past i64 seconds.
+    Some(days)
+        .filter(|d| d.unsigned_abs() <= 10_000_000)
+        .and_then(|d| t.checked_add(::time::Duration::days(d)))
+        .filter(|r| r.year() <= MAX_YEAR + 20)
+        .ok_or_else(|| TimeError::OutOfRange { source_name: source_name.to_string(), value: format_rfc3339(t) }.into())
 }
 
 /// Formats a timestamp as RFC 3339 in UTC, to the second.

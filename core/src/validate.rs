@@ -15,12 +15,13 @@ use std::fmt;
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
-use x509_cert::ext::pkix::KeyUsages;
 
 use crate::cert::Cert;
 use crate::config::{Project, ScopeKind};
-use crate::profile::{CaTier, LEAF_DAYS};
-use crate::store::{store_path, Pki, Store, Topology};
+use crate::error::{CliWording, Op, Remedy, Step, Wording};
+use crate::profile::LEAF_DAYS;
+use crate::remedy;
+use crate::store::{store_path, Pki, Store};
 use crate::Coded;
 
 /// How bad a finding is. Errors fail `validate` (exit 1); warnings do not.
@@ -47,8 +48,11 @@ pub struct Diagnostic {
     pub subject: String,
     /// What is wrong.
     pub message: String,
-    /// How to fix it.
+    /// How to fix it, in the CLI's words (see [`Report::reword`]).
     pub hint: String,
+    /// How to fix it, structured (each frontend words it).
+    #[serde(skip)]
+    pub remedy: Remedy,
 }
 
 /// All findings for one environment.
@@ -70,6 +74,13 @@ impl Report {
     /// Whether there is no error.
     pub fn is_ok(&self) -> bool {
         self.ok
+    }
+
+    /// Re-renders every hint in a frontend's words.
+    pub fn reword(&mut self, w: &dyn Wording) {
+        for d in &mut self.diagnostics {
+            d.hint = d.remedy.render(w);
+        }
     }
 
     /// Codes of all findings (handy in tests).
@@ -137,14 +148,37 @@ struct Out {
 }
 
 impl Out {
-    fn push(&mut self, sev: Severity, code: &'static str, file: &str, subject: &str, message: String, hint: String) {
-        self.diags.push(Diagnostic { code, severity: sev, file: file.into(), subject: subject.into(), message, hint });
+    fn push(
+        &mut self,
+        sev: Severity,
+        code: &'static str,
+        file: &str,
+        subject: &str,
+        message: String,
+        remedy: impl Into<Remedy>,
+    ) {
+        let remedy = remedy.into();
+        let hint = remedy.render(&CliWording);
+        self.diags.push(Diagnostic {
+            code,
+            severity: sev,
+            file: file.into(),
+            subject: subject.into(),
+            message,
+            hint,
+            remedy,
+        });
     }
-    fn err(&mut self, code: &'static str, file: &str, subject: &str, message: String, hint: String) {
-        self.push(Severity::Error, code, file, subject, message, hint)
+    fn err(&mut self, code: &'static str, file: &str, subject: &str, message: String, remedy: impl Into<Remedy>) {
+        self.push(Severity::Error, code, file, subject, message, remedy)
     }
-    fn warn(&mut self, code: &'static str, file: &str, subject: &str, message: String, hint: String) {
-        self.push(Severity::Warning, code, file, subject, message, hint)
+    fn warn(&mut self, code: &'static str, file: &str, subject: &str, message: String, remedy: impl Into<Remedy>) {
+        self.push(Severity::Warning, code, file, subject, message, remedy)
+    }
+    /// A core error as a finding: same code, message and remedy as the operation that would
+    /// fail on it.
+    fn error(&mut self, file: &str, subject: &str, e: &crate::Error) {
+        self.push(Severity::Error, e.code(), file, subject, e.to_string(), e.remedy());
     }
     fn finish(self) -> Report {
         let errors = self.diags.iter().filter(|d| d.severity == Severity::Error).count();
@@ -198,7 +232,7 @@ fn validate_into(out: &mut Out, project: &Project, store: Option<&Store>, env: &
     check_config(out, project, store, env);
     if let Some(store) = store {
         for (name, pki) in &store.pkis {
-            check_pki(out, project, &store_path(env), name, pki, now);
+            check_pki(out, project, env, &store_path(env), name, pki, now);
         }
     }
 }
@@ -212,133 +246,23 @@ fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &s
     } else if let Err(e) = project.environment(env) {
         out.err(e.code(), "inforge.yaml", "environments", e.to_string(), e.hint());
     }
-    let spath = store_path(env);
-    let mut needs_store: Vec<&str> = Vec::new();
-    for (svc_name, svc) in &project.config.services {
-        let subject = format!("services.{svc_name}");
-        let Some(pki_name) = &svc.pki else { continue };
-        let Some(kind) = svc.scope else {
-            out.err(
-                "service-scope-missing",
-                "inforge.yaml",
-                &subject,
-                format!("service {svc_name:?} has `pki:` but no `scope:`"),
-                format!("add `scope: global` or `scope: regional` to services.{svc_name}"),
-            );
-            continue;
+    for d in crate::mesh::readiness(project, store, env, &crate::mesh::Filter::default()) {
+        let (file, subject) = match &d.service {
+            Some(svc) => ("inforge.yaml".to_string(), format!("services.{svc}")),
+            None => (store_path(env), "(file)".to_string()),
         };
-        if kind == ScopeKind::Global && svc.regions.is_some() {
+        out.error(&file, &subject, &d.error);
+    }
+    for (svc_name, svc) in &project.config.services {
+        if svc.pki.is_some() && svc.scope == Some(ScopeKind::Global) && svc.regions.is_some() {
             out.warn(
                 "service-regions-ignored",
                 "inforge.yaml",
-                &subject,
+                &format!("services.{svc_name}"),
                 "`regions:` is ignored for a global service".into(),
-                "remove `regions:` or make the service `scope: regional`".into(),
+                "remove `regions:` or make the service `scope: regional`",
             );
         }
-        let scopes = project.service_scopes(svc);
-        if kind == ScopeKind::Regional && scopes.is_empty() {
-            out.err(
-                "service-no-regions",
-                "inforge.yaml",
-                &subject,
-                format!("regional service {svc_name:?} resolves to no region, so it would get no leaf"),
-                "add regions to regions.yaml (or to the service's `regions:`)".into(),
-            );
-        }
-        let mut known_scopes = Vec::new();
-        for s in &scopes {
-            if kind == ScopeKind::Regional && !project.regions.contains(s) {
-                out.err(
-                    "service-region-unknown",
-                    "inforge.yaml",
-                    &subject,
-                    format!("region {s:?} is not in regions.yaml"),
-                    "add the region to regions.yaml, or remove it from the service".into(),
-                );
-            } else {
-                known_scopes.push(s.clone());
-            }
-        }
-        let Some(store) = store else {
-            needs_store.push(svc_name.as_str());
-            continue;
-        };
-        match store.pkis.get(pki_name) {
-            None => out.err(
-                "service-pki-missing",
-                "inforge.yaml",
-                &subject,
-                format!("`pki: {pki_name}` names no PKI in {spath}"),
-                format!("create it with `inforge pki add {env} {pki_name} --topology two-tier`, or fix the name"),
-            ),
-            Some(p) if p.topology == Topology::RootOnly => out.err(
-                "service-pki-root-only",
-                "inforge.yaml",
-                &subject,
-                format!("`pki: {pki_name}` is a root-only PKI; meshes need a two-tier PKI"),
-                "point the service at a two-tier mesh; root-only roots belong to online issuers".into(),
-            ),
-            Some(p) => {
-                for s in known_scopes {
-                    if !p.intermediates.contains_key(&s) {
-                        out.err(
-                            "service-scope-no-intermediate",
-                            "inforge.yaml",
-                            &subject,
-                            format!("{pki_name:?} has no intermediate for scope {s:?}"),
-                            format!(
-                                "mint it offline: INFORGE_PKI_ROOT_KEY=… inforge pki intermediate {env} {pki_name} {s}"
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-    }
-    if !needs_store.is_empty() {
-        out.err(
-            "store-missing",
-            &spath,
-            "(file)",
-            format!("environment {env:?} has no PKI store, but services join a mesh: {}", needs_store.join(", ")),
-            format!("run `inforge pki init {env}`, then `inforge pki add {env} <mesh> --topology two-tier` and its intermediates"),
-        );
-    }
-}
-
-fn check_profile(out: &mut Out, file: &str, at: &str, cert: &Cert, tier: CaTier, pki: &Pki) {
-    let want = tier.path_len();
-    match cert.basic_constraints() {
-        Some((true, true, Some(n))) if n == want => {}
-        other => out.err(
-            "profile-violation",
-            file,
-            at,
-            format!("basic constraints are {other:?}; this tier needs critical CA:true with pathLen {want}"),
-            "re-mint this tier with inforge (rotate it); the certificate was not issued by inforge's profile".into(),
-        ),
-    }
-    let ku_ok = matches!(cert.key_usage(), Some((true, _)))
-        && cert.has_key_usage(KeyUsages::KeyCertSign)
-        && cert.has_key_usage(KeyUsages::CRLSign);
-    if !ku_ok {
-        out.err(
-            "profile-violation",
-            file,
-            at,
-            "key usage must be critical and include keyCertSign and cRLSign".into(),
-            "re-mint this tier with inforge (rotate it)".into(),
-        );
-    }
-    if cert.key_algorithm() != Some(pki.algorithm) {
-        out.err(
-            "profile-violation",
-            file,
-            at,
-            format!("key algorithm {:?} differs from the PKI's {}", cert.key_algorithm(), pki.algorithm),
-            "every tier of a PKI uses the PKI's algorithm; re-mint this tier".into(),
-        );
     }
 }
 
@@ -353,9 +277,9 @@ fn check_expiry(out: &mut Out, file: &str, at: &str, cert: &Cert, now: OffsetDat
             at,
             format!("expired at {}", crate::time::format_rfc3339(cert.not_after())),
             if previous {
-                "an expired previous certificate trusts nothing; it is dropped at the next rotation".into()
+                "an expired previous certificate trusts nothing; it is dropped at the next rotation"
             } else {
-                "rotate this tier now (docs/runbooks/)".into()
+                "rotate this tier now (docs/runbooks/)"
             },
         );
     } else if cert.not_before() > now {
@@ -364,12 +288,12 @@ fn check_expiry(out: &mut Out, file: &str, at: &str, cert: &Cert, now: OffsetDat
             file,
             at,
             format!("not valid before {}", crate::time::format_rfc3339(cert.not_before())),
-            "check the clock (or INFORGE_NOW) of the machine that minted it".into(),
+            remedy!["check the clock (or ", crate::error::Opt::Now, ") of the machine that minted it"],
         );
     }
 }
 
-fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki, now: OffsetDateTime) {
+fn check_pki(out: &mut Out, project: &Project, env: &str, file: &str, name: &str, pki: &Pki, now: OffsetDateTime) {
     let at = format!("pkis.{name}");
     let parse = |out: &mut Out, loc: &str, pem: &str| match Cert::from_pem(pem, loc) {
         Ok(c) => Some(c),
@@ -381,32 +305,20 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
     let Some(root) = parse(out, &format!("{at}.root.cert"), pki.root.cert.as_str()) else {
         return;
     };
-    let root_tier = match pki.topology {
-        Topology::TwoTier => CaTier::TwoTierRoot,
-        Topology::RootOnly => CaTier::RootOnly,
-    };
-    check_profile(out, file, &format!("{at}.root"), &root, root_tier, pki);
-    check_expiry(out, file, &format!("{at}.root"), &root, now, false);
-    if root.verify_signed_by(&root, "root").is_err() {
-        out.err(
-            "root-not-self-signed",
-            file,
-            &format!("{at}.root"),
-            "the root certificate is not self-signed".into(),
-            "restore the store from git; roots are only minted by `inforge pki add` / `rotate --root`".into(),
-        );
+    for e in crate::pki::check_root(pki, name, &root) {
+        out.error(file, &format!("{at}.root"), &e);
     }
+    check_expiry(out, file, &format!("{at}.root"), &root, now, false);
     if root.not_after() < now + Duration::days(365) && root.not_after() >= now {
         out.warn(
             "root-expiring",
             file,
             &format!("{at}.root"),
             format!("the root expires within a year ({})", crate::time::format_rfc3339(root.not_after())),
-            format!("start a dual-root overlap: inforge pki rotate <env> {name} --root"),
+            remedy!["start a dual-root overlap: ", Step::new(Op::RotateRoot).pki(name)],
         );
     }
-    if let (false, Ok(Some(allowed))) =
-        (pki.previous_roots.is_empty(), crate::rotate::finalize_allowed_at_pki(pki, name))
+    if let (false, Ok(Some(allowed))) = (pki.previous_roots.is_empty(), crate::pki::finalize_allowed_at_pki(pki, name))
     {
         if now >= allowed {
             out.warn(
@@ -414,7 +326,7 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
                 file,
                 &format!("{at}.previousRoots"),
                 format!("the root overlap has run its minimum (since {})", crate::time::format_rfc3339(allowed)),
-                format!("once root-anchoring consumers trust the new root: inforge pki rotate <env> {name} --root --finalize"),
+                remedy!["once root-anchoring consumers trust the new root: ", Step::new(Op::FinalizeRoot).pki(name)],
             );
         }
     }
@@ -425,22 +337,14 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
             roots.push(c);
         }
     }
-    let revoked: BTreeSet<&str> = pki.revoked.iter().map(|r| r.fingerprint.as_str()).collect();
     for (scope, e) in &pki.intermediates {
         let iat = format!("{at}.intermediates.{scope}");
         let Some(c) = parse(out, &format!("{iat}.cert"), e.cert.as_str()) else {
             continue;
         };
-        if c.verify_signed_by(&root, &iat).is_err() {
-            out.err(
-                "intermediate-signature",
-                file,
-                &iat,
-                format!("the intermediate does not verify against the current root of {name:?}"),
-                format!("re-mint it from the cold root: inforge pki rotate <env> {name} --intermediate {scope}"),
-            );
+        for e in crate::pki::check_intermediate(pki, name, env, scope, &c, &root) {
+            out.error(file, &iat, &e);
         }
-        check_profile(out, file, &iat, &c, CaTier::Intermediate, pki);
         check_expiry(out, file, &iat, &c, now, false);
         if c.not_after() >= now && c.not_after() < now + Duration::days(LEAF_DAYS) {
             out.err(
@@ -451,7 +355,7 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
                     "expires {} — within the {LEAF_DAYS}-day leaf TTL, so new leaves would be cut short",
                     crate::time::format_rfc3339(c.not_after())
                 ),
-                format!("roll it: inforge pki rotate <env> {name} --intermediate {scope}"),
+                remedy!["roll it: ", Step::new(Op::RotateIntermediate).pki(name).scope(scope)],
             );
         }
         if root.not_after() < c.not_after() {
@@ -460,16 +364,7 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
                 file,
                 &iat,
                 "the root expires before this intermediate, cutting its chain short".into(),
-                format!("rotate the root: inforge pki rotate <env> {name} --root"),
-            );
-        }
-        if revoked.contains(c.fingerprint().as_str()) {
-            out.err(
-                "revoked-in-use",
-                file,
-                &iat,
-                "this intermediate is recorded as revoked but is still current".into(),
-                format!("replace it: inforge pki recover-intermediate <env> {name} {scope}"),
+                remedy!["rotate the root: ", Step::new(Op::RotateRoot).pki(name)],
             );
         }
         if !project.is_scope(scope) {
@@ -478,7 +373,7 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
                 file,
                 &iat,
                 format!("scope {scope:?} is neither global nor in regions.yaml"),
-                "add the region back to regions.yaml, or leave it: no bundle includes it".into(),
+                "add the region back to regions.yaml, or leave it: no bundle includes it",
             );
         }
     }
@@ -488,14 +383,8 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
             let Some(c) = parse(out, &pat, b.as_str()) else {
                 continue;
             };
-            if revoked.contains(c.fingerprint().as_str()) {
-                out.err(
-                    "revoked-in-use",
-                    file,
-                    &pat,
-                    "a revoked intermediate is still listed as previous (it would be trusted)".into(),
-                    "remove it: restore the store from the recover-intermediate commit".into(),
-                );
+            for e in crate::pki::check_bundle_member(pki, name, env, scope, &pat, &c) {
+                out.error(file, &pat, &e);
             }
             check_expiry(out, file, &pat, &c, now, true);
             if !roots.iter().any(|r| c.verify_signed_by(r, &pat).is_ok()) {
@@ -504,7 +393,7 @@ fn check_pki(out: &mut Out, project: &Project, file: &str, name: &str, pki: &Pki
                     file,
                     &pat,
                     "this previous intermediate verifies against neither the current nor a previous root".into(),
-                    "it still anchors leaves in bundles, but root-anchoring consumers cannot chain it".into(),
+                    "it still anchors leaves in bundles, but root-anchoring consumers cannot chain it",
                 );
             }
         }

@@ -37,7 +37,7 @@ fn init_recipient_precedence_flag_then_secret_store_then_ci_identity() {
     r.cmd(&["pki", "init", "prd"], &[]).fails("recipient-missing", "no CI recipient");
     assert!(!r.store_path().exists());
     // A bad --recipient.
-    r.cmd(&["pki", "init", "prd", "--recipient", "age1nope"], &[]).fails("recipient-invalid", "--recipient");
+    r.cmd(&["pki", "init", "prd", "--recipient", "age1nope"], &[]).fails("recipient-invalid", "\"age1nope\"");
     assert!(!r.store_path().exists());
     // An undeclared environment.
     r.cmd(&["pki", "init", "stg", "--recipient", &r.ci_recipient], &[]).fails("environment-unknown", "\"stg\"");
@@ -301,7 +301,7 @@ fn bad_input_missing_identity() {
         &["pki", "intermediate", "prd", "m2", "global"],
         Some(&[("INFORGE_SECRETS_KEY", &r.ci)]),
         "identity-missing",
-        "INFORGE_PKI_ROOT_KEY is not set",
+        "hint: set INFORGE_PKI_ROOT_KEY to",
     );
 }
 
@@ -314,7 +314,7 @@ fn bad_input_wrong_identity() {
         &["pki", "intermediate", "prd", "m2", "global"],
         Some(&[("INFORGE_PKI_ROOT_KEY", &r.ci)]),
         "identity-wrong",
-        "INFORGE_PKI_ROOT_KEY is not the identity of this store's rootRecipient",
+        "offline root identity given is not the one of this store's rootRecipient",
     );
     assert!(!run.stderr.contains(&r.ci));
     // Garbage in the variable.

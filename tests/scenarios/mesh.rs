@@ -314,14 +314,14 @@ fn renew_bad_input_corrupt_store() {
 #[test]
 fn renew_bad_input_missing_and_wrong_ci_identity() {
     let r = mesh();
-    renew_fails(&r, &[], &[], "identity-missing", "INFORGE_SECRETS_KEY is not set");
+    renew_fails(&r, &[], &[], "identity-missing", "hint: set INFORGE_SECRETS_KEY to");
     let root = r.root.clone().unwrap();
     renew_fails(
         &r,
         &[],
         &[("INFORGE_SECRETS_KEY", &root)],
         "identity-wrong",
-        "INFORGE_SECRETS_KEY is not the identity of this store's recipient",
+        "CI identity given is not the one of this store's recipient",
     );
 }
 

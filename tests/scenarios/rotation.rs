@@ -371,7 +371,7 @@ fn failed_rotations_change_nothing() {
         &["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "global"],
         Some(&ci),
         "identity-missing",
-        "INFORGE_PKI_ROOT_KEY is not set",
+        "hint: set INFORGE_PKI_ROOT_KEY to",
     );
     r.fails_unchanged(
         &["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "mars"],
@@ -402,7 +402,7 @@ fn failed_rotations_change_nothing() {
         &["pki", "recover-intermediate", "prd", "wardnet-mesh", "us-east-1"],
         Some(&[("INFORGE_PKI_ROOT_KEY", &root)]),
         "identity-missing",
-        "INFORGE_SECRETS_KEY is not set",
+        "hint: set INFORGE_SECRETS_KEY to",
     );
     r.fails_unchanged(
         &["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "global"],

@@ -1,0 +1,175 @@
+//! What the CLI prints: results rendered as text (or JSON) on stdout, guidance on stderr.
+//! stdout write failures are `io` errors, never panics.
+
+use std::io::Write;
+use std::path::Path;
+
+use inforge_core::error::{Op, Step};
+use inforge_core::ops::{Added, Finalized, Initialized, Minted1, Recovered, RenewReport, RootRotated};
+use inforge_core::store::{store_path, Topology};
+use inforge_core::Wording;
+
+use crate::error::{Cli, CliError};
+
+fn step(s: Step) -> String {
+    Cli.step(&s)
+}
+
+/// Writes command output to stdout; a closed pipe is an error (exit 1), never a panic.
+pub fn out(text: &str) -> Result<(), CliError> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes()).and_then(|_| o.flush()).map_err(|e| CliError::io("write", Path::new("<stdout>"), e))
+}
+
+/// One JSON document on stdout.
+pub fn json(doc: &impl serde::Serialize) -> Result<(), CliError> {
+    out(&format!("{}\n", serde_json::to_string_pretty(doc).unwrap_or_default()))
+}
+
+/// Whether stdout can keep what is written to it. Rust reopens a closed fd 1 as /dev/null at
+/// startup, so a closed stdout and `>/dev/null` look alike: both would lose what init prints.
+/// (Linux: /proc/self/fd/1; elsewhere assume yes.)
+pub fn stdout_keeps_output() -> bool {
+    match std::fs::read_link("/proc/self/fd/1") {
+        Ok(target) => target != Path::new("/dev/null"),
+        Err(_) => true,
+    }
+}
+
+/// A progress bar on an interactive stderr only.
+pub fn progress(len: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len}") {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message("minting leaves");
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+pub fn initialized(r: &Initialized) {
+    eprintln!("created {} (CI recipient {})", store_path(&r.env), r.recipient);
+    eprintln!("the line on stdout is the OFFLINE ROOT IDENTITY; it is shown only this once:");
+    eprintln!("  - store it offline (password manager / hardware token), never in CI or git;");
+    eprintln!("  - export it as INFORGE_PKI_ROOT_KEY only for `intermediate`, `rotate --intermediate|--root`");
+    eprintln!("    and `recover-intermediate`, on an operator workstation.");
+    eprintln!("next: {}", step(Step::new(Op::AddTwoTier).env(&r.env).pki("<name>")));
+}
+
+pub fn added(env: &str, r: &Added) {
+    let custody = match r.topology {
+        Topology::TwoTier => "cold: its key is sealed to the offline rootRecipient",
+        Topology::RootOnly => "online: its key is sealed to the CI recipient for the issuer",
+    };
+    eprintln!(
+        "added {} PKI {:?} ({}) to {}; root is {custody}",
+        r.topology.name(),
+        r.pki,
+        r.algorithm,
+        store_path(env)
+    );
+    if r.topology == Topology::TwoTier {
+        eprintln!("next (offline): {}", step(Step::new(Op::Intermediate).env(env).pki(&r.pki).scope("global")));
+    }
+}
+
+pub fn intermediate_minted(env: &str, r: &Minted1) {
+    eprintln!(
+        "minted intermediate {:?} for {:?}, signed by the cold root; its key is sealed to the CI recipient {}",
+        r.scope.as_deref().unwrap_or(""),
+        r.pki,
+        r.sealed_to
+    );
+    eprintln!("commit {}", store_path(env));
+}
+
+pub fn intermediate_rotated(env: &str, r: &Minted1) {
+    let scope = r.scope.as_deref().unwrap_or("");
+    eprintln!(
+        "rotated the {scope:?} intermediate of {:?}: fresh key from the cold root (sealed to {}); the old one stays in its bundles",
+        r.pki, r.sealed_to
+    );
+    eprintln!("next (CI posture, no downtime):");
+    eprintln!(
+        "  1. commit {}; run `{}` so every host trusts old and new",
+        store_path(env),
+        step(Step::new(Op::RenewBundlesOnly).env(env))
+    );
+    eprintln!(
+        "  2. after hosts converged (one renew-timer interval), run `{}` for new leaves",
+        step(Step::new(Op::Renew).env(env))
+    );
+}
+
+pub fn finalized(env: &str, r: &Finalized) {
+    eprintln!(
+        "finalized the root overlap of {:?}: dropped {} previous root(s) and {} re-signed intermediate certificate(s); commit {}",
+        r.pki,
+        r.roots,
+        r.intermediates,
+        store_path(env)
+    );
+    eprintln!(
+        "next: `{}` so cert.pem chains carry only the new root's intermediates",
+        step(Step::new(Op::Renew).env(env))
+    );
+}
+
+pub fn root_rotated(env: &str, r: &RootRotated) {
+    eprintln!("started a dual-root overlap for {:?}: new root, every intermediate re-signed keeping its key", r.pki);
+    eprintln!("next:");
+    eprintln!(
+        "  1. commit {}; hand `inforge pki bundle {env} {} --roots` (both roots) to root-anchoring consumers",
+        store_path(env),
+        r.pki
+    );
+    eprintln!(
+        "  2. run `{}` (mesh services are undisturbed: same intermediate keys)",
+        step(Step::new(Op::Renew).env(env))
+    );
+    eprintln!("  3. from {}: {}", r.finalize_allowed_at, step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki)));
+}
+
+pub fn recovered_revocations(r: &Recovered) {
+    for x in &r.revoked {
+        eprintln!("revoked {} ({}) at {}", x.fingerprint, x.subject, x.revoked_at);
+    }
+}
+
+pub fn recovered(env: &str, r: &Recovered) {
+    eprintln!(
+        "recovered {:?} {:?}: fresh key, no overlap; leaves re-minted in scopes {}",
+        r.pki,
+        r.scope,
+        r.remint_scopes.join(", ")
+    );
+    eprintln!(
+        "now: commit {} and re-project every host at once (docs/runbooks/recover-intermediate.md)",
+        store_path(env)
+    );
+}
+
+pub fn renew_text(r: &RenewReport) -> String {
+    let mut text = String::new();
+    for l in &r.leaves {
+        text.push_str(&format!(
+            "{:<10} {:<10} {:<48} until {}  → {}/{{cert,key,bundle}}.pem\n",
+            l.service, l.scope, l.spiffe_id, l.not_after, l.dir
+        ));
+    }
+    text
+}
+
+pub fn renewed(r: &RenewReport) {
+    eprintln!(
+        "renewed {} leaves for {} services in {} ms → {} (keys 0600)",
+        r.leaves.len(),
+        r.services,
+        r.elapsed_ms,
+        r.provider.path
+    );
+}

@@ -1,0 +1,611 @@
+//! The operations layer: one function per user-facing operation, the only entry points the
+//! frontends call. Each takes data (the repo's file texts, identities through a [`Keyring`],
+//! [`Effects`]) and returns a typed, serializable result; the shell reads inputs before and
+//! writes outputs after. An operation that changes the store returns the new [`Store`] in a
+//! [`Changed`]; the shell writes it (atomically) only if its text differs.
+//!
+//! Identities are asked of the [`Keyring`] only after every argument check passed, so a bad
+//! argument is reported before anyone is asked for the offline key, and an operation asks only
+//! for the custodian it needs.
+//!
+//! `renew` returns a [`RenewPlan`] (targets and opened issuers) that a shell mints from in
+//! parallel with [`RenewPlan::mint`]: threads stay in the shell.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand_core::CryptoRngCore;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::cert::Cert;
+use crate::config::Project;
+use crate::custody::{parse_recipient, Custodian, Identity};
+use crate::effects::Effects;
+use crate::keys::Algorithm;
+use crate::listing::Listing;
+use crate::mesh::{self, Filter, LeafTarget, Minted, ScopeIssuer};
+use crate::pki::{self, PkiError};
+use crate::store::{store_path, Revoked, Store, Topology};
+use crate::validate::Report;
+use crate::{Coded, Error};
+
+/// The infra repo's files, as text, for one environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RepoFiles<'a> {
+    /// `inforge.yaml`.
+    pub inforge_yaml: &'a str,
+    /// `regions.yaml`, if present.
+    pub regions_yaml: Option<&'a str>,
+    /// `resources/<env>/pki.enc.yaml`, if present.
+    pub store: Option<&'a str>,
+    /// `resources/<env>/secrets.enc.yaml`, if present (only its `recipient:` is read).
+    pub secret_store: Option<&'a str>,
+}
+
+/// Where identities come from: the shell's environment variables and files, Python keyword
+/// arguments… Asked only when an operation needs one.
+pub trait Keyring {
+    /// The identity of `custodian`, or `identity-missing` / `identity-invalid`.
+    fn identity(&mut self, custodian: Custodian) -> Result<Identity, Error>;
+}
+
+/// One environment of a loaded repo.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `inforge.yaml` + `regions.yaml`.
+    pub project: Project,
+    /// The environment's name (checked and declared).
+    pub name: String,
+    /// The store, if the environment has one.
+    pub store: Option<Store>,
+    /// The secret store's CI recipient, if it names one.
+    pub secret_store_recipient: Option<String>,
+}
+
+impl Env {
+    /// Parses the config, checks the environment's name and declaration, and parses the
+    /// store and the secret store's recipient when present.
+    pub fn load(files: &RepoFiles<'_>, env: &str) -> Result<Env, Error> {
+        let project = Project::parse(files.inforge_yaml, files.regions_yaml)?;
+        crate::names::check_segment("environment", env)?;
+        project.environment(env)?;
+        let store = files.store.map(|t| Store::parse(&store_path(env), t)).transpose()?;
+        let secrets = format!("resources/{env}/secrets.enc.yaml");
+        let secret_store_recipient =
+            files.secret_store.map(|t| crate::config::secret_store_recipient(&secrets, t)).transpose()?.flatten();
+        Ok(Env { project, name: env.to_string(), store, secret_store_recipient })
+    }
+
+    /// The store, or `store-missing`.
+    pub fn store(&self) -> Result<&Store, Error> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| PkiError::StoreMissing { env: self.name.clone(), path: store_path(&self.name) }.into())
+    }
+
+    fn store_mut(&self) -> Result<Store, Error> {
+        let s = self.store()?.clone();
+        Ok(s)
+    }
+}
+
+/// Checks an environment name before a shell builds a path from it (`resources/<env>/…`).
+pub fn check_env_name(env: &str) -> Result<(), Error> {
+    crate::names::check_segment("environment", env)
+}
+
+/// An operation's new store and its report.
+#[derive(Debug)]
+pub struct Changed<T> {
+    /// The store to write.
+    pub store: Store,
+    /// What happened.
+    pub report: T,
+}
+
+/// Where `init` took the CI recipient from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecipientSource {
+    /// Given explicitly.
+    Argument,
+    /// The secret store's `recipient:`.
+    SecretStore,
+    /// Derived from the CI identity.
+    CiIdentity,
+}
+
+/// What `init` made.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Initialized {
+    /// The environment.
+    pub env: String,
+    /// The CI recipient.
+    pub recipient: String,
+    /// Where it came from.
+    pub recipient_source: RecipientSource,
+    /// The offline root recipient.
+    pub root_recipient: String,
+}
+
+/// `pki init`: a new store for `env`. The CI recipient is `recipient` if given, else the
+/// secret store's, else the CI identity's (if the keyring has one); `root` is the offline root
+/// identity the shell just generated (the core draws no OS randomness). Refuses an existing
+/// store.
+pub fn init(
+    env: &Env,
+    recipient: Option<&str>,
+    keyring: &mut dyn Keyring,
+    root: &Identity,
+) -> Result<Changed<Initialized>, Error> {
+    if env.store.is_some() {
+        return Err(PkiError::StoreExists { path: store_path(&env.name) }.into());
+    }
+    let (recipient, source) = if let Some(r) = recipient {
+        (parse_recipient("the given recipient", r)?, RecipientSource::Argument)
+    } else if let Some(r) = &env.secret_store_recipient {
+        (r.clone(), RecipientSource::SecretStore)
+    } else {
+        match keyring.identity(Custodian::Ci) {
+            Ok(id) => (id.recipient(), RecipientSource::CiIdentity),
+            Err(e) if e.code() == "identity-missing" => {
+                return Err(
+                    PkiError::NoRecipient { secrets_path: format!("resources/{}/secrets.enc.yaml", env.name) }.into()
+                )
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let store = Store::new(root.recipient(), recipient.clone());
+    pki::check_custodians(&store)?;
+    Ok(Changed {
+        report: Initialized {
+            env: env.name.clone(),
+            recipient,
+            recipient_source: source,
+            root_recipient: store.root_recipient.clone(),
+        },
+        store,
+    })
+}
+
+/// What `add` made.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Added {
+    /// PKI name.
+    pub pki: String,
+    /// Its topology.
+    pub topology: Topology,
+    /// Its algorithm.
+    pub algorithm: Algorithm,
+    /// The recipient its root key was sealed to.
+    pub sealed_to: String,
+    /// The root's fingerprint.
+    pub root_fingerprint: String,
+}
+
+/// `pki add`: a new PKI with its root. Needs no identity.
+pub fn add(
+    env: &Env,
+    name: &str,
+    topology: Topology,
+    algorithm: Algorithm,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
+) -> Result<Changed<Added>, Error> {
+    let mut store = env.store_mut()?;
+    pki::check_custodians(&store)?;
+    crate::time::check_now("the time", fx.now)?;
+    crate::lifecycle::add_pki(&mut store, &env.name, name, topology, algorithm, fx)?;
+    let p = pki::get_pki(&store, name)?;
+    let root = Cert::from_pem(p.root.cert.as_str(), "new root")?;
+    let sealed_to = match topology {
+        Topology::TwoTier => store.root_recipient.clone(),
+        Topology::RootOnly => store.recipient.clone(),
+    };
+    let report = Added { pki: name.into(), topology, algorithm, sealed_to, root_fingerprint: root.fingerprint() };
+    Ok(Changed { store, report })
+}
+
+/// A CA certificate a command minted.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Minted1 {
+    /// PKI.
+    pub pki: String,
+    /// Scope (intermediates).
+    pub scope: Option<String>,
+    /// Subject.
+    pub subject: String,
+    /// SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// notAfter (RFC 3339).
+    pub not_after: String,
+    /// The recipient its key was sealed to.
+    pub sealed_to: String,
+}
+
+fn minted_intermediate(store: &Store, name: &str, scope: &str) -> Result<Minted1, Error> {
+    let p = pki::get_pki(store, name)?;
+    let c = Cert::from_pem(p.intermediates[scope].cert.as_str(), "new intermediate")?;
+    Ok(Minted1 {
+        pki: name.into(),
+        scope: Some(scope.into()),
+        subject: c.subject(),
+        fingerprint: c.fingerprint(),
+        not_after: crate::time::format_rfc3339(c.not_after()),
+        sealed_to: store.recipient.clone(),
+    })
+}
+
+/// The offline ceremony seals new intermediate keys to the store's `recipient:`; when the
+/// secret store names one too, they must agree (compared canonically), so a tampered store
+/// cannot route a fresh key to someone else.
+fn check_ci_recipient(env: &Env, store: &Store) -> Result<(), Error> {
+    if let Some(r) = &env.secret_store_recipient {
+        if !crate::custody::same_recipient(r, &store.recipient) {
+            return Err(crate::custody::CustodyError::RecipientMismatch {
+                store: store.recipient.clone(),
+                secret_store: r.clone(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `pki intermediate`: mints a scope's intermediate from the cold root (offline identity).
+pub fn intermediate(
+    env: &Env,
+    name: &str,
+    scope: &str,
+    keyring: &mut dyn Keyring,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
+) -> Result<Changed<Minted1>, Error> {
+    let mut store = env.store_mut()?;
+    crate::lifecycle::check_new_intermediate(&store, &env.project, name, scope)?;
+    pki::check_custodians(&store)?;
+    check_ci_recipient(env, &store)?;
+    crate::time::check_now("the time", fx.now)?;
+    let root_id = keyring.identity(pki::root_custodian(&store, name)?)?;
+    crate::lifecycle::add_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
+    let report = minted_intermediate(&store, name, scope)?;
+    Ok(Changed { store, report })
+}
+
+/// Which leaves a renew mints.
+#[derive(Debug, Clone, Default)]
+pub struct RenewRequest {
+    /// Only this service (the release-time mint).
+    pub service: Option<String>,
+    /// Only this mesh (`rotate --leaf`).
+    pub pki: Option<String>,
+    /// Only these scopes (recovery).
+    pub scopes: Option<Vec<String>>,
+}
+
+/// Everything a shell needs to mint a renew's leaves, possibly in parallel: the targets and
+/// their opened, checked issuers.
+pub struct RenewPlan {
+    /// The environment.
+    pub env: String,
+    /// The leaves, in service then scope order.
+    pub targets: Vec<LeafTarget>,
+    issuers: BTreeMap<(String, String), ScopeIssuer>,
+    now: OffsetDateTime,
+}
+
+impl std::fmt::Debug for RenewPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RenewPlan({} targets, {} issuers)", self.targets.len(), self.issuers.len())
+    }
+}
+
+impl RenewPlan {
+    /// Mints one target's leaf (call from any thread; each thread brings its own RNG).
+    pub fn mint(&self, target: &LeafTarget, rng: &mut impl CryptoRngCore) -> Result<Minted, Error> {
+        let issuer =
+            self.issuers.get(&(target.pki.clone(), target.scope.clone())).ok_or_else(|| mesh::MeshError::NoBundle {
+                pki: target.pki.clone(),
+                scope: target.scope.clone(),
+                problem: "it is not part of this renew".into(),
+            })?;
+        mesh::mint(target, issuer, None, self.now, rng)
+    }
+
+    /// Mints every target in order on this thread.
+    pub fn mint_all(&self, rng: &mut impl CryptoRngCore) -> Result<Vec<Minted>, Error> {
+        self.targets.iter().map(|t| self.mint(t, rng)).collect()
+    }
+}
+
+fn filter(req: &RenewRequest) -> Filter<'_> {
+    Filter { service: req.service.as_deref(), pki: req.pki.as_deref(), scopes: req.scopes.as_deref() }
+}
+
+/// `pki renew` (and `rotate --leaf`): plans the leaves, refusing the first readiness
+/// problem, then opens exactly the intermediates they need with the CI identity, each checked
+/// against its root first. Decrypts no root key.
+pub fn renew(
+    env: &Env,
+    req: &RenewRequest,
+    keyring: &mut dyn Keyring,
+    now: OffsetDateTime,
+) -> Result<RenewPlan, Error> {
+    let store = env.store()?;
+    pki::check_custodians(store)?;
+    crate::time::check_now("the time", now)?;
+    let targets = mesh::plan(&env.project, store, &env.name, &filter(req))?;
+    // Check every issuer before asking for the identity: a forged tier is refused even
+    // without credentials, and nothing is decrypted for a renew that cannot happen.
+    let scopes: BTreeSet<(&str, &str)> = targets.iter().map(|t| (t.pki.as_str(), t.scope.as_str())).collect();
+    for (p, s) in &scopes {
+        mesh::check_issuer(store, &env.project, &env.name, p, s, now)?;
+    }
+    if targets.is_empty() {
+        return Ok(RenewPlan { env: env.name.clone(), targets, issuers: BTreeMap::new(), now });
+    }
+    let ci = keyring.identity(Custodian::Ci)?;
+    let issuers = mesh::open_issuers(store, &env.project, &env.name, &targets, &ci, now)?;
+    Ok(RenewPlan { env: env.name.clone(), targets, issuers, now })
+}
+
+/// One leaf as a renew report shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeafReport {
+    /// Service.
+    pub service: String,
+    /// PKI.
+    pub pki: String,
+    /// Scope.
+    pub scope: String,
+    /// SPIFFE ID.
+    pub spiffe_id: String,
+    /// Serial, hex.
+    pub serial: String,
+    /// notAfter (RFC 3339).
+    pub not_after: String,
+    /// Where the provider put it.
+    pub dir: String,
+}
+
+/// The provider a renew wrote to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderInfo {
+    /// `dir` or `etcd`.
+    pub kind: String,
+    /// Its path or prefix.
+    pub path: String,
+}
+
+/// What a renew wrote (`renew --json`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewReport {
+    /// Environment.
+    pub env: String,
+    /// The provider.
+    pub provider: ProviderInfo,
+    /// Every leaf.
+    pub leaves: Vec<LeafReport>,
+    /// Distinct services.
+    pub services: usize,
+    /// Wall time of the command, measured by the shell.
+    pub elapsed_ms: u64,
+}
+
+impl RenewReport {
+    /// The report of minted leaves and where the provider put each.
+    pub fn new(env: &str, provider: ProviderInfo, minted: &[Minted], dirs: &[String], elapsed_ms: u64) -> RenewReport {
+        let services: BTreeSet<&str> = minted.iter().map(|m| m.target.service.as_str()).collect();
+        let leaves = minted
+            .iter()
+            .zip(dirs)
+            .map(|(m, d)| LeafReport {
+                service: m.target.service.clone(),
+                pki: m.target.pki.clone(),
+                scope: m.target.scope.clone(),
+                spiffe_id: m.target.spiffe_id.clone(),
+                serial: m.leaf.serial_hex(),
+                not_after: crate::time::format_rfc3339(m.leaf.not_after()),
+                dir: d.clone(),
+            })
+            .collect();
+        RenewReport { env: env.into(), provider, leaves, services: services.len(), elapsed_ms }
+    }
+}
+
+/// One service+scope whose bundle `renew --bundles-only` rewrites.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleRefresh {
+    /// Service.
+    pub service: String,
+    /// Scope.
+    pub scope: String,
+    /// The new `bundle.pem`.
+    pub bundle_pem: String,
+}
+
+/// `renew --bundles-only`: the bundle every planned leaf's set should carry now.
+/// Credential-free (bundles are public).
+pub fn bundles_only(env: &Env, req: &RenewRequest) -> Result<Vec<BundleRefresh>, Error> {
+    let store = env.store()?;
+    let targets = mesh::plan(&env.project, store, &env.name, &filter(req))?;
+    let mut cache: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for t in targets {
+        let key = (t.pki.clone(), t.scope.clone());
+        if !cache.contains_key(&key) {
+            let b = mesh::scope_bundle(store, &env.project, &env.name, &t.pki, &t.scope)?;
+            cache.insert(key.clone(), mesh::pem_bundle(&b));
+        }
+        out.push(BundleRefresh { service: t.service, scope: t.scope, bundle_pem: cache[&key].clone() });
+    }
+    Ok(out)
+}
+
+/// Which bundle `pki bundle` prints.
+#[derive(Debug, Clone)]
+pub enum Which<'a> {
+    /// A scope's bundle (what its services trust).
+    Scope(&'a str),
+    /// The root bundle for root-anchoring consumers.
+    Roots,
+}
+
+/// `pki bundle`: a PEM trust bundle. Credential-free.
+pub fn bundle(env: &Env, name: &str, which: Which<'_>) -> Result<String, Error> {
+    let store = env.store()?;
+    let certs = match which {
+        Which::Scope(s) => mesh::scope_bundle(store, &env.project, &env.name, name, s)?,
+        Which::Roots => mesh::root_bundle(store, name)?,
+    };
+    Ok(mesh::pem_bundle(&certs))
+}
+
+/// `rotate --intermediate`: a planned roll of one scope (offline identity).
+pub fn rotate_intermediate(
+    env: &Env,
+    name: &str,
+    scope: &str,
+    keyring: &mut dyn Keyring,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
+) -> Result<Changed<Minted1>, Error> {
+    let mut store = env.store_mut()?;
+    crate::rotate::check_intermediate_rotation(&store, &env.project, name, scope)?;
+    pki::check_custodians(&store)?;
+    check_ci_recipient(env, &store)?;
+    crate::time::check_now("the time", fx.now)?;
+    let root_id = keyring.identity(Custodian::OfflineRoot)?;
+    crate::rotate::rotate_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
+    let report = minted_intermediate(&store, name, scope)?;
+    Ok(Changed { store, report })
+}
+
+/// What `rotate --root` did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RootRotated {
+    /// PKI.
+    pub pki: String,
+    /// The new root's fingerprint.
+    pub root_fingerprint: String,
+    /// Intermediates re-signed (keeping their keys).
+    pub resigned: Vec<String>,
+    /// From when `--finalize` is allowed.
+    pub finalize_allowed_at: String,
+}
+
+/// `rotate --root`: starts a dual-root overlap (offline identity; decrypts nothing).
+pub fn rotate_root(
+    env: &Env,
+    name: &str,
+    min_overlap_days: Option<u32>,
+    keyring: &mut dyn Keyring,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
+) -> Result<Changed<RootRotated>, Error> {
+    let mut store = env.store_mut()?;
+    crate::rotate::check_root_rotation(&store, name)?;
+    if let Some(d) = min_overlap_days {
+        pki::check_overlap_days("the minimum overlap (days)", d)?;
+    }
+    pki::check_custodians(&store)?;
+    crate::time::check_now("the time", fx.now)?;
+    let operator = keyring.identity(Custodian::OfflineRoot)?;
+    crate::rotate::rotate_root(&mut store, &env.name, name, &operator, min_overlap_days, fx)?;
+    let p = pki::get_pki(&store, name)?;
+    let root = Cert::from_pem(p.root.cert.as_str(), "new root")?;
+    let report = RootRotated {
+        pki: name.into(),
+        root_fingerprint: root.fingerprint(),
+        resigned: p.intermediates.keys().cloned().collect(),
+        finalize_allowed_at: pki::finalize_allowed_at(&store, name)?
+            .map(crate::time::format_rfc3339)
+            .unwrap_or_default(),
+    };
+    Ok(Changed { store, report })
+}
+
+/// What `rotate --root --finalize` removed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finalized {
+    /// PKI.
+    pub pki: String,
+    /// Previous roots dropped.
+    pub roots: usize,
+    /// Re-signed previous intermediate certificates dropped.
+    pub intermediates: usize,
+}
+
+/// `rotate --root --finalize`: ends a root overlap (offline identity authorises it).
+pub fn finalize_root(
+    env: &Env,
+    name: &str,
+    force: bool,
+    keyring: &mut dyn Keyring,
+    now: OffsetDateTime,
+) -> Result<Changed<Finalized>, Error> {
+    let mut store = env.store_mut()?;
+    crate::time::check_now("the time", now)?;
+    crate::rotate::check_finalize(&store, name, force, now)?;
+    let operator = keyring.identity(Custodian::OfflineRoot)?;
+    let done = crate::rotate::finalize_root(&mut store, name, &operator, force, now)?;
+    Ok(Changed { store, report: Finalized { pki: name.into(), roots: done.roots, intermediates: done.intermediates } })
+}
+
+/// What `recover-intermediate` did; the leaves to re-mint follow in its plan.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recovered {
+    /// PKI.
+    pub pki: String,
+    /// The recovered scope.
+    pub scope: String,
+    /// Revocation records added.
+    pub revoked: Vec<Revoked>,
+    /// Scopes whose leaves are re-minted (every scope whose bundle carried the old key).
+    pub remint_scopes: Vec<String>,
+}
+
+/// `recover-intermediate`: compromise recovery of one scope. Returns the new store and the
+/// renew plan for every leaf in the scopes that trusted the compromised key, opened against
+/// the new store; the shell writes the store first, then mints.
+pub fn recover_intermediate(
+    env: &Env,
+    name: &str,
+    scope: &str,
+    keyring: &mut dyn Keyring,
+    fx: &mut Effects<'_, impl CryptoRngCore>,
+) -> Result<(Changed<Recovered>, RenewPlan), Error> {
+    let mut store = env.store_mut()?;
+    crate::rotate::check_intermediate_rotation(&store, &env.project, name, scope)?;
+    pki::check_custodians(&store)?;
+    check_ci_recipient(env, &store)?;
+    crate::time::check_now("the time", fx.now)?;
+    let root_id = keyring.identity(Custodian::OfflineRoot)?;
+    let ci = keyring.identity(Custodian::Ci)?;
+    ci.expect_recipient(&store.recipient)?;
+    let revoked = crate::rotate::recover_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
+    let scopes = mesh::trusted_scopes(&env.project, scope);
+    let req = RenewRequest { service: None, pki: Some(name.into()), scopes: Some(scopes.clone()) };
+    let targets = mesh::plan(&env.project, &store, &env.name, &filter(&req))?;
+    let issuers = mesh::open_issuers(&store, &env.project, &env.name, &targets, &ci, fx.now)?;
+    let plan = RenewPlan { env: env.name.clone(), targets, issuers, now: fx.now };
+    let report = Recovered { pki: name.into(), scope: scope.into(), revoked, remint_scopes: scopes };
+    Ok((Changed { store, report }, plan))
+}
+
+/// `pki ls`: the listing. Credential-free.
+pub fn ls(env: &Env, now: OffsetDateTime) -> Result<Listing, Error> {
+    crate::listing::listing(env.store()?, &env.name, now)
+}
+
+/// `validate`: every finding, from the files as they are (parse failures become findings).
+/// Credential-free.
+pub fn validate(files: &RepoFiles<'_>, env: &str, now: OffsetDateTime) -> Report {
+    crate::validate::validate_texts(files.inforge_yaml, files.regions_yaml, files.store, env, now)
+}

@@ -1,0 +1,22 @@
+//! The clock, or `INFORGE_NOW` (RFC 3339) for rehearsals and tests, checked against the range
+//! certificates can express.
+
+use inforge_core::time::TimeError;
+use time::OffsetDateTime;
+
+/// The command's time.
+pub fn now() -> Result<OffsetDateTime, inforge_core::Error> {
+    let t = match std::env::var_os("INFORGE_NOW") {
+        Some(v) => {
+            let v = v
+                .into_string()
+                .map_err(|_| TimeError::Invalid { source_name: "INFORGE_NOW".into(), value: "(not UTF-8)".into() })?;
+            inforge_core::time::parse_rfc3339("INFORGE_NOW", &v)?
+        }
+        None => {
+            let t = OffsetDateTime::now_utc();
+            t.replace_nanosecond(0).unwrap_or(t)
+        }
+    };
+    inforge_core::time::check_now("INFORGE_NOW", t)
+}

@@ -1,0 +1,149 @@
+//! Host failures: the core's [`inforge_core::Error`], or trouble with the OS around it. Each
+//! has a stable code, a lowercase message and a structured remedy that the frontend words.
+
+use std::path::{Path, PathBuf};
+
+use inforge_core::error::{Opt, Remedy};
+use inforge_core::{remedy, Coded};
+
+/// Anything a host-side step can fail with.
+#[derive(Debug)]
+pub enum HostError {
+    /// A core refusal.
+    Core(inforge_core::Error),
+    /// Filesystem trouble.
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// To what.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// No inforge.yaml in the directory.
+    NotARepo {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A file is larger than inforge reads.
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A file is not UTF-8 text.
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The provider directory does not exist.
+    ProviderMissing {
+        /// Its path.
+        path: PathBuf,
+    },
+    /// The provider path exists but is not a directory.
+    ProviderNotDir {
+        /// Its path.
+        path: PathBuf,
+    },
+    /// A provider kind this build cannot write to.
+    ProviderUnsupported {
+        /// The kind.
+        kind: &'static str,
+    },
+    /// A bug: an invariant did not hold.
+    Internal(String),
+    /// Another inforge holds the lock.
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+        /// Seconds waited.
+        waited: u64,
+    },
+}
+
+impl From<inforge_core::Error> for HostError {
+    fn from(e: inforge_core::Error) -> Self {
+        HostError::Core(e)
+    }
+}
+
+impl HostError {
+    /// An IO failure.
+    pub fn io(op: &'static str, path: &Path, source: std::io::Error) -> HostError {
+        HostError::Io { op, path: path.to_path_buf(), source }
+    }
+
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HostError::Core(e) => e.code(),
+            HostError::Io { .. } => "io",
+            HostError::NotARepo { .. } => "repo-missing",
+            HostError::TooLarge { .. } => "file-too-large",
+            HostError::NotUtf8 { .. } => "file-not-utf8",
+            HostError::ProviderMissing { .. } => "provider-missing",
+            HostError::ProviderNotDir { .. } => "provider-not-dir",
+            HostError::ProviderUnsupported { .. } => "provider-unsupported",
+            HostError::Busy { .. } => "busy",
+            HostError::Internal(_) => "internal",
+        }
+    }
+
+    /// Lowercase message.
+    pub fn message(&self) -> String {
+        match self {
+            HostError::Core(e) => e.to_string(),
+            HostError::Io { op, path, source } => format!("cannot {op} {}: {source}", path.display()),
+            HostError::NotARepo { dir } => format!("{} is not an infra repo: it has no inforge.yaml", dir.display()),
+            HostError::TooLarge { path, limit } => {
+                format!("{} is larger than {} MiB, more than inforge reads", path.display(), limit >> 20)
+            }
+            HostError::NotUtf8 { path } => format!("{} is not UTF-8 text", path.display()),
+            HostError::ProviderMissing { path } => format!("the provider directory {} does not exist", path.display()),
+            HostError::ProviderNotDir { path } => {
+                format!("the provider path {} exists but is not a directory", path.display())
+            }
+            HostError::ProviderUnsupported { kind } => format!("the {kind} provider is not supported by this build"),
+            HostError::Internal(m) => format!("internal error: {m}"),
+            HostError::Busy { path, waited } => {
+                format!("another inforge command is writing to {}; waited {waited} s", path.display())
+            }
+        }
+    }
+
+    /// What to do, structured.
+    pub fn remedy(&self) -> Remedy {
+        match self {
+            HostError::Core(e) => e.remedy(),
+            HostError::Io { .. } => {
+                "check the path exists and is writable (the store is only ever replaced whole)".into()
+            }
+            HostError::NotARepo { .. } => remedy!["run inforge from the infra repo, or point at it with ", Opt::RepoDir],
+            HostError::TooLarge { .. } => {
+                "point inforge at the right file: stores and configs are small text files".into()
+            }
+            HostError::NotUtf8 { .. } => {
+                "the file is corrupt or not what inforge expects: restore it from git".into()
+            }
+            HostError::ProviderMissing { .. } => {
+                "renew adopts the provider, never creates it: provision it first (normally the environment's deploy does), and check `provider.path` in inforge.yaml".into()
+            }
+            HostError::ProviderNotDir { .. } => "point `provider.path` in inforge.yaml at a directory".into(),
+            HostError::ProviderUnsupported { .. } => "use `kind: dir` for this environment".into(),
+            HostError::Internal(_) => "this is a bug in inforge; please report it (nothing was written)".into(),
+            HostError::Busy { .. } => {
+                "wait for the other command to finish, then run this one again (nothing was changed)".into()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for HostError {}

@@ -1,0 +1,67 @@
+//! `inforge-host`: everything inforge's native frontends share around the IO-free core.
+//!
+//! The CLI, the Python module and the host bootstrapper link this crate; the WASM build does
+//! not (a browser has no filesystem, environment or OS randomness). It decides nothing about
+//! PKI: it reads the infra repo ([`repo`]), identities ([`keyring`]), the clock
+//! ([`clock`]), OS randomness ([`rng`]), seals with age ([`seal`]), writes providers
+//! ([`provider`]) and serialises writers ([`lock`]). Decisions are the core's `ops`.
+#![forbid(unsafe_code)]
+// Errors are the cold path and carry their context (paths, PKI and scope names) by value;
+// boxing them would buy nothing measurable.
+#![allow(clippy::result_large_err)]
+
+pub mod clock;
+pub mod error;
+pub mod keyring;
+pub mod lock;
+pub mod provider;
+pub mod repo;
+pub mod seal;
+
+pub use error::HostError;
+
+/// The OS random number generator, the one source of randomness handed to the core.
+pub fn rng() -> rand_core::OsRng {
+    rand_core::OsRng
+}
+
+/// Mints every target of a renew plan across the machine's cores; each thread draws from the
+/// OS RNG. `progress` is called once per leaf minted (from any thread).
+pub fn mint_parallel(
+    plan: &inforge_core::ops::RenewPlan,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<inforge_core::mesh::Minted>, HostError> {
+    let targets = &plan.targets;
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(targets.len());
+    let chunk = targets.len().div_ceil(threads);
+    let results: Vec<Result<Vec<inforge_core::mesh::Minted>, inforge_core::Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut rng = rng();
+                    part.iter()
+                        .map(|t| {
+                            let m = plan.mint(t, &mut rng);
+                            progress();
+                            m
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
+    });
+    let mut out = Vec::with_capacity(targets.len());
+    for r in results {
+        out.extend(r?);
+    }
+    if out.len() != targets.len() {
+        // A minting thread panicked: a bug, never a partial write.
+        return Err(HostError::Internal("a minting thread stopped early".into()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,212 @@
+//! Providers: where leaf material goes, behind one [`Provider`] trait. Today the `dir`
+//! provider (SPEC §6); `etcd` is refused with `provider-unsupported` until the hosts issue.
+//!
+//! The `dir` layout is `<path>/<service>/mtls/<scope>/{cert.pem,key.pem,bundle.pem}`, where
+//! `<scope>` is a symlink to a hidden generation directory `.<scope>@<generation>/` (the
+//! "atomic writer" pattern Kubernetes uses for projected secrets). A write of many sets:
+//! 1. takes the provider lock (one writer at a time; a second waits, bounded);
+//! 2. writes every set's files into a fresh generation directory (key 0600);
+//! 3. makes them all durable at once (one `syncfs` of the provider's filesystem);
+//! 4. swaps every `<scope>` link (a rename: atomic), then makes the links durable;
+//! 5. removes generations that are neither current nor the one just replaced (a reader may
+//!    still be in it), and leftovers of killed writers.
+//!
+//! A link never points at a generation that is not durable, and a kill at any moment leaves
+//! every set old or new. A failure before step 4 removes this run's generations, so the
+//! provider is as it was.
+
+use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use inforge_core::config::Provider as ProviderConfig;
+use inforge_core::ops::{Env, ProviderInfo};
+use zeroize::Zeroizing;
+
+use crate::lock;
+use crate::repo::{unique_suffix, Repo};
+use crate::HostError;
+
+/// One service+scope's files.
+#[derive(Debug, Clone, Copy)]
+pub struct SetFiles<'a> {
+    /// Service.
+    pub service: &'a str,
+    /// Scope.
+    pub scope: &'a str,
+    /// `cert.pem`: leaf then chain.
+    pub cert: &'a str,
+    /// `key.pem` (secret).
+    pub key: &'a str,
+    /// `bundle.pem`.
+    pub bundle: &'a str,
+}
+
+/// Where leaf material is written and read back.
+pub trait Provider {
+    /// Kind and location, for reports.
+    fn info(&self) -> ProviderInfo;
+    /// Replaces each set whole; returns where each went, in order.
+    fn write_sets(&mut self, sets: &[SetFiles<'_>]) -> Result<Vec<String>, HostError>;
+    /// The current `cert.pem` and `key.pem` of a service+scope, if any.
+    fn read_set(&self, service: &str, scope: &str) -> Result<Option<(String, Zeroizing<String>)>, HostError>;
+}
+
+/// The environment's provider as configured in inforge.yaml. A `dir` provider must already
+/// exist: renew adopts it, never creates it.
+pub fn open(repo: &Repo, env: &Env) -> Result<Box<dyn Provider>, HostError> {
+    match &env.project.environment(&env.name)?.provider {
+        ProviderConfig::Dir { path } => {
+            let root = repo.root.join(path);
+            match fs::metadata(&root) {
+                Ok(m) if m.is_dir() => Ok(Box::new(DirProvider { root })),
+                Ok(_) => Err(HostError::ProviderNotDir { path: root }),
+                Err(_) => Err(HostError::ProviderMissing { path: root }),
+            }
+        }
+        ProviderConfig::Etcd { .. } => Err(HostError::ProviderUnsupported { kind: "etcd" }),
+    }
+}
+
+/// Test hook: `INFORGE_TEST_FAULT=<point>` aborts the process at that point (as a crash or a
+/// SIGKILL would), so the crash-safety tests can reach every step.
+pub fn fault_point(point: &str) {
+    if std::env::var_os("INFORGE_TEST_FAULT").is_some_and(|v| v == point) {
+        std::process::abort();
+    }
+}
+
+/// The `dir` provider.
+#[derive(Debug)]
+pub struct DirProvider {
+    /// Its root directory.
+    pub root: PathBuf,
+}
+
+fn io<'a>(op: &'static str, p: &'a Path) -> impl Fn(std::io::Error) -> HostError + 'a {
+    move |e| HostError::io(op, p, e)
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), HostError> {
+    use std::io::Write;
+    let mut f =
+        fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(io("create", path))?;
+    f.write_all(bytes).map_err(io("write", path))
+}
+
+fn sync_fs(root: &Path) -> Result<(), HostError> {
+    let d = fs::File::open(root).map_err(io("open", root))?;
+    rustix::fs::syncfs(&d).map_err(|e| HostError::io("sync", root, e.into()))
+}
+
+impl DirProvider {
+    fn write_generation(&self, s: &SetFiles<'_>, generation: &str) -> Result<PathBuf, HostError> {
+        let mtls = self.root.join(s.service).join("mtls");
+        fs::create_dir_all(&mtls).map_err(io("create", &mtls))?;
+        // '@' cannot occur in a scope name, so `.eu@…` never matches scope `eu.west`.
+        let gen_dir = mtls.join(format!(".{}@{generation}", s.scope));
+        fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
+        write_file(&gen_dir.join("cert.pem"), s.cert.as_bytes(), 0o644)?;
+        write_file(&gen_dir.join("key.pem"), s.key.as_bytes(), 0o600)?;
+        write_file(&gen_dir.join("bundle.pem"), s.bundle.as_bytes(), 0o644)?;
+        Ok(gen_dir)
+    }
+
+    /// Points `<scope>` at the generation; returns the generation it pointed at before.
+    fn swap(&self, s: &SetFiles<'_>, generation: &str) -> Result<Option<PathBuf>, HostError> {
+        let mtls = self.root.join(s.service).join("mtls");
+        let gen_name = format!(".{}@{generation}", s.scope);
+        let link = mtls.join(s.scope);
+        let previous = fs::read_link(&link).ok();
+        if previous.is_none() && fs::symlink_metadata(&link).is_ok() {
+            // A plain directory from before inforge managed this path: move it aside once.
+            let aside = mtls.join(format!(".{}@adopted-{generation}", s.scope));
+            fs::rename(&link, &aside).map_err(io("move aside", &link))?;
+        }
+        let tmp_link = mtls.join(format!(".{}@link-{generation}", s.scope));
+        std::os::unix::fs::symlink(&gen_name, &tmp_link).map_err(io("symlink", &tmp_link))?;
+        fs::rename(&tmp_link, &link).map_err(io("swap", &link))?;
+        Ok(previous)
+    }
+
+    /// Removes this scope's generations other than `keep`, and stale link temps.
+    fn clean(&self, s: &SetFiles<'_>, keep: &[&Path]) {
+        let mtls = self.root.join(s.service).join("mtls");
+        let prefix = format!(".{}@", s.scope);
+        let Ok(entries) = fs::read_dir(&mtls) else { return };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(&prefix) || name.contains("@adopted-") || keep.iter().any(|k| *k == Path::new(&name)) {
+                continue;
+            }
+            if name.contains("@link-") {
+                let _ = fs::remove_file(e.path());
+            } else {
+                let _ = fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+impl Provider for DirProvider {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo { kind: "dir".into(), path: self.root.display().to_string() }
+    }
+
+    fn write_sets(&mut self, sets: &[SetFiles<'_>]) -> Result<Vec<String>, HostError> {
+        if sets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _lock = lock::acquire(&self.root, lock::wait())?;
+        let generation = unique_suffix();
+        let mut written = Vec::with_capacity(sets.len());
+        for s in sets {
+            match self.write_generation(s, &generation) {
+                Ok(d) => written.push(d),
+                Err(e) => {
+                    // Nothing is linked yet: drop this run's generations, the provider is as it was.
+                    for d in &written {
+                        let _ = fs::remove_dir_all(d);
+                    }
+                    let failed = self.root.join(s.service).join("mtls").join(format!(".{}@{generation}", s.scope));
+                    let _ = fs::remove_dir_all(failed);
+                    return Err(e);
+                }
+            }
+            fault_point("provider-mid-files");
+        }
+        if let Err(e) = sync_fs(&self.root) {
+            for d in &written {
+                let _ = fs::remove_dir_all(d);
+            }
+            return Err(e);
+        }
+        fault_point("provider-before-swap");
+        let mut previous = Vec::with_capacity(sets.len());
+        for s in sets {
+            previous.push(self.swap(s, &generation)?);
+            fault_point("provider-mid-swap");
+        }
+        sync_fs(&self.root)?;
+        let gen_names: Vec<String> = sets.iter().map(|s| format!(".{}@{generation}", s.scope)).collect();
+        for ((s, prev), g) in sets.iter().zip(&previous).zip(&gen_names) {
+            let mut keep: Vec<&Path> = vec![Path::new(g)];
+            if let Some(p) = prev {
+                keep.push(p);
+            }
+            self.clean(s, &keep);
+        }
+        Ok(sets.iter().map(|s| self.root.join(s.service).join("mtls").join(s.scope).display().to_string()).collect())
+    }
+
+    fn read_set(&self, service: &str, scope: &str) -> Result<Option<(String, Zeroizing<String>)>, HostError> {
+        // Resolve the scope link once so both files come from the same generation.
+        let dir = match fs::canonicalize(self.root.join(service).join("mtls").join(scope)) {
+            Ok(d) => d,
+            Err(_) => return Ok(None),
+        };
+        let cert = crate::repo::read_text(&dir.join("cert.pem"))?;
+        let key = Zeroizing::new(crate::repo::read_text(&dir.join("key.pem"))?);
+        Ok(Some((cert, key)))
+    }
+}

@@ -20,4 +20,9 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install Rust with rustup (https://rustup.rs) first" >&2
   exit 1
 fi
+# The core and the wasm bindings must build for the browser (checked by scripts/test.sh).
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  echo "setup: adding the wasm32-unknown-unknown Rust target" >&2
+  rustup target add wasm32-unknown-unknown >&2
+fi
 echo "setup: ok (age $(age --version 2>/dev/null), $(openssl version | cut -d' ' -f1-2), $(cargo --version | cut -d' ' -f1-2))" >&2

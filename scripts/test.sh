@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, the IO-free lint on core/, unit + scenario tests (against the
-# age and openssl CLIs, webpki and rustls), the thin bindings' builds, and the quickstart.
+# age and openssl CLIs, webpki and rustls), the thin bindings' builds (the wasm32 target
+# included), and the quickstart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,17 +11,20 @@ cargo fmt --all -- --check
 
 echo "== clippy (core/ must stay IO-free: see core/clippy.toml)" >&2
 cargo clippy -q -p inforge-core --all-targets -- -D warnings
-cargo clippy -q -p inforge-cli --all-targets -- -D warnings
+cargo clippy -q -p inforge-host -p inforge-cli --all-targets -- -D warnings
 
 echo "== cargo test (unit + scenarios)" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test -p inforge-core -p inforge-cli 2>&1 | tee "$log"
+cargo test -p inforge-core -p inforge-host -p inforge-cli 2>&1 | tee "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
 echo "== bindings and benchmarks compile (wasm/, python/, benches/)" >&2
 cargo check -q -p inforge-wasm -p inforge-py
 cargo check -q -p inforge-benches --benches
+
+echo "== the core and the wasm bindings build for wasm32-unknown-unknown (no host crate there)" >&2
+cargo check -q -p inforge-core -p inforge-wasm --target wasm32-unknown-unknown
 
 echo "== quickstart (README main command) on the debug build" >&2
 cargo build -q -p inforge-cli

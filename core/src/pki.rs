@@ -129,6 +129,12 @@ pub enum PkiError {
         /// Scope.
         scope: String,
     },
+    /// `rootRecipient` and `recipient` name the same key.
+    #[error("rootRecipient and recipient are the same key ({recipient}): the cold root would be sealed to CI")]
+    SameCustodian {
+        /// The recipient.
+        recipient: String,
+    },
     /// A number in the store or the command is out of the range inforge accepts.
     #[error("{field} is {value}, outside the accepted range {min}..={max}")]
     OutOfRange {
@@ -168,6 +174,7 @@ impl crate::Coded for PkiError {
             PkiError::ScopeMismatch { .. } => "intermediate-scope-mismatch",
             PkiError::RevokedInUse { .. } => "revoked-in-use",
             PkiError::OutOfRange { .. } => "number-out-of-range",
+            PkiError::SameCustodian { .. } => "custodians-same",
         }
     }
     fn remedy(&self) -> Remedy {
@@ -216,6 +223,9 @@ impl crate::Coded for PkiError {
                 } else {
                     "remove it: restore the store from the recover-intermediate commit".into()
                 }
+            }
+            PkiError::SameCustodian { .. } => {
+                "restore pki.enc.yaml from git: the offline root and CI must be different age identities".into()
             }
             PkiError::OutOfRange { min, max, .. } => {
                 format!("use a value from {min} to {max} (if the store holds it, restore the store from git)").into()
@@ -470,15 +480,11 @@ pub fn first(problems: Vec<Error>) -> Result<(), Error> {
     }
 }
 
-/// Fails unless the store's two custodians differ (compared canonically).
+/// Fails unless the store's two custodians differ. Recipients are compared canonically
+/// (bech32 is case-insensitive), so `AGE1…` cannot pass for a different key than `age1…`.
 pub fn check_custodians(store: &Store) -> Result<(), Error> {
     if crate::custody::same_recipient(&store.root_recipient, &store.recipient) {
-        return Err(crate::store::StoreError::Invalid {
-            file: "pki.enc.yaml".into(),
-            location: "rootRecipient".into(),
-            problem: "equals `recipient`: the cold root and CI must be different custodians".into(),
-        }
-        .into());
+        return Err(PkiError::SameCustodian { recipient: store.recipient.clone() }.into());
     }
     Ok(())
 }

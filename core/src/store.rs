@@ -248,7 +248,7 @@ impl Store {
         for (field, v) in [("rootRecipient", &self.root_recipient), ("recipient", &self.recipient)] {
             crate::custody::parse_recipient(field, v).map_err(|e| invalid(field.into(), e.to_string()))?;
         }
-        if self.root_recipient.trim() == self.recipient.trim() {
+        if crate::custody::same_recipient(&self.root_recipient, &self.recipient) {
             return Err(invalid(
                 "rootRecipient".into(),
                 "equals recipient: the offline root and CI must be different custodians".into(),

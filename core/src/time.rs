@@ -24,9 +24,9 @@ pub enum TimeError {
     },
 }
 
-/// The earliest year inforge works in (X.509 UTCTime starts at 1950; a store made before the
-/// Unix epoch is a clock error).
-pub const MIN_YEAR: i32 = 1970;
+/// The earliest year inforge works in: an earlier time is a clock that was never set (a
+/// machine booted at the Unix epoch), not a rehearsal.
+pub const MIN_YEAR: i32 = 2000;
 /// The latest year inforge works in: a ten-year root minted then still ends before 9999, the
 /// last year X.509 GeneralizedTime can hold.
 pub const MAX_YEAR: i32 = 9980;

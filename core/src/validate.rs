@@ -231,6 +231,9 @@ pub fn validate(project: &Project, store: Option<&Store>, env: &str, now: Offset
 fn validate_into(out: &mut Out, project: &Project, store: Option<&Store>, env: &str, now: OffsetDateTime) {
     check_config(out, project, store, env);
     if let Some(store) = store {
+        if let Err(e) = crate::pki::check_custodians(store) {
+            out.error(&store_path(env), "rootRecipient", &e);
+        }
         for (name, pki) in &store.pkis {
             check_pki(out, project, env, &store_path(env), name, pki, now);
         }
@@ -318,17 +321,16 @@ fn check_pki(out: &mut Out, project: &Project, env: &str, file: &str, name: &str
             remedy!["start a dual-root overlap: ", Step::new(Op::RotateRoot).pki(name)],
         );
     }
-    if let (false, Ok(Some(allowed))) = (pki.previous_roots.is_empty(), crate::pki::finalize_allowed_at_pki(pki, name))
-    {
-        if now >= allowed {
-            out.warn(
-                "root-overlap-finalizable",
-                file,
-                &format!("{at}.previousRoots"),
-                format!("the root overlap has run its minimum (since {})", crate::time::format_rfc3339(allowed)),
-                remedy!["once root-anchoring consumers trust the new root: ", Step::new(Op::FinalizeRoot).pki(name)],
-            );
-        }
+    match crate::pki::finalize_allowed_at_pki(pki, name) {
+        Err(e) => out.error(file, &format!("{at}.rootOverlapMinDays"), &e),
+        Ok(Some(allowed)) if !pki.previous_roots.is_empty() && now >= allowed => out.warn(
+            "root-overlap-finalizable",
+            file,
+            &format!("{at}.previousRoots"),
+            format!("the root overlap has run its minimum (since {})", crate::time::format_rfc3339(allowed)),
+            remedy!["once root-anchoring consumers trust the new root: ", Step::new(Op::FinalizeRoot).pki(name)],
+        ),
+        Ok(_) => {}
     }
     let mut roots = vec![root.clone()];
     for (i, e) in pki.previous_roots.iter().enumerate() {

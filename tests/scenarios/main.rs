@@ -5,6 +5,7 @@ mod support;
 
 mod foundation;
 mod golden;
+mod hardening;
 mod mesh;
 mod rotation;
 mod runbooks;

@@ -1,0 +1,411 @@
+//! Hardening: forged or misplaced tiers, custody, concurrent writers, bounded numbers and
+//! time, bad files. Each attack is refused with a clear error, exit 1, and the store and the
+//! provider byte-identical; the forged material is made with openssl and sealed with the
+//! `age` CLI (anyone can encrypt to a recipient).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const NOW: &str = "2026-11-22T12:00:00Z";
+
+fn mesh() -> Repo {
+    Repo::initialized_at(Some(NOW))
+}
+
+fn provider(r: &Repo) -> PathBuf {
+    r.tmp.path().join("provider-prd")
+}
+
+/// Every file under the provider (path → bytes), following the scope symlinks.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push((p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn ci(r: &Repo) -> [(&'static str, &str); 1] {
+    [("INFORGE_SECRETS_KEY", r.ci.as_str())]
+}
+
+/// Rewrites the store through a generic YAML tree (JSON is YAML), as an attacker with
+/// write access to the repo would.
+fn edit_store(r: &Repo, f: impl FnOnce(&mut Value)) {
+    let mut v: Value = serde_saphyr::from_str(&r.store_text()).unwrap();
+    f(&mut v);
+    std::fs::write(r.store_path(), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+fn validate_codes(r: &Repo) -> Vec<String> {
+    let run = r.cmd(&["validate", "prd", "--json"], &[]);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("validate --json: {}", run.stderr));
+    v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// renew refuses: exit 1, the code, provider unchanged; validate reports the same code.
+#[track_caller]
+fn renew_refuses(r: &Repo, code: &str) {
+    let p = provider(r);
+    let before = snapshot(&p);
+    r.fails_unchanged(&["pki", "renew", "prd"], Some(&ci(r)), code, "");
+    assert_eq!(snapshot(&p), before, "provider changed by a refused renew");
+    let codes = validate_codes(r);
+    assert!(codes.iter().any(|c| c == code), "validate does not report {code}: {codes:?}");
+}
+
+/// An openssl-made CA (not from our root) with its key sealed to `recipient` by the age CLI.
+fn forged_ca(r: &Repo, cn: &str) -> (String, String) {
+    let d = r.tmp.path();
+    let (ok, out) = openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "evil.key",
+            "-out",
+            "evil.pem",
+            "-days",
+            "365",
+            "-subj",
+            &format!("/O=inforge/CN={cn}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE,pathlen:0",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        d,
+    );
+    assert!(ok, "{out}");
+    let sealed = tool("age").args(["-a", "-r", &r.ci_recipient]).arg(d.join("evil.key")).output().unwrap();
+    assert!(sealed.status.success());
+    (std::fs::read_to_string(d.join("evil.pem")).unwrap(), String::from_utf8(sealed.stdout).unwrap())
+}
+
+#[test]
+fn renew_refuses_an_intermediate_not_signed_by_the_root() {
+    let r = mesh();
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    let cn = {
+        let v: Value = serde_saphyr::from_str(&r.store_text()).unwrap();
+        let pem = v["pkis"]["wardnet-mesh"]["intermediates"]["global"]["cert"].as_str().unwrap().to_string();
+        let f = write(r.tmp.path(), "g.pem", &pem);
+        let (_, subj) =
+            openssl(&["x509", "-in", f.to_str().unwrap(), "-noout", "-subject", "-nameopt", "multiline"], r.tmp.path());
+        subj.lines().find(|l| l.contains("commonName")).unwrap().split(" = ").nth(1).unwrap().trim().to_string()
+    };
+    let (cert, key) = forged_ca(&r, &cn);
+    edit_store(&r, |v| {
+        v["pkis"]["wardnet-mesh"]["intermediates"]["global"] = serde_json::json!({"cert": cert, "key": key});
+    });
+    renew_refuses(&r, "intermediate-signature");
+    r.fails_unchanged(
+        &["pki", "bundle", "prd", "wardnet-mesh", "--scope", "us-east-1"],
+        Some(&[]),
+        "intermediate-signature",
+        "",
+    );
+}
+
+#[test]
+fn renew_refuses_the_root_in_an_intermediate_slot() {
+    let r = mesh();
+    edit_store(&r, |v| {
+        let root = v["pkis"]["wardnet-mesh"]["root"].clone();
+        v["pkis"]["wardnet-mesh"]["intermediates"]["us-east-1"] = root;
+    });
+    renew_refuses(&r, "intermediate-signature");
+}
+
+#[test]
+fn renew_refuses_swapped_scopes() {
+    let r = mesh();
+    edit_store(&r, |v| {
+        let ints = &mut v["pkis"]["wardnet-mesh"]["intermediates"];
+        let g = ints["global"].clone();
+        ints["global"] = ints["us-east-1"].clone();
+        ints["us-east-1"] = g;
+    });
+    renew_refuses(&r, "intermediate-scope-mismatch");
+}
+
+#[test]
+fn a_root_never_enters_a_scope_bundle() {
+    let r = mesh();
+    edit_store(&r, |v| {
+        let root = v["pkis"]["wardnet-mesh"]["root"]["cert"].clone();
+        v["pkis"]["wardnet-mesh"]["previousIntermediates"] = serde_json::json!({"us-east-1": [root]});
+    });
+    renew_refuses(&r, "profile-violation");
+    r.fails_unchanged(
+        &["pki", "bundle", "prd", "wardnet-mesh", "--scope", "us-east-1"],
+        Some(&[]),
+        "profile-violation",
+        "",
+    );
+}
+
+#[test]
+fn renew_refuses_a_tier_of_another_pki() {
+    let r = mesh();
+    r.run(&["pki", "add", "prd", "other", "--topology", "two-tier"]).ok();
+    r.run(&["pki", "intermediate", "prd", "other", "global"]).ok();
+    edit_store(&r, |v| {
+        let theirs = v["pkis"]["other"]["intermediates"]["global"].clone();
+        v["pkis"]["wardnet-mesh"]["intermediates"]["global"] = theirs;
+    });
+    renew_refuses(&r, "intermediate-signature");
+}
+
+#[test]
+fn recipients_compare_canonically() {
+    let r = mesh();
+    // An upper-cased rootRecipient equal to recipient: the cold root would be sealed to CI.
+    edit_store(&r, |v| {
+        let upper = v["recipient"].as_str().unwrap().to_ascii_uppercase();
+        v["rootRecipient"] = Value::String(upper);
+    });
+    let before = r.store();
+    let run = r.cmd(&["pki", "add", "prd", "m2", "--topology", "two-tier"], &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error[store-invalid]") || run.stderr.contains("error[custodians-same]"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(r.store(), before);
+    let v = r.cmd(&["validate", "prd"], &[]);
+    assert_eq!(v.code, 1, "validate must fail: {}", v.stdout);
+}
+
+#[test]
+fn numbers_and_times_are_bounded_never_a_panic() {
+    let r = mesh();
+    r.fails_unchanged(
+        &["pki", "rotate", "prd", "wardnet-mesh", "--root", "--min-overlap-days", "4294967295"],
+        None,
+        "number-out-of-range",
+        "4294967295",
+    );
+    // The same number planted in the store: ls, validate and finalize say so, never panic.
+    r.run(&["pki", "rotate", "prd", "wardnet-mesh", "--root"]).ok();
+    edit_store(&r, |v| v["pkis"]["wardnet-mesh"]["rootOverlapMinDays"] = Value::from(4294967295u64));
+    for args in
+        [vec!["pki", "ls", "prd"], vec!["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize", "--force"]]
+    {
+        let run = r.run(&args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(run.stderr.contains("error["), "{}", run.stderr);
+    }
+    let v = r.cmd(&["validate", "prd"], &[]);
+    assert!(!v.stderr.contains("panicked") && v.code == 1, "{}{}", v.stdout, v.stderr);
+
+    // INFORGE_NOW outside what certificates can express: time-invalid, nothing written.
+    let r = mesh();
+    for now in ["9995-06-01T00:00:00Z", "0000-01-01T00:00:00Z", "1970-01-01T00:00:00Z"] {
+        let mut env = vec![("INFORGE_NOW", now)];
+        if let Some(root) = &r.root {
+            env.push(("INFORGE_PKI_ROOT_KEY", root));
+        }
+        env.push(("INFORGE_SECRETS_KEY", &r.ci));
+        for args in [
+            vec!["pki", "add", "prd", "late", "--topology", "two-tier"],
+            vec!["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "global"],
+            vec!["pki", "renew", "prd"],
+        ] {
+            let before = r.store();
+            let run = Repo::cmd(&r, &args, &env);
+            assert_eq!(run.code, 1, "{now} {args:?}: {}", run.stderr);
+            assert!(run.stderr.contains("error[time-invalid]"), "{now} {args:?}: {}", run.stderr);
+            assert!(!run.stderr.contains("restore pki.enc.yaml"), "blames the store: {}", run.stderr);
+            assert_eq!(r.store(), before);
+        }
+    }
+}
+
+#[test]
+fn validate_refuses_what_renew_cannot_write() {
+    let r = mesh();
+    let cfg = std::fs::read_to_string(r.dir.join("inforge.yaml")).unwrap();
+    std::fs::write(r.dir.join("inforge.yaml"), cfg.replace("regions: [us-east-1]", "regions: [us-east-1, us-east-1]"))
+        .unwrap();
+    renew_refuses(&r, "service-region-duplicate");
+}
+
+/// The same fault gives the same code from renew (its first problem) and validate (all).
+#[test]
+fn renew_and_validate_report_the_same_code_for_the_same_fault() {
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "pki: wardnet-mesh\n    scope: global\n    reload",
+            "pki: nope\n    scope: global\n    reload",
+            "service-pki-missing",
+        ),
+        (
+            "pki: wardnet-mesh\n    scope: global\n    reload",
+            "pki: daemon-ca\n    scope: global\n    reload",
+            "service-pki-root-only",
+        ),
+        ("regions: [us-east-1]", "regions: [mars-1]", "service-region-unknown"),
+        (
+            "  billing:\n    pki: wardnet-mesh\n    scope: global\n",
+            "  billing:\n    pki: wardnet-mesh\n",
+            "service-scope-missing",
+        ),
+        ("regions: [us-east-1]", "regions: []", "service-no-regions"),
+    ];
+    for (from, to, code) in cases {
+        let r = mesh();
+        let cfg = std::fs::read_to_string(r.dir.join("inforge.yaml")).unwrap();
+        assert!(cfg.contains(from), "{from}");
+        std::fs::write(r.dir.join("inforge.yaml"), cfg.replacen(from, to, 1)).unwrap();
+        let renew = r.cmd(&["pki", "renew", "prd"], &ci(&r));
+        assert!(renew.stderr.contains(&format!("error[{code}]")), "renew for {code}: {}", renew.stderr);
+        assert!(validate_codes(&r).contains(&code.to_string()), "validate for {code}");
+    }
+    // A scope without an intermediate.
+    let r = Repo::initialized_at(Some(NOW));
+    let mut r2 = Repo::new();
+    r2.now = Some(NOW.into());
+    r2.init();
+    r2.run(&["pki", "add", "prd", "wardnet-mesh", "--topology", "two-tier"]).ok();
+    r2.run(&["pki", "intermediate", "prd", "wardnet-mesh", "global"]).ok();
+    let renew = r2.cmd(&["pki", "renew", "prd"], &ci(&r2));
+    assert!(renew.stderr.contains("error[service-scope-no-intermediate]"), "{}", renew.stderr);
+    assert!(validate_codes(&r2).contains(&"service-scope-no-intermediate".to_string()));
+    drop(r);
+}
+
+#[test]
+fn concurrent_renews_never_break_the_provider() {
+    let r = mesh();
+    let p = provider(&r);
+    for _round in 0..5 {
+        let children: Vec<_> = (0..3)
+            .map(|_| {
+                let mut c = std::process::Command::new(BIN);
+                c.arg("-C").arg(&r.dir).args(["pki", "renew", "prd"]);
+                c.env_remove("INFORGE_PKI_ROOT_KEY").env("INFORGE_SECRETS_KEY", &r.ci).env("INFORGE_NOW", NOW);
+                c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+                c.spawn().unwrap()
+            })
+            .collect();
+        for ch in children {
+            let out = ch.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        for (svc, scope) in [("api", "global"), ("web", "us-east-1"), ("web", "eu-west-1"), ("worker", "us-east-1")] {
+            let link = p.join(svc).join("mtls").join(scope);
+            for f in ["cert.pem", "key.pem", "bundle.pem"] {
+                assert!(link.join(f).is_file(), "{svc}/{scope}/{f} dangles after concurrent renews");
+            }
+            // The set is consistent: the key matches the leaf.
+            let (_, a) = openssl(&["x509", "-in", link.join("cert.pem").to_str().unwrap(), "-noout", "-pubkey"], &p);
+            let (_, b) = openssl(&["pkey", "-in", link.join("key.pem").to_str().unwrap(), "-pubout"], &p);
+            assert_eq!(a, b, "{svc}/{scope}: key does not match leaf");
+        }
+    }
+}
+
+#[test]
+fn concurrent_rotations_lose_nothing() {
+    let r = mesh();
+    let children: Vec<_> = ["global", "us-east-1", "eu-west-1"]
+        .iter()
+        .map(|scope| {
+            let mut c = std::process::Command::new(BIN);
+            c.arg("-C").arg(&r.dir).args(["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", scope]);
+            c.env("INFORGE_PKI_ROOT_KEY", r.root.as_ref().unwrap()).env_remove("INFORGE_SECRETS_KEY");
+            c.env("INFORGE_NOW", NOW).stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    for ch in children {
+        let out = ch.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let v: Value = serde_saphyr::from_str(&r.store_text()).unwrap();
+    for scope in ["global", "us-east-1", "eu-west-1"] {
+        let prev = v["pkis"]["wardnet-mesh"]["previousIntermediates"][scope].as_array();
+        assert_eq!(prev.map(Vec::len), Some(1), "the {scope} rotation was lost");
+    }
+}
+
+#[test]
+fn bad_files_get_clear_errors() {
+    let r = mesh();
+    // A store that is a symlink is written through, the link kept.
+    let real = r.tmp.path().join("real-store.yaml");
+    std::fs::rename(r.store_path(), &real).unwrap();
+    std::os::unix::fs::symlink(&real, r.store_path()).unwrap();
+    r.run(&["pki", "add", "prd", "via-link", "--topology", "root-only"]).ok();
+    assert!(std::fs::symlink_metadata(r.store_path()).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(&real).unwrap().contains("via-link"));
+    // /dev/zero as the store: bounded read, clear error.
+    std::fs::remove_file(r.store_path()).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", r.store_path()).unwrap();
+    r.cmd(&["pki", "ls", "prd"], &[]).fails("file-too-large", "larger than");
+    // A non-UTF-8 store.
+    std::fs::remove_file(r.store_path()).unwrap();
+    std::fs::write(r.store_path(), b"\xff\xfe not yaml").unwrap();
+    r.cmd(&["pki", "ls", "prd"], &[]).fails("file-not-utf8", "not UTF-8");
+    // A provider path that is a file.
+    let r = mesh();
+    std::fs::remove_dir_all(provider(&r)).unwrap();
+    std::fs::write(provider(&r), "").unwrap();
+    r.fails_unchanged(&["pki", "renew", "prd"], Some(&ci(&r)), "provider-not-dir", "not a directory");
+}
+
+#[test]
+fn identities_come_from_a_variable_or_a_file_never_both() {
+    let r = mesh();
+    let file = r.ci_file.to_str().unwrap();
+    r.cmd(&["pki", "renew", "prd"], &[("INFORGE_SECRETS_KEY_FILE", file)]).ok();
+    r.fails_unchanged(
+        &["pki", "renew", "prd"],
+        Some(&[("INFORGE_SECRETS_KEY_FILE", file), ("INFORGE_SECRETS_KEY", &r.ci)]),
+        "identity-ambiguous",
+        "INFORGE_SECRETS_KEY_FILE",
+    );
+    // renew never reads the root identity: a poisoned one changes nothing.
+    r.cmd(&["pki", "renew", "prd"], &[("INFORGE_SECRETS_KEY", &r.ci), ("INFORGE_PKI_ROOT_KEY", "poison")]).ok();
+    r.cmd(&["pki", "renew", "prd"], &[("INFORGE_SECRETS_KEY", &r.ci), ("INFORGE_PKI_ROOT_KEY_FILE", "/nonexistent")])
+        .ok();
+}
+
+#[test]
+fn the_offline_ceremony_refuses_a_tampered_ci_recipient() {
+    let r = mesh();
+    let other = Repo::new();
+    edit_store(&r, |v| v["recipient"] = Value::String(other.ci_recipient.clone()));
+    r.fails_unchanged(
+        &["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "global"],
+        None,
+        "recipient-mismatch",
+        &other.ci_recipient,
+    );
+}

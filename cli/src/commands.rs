@@ -144,9 +144,15 @@ fn mint_and_write(plan: &ops::RenewPlan, provider: &mut dyn Provider, json: bool
 fn refresh_bundles(repo: &Repo, loaded: &Loaded, req: &RenewRequest) -> Result<(), CliError> {
     let mut provider = provider::open(repo, &loaded.env)?;
     let refreshes = ops::bundles_only(&loaded.env, req)?;
+    write_bundles(provider.as_mut(), &refreshes, &loaded.env.name)
+}
+
+/// Writes new bundles beside each set's current leaf and key (sets without a leaf are
+/// skipped with a note).
+fn write_bundles(provider: &mut dyn Provider, refreshes: &[ops::BundleRefresh], env: &str) -> Result<(), CliError> {
     let mut current = Vec::new();
     let mut skipped = 0;
-    for r in &refreshes {
+    for r in refreshes {
         match provider.read_set(&r.service, &r.scope)? {
             Some((cert, key)) => current.push((r, cert, key)),
             None => {
@@ -154,7 +160,7 @@ fn refresh_bundles(repo: &Repo, loaded: &Loaded, req: &RenewRequest) -> Result<(
                     "note: {} {} has no leaf yet; run `{}`",
                     r.service,
                     r.scope,
-                    inforge_core::Wording::step(&Cli, &Step::new(Op::Renew).env(&loaded.env.name))
+                    inforge_core::Wording::step(&Cli, &Step::new(Op::Renew).env(env))
                 );
                 skipped += 1;
             }
@@ -248,21 +254,35 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
 pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let (loaded, lock) = load_for_write(&repo, &a.env)?;
-    let mut provider = provider::open(&repo, &loaded.env)?;
     let (mut r, mut s) = (rng(), AgeSealer);
-    let (changed, plan) = ops::recover_intermediate(
+    let (changed, recovery) = ops::recover_intermediate(
         &loaded.env,
         &a.name,
         &a.scope,
         &mut HostKeyring::from_env(),
         &mut effects(clock::now()?, &mut r, &mut s),
     )?;
-    // Commit point: the store first (atomic); then the provider.
+    // Commit point: the store first (atomic); then the provider, if this workstation reaches it.
     save(&repo, &loaded, &changed, &lock)?;
     drop(lock);
     render::recovered_revocations(&changed.report);
-    if let Err(e) = mint_and_write(&plan, provider.as_mut(), false) {
-        eprintln!("the store is recovered, but re-minting leaves failed: run `inforge pki renew {}` now", a.env);
+    let renew_now = || {
+        eprintln!(
+            "the store is recovered, but the provider was not updated: run `{}` in CI now",
+            inforge_core::Wording::step(&Cli, &Step::new(Op::Renew).env(&a.env))
+        )
+    };
+    let mut provider = match provider::open(&repo, &loaded.env) {
+        Ok(p) => p,
+        Err(e) => {
+            renew_now();
+            return Err(e.into());
+        }
+    };
+    let written = mint_and_write(&recovery.plan, provider.as_mut(), false)
+        .and_then(|_| write_bundles(provider.as_mut(), &recovery.bundles, &a.env));
+    if let Err(e) = written {
+        renew_now();
         return Err(e);
     }
     render::recovered(&a.env, &changed.report);

@@ -51,8 +51,8 @@ enum PkiCommand {
     Bundle(BundleArgs),
     /// Rotate a tier: leaves (CI), an intermediate (offline), or the root (offline, dual-root overlap).
     Rotate(RotateArgs),
-    /// Compromise recovery for one intermediate: fresh key, no overlap, revoke, re-mint leaves
-    /// (needs both identities).
+    /// Compromise recovery for one intermediate: fresh key, no overlap, revoke, re-mint the
+    /// scope's leaves and refresh the bundles that trusted it (offline root identity only).
     RecoverIntermediate(RecoverArgs),
 }
 

@@ -142,10 +142,11 @@ pub fn recovered_revocations(r: &Recovered) {
 
 pub fn recovered(env: &str, r: &Recovered) {
     eprintln!(
-        "recovered {:?} {:?}: fresh key, no overlap; leaves re-minted in scopes {}",
+        "recovered {:?} {:?}: fresh key, no overlap; leaves re-minted in {}, bundles refreshed in {}",
         r.pki,
         r.scope,
-        r.remint_scopes.join(", ")
+        r.remint_scope,
+        if r.refresh_scopes.is_empty() { "no other scope".to_string() } else { r.refresh_scopes.join(", ") }
     );
     eprintln!(
         "now: commit {} and re-project every host at once (docs/runbooks/recover-intermediate.md)",

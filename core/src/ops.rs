@@ -557,7 +557,7 @@ pub fn finalize_root(
     Ok(Changed { store, report: Finalized { pki: name.into(), roots: done.roots, intermediates: done.intermediates } })
 }
 
-/// What `recover-intermediate` did; the leaves to re-mint follow in its plan.
+/// What `recover-intermediate` did; the leaves to re-mint and the bundles to refresh follow.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recovered {
@@ -567,36 +567,59 @@ pub struct Recovered {
     pub scope: String,
     /// Revocation records added.
     pub revoked: Vec<Revoked>,
-    /// Scopes whose leaves are re-minted (every scope whose bundle carried the old key).
-    pub remint_scopes: Vec<String>,
+    /// The scope whose leaves are re-minted with the fresh key.
+    pub remint_scope: String,
+    /// Other scopes whose bundles carried the compromised key: their bundles are refreshed
+    /// (their leaves, signed by other intermediates, stay valid).
+    pub refresh_scopes: Vec<String>,
 }
 
-/// `recover-intermediate`: compromise recovery of one scope. Returns the new store and the
-/// renew plan for every leaf in the scopes that trusted the compromised key, opened against
-/// the new store; the shell writes the store first, then mints.
+/// The provider work a recovery leaves to the shell.
+pub struct Recovery {
+    /// Leaves of the recovered scope, minted from the fresh key held in memory.
+    pub plan: RenewPlan,
+    /// The new bundle of every other service+scope that trusted the compromised key.
+    pub bundles: Vec<BundleRefresh>,
+}
+
+/// `recover-intermediate`: compromise recovery of one scope, with the offline identity only
+/// (one identity per operation). The fresh intermediate key is sealed to CI in the store and
+/// also kept in memory to re-mint the scope's leaves; every other scope that trusted the
+/// compromised key gets a refreshed bundle (credential-free). The shell writes the store
+/// first, then the provider (or, if the provider is unreachable, tells CI to renew at once).
 pub fn recover_intermediate(
     env: &Env,
     name: &str,
     scope: &str,
     keyring: &mut dyn Keyring,
     fx: &mut Effects<'_, impl CryptoRngCore>,
-) -> Result<(Changed<Recovered>, RenewPlan), Error> {
+) -> Result<(Changed<Recovered>, Recovery), Error> {
     let mut store = env.store_mut()?;
     crate::rotate::check_intermediate_rotation(&store, &env.project, name, scope)?;
     pki::check_custodians(&store)?;
     check_ci_recipient(env, &store)?;
     crate::time::check_now("the time", fx.now)?;
     let root_id = keyring.identity(Custodian::OfflineRoot)?;
-    let ci = keyring.identity(Custodian::Ci)?;
-    ci.expect_recipient(&store.recipient)?;
-    let revoked = crate::rotate::recover_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
-    let scopes = mesh::trusted_scopes(&env.project, scope);
-    let req = RenewRequest { service: None, pki: Some(name.into()), scopes: Some(scopes.clone()) };
-    let targets = mesh::plan(&env.project, &store, &env.name, &filter(&req))?;
-    let issuers = mesh::open_issuers(&store, &env.project, &env.name, &targets, &ci, fx.now)?;
+    let (revoked, fresh) =
+        crate::rotate::recover_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
+    let issuer = mesh::issuer_with_key(&store, &env.project, &env.name, name, scope, fresh, fx.now)?;
+    let remint = RenewRequest { service: None, pki: Some(name.into()), scopes: Some(vec![scope.to_string()]) };
+    let targets = mesh::plan(&env.project, &store, &env.name, &filter(&remint))?;
+    let mut issuers = BTreeMap::new();
+    issuers.insert((name.to_string(), scope.to_string()), issuer);
     let plan = RenewPlan { env: env.name.clone(), targets, issuers, now: fx.now };
-    let report = Recovered { pki: name.into(), scope: scope.into(), revoked, remint_scopes: scopes };
-    Ok((Changed { store, report }, plan))
+    let others: Vec<String> = mesh::trusted_scopes(&env.project, scope).into_iter().filter(|s| s != scope).collect();
+    let refresh = RenewRequest { service: None, pki: Some(name.into()), scopes: Some(others.clone()) };
+    let after = Env { store: Some(store.clone()), ..env.clone() };
+    let bundles = bundles_only(&after, &refresh)?;
+    let report = Recovered {
+        pki: name.into(),
+        scope: scope.into(),
+        revoked,
+        remint_scope: scope.into(),
+        refresh_scopes: others,
+    };
+    Ok((Changed { store, report }, Recovery { plan, bundles }))
 }
 
 /// `pki ls`: the listing. Credential-free.

@@ -115,12 +115,12 @@ fn fresh_intermediate(
     scope: &str,
     root: (&Cert, &PrivateKey),
     fx: &mut Effects<'_, impl CryptoRngCore>,
-) -> Result<Entry, Error> {
+) -> Result<(Entry, PrivateKey), Error> {
     let algorithm = get_pki(store, name)?.algorithm;
     let key = PrivateKey::generate(algorithm, &mut *fx.rng);
     let cert = profile::issue_intermediate(name, env, scope, &key.public(), root, fx.now, &mut *fx.rng)?;
     let sealed = seal_key(fx.sealer, &store.recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
-    Ok(Entry { cert: Block::new(cert.pem()), key: sealed })
+    Ok((Entry { cert: Block::new(cert.pem()), key: sealed }, key))
 }
 
 /// `rotate --intermediate <scope>`: a planned roll. Fresh key signed by the cold root; the old
@@ -137,7 +137,7 @@ pub fn rotate_intermediate(
 ) -> Result<(), Error> {
     two_tier_scope(store, project, name, scope)?;
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
-    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
+    let (entry, _) = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
     let pki = store
         .pkis
         .get_mut(name)
@@ -154,7 +154,8 @@ pub fn rotate_intermediate(
 /// `recover-intermediate <scope>`: compromise recovery. A fresh key with no overlap; every
 /// certificate of the compromised key (current, and previous ones such as root-rotation
 /// re-signs) is recorded as revoked and dropped, and no previous intermediate of the scope
-/// stays in its bundles. Returns the revocation records.
+/// stays in its bundles. Returns the revocation records and the fresh key (still in memory,
+/// so the offline workstation can re-mint the scope's leaves without the CI identity).
 pub fn recover_intermediate(
     store: &mut Store,
     project: &Project,
@@ -163,7 +164,7 @@ pub fn recover_intermediate(
     scope: &str,
     root_identity: &Identity,
     fx: &mut Effects<'_, impl CryptoRngCore>,
-) -> Result<Vec<Revoked>, Error> {
+) -> Result<(Vec<Revoked>, PrivateKey), Error> {
     two_tier_scope(store, project, name, scope)?;
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
     let pki = get_pki(store, name)?;
@@ -177,7 +178,7 @@ pub fn recover_intermediate(
             revoked.push(c);
         }
     }
-    let entry = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
+    let (entry, fresh_key) = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
     let at = crate::time::format_rfc3339(fx.now);
     let records: Vec<Revoked> = revoked
         .iter()
@@ -199,7 +200,7 @@ pub fn recover_intermediate(
             pki.revoked.push(r.clone());
         }
     }
-    Ok(records)
+    Ok((records, fresh_key))
 }
 
 /// Checks `rotate --root` arguments before any identity.

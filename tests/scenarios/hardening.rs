@@ -466,3 +466,50 @@ fn a_crash_during_a_store_write_leaves_the_old_store_and_no_trap() {
     assert_eq!(temps(), 0, "the next writer removes stale temp files");
     assert_ne!(r.store(), before);
 }
+
+/// One identity per operation: recovery runs on the offline workstation with the root identity
+/// alone, re-mints the scope from the fresh key in memory, and refreshes the other bundles.
+#[test]
+fn recovery_needs_only_the_offline_identity() {
+    let r = mesh();
+    let p = provider(&r);
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    let api_before = std::fs::read(p.join("api/mtls/global/cert.pem")).unwrap();
+    let bundle_before = std::fs::read(p.join("api/mtls/global/bundle.pem")).unwrap();
+    let web_before = std::fs::read(p.join("web/mtls/us-east-1/cert.pem")).unwrap();
+    let root = r.root.clone().unwrap();
+    r.cmd(&["pki", "recover-intermediate", "prd", "wardnet-mesh", "us-east-1"], &[("INFORGE_PKI_ROOT_KEY", &root)])
+        .ok();
+    provider_sets_whole(&p);
+    assert_ne!(std::fs::read(p.join("web/mtls/us-east-1/cert.pem")).unwrap(), web_before, "scope re-minted");
+    assert_eq!(std::fs::read(p.join("api/mtls/global/cert.pem")).unwrap(), api_before, "global leaf kept");
+    assert_ne!(std::fs::read(p.join("api/mtls/global/bundle.pem")).unwrap(), bundle_before, "global bundle refreshed");
+    // The new us-east-1 leaf verifies against the refreshed global bundle (openssl).
+    let at = crate::tls::epoch(NOW).to_string();
+    let (ok, out) = openssl(
+        &[
+            "verify",
+            "-attime",
+            &at,
+            "-partial_chain",
+            "-CAfile",
+            "api/mtls/global/bundle.pem",
+            "-untrusted",
+            "web/mtls/us-east-1/cert.pem",
+            "web/mtls/us-east-1/cert.pem",
+        ],
+        &p,
+    );
+    assert!(ok, "{out}");
+    // A provider this workstation cannot reach: the store is written, CI is told to renew.
+    let r = mesh();
+    std::fs::remove_dir_all(provider(&r)).unwrap();
+    let before = r.store();
+    let run = r.cmd(
+        &["pki", "recover-intermediate", "prd", "wardnet-mesh", "global"],
+        &[("INFORGE_PKI_ROOT_KEY", r.root.as_deref().unwrap())],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("inforge pki renew prd` in CI now"), "{}", run.stderr);
+    assert_ne!(r.store(), before, "the recovery itself is committed to the store");
+}

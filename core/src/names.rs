@@ -7,7 +7,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
     /// Not a valid SPIFFE path segment.
-    #[error("{field} {value:?} is not a valid name: use only letters, digits, '.', '_' and '-' (and not '.' or '..')")]
+    #[error(
+        "{field} {value:?} is not a valid name: use 1 to 128 letters, digits, '.', '_' and '-' (and not '.' or '..')"
+    )]
     Segment {
         /// Which field or argument holds the name.
         field: String,
@@ -77,7 +79,10 @@ pub fn check_segment(field: &str, value: &str) -> Result<(), crate::Error> {
 
 /// [`check_segment`] with the area's own error type.
 pub(crate) fn check_segment_area(field: &str, value: &str) -> Result<(), NameError> {
+    // Names become path components (`<service>/mtls/.<scope>@<generation>`); 128 keeps every
+    // component well under the 255-byte filesystem limit, so renew can always write them.
     let ok = !value.is_empty()
+        && value.len() <= MAX_SEGMENT
         && value != "."
         && value != ".."
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
@@ -87,6 +92,9 @@ pub(crate) fn check_segment_area(field: &str, value: &str) -> Result<(), NameErr
         Err(NameError::Segment { field: field.to_string(), value: value.to_string() })
     }
 }
+
+/// The longest name inforge accepts (environment, service, scope, PKI).
+pub const MAX_SEGMENT: usize = 128;
 
 /// Checks a SPIFFE trust domain: `[a-z0-9._-]+`.
 pub fn check_trust_domain(field: &str, value: &str) -> Result<(), crate::Error> {

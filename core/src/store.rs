@@ -316,8 +316,9 @@ impl Store {
                     .map_err(|e| invalid(format!("{rat}.revokedAt"), e.to_string()))?;
             }
             if let Some(t) = &pki.root_overlap_started {
-                crate::time::parse_rfc3339(&format!("{at}.rootOverlapStarted"), t)
-                    .map_err(|e| invalid(format!("{at}.rootOverlapStarted"), e.to_string()))?;
+                crate::time::parse_rfc3339("", t).map_err(|_| {
+                    invalid(format!("{at}.rootOverlapStarted"), format!("is not an RFC 3339 timestamp: {t:?}"))
+                })?;
             }
         }
         Ok(())

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod battery;
 mod foundation;
 mod golden;
 mod hardening;

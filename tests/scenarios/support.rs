@@ -66,6 +66,19 @@ impl Run {
     }
 }
 
+/// Secrets hygiene over the whole suite: every output of every command run through [`Repo`]
+/// is scanned for private keys and age identities. The one deliberate exception is the root
+/// identity `pki init` prints on stdout (alone on its line).
+#[track_caller]
+pub fn scan_for_secrets(args: &[&str], run: &Run) {
+    let init = args.starts_with(&["pki", "init"]);
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert!(!text.contains("PRIVATE KEY"), "{args:?} printed key material on {name}");
+        let allowed = init && name == "stdout" && text.lines().count() == 1;
+        assert!(allowed || !leaks_identity(text), "{args:?} printed an identity on {name}");
+    }
+}
+
 /// Whether text contains an actual age identity (not just the `AGE-SECRET-KEY-1…` format name).
 pub fn leaks_identity(text: &str) -> bool {
     text.match_indices("AGE-SECRET-KEY-1")
@@ -171,7 +184,9 @@ impl Repo {
         for (k, v) in env {
             c.env(k, v);
         }
-        Run::from(c.output().unwrap())
+        let run = Run::from(c.output().unwrap());
+        scan_for_secrets(args, &run);
+        run
     }
 
     /// Asserts a failing command leaves the store byte-identical.

@@ -23,6 +23,9 @@ echo "== bindings and benchmarks compile (wasm/, python/, benches/)" >&2
 cargo check -q -p inforge-wasm -p inforge-py
 cargo check -q -p inforge-benches --benches
 
+echo "== fuzz targets compile (one per parser: store, config, certs, identity, armor)" >&2
+cargo check -q --manifest-path core/fuzz/Cargo.toml --bins
+
 echo "== the core and the wasm bindings build for wasm32-unknown-unknown (no host crate there)" >&2
 cargo check -q -p inforge-core -p inforge-wasm --target wasm32-unknown-unknown
 

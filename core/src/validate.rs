@@ -229,7 +229,11 @@ pub fn validate(project: &Project, store: Option<&Store>, env: &str, now: Offset
 }
 
 fn validate_into(out: &mut Out, project: &Project, store: Option<&Store>, env: &str, now: OffsetDateTime) {
-    check_config(out, project, store, env);
+    // An invalid or undeclared environment has no store to speak of: say that alone rather
+    // than suggesting commands with the bad name in them.
+    if !check_config(out, project, store, env) {
+        return;
+    }
     if let Some(store) = store {
         if let Err(e) = crate::pki::check_custodians(store) {
             out.error(&store_path(env), "rootRecipient", &e);
@@ -240,14 +244,14 @@ fn validate_into(out: &mut Out, project: &Project, store: Option<&Store>, env: &
     }
 }
 
-fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &str) {
+/// Config checks; false when the environment itself is invalid or undeclared.
+fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &str) -> bool {
     for (file, e) in project.name_problems() {
-        out.err(e.code(), &file, "(names)", e.to_string(), e.hint());
+        out.err(e.code(), &file, "(names)", e.to_string(), e.remedy());
     }
-    if let Err(e) = crate::names::check_segment("environment", env) {
-        out.err(e.code(), "inforge.yaml", "environments", e.to_string(), e.hint());
-    } else if let Err(e) = project.environment(env) {
-        out.err(e.code(), "inforge.yaml", "environments", e.to_string(), e.hint());
+    if let Err(e) = crate::names::check_segment("environment", env).and_then(|_| project.environment(env).map(|_| ())) {
+        out.error("inforge.yaml", "environments", &e);
+        return false;
     }
     for d in crate::mesh::readiness(project, store, env, &crate::mesh::Filter::default()) {
         let (file, subject) = match &d.service {
@@ -267,6 +271,7 @@ fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &s
             );
         }
     }
+    true
 }
 
 fn check_expiry(out: &mut Out, file: &str, at: &str, cert: &Cert, now: OffsetDateTime, previous: bool) {

@@ -8,7 +8,7 @@ use inforge_core::keys::Algorithm;
 use inforge_core::ops::{self, Changed, RenewRequest};
 use inforge_core::store::Topology;
 use inforge_host::keyring::HostKeyring;
-use inforge_host::provider::{self, Provider, SetFiles};
+use inforge_host::provider::{self, BundleOnly, Provider, SetFiles};
 use inforge_host::repo::{Loaded, Repo};
 use inforge_host::seal::AgeSealer;
 use inforge_host::{clock, rng};
@@ -150,30 +150,19 @@ fn refresh_bundles(repo: &Repo, loaded: &Loaded, req: &RenewRequest) -> Result<(
 /// Writes new bundles beside each set's current leaf and key (sets without a leaf are
 /// skipped with a note).
 fn write_bundles(provider: &mut dyn Provider, refreshes: &[ops::BundleRefresh], env: &str) -> Result<(), CliError> {
-    let mut current = Vec::new();
-    let mut skipped = 0;
-    for r in refreshes {
-        match provider.read_set(&r.service, &r.scope)? {
-            Some((cert, key)) => current.push((r, cert, key)),
-            None => {
-                eprintln!(
-                    "note: {} {} has no leaf yet; run `{}`",
-                    r.service,
-                    r.scope,
-                    inforge_core::Wording::step(&Cli, &Step::new(Op::Renew).env(env))
-                );
-                skipped += 1;
-            }
-        }
+    let bundles: Vec<BundleOnly<'_>> =
+        refreshes.iter().map(|r| BundleOnly { service: &r.service, scope: &r.scope, bundle: &r.bundle_pem }).collect();
+    let skipped = provider.refresh_bundles(&bundles)?;
+    for (service, scope) in &skipped {
+        eprintln!(
+            "note: {service} {scope} has no leaf yet; run `{}`",
+            inforge_core::Wording::step(&Cli, &Step::new(Op::Renew).env(env))
+        );
     }
-    let sets: Vec<SetFiles<'_>> = current
-        .iter()
-        .map(|(r, cert, key)| SetFiles { service: &r.service, scope: &r.scope, cert, key, bundle: &r.bundle_pem })
-        .collect();
-    provider.write_sets(&sets)?;
     eprintln!(
-        "refreshed {} bundles (leaves and keys unchanged), {skipped} skipped → {}",
-        sets.len(),
+        "refreshed {} bundles (leaves and keys unchanged), {} skipped → {}",
+        refreshes.len() - skipped.len(),
+        skipped.len(),
         provider.info().path
     );
     Ok(())

@@ -320,6 +320,14 @@ impl Store {
                     invalid(format!("{at}.rootOverlapStarted"), format!("is not an RFC 3339 timestamp: {t:?}"))
                 })?;
             }
+            if let Some(d) = pki.root_overlap_min_days {
+                if d > crate::pki::MAX_OVERLAP_DAYS {
+                    return Err(invalid(
+                        format!("{at}.rootOverlapMinDays"),
+                        format!("is {d}, more than the {} days inforge accepts", crate::pki::MAX_OVERLAP_DAYS),
+                    ));
+                }
+            }
         }
         Ok(())
     }

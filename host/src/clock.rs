@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 /// The command's time.
 pub fn now() -> Result<OffsetDateTime, inforge_core::Error> {
+    let mut source = "INFORGE_NOW";
     let t = match std::env::var_os("INFORGE_NOW") {
         Some(v) => {
             let v = v
@@ -14,9 +15,10 @@ pub fn now() -> Result<OffsetDateTime, inforge_core::Error> {
             inforge_core::time::parse_rfc3339("INFORGE_NOW", &v)?
         }
         None => {
+            source = "the system clock";
             let t = OffsetDateTime::now_utc();
             t.replace_nanosecond(0).unwrap_or(t)
         }
     };
-    inforge_core::time::check_now("INFORGE_NOW", t)
+    inforge_core::time::check_now(source, t)
 }

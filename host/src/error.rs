@@ -132,9 +132,9 @@ impl HostError {
             }
             HostError::ProviderNotDir { .. } => "point `provider.path` in inforge.yaml at a directory".into(),
             HostError::ProviderUnsupported { .. } => "use `kind: dir` for this environment".into(),
-            HostError::Internal(_) => "this is a bug in inforge; please report it (nothing was written)".into(),
+            HostError::Internal(_) => "this is a bug in inforge; please report it".into(),
             HostError::Busy { .. } => {
-                "wait for the other command to finish, then run this one again (nothing was changed)".into()
+                "wait for the other command to finish, then run this one again (a longer wait: INFORGE_LOCK_WAIT=<seconds>)".into()
             }
         }
     }

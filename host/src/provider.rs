@@ -42,12 +42,27 @@ pub struct SetFiles<'a> {
     pub bundle: &'a str,
 }
 
+/// A set whose bundle alone changes.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleOnly<'a> {
+    /// Service.
+    pub service: &'a str,
+    /// Scope.
+    pub scope: &'a str,
+    /// The new `bundle.pem`.
+    pub bundle: &'a str,
+}
+
 /// Where leaf material is written and read back.
 pub trait Provider {
     /// Kind and location, for reports.
     fn info(&self) -> ProviderInfo;
     /// Replaces each set whole; returns where each went, in order.
     fn write_sets(&mut self, sets: &[SetFiles<'_>]) -> Result<Vec<String>, HostError>;
+    /// Rewrites each listed set's `bundle.pem`, keeping its current leaf and key; the reads
+    /// and the writes happen under one provider lock, so a concurrent renew's newer leaf is
+    /// never put back to an older one. Returns the sets skipped because they have no leaf yet.
+    fn refresh_bundles(&mut self, bundles: &[BundleOnly<'_>]) -> Result<Vec<(String, String)>, HostError>;
     /// The current `cert.pem` and `key.pem` of a service+scope, if any.
     fn read_set(&self, service: &str, scope: &str) -> Result<Option<(String, Zeroizing<String>)>, HostError>;
 }
@@ -158,6 +173,44 @@ impl Provider for DirProvider {
             return Ok(Vec::new());
         }
         let _lock = lock::acquire(&self.root, lock::wait())?;
+        self.write_locked(sets)
+    }
+
+    fn refresh_bundles(&mut self, bundles: &[BundleOnly<'_>]) -> Result<Vec<(String, String)>, HostError> {
+        let _lock = lock::acquire(&self.root, lock::wait())?;
+        let mut current = Vec::new();
+        let mut skipped = Vec::new();
+        for b in bundles {
+            match self.read_set(b.service, b.scope)? {
+                Some((cert, key)) => current.push((b, cert, key)),
+                None => skipped.push((b.service.to_string(), b.scope.to_string())),
+            }
+        }
+        let sets: Vec<SetFiles<'_>> = current
+            .iter()
+            .map(|(b, cert, key)| SetFiles { service: b.service, scope: b.scope, cert, key, bundle: b.bundle })
+            .collect();
+        if !sets.is_empty() {
+            self.write_locked(&sets)?;
+        }
+        Ok(skipped)
+    }
+
+    fn read_set(&self, service: &str, scope: &str) -> Result<Option<(String, Zeroizing<String>)>, HostError> {
+        // Resolve the scope link once so both files come from the same generation.
+        let dir = match fs::canonicalize(self.root.join(service).join("mtls").join(scope)) {
+            Ok(d) => d,
+            Err(_) => return Ok(None),
+        };
+        let cert = crate::repo::read_text(&dir.join("cert.pem"))?;
+        let key = Zeroizing::new(crate::repo::read_text(&dir.join("key.pem"))?);
+        Ok(Some((cert, key)))
+    }
+}
+
+impl DirProvider {
+    /// Steps 2–5 of a write; the caller holds the provider lock.
+    fn write_locked(&mut self, sets: &[SetFiles<'_>]) -> Result<Vec<String>, HostError> {
         let generation = unique_suffix();
         let mut written = Vec::with_capacity(sets.len());
         for s in sets {
@@ -197,16 +250,5 @@ impl Provider for DirProvider {
             self.clean(s, &keep);
         }
         Ok(sets.iter().map(|s| self.root.join(s.service).join("mtls").join(s.scope).display().to_string()).collect())
-    }
-
-    fn read_set(&self, service: &str, scope: &str) -> Result<Option<(String, Zeroizing<String>)>, HostError> {
-        // Resolve the scope link once so both files come from the same generation.
-        let dir = match fs::canonicalize(self.root.join(service).join("mtls").join(scope)) {
-            Ok(d) => d,
-            Err(_) => return Ok(None),
-        };
-        let cert = crate::repo::read_text(&dir.join("cert.pem"))?;
-        let key = Zeroizing::new(crate::repo::read_text(&dir.join("key.pem"))?);
-        Ok(Some((cert, key)))
     }
 }

@@ -100,6 +100,8 @@ impl Repo {
     /// Takes the environment's store lock (one writer at a time), waiting a bounded time.
     /// Load the store after taking it, so the write is based on the latest commit.
     pub fn lock_store(&self, env: &str) -> Result<Lock, HostError> {
+        // The environment must be valid and declared before its directory is created.
+        self.load(env)?;
         let path = self.store_file(env)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|e| HostError::io("create", dir, e))?;

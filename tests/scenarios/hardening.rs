@@ -513,3 +513,27 @@ fn recovery_needs_only_the_offline_identity() {
     assert!(run.stderr.contains("inforge pki renew prd` in CI now"), "{}", run.stderr);
     assert_ne!(r.store(), before, "the recovery itself is committed to the store");
 }
+
+/// A second writer waits a bounded time for the first, then fails with `busy`, changing
+/// nothing. The first writer is simulated by util-linux `flock` holding the same lock.
+#[test]
+fn a_writer_that_cannot_get_the_lock_fails_busy_and_changes_nothing() {
+    let r = mesh();
+    let p = provider(&r);
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    for (dir, args, env) in [
+        (r.dir.join("resources/prd"), vec!["pki", "add", "prd", "m2", "--topology", "two-tier"], vec![]),
+        (p.clone(), vec!["pki", "renew", "prd"], vec![("INFORGE_SECRETS_KEY", r.ci.as_str())]),
+    ] {
+        let mut holder = tool("flock").arg("-o").arg(&dir).args(["sleep", "5"]).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let before = (r.store(), snapshot(&p));
+        let mut env = env;
+        env.push(("INFORGE_LOCK_WAIT", "1"));
+        r.cmd(&args, &env).fails("busy", "another inforge command is writing");
+        assert!((r.store(), snapshot(&p)) == before, "{args:?} changed something while refused");
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        r.cmd(&args, &env).ok();
+    }
+}

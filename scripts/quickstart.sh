@@ -11,6 +11,8 @@ if [ -z "${INFORGE_BIN:-}" ]; then
   echo "quickstart: building inforge (release)…" >&2
   cargo build --release -q -p inforge-cli
   INFORGE_BIN="$top/target/release/inforge"
+  echo "quickstart: building and installing the Python module (target/py-venv)…" >&2
+  bash scripts/python.sh
 fi
 inforge() { "$INFORGE_BIN" "$@"; }
 
@@ -68,6 +70,12 @@ for dir in "$provider"/*/mtls/*; do
     "$(stat -c %a "$dir/key.pem")" "$(grep -c 'BEGIN CERTIFICATE' "$dir/bundle.pem") intermediates" >&2
   count=$((count + 1))
 done
+if [ -x "$top/target/py-venv/bin/python" ]; then
+  echo "== release-time mint from Python (examples/deploy_release.py, inforge.mint)" >&2
+  "$top/target/py-venv/bin/python" "$top/examples/deploy_release.py" --repo . --env prd --service api \
+    --out "$work/release-api" >&2
+fi
+
 echo >&2
 echo "quickstart: done. $count leaves on disk, each accepted by 'openssl verify -partial_chain' against its bundle." >&2
 echo "  store:    $work/infra/resources/prd/pki.enc.yaml" >&2

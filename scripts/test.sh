@@ -19,6 +19,12 @@ trap 'rm -f "$log"' EXIT
 cargo test -p inforge-core -p inforge-host -p inforge-cli 2>&1 | tee "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
+echo "== Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)" >&2
+cargo clippy -q -p inforge-py -- -D warnings
+bash scripts/python.sh test 2>&1 | tee "$log"
+py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | awk '{print $1}')
+passed=$((passed + ${py_passed:-0}))
+
 echo "== bindings and benchmarks compile (wasm/, python/, benches/)" >&2
 cargo check -q -p inforge-wasm -p inforge-py
 cargo check -q -p inforge-benches --benches

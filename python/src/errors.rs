@@ -123,7 +123,7 @@ impl Wording for PyWording {
     }
 }
 
-fn class_for(py: Python<'_>, e: &HostError) -> Bound<'_, PyType> {
+fn class_for<'py>(py: Python<'py>, e: &HostError) -> Bound<'py, PyType> {
     match e {
         HostError::Core(c) => match c.area() {
             "config" => py.get_type::<ConfigError>(),

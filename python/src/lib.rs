@@ -1,54 +1,274 @@
-//! Python bindings of inforge-core for deploy scripts (thin: no domain logic).
-//! Errors map to `inforge.InforgeError` in one place; its `args` are (code, message, hint),
-//! with remedies in Python's words (keyword arguments).
+//! Python bindings of inforge for deploy scripts: module `inforge` (an abi3 wheel).
+//!
+//! Thin: every function is read (through `inforge-host`, as the CLI reads) → one core
+//! operation → write (through `inforge-host`, as the CLI writes) → a typed Python result. No
+//! PKI decision is made here. Failures map to `inforge.Error` subclasses in one place
+//! (`errors.rs`), with remedies in Python's words. Long operations release the GIL
+//! (`Python::detach`): every argument is converted to Rust data before, every result to Python
+//! objects after.
 #![forbid(unsafe_code)]
+// Errors are the cold path and carry their context by value (as in inforge-host).
+#![allow(clippy::result_large_err)]
 
-use inforge_core::custody::Custodian;
-use inforge_core::error::{CliWording, Opt};
-use inforge_core::{Coded, Wording};
-use pyo3::exceptions::PyException;
+mod errors;
+mod types;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use inforge_core::mesh::SpiffeId;
+use inforge_core::ops::{self, RenewRequest};
+use inforge_host::keyring::HostKeyring;
+use inforge_host::provider::{self, SetFiles};
+use inforge_host::repo::Repo;
+use inforge_host::{clock, HostError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDateTime, PyString, PyTzInfo};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
-pyo3::create_exception!(inforge, InforgeError, PyException, "An inforge failure; `.args` = (code, message, hint).");
+use errors::{core_to_py, to_py, PyWording};
+use types::{Decision, Diagnostic, Leaf, RenewReport, Store};
 
-/// Python's words for remedies: keyword arguments, with the environment as the fallback.
-struct Py;
-
-impl Wording for Py {
-    fn opt(&self, o: Opt) -> String {
-        match o {
-            Opt::Recipient => "recipient=\"age1…\"".into(),
-            Opt::RepoDir => "the repo argument".into(),
-            Opt::Scope => "scope=".into(),
-            Opt::Roots => "roots=True".into(),
-            Opt::Now => "now=".into(),
-            other => CliWording.opt(other),
-        }
+/// `now=` as the core's time: a timezone-aware `datetime` (a naive one is ambiguous: refused
+/// with `ValueError`), truncated to the second as the clock is, and checked against the range
+/// certificates can express (`inforge.TimeError`). `None` stays `None`: the host clock (or
+/// `INFORGE_NOW`) is read later, as the CLI reads it.
+fn when(py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<Option<OffsetDateTime>> {
+    let Some(v) = now else { return Ok(None) };
+    let dt = v.cast::<PyDateTime>().map_err(|_| PyTypeError::new_err("now= must be a datetime.datetime or None"))?;
+    if dt.call_method0("utcoffset")?.is_none() {
+        return Err(PyValueError::new_err(
+            "now= must be timezone-aware: a naive datetime is ambiguous (use e.g. datetime.now(timezone.utc))",
+        ));
     }
-    fn identity(&self, c: Custodian) -> String {
-        match c {
-            Custodian::Ci => "secrets_key= (or INFORGE_SECRETS_KEY)".into(),
-            Custodian::OfflineRoot => "the inforge CLI's INFORGE_PKI_ROOT_KEY".into(),
-        }
+    let text: String = dt.call_method1("astimezone", (PyTzInfo::utc(py)?,))?.call_method0("isoformat")?.extract()?;
+    let t = inforge_core::time::parse_rfc3339("now=", &text).map_err(|e| core_to_py(py, e))?;
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    inforge_core::time::check_now("now=", t).map(Some).map_err(|e| core_to_py(py, e))
+}
+
+/// The operation's time: `now=` if given, else the clock (or `INFORGE_NOW`).
+fn time_or_clock(now: Option<OffsetDateTime>) -> Result<OffsetDateTime, HostError> {
+    match now {
+        Some(t) => Ok(t),
+        None => Ok(clock::now()?),
     }
 }
 
-fn to_py(e: inforge_core::Error) -> PyErr {
-    InforgeError::new_err((e.code(), e.to_string(), e.remedy().render(&Py)))
+/// Identities: `secrets_key=` if given, else `INFORGE_SECRETS_KEY` / `INFORGE_SECRETS_KEY_FILE`
+/// (read only when the operation asks for the CI identity).
+fn keyring(secrets_key: Option<String>) -> HostKeyring {
+    HostKeyring {
+        secrets_key: secrets_key.map(Zeroizing::new),
+        root_key: None,
+        explicit_names: ("secrets_key", "root_key"),
+    }
 }
 
-/// Lists a store's PKIs (the `inforge pki ls --json` document) at `now` (RFC 3339).
+/// Validates one environment of an infra repo, credential-free: the same findings (codes,
+/// subjects, files, messages) as `inforge validate <env> --json`, with hints in Python's words.
+/// Unparseable files are findings, not exceptions; an exception means no report could be made
+/// (no inforge.yaml, an unreadable file, a bad `now=`).
 #[pyfunction]
-fn list_store(store_yaml: &str, env: &str, now: &str) -> PyResult<String> {
-    let now = inforge_core::time::parse_rfc3339("now", now).map_err(to_py)?;
-    let store = inforge_core::store::Store::parse("pki.enc.yaml", store_yaml).map_err(to_py)?;
-    let listing = inforge_core::listing::listing(&store, env, now).map_err(to_py)?;
-    serde_json::to_string(&listing).map_err(|e| PyException::new_err(e.to_string()))
+#[pyo3(signature = (repo, env, *, now=None))]
+fn validate(py: Python<'_>, repo: PathBuf, env: String, now: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Diagnostic>> {
+    let now = when(py, now)?;
+    py.detach(move || -> Result<Vec<Diagnostic>, HostError> {
+        let repo = Repo::open(&repo)?;
+        let (store, secrets) = repo.texts(&env)?;
+        let mut report = ops::validate(&repo.files(store.as_deref(), secrets.as_deref()), &env, time_or_clock(now)?);
+        report.reword(&PyWording);
+        Ok(report.diagnostics.iter().map(Diagnostic::of).collect())
+    })
+    .map_err(|e| to_py(py, e))
 }
 
+/// Mints a leaf for every mesh service (or only `service`) in every scope and writes each
+/// service+scope's `cert.pem`, `key.pem` and `bundle.pem` to the environment's provider
+/// exactly as `inforge pki renew` does (same files, same lock, same atomic replacement).
+/// Needs the CI identity: `secrets_key=`, else INFORGE_SECRETS_KEY / INFORGE_SECRETS_KEY_FILE.
+/// Every check happens before anything is written: a refusal leaves the provider as it was.
+#[pyfunction]
+#[pyo3(signature = (repo, env, *, secrets_key=None, service=None, now=None))]
+fn renew(
+    py: Python<'_>,
+    repo: PathBuf,
+    env: String,
+    secrets_key: Option<String>,
+    service: Option<String>,
+    now: Option<&Bound<'_, PyAny>>,
+) -> PyResult<RenewReport> {
+    let now = when(py, now)?;
+    let mut keyring = keyring(secrets_key);
+    py.detach(move || -> Result<RenewReport, HostError> {
+        let repo = Repo::open(&repo)?;
+        let loaded = repo.load(&env)?;
+        let req = RenewRequest { service, ..RenewRequest::default() };
+        let mut provider = provider::open(&repo, &loaded.env)?;
+        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?;
+        let started = Instant::now();
+        let minted = inforge_host::mint_parallel(&plan, &|| {})?;
+        let sets: Vec<SetFiles<'_>> = minted
+            .iter()
+            .map(|m| SetFiles {
+                service: &m.target.service,
+                scope: &m.target.scope,
+                cert: &m.cert_pem,
+                key: &m.key_pem,
+                bundle: &m.bundle_pem,
+            })
+            .collect();
+        let dirs = provider.write_sets(&sets)?;
+        let elapsed = started.elapsed().as_millis() as u64;
+        let report = ops::RenewReport::new(&plan.env, provider.info(), &minted, &dirs, elapsed);
+        Ok(RenewReport::of(&report, &minted))
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// Mints `service`'s leaves (one per scope) in memory, for a deploy script that delivers
+/// them itself: the release-time mint. Writes nothing (no provider is needed). Same checks
+/// and identity as `renew()`.
+#[pyfunction]
+#[pyo3(signature = (repo, env, service, *, secrets_key=None, now=None))]
+fn mint(
+    py: Python<'_>,
+    repo: PathBuf,
+    env: String,
+    service: String,
+    secrets_key: Option<String>,
+    now: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Vec<Leaf>> {
+    let now = when(py, now)?;
+    let mut keyring = keyring(secrets_key);
+    py.detach(move || -> Result<Vec<Leaf>, HostError> {
+        let repo = Repo::open(&repo)?;
+        let loaded = repo.load(&env)?;
+        let req = RenewRequest { service: Some(service), ..RenewRequest::default() };
+        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?;
+        let minted = inforge_host::mint_parallel(&plan, &|| {})?;
+        Ok(minted.into_iter().map(Leaf::of).collect())
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// A PEM trust bundle, byte-equal to `inforge pki bundle`: a scope's bundle (`scope=`: what
+/// its services trust) or the root bundle (`roots=True`: both roots during an overlap).
+/// Pass exactly one. Credential-free.
+#[pyfunction]
+#[pyo3(signature = (repo, env, pki, *, scope=None, roots=false))]
+fn bundle(
+    py: Python<'_>,
+    repo: PathBuf,
+    env: String,
+    pki: String,
+    scope: Option<String>,
+    roots: bool,
+) -> PyResult<String> {
+    if scope.is_some() == roots {
+        return Err(PyValueError::new_err("pass exactly one of scope=\"<scope>\" or roots=True"));
+    }
+    py.detach(move || -> Result<String, HostError> {
+        let repo = Repo::open(&repo)?;
+        let loaded = repo.load(&env)?;
+        let which = match &scope {
+            Some(s) => ops::Which::Scope(s),
+            None => ops::Which::Roots,
+        };
+        Ok(ops::bundle(&loaded.env, &pki, which)?)
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// Parses a PKI store: a path (`str` without a newline, or `os.PathLike`) or the store's YAML
+/// text (a `str` with a newline). Returns its PKIs, tiers and certificate details; decrypts
+/// nothing and needs no identity.
+#[pyfunction]
+fn load_store(py: Python<'_>, path_or_text: &Bound<'_, PyAny>) -> PyResult<Store> {
+    enum Source {
+        Path(PathBuf),
+        Text(String),
+    }
+    let source = match path_or_text.cast::<PyString>() {
+        Ok(s) => {
+            let s: String = s.extract()?;
+            if s.contains('\n') {
+                Source::Text(s)
+            } else {
+                Source::Path(PathBuf::from(s))
+            }
+        }
+        Err(_) => Source::Path(path_or_text.extract::<PathBuf>().map_err(|_| {
+            PyTypeError::new_err("load_store() takes a path (str or os.PathLike) or the store's YAML text")
+        })?),
+    };
+    py.detach(move || -> Result<Store, HostError> {
+        let (name, text) = match source {
+            Source::Path(p) => (p.display().to_string(), inforge_host::repo::read_text(&p)?),
+            Source::Text(t) => ("pki.enc.yaml".to_string(), t),
+        };
+        let store = inforge_core::store::Store::parse(&name, &text)?;
+        Ok(Store::of(&store)?)
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// The regional boundary for one call between two inforge SPIFFE IDs
+/// (`spiffe://<baseDomain>/<env>/<scope>/<service>`): intra-region, region→global and
+/// global→global are allowed; cross-region and global→region are refused, as are calls
+/// between trust domains or environments. A malformed ID raises `inforge.MeshError`
+/// (`spiffe-id-invalid`).
+#[pyfunction]
+fn authorize(py: Python<'_>, caller: &str, callee: &str) -> PyResult<Decision> {
+    let a = SpiffeId::parse(caller).map_err(|e| core_to_py(py, e))?;
+    let b = SpiffeId::parse(callee).map_err(|e| core_to_py(py, e))?;
+    Ok(match inforge_core::mesh::authorize(&a, &b) {
+        Ok(()) => {
+            Decision { allowed: true, reason: format!("{} → {} is within the regional boundary", a.scope, b.scope) }
+        }
+        Err(denied) => Decision { allowed: false, reason: denied.to_string() },
+    })
+}
+
+/// Lists a store's PKIs as the `inforge pki ls --json` document (compact JSON) at `now`
+/// (RFC 3339 text). Kept from the module's first version; `load_store()` gives the same
+/// facts as objects.
+#[pyfunction]
+fn list_store(py: Python<'_>, store_yaml: &str, env: &str, now: &str) -> PyResult<String> {
+    let run = || -> Result<String, inforge_core::Error> {
+        let now = inforge_core::time::parse_rfc3339("now", now)?;
+        let store = inforge_core::store::Store::parse("pki.enc.yaml", store_yaml)?;
+        let listing = inforge_core::listing::listing(&store, env, now)?;
+        Ok(serde_json::to_string(&listing).unwrap_or_default())
+    };
+    run().map_err(|e| core_to_py(py, e))
+}
+
+/// inforge for Python deploy scripts: validate an infra repo, renew the provider or mint a
+/// service's leaf at release time, build trust bundles, inspect a PKI store, and apply the
+/// regional boundary. Failures raise `inforge.Error` subclasses with `.code` and `.hint`.
 #[pymodule]
 fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("InforgeError", m.py().get_type::<InforgeError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    m.add_class::<types::Diagnostic>()?;
+    m.add_class::<types::Certificate>()?;
+    m.add_class::<types::Revoked>()?;
+    m.add_class::<types::Pki>()?;
+    m.add_class::<types::Store>()?;
+    m.add_class::<types::Leaf>()?;
+    m.add_class::<types::ProviderInfo>()?;
+    m.add_class::<types::LeafReport>()?;
+    m.add_class::<types::RenewReport>()?;
+    m.add_class::<types::Decision>()?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(renew, m)?)?;
+    m.add_function(wrap_pyfunction!(mint, m)?)?;
+    m.add_function(wrap_pyfunction!(bundle, m)?)?;
+    m.add_function(wrap_pyfunction!(load_store, m)?)?;
+    m.add_function(wrap_pyfunction!(authorize, m)?)?;
     m.add_function(wrap_pyfunction!(list_store, m)?)?;
     Ok(())
 }

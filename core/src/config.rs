@@ -228,7 +228,10 @@ impl Project {
                 check("inforge.yaml", crate::names::check_dns_name_area(&format!("services.{svc}.dnsNames"), d));
             }
         }
-        for r in &self.regions {
+        for (i, r) in self.regions.iter().enumerate() {
+            if self.regions[..i].contains(r) {
+                check("regions.yaml", Err(NameError::Duplicate { field: "regions".into(), value: r.clone() }));
+            }
             check("regions.yaml", crate::names::check_segment_area("region", r));
             if r == "global" {
                 check("regions.yaml", Err(NameError::Reserved { field: "region".into(), value: r.clone() }));

@@ -16,6 +16,14 @@ pub enum NameError {
         /// The rejected value.
         value: String,
     },
+    /// A name listed twice where each must be unique.
+    #[error("{field} {value:?} is listed more than once")]
+    Duplicate {
+        /// Which list.
+        field: String,
+        /// The repeated value.
+        value: String,
+    },
     /// A name reserved by inforge.
     #[error("{field} {value:?} is reserved")]
     Reserved {
@@ -50,6 +58,7 @@ impl crate::Coded for NameError {
             NameError::Segment { .. } => "name-invalid",
             NameError::TrustDomain { .. } => "trust-domain-invalid",
             NameError::Reserved { .. } => "name-reserved",
+            NameError::Duplicate { .. } => "name-duplicate",
             NameError::Dns { .. } => "dns-name-invalid",
         }
     }
@@ -66,6 +75,7 @@ impl crate::Coded for NameError {
                     format!("{value:?} is the global scope, not a region: remove it from regions.yaml (every mesh has `global`)")
                 }
                 NameError::Dns { field, .. } => format!("fix {field}; for example api.internal"),
+                NameError::Duplicate { field, .. } => format!("list each entry of {field} once"),
             }
         };
         text.into()

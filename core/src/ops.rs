@@ -196,6 +196,7 @@ pub fn add(
 ) -> Result<Changed<Added>, Error> {
     let mut store = env.store_mut()?;
     pki::check_custodians(&store)?;
+    check_ci_recipient(env, &store)?;
     crate::time::check_now("the time", fx.now)?;
     crate::lifecycle::add_pki(&mut store, &env.name, name, topology, algorithm, fx)?;
     let p = pki::get_pki(&store, name)?;
@@ -513,6 +514,7 @@ pub fn rotate_root(
         pki::check_overlap_days("the minimum overlap (days)", d)?;
     }
     pki::check_custodians(&store)?;
+    check_ci_recipient(env, &store)?;
     crate::time::check_now("the time", fx.now)?;
     let operator = keyring.identity(Custodian::OfflineRoot)?;
     crate::rotate::rotate_root(&mut store, &env.name, name, &operator, min_overlap_days, fx)?;
@@ -627,8 +629,16 @@ pub fn ls(env: &Env, now: OffsetDateTime) -> Result<Listing, Error> {
     crate::listing::listing(env.store()?, &env.name, now)
 }
 
-/// `validate`: every finding, from the files as they are (parse failures become findings).
+/// `validate`: every finding, from the files as they are (parse failures become findings),
+/// including a CI recipient that differs between the store and the secret store.
 /// Credential-free.
 pub fn validate(files: &RepoFiles<'_>, env: &str, now: OffsetDateTime) -> Report {
-    crate::validate::validate_texts(files.inforge_yaml, files.regions_yaml, files.store, env, now)
+    crate::validate::validate_texts_with_secrets(
+        files.inforge_yaml,
+        files.regions_yaml,
+        files.store,
+        files.secret_store,
+        env,
+        now,
+    )
 }

@@ -221,6 +221,38 @@ pub fn validate_texts(
     out.finish()
 }
 
+/// [`validate_texts`], plus the secret store's text (if present): its `recipient:` must be the
+/// store's (`recipient-mismatch`), or an unparseable one is reported.
+pub fn validate_texts_with_secrets(
+    inforge_yaml: &str,
+    regions_yaml: Option<&str>,
+    store_yaml: Option<&str>,
+    secrets_yaml: Option<&str>,
+    env: &str,
+    now: OffsetDateTime,
+) -> Report {
+    let mut report = validate_texts(inforge_yaml, regions_yaml, store_yaml, env, now);
+    let (Some(secrets), Ok(store)) = (secrets_yaml, store_yaml.map(|t| Store::parse(&store_path(env), t)).transpose())
+    else {
+        return report;
+    };
+    let file = format!("resources/{env}/secrets.enc.yaml");
+    let mut out = Out { env: env.to_string(), diags: std::mem::take(&mut report.diagnostics) };
+    match crate::config::secret_store_recipient(&file, secrets) {
+        Err(e) => out.error(&file, "recipient", &e),
+        Ok(Some(r)) => {
+            if let Some(store) = store.filter(|s| !crate::custody::same_recipient(&s.recipient, &r)) {
+                let e: crate::Error =
+                    crate::custody::CustodyError::RecipientMismatch { store: store.recipient.clone(), secret_store: r }
+                        .into();
+                out.error(&store_path(env), "recipient", &e);
+            }
+        }
+        Ok(None) => {}
+    }
+    out.finish()
+}
+
 /// Validates a loaded project and (optional) store.
 pub fn validate(project: &Project, store: Option<&Store>, env: &str, now: OffsetDateTime) -> Report {
     let mut out = Out { env: env.to_string(), diags: Vec::new() };

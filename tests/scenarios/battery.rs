@@ -78,6 +78,7 @@ fn cases() -> Vec<Case> {
         Case { name: "upper-case baseDomain", brk: File("inforge.yaml", "wardnet.example", "Wardnet.Example"), args: ls, env: none, code: "trust-domain-invalid" },
         Case { name: "slash in a service name", brk: File("inforge.yaml", "  billing:", "  bil/ling:"), args: ls, env: none, code: "name-invalid" },
         Case { name: "global as a region", brk: File("regions.yaml", "", "regions: [global]\n"), args: ls, env: none, code: "name-reserved" },
+        Case { name: "region listed twice", brk: File("regions.yaml", "", "regions: [us-east-1, us-east-1]\n"), args: ls, env: none, code: "name-duplicate" },
         Case { name: "garbage regions.yaml", brk: File("regions.yaml", "", "regions: {a: [\n"), args: ls, env: none, code: "config-invalid" },
         Case { name: "unknown provider kind", brk: File("inforge.yaml", "kind: dir", "kind: s3"), args: ls, env: none, code: "config-invalid" },
         Case { name: "bad DNS name", brk: File("inforge.yaml", "[api.internal]", "[-api..internal]"), args: ls, env: none, code: "dns-name-invalid" },

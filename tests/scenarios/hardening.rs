@@ -402,12 +402,14 @@ fn the_offline_ceremony_refuses_a_tampered_ci_recipient() {
     let r = mesh();
     let other = Repo::new();
     edit_store(&r, |v| v["recipient"] = Value::String(other.ci_recipient.clone()));
-    r.fails_unchanged(
-        &["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "global"],
-        None,
-        "recipient-mismatch",
-        &other.ci_recipient,
-    );
+    for args in [
+        vec!["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "global"],
+        vec!["pki", "add", "prd", "m2", "--topology", "root-only"],
+        vec!["pki", "rotate", "prd", "daemon-ca", "--root"],
+    ] {
+        r.fails_unchanged(&args, None, "recipient-mismatch", &other.ci_recipient);
+    }
+    assert!(validate_codes(&r).contains(&"recipient-mismatch".to_string()), "validate reads the secret store too");
 }
 
 /// Every provider set resolves and its key matches its leaf (checked with openssl).

@@ -8,7 +8,7 @@ use inforge_core::keys::Algorithm;
 use inforge_core::ops::{self, Changed, RenewRequest};
 use inforge_core::store::Topology;
 use inforge_host::keyring::HostKeyring;
-use inforge_host::provider::{self, BundleOnly, Provider, SetFiles};
+use inforge_host::provider::{self, BundleOnly, Provider};
 use inforge_host::repo::{Loaded, Repo};
 use inforge_host::seal::AgeSealer;
 use inforge_host::{clock, rng};
@@ -113,23 +113,9 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
 
 /// Mints a plan's leaves across cores and replaces each service+scope as a set.
 fn mint_and_write(plan: &ops::RenewPlan, provider: &mut dyn Provider, json: bool) -> Result<(), CliError> {
-    let started = std::time::Instant::now();
     let bar = render::progress(plan.targets.len() as u64);
-    let minted = inforge_host::mint_parallel(plan, &|| bar.inc(1))?;
+    let (_, report) = inforge_host::mint_and_write(plan, provider, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let sets: Vec<SetFiles<'_>> = minted
-        .iter()
-        .map(|m| SetFiles {
-            service: &m.target.service,
-            scope: &m.target.scope,
-            cert: &m.cert_pem,
-            key: &m.key_pem,
-            bundle: &m.bundle_pem,
-        })
-        .collect();
-    let dirs = provider.write_sets(&sets)?;
-    let report =
-        ops::RenewReport::new(&plan.env, provider.info(), &minted, &dirs, started.elapsed().as_millis() as u64);
     if json {
         render::json(&report)?;
     } else {

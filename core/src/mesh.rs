@@ -396,6 +396,18 @@ pub struct Finding {
     pub error: Error,
 }
 
+/// The mesh services a filter selects, with their `pki:`, in service order.
+fn selected<'p>(
+    project: &'p Project,
+    filter: &'p Filter<'_>,
+) -> impl Iterator<Item = (&'p String, &'p crate::config::Service, &'p String)> + 'p {
+    project.config.services.iter().filter_map(move |(name, svc)| {
+        let pki = svc.pki.as_ref()?;
+        let wanted = filter.service.is_none_or(|o| o == name) && filter.pki.is_none_or(|p| p == pki);
+        wanted.then_some((name, svc, pki))
+    })
+}
+
 /// The mesh-readiness rules, one set for `renew` (which stops at the first finding) and
 /// `validate` (which reports them all, with the same codes): for each selected mesh service,
 /// a `scope:`, known and distinct regions, a two-tier PKI in the store, and an intermediate
@@ -403,14 +415,7 @@ pub struct Finding {
 pub fn readiness(project: &Project, store: Option<&Store>, env: &str, filter: &Filter<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut needs_store = Vec::new();
-    for (name, svc) in &project.config.services {
-        if filter.service.is_some_and(|o| o != name) {
-            continue;
-        }
-        let Some(pki_name) = &svc.pki else { continue };
-        if filter.pki.is_some_and(|p| p != pki_name) {
-            continue;
-        }
+    for (name, svc, pki_name) in selected(project, filter) {
         let mut found = |e: Error| out.push(Finding { service: Some(name.clone()), error: e });
         let Some(kind) = svc.scope else {
             found(MeshError::ScopeMissing { service: name.clone() }.into());
@@ -486,14 +491,7 @@ pub fn plan(project: &Project, store: &Store, env: &str, filter: &Filter<'_>) ->
         return Err(f.error);
     }
     let mut out = Vec::new();
-    for (name, svc) in &project.config.services {
-        if filter.service.is_some_and(|o| o != name) {
-            continue;
-        }
-        let Some(pki_name) = &svc.pki else { continue };
-        if filter.pki.is_some_and(|p| p != pki_name) {
-            continue;
-        }
+    for (name, svc, pki_name) in selected(project, filter) {
         for scope in project.service_scopes(svc) {
             if filter.scopes.is_some_and(|ss| !ss.contains(&scope)) {
                 continue;

@@ -65,3 +65,29 @@ pub fn mint_parallel(
     }
     Ok(out)
 }
+
+/// A renew's shell half, shared by every native frontend: mints the plan across cores and
+/// replaces each service+scope as a set in the provider. Returns the leaves (for frontends
+/// that show more than the report) and the typed report (`renew --json`).
+pub fn mint_and_write(
+    plan: &inforge_core::ops::RenewPlan,
+    provider: &mut dyn provider::Provider,
+    progress: &(dyn Fn() + Sync),
+) -> Result<(Vec<inforge_core::mesh::Minted>, inforge_core::ops::RenewReport), HostError> {
+    let started = std::time::Instant::now();
+    let minted = mint_parallel(plan, progress)?;
+    let sets: Vec<provider::SetFiles<'_>> = minted
+        .iter()
+        .map(|m| provider::SetFiles {
+            service: &m.target.service,
+            scope: &m.target.scope,
+            cert: &m.cert_pem,
+            key: &m.key_pem,
+            bundle: &m.bundle_pem,
+        })
+        .collect();
+    let dirs = provider.write_sets(&sets)?;
+    let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let report = inforge_core::ops::RenewReport::new(&plan.env, provider.info(), &minted, &dirs, elapsed);
+    Ok((minted, report))
+}

@@ -14,12 +14,11 @@ mod errors;
 mod types;
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use inforge_core::mesh::SpiffeId;
 use inforge_core::ops::{self, RenewRequest};
 use inforge_host::keyring::HostKeyring;
-use inforge_host::provider::{self, SetFiles};
+use inforge_host::provider;
 use inforge_host::repo::Repo;
 use inforge_host::{clock, HostError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -108,21 +107,7 @@ fn renew(
         let req = RenewRequest { service, ..RenewRequest::default() };
         let mut provider = provider::open(&repo, &loaded.env)?;
         let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?;
-        let started = Instant::now();
-        let minted = inforge_host::mint_parallel(&plan, &|| {})?;
-        let sets: Vec<SetFiles<'_>> = minted
-            .iter()
-            .map(|m| SetFiles {
-                service: &m.target.service,
-                scope: &m.target.scope,
-                cert: &m.cert_pem,
-                key: &m.key_pem,
-                bundle: &m.bundle_pem,
-            })
-            .collect();
-        let dirs = provider.write_sets(&sets)?;
-        let elapsed = started.elapsed().as_millis() as u64;
-        let report = ops::RenewReport::new(&plan.env, provider.info(), &minted, &dirs, elapsed);
+        let (minted, report) = inforge_host::mint_and_write(&plan, provider.as_mut(), &|| {})?;
         Ok(RenewReport::of(&report, &minted))
     })
     .map_err(|e| to_py(py, e))

@@ -195,9 +195,7 @@ pub fn add(
     fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<Changed<Added>, Error> {
     let mut store = env.store_mut()?;
-    pki::check_custodians(&store)?;
-    check_ci_recipient(env, &store)?;
-    crate::time::check_now("the time", fx.now)?;
+    before_sealing(env, &store, fx.now)?;
     crate::lifecycle::add_pki(&mut store, &env.name, name, topology, algorithm, fx)?;
     let p = pki::get_pki(&store, name)?;
     let root = Cert::from_pem(p.root.cert.as_str(), "new root")?;
@@ -256,6 +254,15 @@ fn check_ci_recipient(env: &Env, store: &Store) -> Result<(), Error> {
     Ok(())
 }
 
+/// What every operation that seals a new key checks first: two distinct custodians, the CI
+/// recipient agreeing with the secret store's, and a time certificates can express.
+fn before_sealing(env: &Env, store: &Store, now: OffsetDateTime) -> Result<(), Error> {
+    pki::check_custodians(store)?;
+    check_ci_recipient(env, store)?;
+    crate::time::check_now("the time", now)?;
+    Ok(())
+}
+
 /// `pki intermediate`: mints a scope's intermediate from the cold root (offline identity).
 pub fn intermediate(
     env: &Env,
@@ -266,9 +273,7 @@ pub fn intermediate(
 ) -> Result<Changed<Minted1>, Error> {
     let mut store = env.store_mut()?;
     crate::lifecycle::check_new_intermediate(&store, &env.project, name, scope)?;
-    pki::check_custodians(&store)?;
-    check_ci_recipient(env, &store)?;
-    crate::time::check_now("the time", fx.now)?;
+    before_sealing(env, &store, fx.now)?;
     let root_id = keyring.identity(pki::root_custodian(&store, name)?)?;
     crate::lifecycle::add_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
     let report = minted_intermediate(&store, name, scope)?;
@@ -477,9 +482,7 @@ pub fn rotate_intermediate(
 ) -> Result<Changed<Minted1>, Error> {
     let mut store = env.store_mut()?;
     crate::rotate::check_intermediate_rotation(&store, &env.project, name, scope)?;
-    pki::check_custodians(&store)?;
-    check_ci_recipient(env, &store)?;
-    crate::time::check_now("the time", fx.now)?;
+    before_sealing(env, &store, fx.now)?;
     let root_id = keyring.identity(Custodian::OfflineRoot)?;
     crate::rotate::rotate_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
     let report = minted_intermediate(&store, name, scope)?;
@@ -513,9 +516,7 @@ pub fn rotate_root(
     if let Some(d) = min_overlap_days {
         pki::check_overlap_days("the minimum overlap (days)", d)?;
     }
-    pki::check_custodians(&store)?;
-    check_ci_recipient(env, &store)?;
-    crate::time::check_now("the time", fx.now)?;
+    before_sealing(env, &store, fx.now)?;
     let operator = keyring.identity(Custodian::OfflineRoot)?;
     crate::rotate::rotate_root(&mut store, &env.name, name, &operator, min_overlap_days, fx)?;
     let p = pki::get_pki(&store, name)?;
@@ -598,9 +599,7 @@ pub fn recover_intermediate(
 ) -> Result<(Changed<Recovered>, Recovery), Error> {
     let mut store = env.store_mut()?;
     crate::rotate::check_intermediate_rotation(&store, &env.project, name, scope)?;
-    pki::check_custodians(&store)?;
-    check_ci_recipient(env, &store)?;
-    crate::time::check_now("the time", fx.now)?;
+    before_sealing(env, &store, fx.now)?;
     let root_id = keyring.identity(Custodian::OfflineRoot)?;
     let (revoked, fresh) =
         crate::rotate::recover_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;

@@ -3,30 +3,11 @@
 //! with a hint, no panic, no leaked identity or key, and leave the store, the config and the
 //! provider byte-identical.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::support::*;
 
 const NOW: &str = "2026-11-22T12:00:00Z";
-
-/// Every file under a directory (path → bytes), following symlinks.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        let mut entries: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push((p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap_or_default()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out
-}
 
 /// What a case breaks before it runs.
 enum Break {

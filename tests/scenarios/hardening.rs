@@ -19,24 +19,6 @@ fn provider(r: &Repo) -> PathBuf {
     r.tmp.path().join("provider-prd")
 }
 
-/// Every file under the provider (path → bytes), following the scope symlinks.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        let mut entries: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push((p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out
-}
-
 fn ci(r: &Repo) -> [(&'static str, &str); 1] {
     [("INFORGE_SECRETS_KEY", r.ci.as_str())]
 }

@@ -1,6 +1,6 @@
 //! The mesh: renew, bundles, the regional boundary (proved with real TLS), validate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::support::*;
 use crate::tls::{openssl_handshake, rustls_handshake, Svid};
@@ -13,24 +13,6 @@ fn mesh() -> Repo {
 
 fn provider(r: &Repo) -> PathBuf {
     r.tmp.path().join("provider-prd")
-}
-
-/// Every file under the provider (path → bytes), following the scope symlinks.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        let mut entries: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                out.push((p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out
 }
 
 fn ci_only(r: &Repo) -> Vec<(&'static str, String)> {

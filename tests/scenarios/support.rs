@@ -25,6 +25,26 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file under a directory (path → bytes), following the scope symlinks: what "byte
+/// identical" means for a store directory or a provider.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(base: &Path, d: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        let mut entries: Vec<_> = rd.map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push((p.strip_prefix(base).unwrap().display().to_string(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
 /// Runs an external tool, failing the test with a clear message if it is not installed.
 pub fn tool(name: &str) -> Command {
     let found =

@@ -258,6 +258,56 @@ pub enum Denied {
         /// Callee ID.
         callee: String,
     },
+    /// The peer's leaf claims a scope its issuing intermediate does not serve (a leaf minted
+    /// with another scope's intermediate key), or its chain is not an inforge chain.
+    #[error("the peer's leaf claims {claimed} but was issued by {issuer:?}, which does not serve that scope")]
+    IssuerScope {
+        /// The SPIFFE ID the leaf claims (or "no SPIFFE ID").
+        claimed: String,
+        /// The issuing certificate's subject (or "no issuer in the chain").
+        issuer: String,
+    },
+}
+
+/// The peer's identity as the mesh vouches for it, from the chain it presented (leaf first,
+/// as in `cert.pem`), after the TLS handshake verified that chain against a scope bundle.
+///
+/// A bundle can trust several scopes' intermediates (`global` trusts every region), and RFC
+/// 5280 URI name constraints cannot pin an intermediate to a SPIFFE path, so a leaf minted with
+/// a leaked *regional* intermediate key could claim a `global` ID and still pass the
+/// handshake. This closes that: the leaf's SPIFFE ID must name the environment and scope of
+/// the intermediate that issued it (its subject, `<pki> <env> <scope> intermediate CA <kid>`,
+/// which renew checks against the root).
+pub fn peer_identity(chain_pem: &str) -> Result<SpiffeId, Denied> {
+    let deny = |claimed: &str, issuer: &str| Denied::IssuerScope { claimed: claimed.into(), issuer: issuer.into() };
+    let certs = crate::cert::parse_bundle_area(chain_pem, "peer chain")
+        .map_err(|_| deny("no SPIFFE ID", "no issuer in the chain"))?;
+    let Some((leaf, rest)) = certs.split_first() else {
+        return Err(deny("no SPIFFE ID", "no issuer in the chain"));
+    };
+    let uris = leaf.uri_sans();
+    let id = match uris.as_slice() {
+        [one] => SpiffeId::parse(one).map_err(|_| deny(one, "no issuer in the chain"))?,
+        _ => return Err(deny("no single SPIFFE ID", "no issuer in the chain")),
+    };
+    let issuer = rest
+        .iter()
+        .find(|c| c.subject() == leaf.issuer() && leaf.verify_signed_by_area(c, "peer").is_ok())
+        .ok_or_else(|| deny(&id.to_string(), "no issuer in the chain"))?;
+    let cn = issuer.common_name().unwrap_or_default();
+    let parts: Vec<&str> = cn.split(' ').collect();
+    match parts.as_slice() {
+        [_, env, scope, "intermediate", "CA", _] if *env == id.env && *scope == id.scope => Ok(id),
+        _ => Err(deny(&id.to_string(), &issuer.subject())),
+    }
+}
+
+/// [`authorize`] for a caller known by the chain it presented: [`peer_identity`], then the
+/// boundary rule. What a service embeds after the handshake.
+pub fn authorize_peer(caller_chain_pem: &str, callee: &SpiffeId) -> Result<SpiffeId, Denied> {
+    let caller = peer_identity(caller_chain_pem)?;
+    authorize(&caller, callee)?;
+    Ok(caller)
 }
 
 /// The regional boundary rule, for services to embed after the TLS handshake: intra-region,
@@ -713,6 +763,46 @@ mod tests {
         ] {
             assert!(SpiffeId::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A leaked regional intermediate key can mint a leaf that claims `global` and passes a
+    /// global bundle; `authorize` on IDs alone would allow it, `authorize_peer` does not.
+    #[test]
+    fn a_leaf_may_only_claim_its_issuer_s_scope() {
+        use crate::custody::tests::{identity, TestSealer};
+        use crate::custody::Custodian;
+        use crate::effects::Effects;
+        use rand_chacha::rand_core::SeedableRng;
+        let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+        let (root_id, ci) = (identity(Custodian::OfflineRoot), identity(Custodian::Ci));
+        let cfg = "baseDomain: w.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n  api: {pki: mesh, scope: global}\n  web: {pki: mesh, scope: regional}\n";
+        let project = Project::parse(cfg, Some("regions: [us-east-1]\n")).unwrap();
+        let mut store = Store::new(root_id.recipient(), ci.recipient());
+        let mut fx = Effects { now, rng: &mut rng, sealer: &mut TestSealer };
+        let alg = crate::keys::Algorithm::EcdsaP256;
+        crate::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();
+        for scope in ["global", "us-east-1"] {
+            crate::lifecycle::add_intermediate(&mut store, &project, "prd", "mesh", scope, &root_id, &mut fx).unwrap();
+        }
+        let targets = plan(&project, &store, "prd", &Filter::default()).unwrap();
+        let issuers = open_issuers(&store, &project, "prd", &targets, &ci, now).unwrap();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(10);
+        let api = targets.iter().find(|t| t.service == "api").unwrap();
+        let web = targets.iter().find(|t| t.service == "web").unwrap();
+        let good = mint(web, &issuers[&("mesh".into(), "us-east-1".into())], None, now, &mut rng).unwrap();
+        let api_id = SpiffeId::parse(&api.spiffe_id).unwrap();
+        assert_eq!(authorize_peer(&good.cert_pem, &api_id).unwrap().to_string(), web.spiffe_id);
+        // The forgery: us-east-1's key signs a leaf claiming global/api-twin.
+        let us = &issuers[&("mesh".into(), "us-east-1".into())];
+        let forged_target = LeafTarget { spiffe_id: "spiffe://w.example/prd/global/api-twin".into(), ..web.clone() };
+        let forged = mint(&forged_target, us, None, now, &mut rng).unwrap();
+        let claimed = SpiffeId::parse(&forged_target.spiffe_id).unwrap();
+        assert!(authorize(&claimed, &api_id).is_ok(), "on IDs alone the forgery passes");
+        assert!(matches!(authorize_peer(&forged.cert_pem, &api_id), Err(Denied::IssuerScope { .. })));
+        assert!(matches!(peer_identity("garbage"), Err(Denied::IssuerScope { .. })));
+        // A leaf without its issuer in the chain is refused too.
+        assert!(peer_identity(&good.leaf.pem()).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use rand_core::CryptoRngCore;
 
+use crate::cert::Cert;
 use crate::config::Project;
 use crate::custody::Identity;
 use crate::effects::Effects;
@@ -81,22 +82,34 @@ pub fn add_intermediate(
 ) -> Result<(), Error> {
     check_new_intermediate(store, project, name, scope)?;
     let (root_cert, root_key) = open_root(store, name, root_identity)?;
-    let algorithm = get_pki(store, name)?.algorithm;
-    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
-    let cert =
-        profile::issue_intermediate(name, env, scope, &key.public(), (&root_cert, &root_key), fx.now, &mut *fx.rng)?;
-    let recipient = store.recipient.clone();
-    let sealed = seal_key(fx.sealer, &recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
+    let (entry, _) = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
     let pki =
         store.pkis.get_mut(name).ok_or_else(|| PkiError::UnknownPki { name: name.into(), known: String::new() })?;
-    pki.intermediates.insert(scope.to_string(), Entry { cert: Block::new(cert.pem()), key: sealed });
+    pki.intermediates.insert(scope.to_string(), entry);
     Ok(())
+}
+
+/// A fresh intermediate for `scope` signed by `root`: a new key from the RNG, its certificate,
+/// and the key sealed to the CI recipient. Returns the store entry and the key (still in
+/// memory, for recovery's re-mint). Shared by `intermediate`, rotation and recovery.
+pub fn fresh_intermediate(
+    store: &Store,
+    env: &str,
+    name: &str,
+    scope: &str,
+    root: (&Cert, &PrivateKey),
+    fx: &mut Effects<'_, impl CryptoRngCore>,
+) -> Result<(Entry, PrivateKey), Error> {
+    let algorithm = get_pki(store, name)?.algorithm;
+    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
+    let cert = profile::issue_intermediate(name, env, scope, &key.public(), root, fx.now, &mut *fx.rng)?;
+    let sealed = seal_key(fx.sealer, &store.recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
+    Ok((Entry { cert: Block::new(cert.pem()), key: sealed }, key))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cert::Cert;
     use crate::custody::tests::{identity, TestSealer};
     use crate::custody::Custodian;
     use crate::listing::listing;

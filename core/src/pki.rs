@@ -412,10 +412,26 @@ pub fn check_intermediate(pki: &Pki, name: &str, env: &str, scope: &str, cert: &
         );
     }
     out.extend(check_profile(cert, CaTier::Intermediate, pki, &location));
+    out.extend(check_slot(pki, name, env, scope, &location, cert, "current"));
+    out
+}
+
+/// What every intermediate in a scope's slot must be, current or previous: a subject naming
+/// this PKI, environment, scope and key, and not revoked (`how` says where it was found).
+fn check_slot(
+    pki: &Pki,
+    name: &str,
+    env: &str,
+    scope: &str,
+    location: &str,
+    cert: &Cert,
+    how: &'static str,
+) -> Vec<Error> {
+    let mut out = Vec::new();
     if !subject_matches(cert, name, env, scope) {
         out.push(
             PkiError::ScopeMismatch {
-                location: location.clone(),
+                location: location.to_string(),
                 subject: cert.subject(),
                 pki: name.into(),
                 env: env.into(),
@@ -425,7 +441,10 @@ pub fn check_intermediate(pki: &Pki, name: &str, env: &str, scope: &str, cert: &
         );
     }
     if revoked(pki).contains(cert.fingerprint().as_str()) {
-        out.push(PkiError::RevokedInUse { location, how: "current", pki: name.into(), scope: scope.into() }.into());
+        out.push(
+            PkiError::RevokedInUse { location: location.to_string(), how, pki: name.into(), scope: scope.into() }
+                .into(),
+        );
     }
     out
 }
@@ -446,29 +465,7 @@ pub fn check_bundle_member(pki: &Pki, name: &str, env: &str, scope: &str, locati
             .into(),
         );
     }
-    if !subject_matches(cert, name, env, scope) {
-        out.push(
-            PkiError::ScopeMismatch {
-                location: location.to_string(),
-                subject: cert.subject(),
-                pki: name.into(),
-                env: env.into(),
-                scope: scope.into(),
-            }
-            .into(),
-        );
-    }
-    if revoked(pki).contains(cert.fingerprint().as_str()) {
-        out.push(
-            PkiError::RevokedInUse {
-                location: location.to_string(),
-                how: "listed as previous (it would be trusted)",
-                pki: name.into(),
-                scope: scope.into(),
-            }
-            .into(),
-        );
-    }
+    out.extend(check_slot(pki, name, env, scope, location, cert, "listed as previous (it would be trusted)"));
     out
 }
 

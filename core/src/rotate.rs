@@ -18,6 +18,7 @@ use crate::custody::Identity;
 use crate::effects::Effects;
 use crate::error::{Op, Opt, Remedy, Step};
 use crate::keys::PrivateKey;
+use crate::lifecycle::fresh_intermediate;
 pub use crate::pki::DEFAULT_MIN_OVERLAP_DAYS;
 use crate::pki::{check_overlap_days, check_scope, finalize_allowed_at, get_pki, open_root, seal_key};
 use crate::profile::{self, CaTier};
@@ -106,21 +107,6 @@ fn two_tier_scope(store: &Store, project: &Project, name: &str, scope: &str) -> 
 /// Checks `rotate --intermediate` / `recover-intermediate` arguments before any identity.
 pub fn check_intermediate_rotation(store: &Store, project: &Project, name: &str, scope: &str) -> Result<(), Error> {
     two_tier_scope(store, project, name, scope)
-}
-
-fn fresh_intermediate(
-    store: &Store,
-    env: &str,
-    name: &str,
-    scope: &str,
-    root: (&Cert, &PrivateKey),
-    fx: &mut Effects<'_, impl CryptoRngCore>,
-) -> Result<(Entry, PrivateKey), Error> {
-    let algorithm = get_pki(store, name)?.algorithm;
-    let key = PrivateKey::generate(algorithm, &mut *fx.rng);
-    let cert = profile::issue_intermediate(name, env, scope, &key.public(), root, fx.now, &mut *fx.rng)?;
-    let sealed = seal_key(fx.sealer, &store.recipient, &key, &format!("pkis.{name}.intermediates.{scope}.key"))?;
-    Ok((Entry { cert: Block::new(cert.pem()), key: sealed }, key))
 }
 
 /// `rotate --intermediate <scope>`: a planned roll. Fresh key signed by the cold root; the old

@@ -11,12 +11,13 @@ use inforge_host::keyring::HostKeyring;
 use inforge_host::provider::{self, BundleOnly, Provider};
 use inforge_host::repo::{Loaded, Repo};
 use inforge_host::seal::AgeSealer;
-use inforge_host::{clock, rng};
+use inforge_host::{clock, rng, HostError};
 
 use crate::error::{Cli, CliError};
 use crate::render;
 use crate::{
-    AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RenewArgs, RotateArgs, ValidateArgs,
+    AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RenewArgs, RotateArgs, UnitsArgs,
+    ValidateArgs,
 };
 
 fn effects<'a>(
@@ -162,6 +163,48 @@ pub fn bundle(dir: &Path, a: BundleArgs) -> Result<(), CliError> {
         None => ops::Which::Roots,
     };
     render::out(&ops::bundle(&loaded.env, &a.name, which)?)
+}
+
+pub fn units(dir: &Path, a: UnitsArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let loaded = repo.load(&a.env)?;
+    let provider_dir = match (&a.provider_dir, &loaded.env.project.environment(&a.env)?.provider) {
+        (Some(p), _) => p.clone(),
+        (None, inforge_core::config::Provider::Dir { path }) => {
+            let joined = repo.root.join(path);
+            let abs = joined.canonicalize().or_else(|_| std::path::absolute(&joined)).unwrap_or(joined);
+            abs.display().to_string()
+        }
+        (None, _) => String::new(),
+    };
+    let opts = inforge_core::units::UnitOptions {
+        scope: a.scope.clone(),
+        bootstrap_bin: a.bootstrap_bin.clone(),
+        provider_dir,
+        etcd_tls_dir: a.etcd_tls_dir.clone(),
+        watch: a.watch,
+    };
+    let units = ops::units(&loaded.env, &a.service, &opts)?;
+    if a.json {
+        return render::json(&units);
+    }
+    match &a.out_dir {
+        Some(out) => {
+            for f in &units.files {
+                let path = out.join(&f.path);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| HostError::io("create", parent, e))?;
+                }
+                std::fs::write(&path, &f.contents).map_err(|e| HostError::io("write", &path, e))?;
+                render::out(&format!("{}\n", path.display()))?;
+            }
+            Ok(())
+        }
+        None => {
+            let text: Vec<String> = units.files.iter().map(|f| format!("### {}\n{}", f.path, f.contents)).collect();
+            render::out(&text.join("\n"))
+        }
+    }
 }
 
 pub fn validate(dir: &Path, a: ValidateArgs) -> Result<(), CliError> {

@@ -54,6 +54,9 @@ enum PkiCommand {
     /// Compromise recovery for one intermediate: fresh key, no overlap, revoke, re-mint the
     /// scope's leaves and refresh the bundles that trusted it (offline root identity only).
     RecoverIntermediate(RecoverArgs),
+    /// Print the systemd drop-in, `<service>-renew.service` and `.timer` that project a
+    /// service's leaf on its hosts (inforge-bootstrap).
+    Units(UnitsArgs),
 }
 
 #[derive(Args)]
@@ -127,6 +130,37 @@ pub struct BundleArgs {
 }
 
 #[derive(Args)]
+pub struct UnitsArgs {
+    /// Environment name.
+    pub env: String,
+    /// The service (a mesh service of inforge.yaml).
+    pub service: String,
+    /// The hosts' scope; needed when the service has leaves in several regions.
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Where inforge-bootstrap is installed on the hosts.
+    #[arg(long, default_value = "/usr/local/bin/inforge-bootstrap")]
+    pub bootstrap_bin: String,
+    /// `dir` provider: its directory as the hosts see it (default: the configured path,
+    /// resolved from the repo root).
+    #[arg(long)]
+    pub provider_dir: Option<String>,
+    /// `etcd` with TLS: the hosts' directory holding ca.pem, client.pem and client-key.pem.
+    #[arg(long, default_value = "/etc/inforge/etcd")]
+    pub etcd_tls_dir: String,
+    /// A long-running `<service>-mtls-watch.service` (--watch) instead of the daily timer:
+    /// hosts pick up a renew or a recovery within seconds.
+    #[arg(long)]
+    pub watch: bool,
+    /// Write the files under this directory (e.g. /etc/systemd/system) instead of printing.
+    #[arg(long, conflicts_with = "json")]
+    pub out_dir: Option<std::path::PathBuf>,
+    /// One JSON document on stdout (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
 pub struct ValidateArgs {
     /// Environment name.
     pub env: String,
@@ -192,6 +226,7 @@ fn main() {
         Command::Pki(PkiCommand::Bundle(a)) => commands::bundle(&dir, a),
         Command::Pki(PkiCommand::Rotate(a)) => commands::rotate(&dir, a),
         Command::Pki(PkiCommand::RecoverIntermediate(a)) => commands::recover_intermediate(&dir, a),
+        Command::Pki(PkiCommand::Units(a)) => commands::units(&dir, a),
         Command::Validate(a) => commands::validate(&dir, a),
     };
     if let Err(e) = result {

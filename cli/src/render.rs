@@ -166,8 +166,9 @@ pub fn renew_text(r: &RenewReport) -> String {
 }
 
 pub fn renewed(r: &RenewReport) {
+    let keys = if r.provider.kind == "dir" { " (keys 0600)" } else { " (one transaction per set)" };
     eprintln!(
-        "renewed {} leaves for {} services in {} ms → {} (keys 0600)",
+        "renewed {} leaves for {} services in {} ms → {}{keys}",
         r.leaves.len(),
         r.services,
         r.elapsed_ms,

@@ -46,6 +46,16 @@ pub enum ConfigError {
         /// The service asked for.
         service: String,
     },
+    /// An environment's provider is misconfigured.
+    #[error("environments.{env}.provider.{field}: {rule}")]
+    ProviderInvalid {
+        /// The environment.
+        env: String,
+        /// The field.
+        field: String,
+        /// The rule broken.
+        rule: String,
+    },
 }
 
 impl crate::Coded for ConfigError {
@@ -56,6 +66,7 @@ impl crate::Coded for ConfigError {
             ConfigError::UnknownEnvironment { .. } => "environment-unknown",
             ConfigError::UnknownService { .. } => "service-unknown",
             ConfigError::NotInMesh { .. } => "service-not-in-mesh",
+            ConfigError::ProviderInvalid { .. } => "provider-invalid",
         }
     }
     fn remedy(&self) -> crate::error::Remedy {
@@ -71,6 +82,9 @@ impl crate::Coded for ConfigError {
                 ConfigError::UnknownService { .. } => "check the spelling against `services:` in inforge.yaml".into(),
                 ConfigError::NotInMesh { service } => {
                     format!("add `pki: <mesh>` and `scope:` to services.{service} in inforge.yaml to join a mesh")
+                }
+                ConfigError::ProviderInvalid { env, .. } => {
+                    format!("fix environments.{env}.provider in inforge.yaml (see docs/provider.md)")
                 }
             }
         };
@@ -111,11 +125,77 @@ pub enum Provider {
     },
     /// An etcd v3 cluster.
     Etcd {
-        /// Client URLs.
+        /// Client URLs (`http://` or `https://`).
         endpoints: Vec<String>,
-        /// Key prefix.
+        /// Key prefix, e.g. `/inforge/prd`.
         prefix: String,
+        /// CA bundle that signs the etcd servers' certificates (client TLS; relative to the
+        /// repo root). Required with `https://` endpoints.
+        #[serde(default, rename = "caFile")]
+        ca_file: Option<String>,
+        /// Client certificate for etcd (with `keyFile`).
+        #[serde(default, rename = "certFile")]
+        cert_file: Option<String>,
+        /// Client key for etcd (with `certFile`). Credentials themselves never live in
+        /// inforge.yaml: this names a file outside the repo or one the deploy writes.
+        #[serde(default, rename = "keyFile")]
+        key_file: Option<String>,
     },
+}
+
+impl Provider {
+    /// The rules serde cannot express (SPEC §6): etcd endpoints are `http(s)://` URLs, TLS
+    /// endpoints name a CA, a client certificate comes with its key, and the prefix is an
+    /// absolute key path. `env` names the environment in the error.
+    pub fn check(&self, env: &str) -> Result<(), crate::Error> {
+        Ok(self.check_area(env)?)
+    }
+
+    pub(crate) fn check_area(&self, env: &str) -> Result<(), ConfigError> {
+        let Provider::Etcd { endpoints, prefix, ca_file, cert_file, key_file } = self else {
+            return Ok(());
+        };
+        let bad = |field: &str, rule: &str| ConfigError::ProviderInvalid {
+            env: env.to_string(),
+            field: field.to_string(),
+            rule: rule.to_string(),
+        };
+        if endpoints.is_empty() {
+            return Err(bad("endpoints", "list at least one etcd client URL, e.g. http://127.0.0.1:2379"));
+        }
+        for e in endpoints {
+            let rest = e.strip_prefix("http://").or_else(|| e.strip_prefix("https://"));
+            match rest {
+                Some(hostport) if !hostport.is_empty() && !hostport.contains(['/', ' ', '?', '#']) => {}
+                _ => return Err(bad("endpoints", &format!("{e:?} is not an http:// or https:// host:port URL"))),
+            }
+        }
+        let tls = endpoints.iter().any(|e| e.starts_with("https://"));
+        if tls && endpoints.iter().any(|e| e.starts_with("http://")) {
+            return Err(bad("endpoints", "mix of http:// and https:// endpoints; use one scheme"));
+        }
+        if tls && ca_file.is_none() {
+            return Err(bad("caFile", "https:// endpoints need `caFile`, the CA that signs the etcd servers"));
+        }
+        if !tls && (ca_file.is_some() || cert_file.is_some() || key_file.is_some()) {
+            return Err(bad("caFile", "TLS files are set but the endpoints are http://; use https:// endpoints"));
+        }
+        if cert_file.is_some() != key_file.is_some() {
+            return Err(bad("certFile", "`certFile` and `keyFile` go together"));
+        }
+        let segments: Vec<&str> = prefix.split('/').collect();
+        if !prefix.starts_with('/')
+            || prefix.len() < 2
+            || prefix.ends_with('/')
+            || segments[1..].iter().any(|s| crate::names::check_segment("prefix", s).is_err())
+        {
+            return Err(bad(
+                "prefix",
+                &format!("{prefix:?} must be an absolute key path of SPIFFE-style segments, e.g. /inforge/prd"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Whether a service lives in the global scope or in regions.
@@ -283,6 +363,38 @@ mod tests {
         assert_eq!(p.service_scopes(&p.config.services["api"]), vec!["global"]);
         assert!(p.config.services["cron"].pki.is_none());
         assert!(p.is_scope("global") && p.is_scope("eu-west-1") && !p.is_scope("ap-south-1"));
+    }
+
+    #[test]
+    fn etcd_provider_rules() {
+        let etcd = |body: &str| {
+            let cfg = format!("baseDomain: w.example\nenvironments:\n  prd:\n    provider:\n      kind: etcd\n{body}");
+            let p = Project::parse(&cfg, None).unwrap();
+            p.environment("prd").unwrap().provider.check("prd")
+        };
+        assert!(etcd("      endpoints: [http://127.0.0.1:2379]\n      prefix: /inforge/prd\n").is_ok());
+        assert!(etcd("      endpoints: [https://e1:2379]\n      prefix: /i\n      caFile: ca.pem\n      certFile: c.pem\n      keyFile: k.pem\n").is_ok());
+        for (body, field) in [
+            ("      endpoints: []\n      prefix: /i\n", "endpoints"),
+            ("      endpoints: [127.0.0.1:2379]\n      prefix: /i\n", "endpoints"),
+            ("      endpoints: [http://e1:2379/x]\n      prefix: /i\n", "endpoints"),
+            ("      endpoints: [http://a:1, https://b:1]\n      prefix: /i\n      caFile: ca.pem\n", "endpoints"),
+            ("      endpoints: [https://e1:2379]\n      prefix: /i\n", "caFile"),
+            ("      endpoints: [http://e1:2379]\n      prefix: /i\n      caFile: ca.pem\n", "caFile"),
+            (
+                "      endpoints: [https://e1:2379]\n      prefix: /i\n      caFile: ca.pem\n      certFile: c.pem\n",
+                "certFile",
+            ),
+            ("      endpoints: [http://e1:2379]\n      prefix: inforge\n", "prefix"),
+            ("      endpoints: [http://e1:2379]\n      prefix: /inforge/\n", "prefix"),
+            ("      endpoints: [http://e1:2379]\n      prefix: /a/../b\n", "prefix"),
+        ] {
+            let e = etcd(body).unwrap_err();
+            assert_eq!(crate::Coded::code(&e), "provider-invalid");
+            assert!(e.to_string().contains(&format!("provider.{field}")), "{body}: {e}");
+        }
+        let e = Project::parse("baseDomain: w.example\nenvironments:\n  prd:\n    provider:\n      kind: etcd\n      endpoints: [http://e:1]\n      prefix: /p\n      password: x\n", None).unwrap_err();
+        assert!(e.to_string().contains("password"), "{e}");
     }
 
     #[test]

@@ -290,6 +290,12 @@ pub enum Error {
     /// A timestamp could not be parsed or is out of range.
     #[error(transparent)]
     Time(#[from] TimeError),
+    /// A fetched leaf set failed the host's checks before projection.
+    #[error(transparent)]
+    Projection(#[from] crate::projection::ProjectionError),
+    /// `inforge pki units` was refused.
+    #[error(transparent)]
+    Units(#[from] crate::units::UnitsError),
 }
 
 impl Error {
@@ -305,6 +311,8 @@ impl Error {
             Error::Mesh(e) => e,
             Error::Rotate(e) => e,
             Error::Time(e) => e,
+            Error::Projection(e) => e,
+            Error::Units(e) => e,
         }
     }
 
@@ -318,6 +326,7 @@ impl Error {
             Error::Pki(_) | Error::Rotate(_) => "pki",
             Error::Mesh(_) => "mesh",
             Error::Time(_) => "time",
+            Error::Projection(_) | Error::Units(_) => "mesh",
         }
     }
 }

@@ -22,9 +22,11 @@ pub mod names;
 pub mod ops;
 pub mod pki;
 pub mod profile;
+pub mod projection;
 pub mod rotate;
 pub mod store;
 pub mod time;
+pub mod units;
 pub mod validate;
 
 pub use error::{Coded, Error, Remedy, Wording};

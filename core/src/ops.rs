@@ -641,3 +641,9 @@ pub fn validate(files: &RepoFiles<'_>, env: &str, now: OffsetDateTime) -> Report
         now,
     )
 }
+
+/// `inforge pki units`: the systemd pieces that project one service's leaf on its hosts. Needs
+/// no store and no identity.
+pub fn units(env: &Env, service: &str, opts: &crate::units::UnitOptions) -> Result<crate::units::Units, Error> {
+    crate::units::units(&env.project, &env.name, service, opts)
+}

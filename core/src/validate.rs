@@ -285,6 +285,11 @@ fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &s
         out.error("inforge.yaml", "environments", &e);
         return false;
     }
+    if let Ok(environment) = project.environment(env) {
+        if let Err(e) = environment.provider.check(env) {
+            out.error("inforge.yaml", &format!("environments.{env}.provider"), &e);
+        }
+    }
     for d in crate::mesh::readiness(project, store, env, &crate::mesh::Filter::default()) {
         let (file, subject) = match &d.service {
             Some(svc) => ("inforge.yaml".to_string(), format!("services.{svc}")),

@@ -47,10 +47,14 @@ pub enum HostError {
         /// Its path.
         path: PathBuf,
     },
-    /// A provider kind this build cannot write to.
-    ProviderUnsupported {
-        /// The kind.
-        kind: &'static str,
+    /// The etcd provider could not be reached or refused a request.
+    ProviderUnreachable {
+        /// What was being done.
+        op: &'static str,
+        /// The endpoints.
+        endpoints: String,
+        /// The client's message.
+        detail: String,
     },
     /// A bug: an invariant did not hold.
     Internal(String),
@@ -85,8 +89,8 @@ impl HostError {
             HostError::NotUtf8 { .. } => "file-not-utf8",
             HostError::ProviderMissing { .. } => "provider-missing",
             HostError::ProviderNotDir { .. } => "provider-not-dir",
-            HostError::ProviderUnsupported { .. } => "provider-unsupported",
             HostError::Busy { .. } => "busy",
+            HostError::ProviderUnreachable { .. } => "provider-unreachable",
             HostError::Internal(_) => "internal",
         }
     }
@@ -105,8 +109,10 @@ impl HostError {
             HostError::ProviderNotDir { path } => {
                 format!("the provider path {} exists but is not a directory", path.display())
             }
-            HostError::ProviderUnsupported { kind } => format!("the {kind} provider is not supported by this build"),
             HostError::Internal(m) => format!("internal error: {m}"),
+            HostError::ProviderUnreachable { op, endpoints, detail } => {
+                format!("cannot {op} etcd at {endpoints}: {detail}")
+            }
             HostError::Busy { path, waited } => {
                 format!("another inforge command is writing to {}; waited {waited} s", path.display())
             }
@@ -131,7 +137,9 @@ impl HostError {
                 "renew adopts the provider, never creates it: provision it first (normally the environment's deploy does), and check `provider.path` in inforge.yaml".into()
             }
             HostError::ProviderNotDir { .. } => "point `provider.path` in inforge.yaml at a directory".into(),
-            HostError::ProviderUnsupported { .. } => "use `kind: dir` for this environment".into(),
+            HostError::ProviderUnreachable { .. } => {
+                "check that etcd runs and answers at the configured endpoints (and the TLS files); each set is written in one transaction, so nothing half-written was left: run the command again (a longer wait: INFORGE_ETCD_TIMEOUT=<seconds>)".into()
+            }
             HostError::Internal(_) => "this is a bug in inforge; please report it".into(),
             HostError::Busy { .. } => {
                 "wait for the other command to finish, then run this one again (a longer wait: INFORGE_LOCK_WAIT=<seconds>)".into()

@@ -12,6 +12,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod etcd;
 pub mod keyring;
 pub mod lock;
 pub mod provider;

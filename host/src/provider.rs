@@ -1,5 +1,6 @@
-//! Providers: where leaf material goes, behind one [`Provider`] trait. Today the `dir`
-//! provider (SPEC §6); `etcd` is refused with `provider-unsupported` until the hosts issue.
+//! Providers: where leaf material goes, behind one [`Provider`] trait: the `dir` provider
+//! here and the `etcd` provider in [`crate::etcd`] (SPEC §6). Hosts read sets back through
+//! the same trait ([`Provider::fetch`]).
 //!
 //! The `dir` layout is `<path>/<service>/mtls/<scope>/{cert.pem,key.pem,bundle.pem}`, where
 //! `<scope>` is a symlink to a hidden generation directory `.<scope>@<generation>/` (the
@@ -21,7 +22,10 @@ use std::path::{Path, PathBuf};
 
 use inforge_core::config::Provider as ProviderConfig;
 use inforge_core::ops::{Env, ProviderInfo};
+use inforge_core::projection::SetTexts;
 use zeroize::Zeroizing;
+
+use crate::etcd::{EtcdConfig, EtcdProvider};
 
 use crate::lock;
 use crate::repo::{unique_suffix, Repo};
@@ -63,14 +67,17 @@ pub trait Provider {
     /// and the writes happen under one provider lock, so a concurrent renew's newer leaf is
     /// never put back to an older one. Returns the sets skipped because they have no leaf yet.
     fn refresh_bundles(&mut self, bundles: &[BundleOnly<'_>]) -> Result<Vec<(String, String)>, HostError>;
-    /// The current `cert.pem` and `key.pem` of a service+scope, if any.
-    fn read_set(&self, service: &str, scope: &str) -> Result<Option<(String, Zeroizing<String>)>, HostError>;
+    /// The current set of a service+scope (all three files from one generation or
+    /// revision), if any.
+    fn fetch(&self, service: &str, scope: &str) -> Result<Option<SetTexts>, HostError>;
 }
 
 /// The environment's provider as configured in inforge.yaml. A `dir` provider must already
 /// exist: renew adopts it, never creates it.
 pub fn open(repo: &Repo, env: &Env) -> Result<Box<dyn Provider>, HostError> {
-    match &env.project.environment(&env.name)?.provider {
+    let provider = &env.project.environment(&env.name)?.provider;
+    provider.check(&env.name)?;
+    match provider {
         ProviderConfig::Dir { path } => {
             let root = repo.root.join(path);
             match fs::metadata(&root) {
@@ -79,8 +86,26 @@ pub fn open(repo: &Repo, env: &Env) -> Result<Box<dyn Provider>, HostError> {
                 Err(_) => Err(HostError::ProviderMissing { path: root }),
             }
         }
-        ProviderConfig::Etcd { .. } => Err(HostError::ProviderUnsupported { kind: "etcd" }),
+        ProviderConfig::Etcd { endpoints, prefix, ca_file, cert_file, key_file } => {
+            let client_cert = match (cert_file, key_file) {
+                (Some(c), Some(k)) => Some((repo.root.join(c), repo.root.join(k))),
+                _ => None,
+            };
+            Ok(Box::new(EtcdProvider::connect(EtcdConfig {
+                endpoints: endpoints.clone(),
+                prefix: prefix.clone(),
+                ca_file: ca_file.as_ref().map(|c| repo.root.join(c)),
+                client_cert,
+                timeout: etcd_timeout(),
+            })?))
+        }
     }
+}
+
+/// The per-request etcd timeout: `INFORGE_ETCD_TIMEOUT` seconds, default 10.
+pub fn etcd_timeout() -> std::time::Duration {
+    let secs = std::env::var("INFORGE_ETCD_TIMEOUT").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(10);
+    std::time::Duration::from_secs(secs.clamp(1, 3600))
 }
 
 /// Test hook: `INFORGE_TEST_FAULT=<point>` aborts the process at that point (as a crash or a
@@ -181,8 +206,8 @@ impl Provider for DirProvider {
         let mut current = Vec::new();
         let mut skipped = Vec::new();
         for b in bundles {
-            match self.read_set(b.service, b.scope)? {
-                Some((cert, key)) => current.push((b, cert, key)),
+            match self.fetch(b.service, b.scope)? {
+                Some(set) => current.push((b, set.cert, set.key)),
                 None => skipped.push((b.service.to_string(), b.scope.to_string())),
             }
         }
@@ -196,15 +221,18 @@ impl Provider for DirProvider {
         Ok(skipped)
     }
 
-    fn read_set(&self, service: &str, scope: &str) -> Result<Option<(String, Zeroizing<String>)>, HostError> {
-        // Resolve the scope link once so both files come from the same generation.
+    fn fetch(&self, service: &str, scope: &str) -> Result<Option<SetTexts>, HostError> {
+        // Resolve the scope link once so all three files come from the same generation.
         let dir = match fs::canonicalize(self.root.join(service).join("mtls").join(scope)) {
             Ok(d) => d,
-            Err(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(HostError::io("read", &self.root.join(service).join("mtls").join(scope), e)),
         };
-        let cert = crate::repo::read_text(&dir.join("cert.pem"))?;
-        let key = Zeroizing::new(crate::repo::read_text(&dir.join("key.pem"))?);
-        Ok(Some((cert, key)))
+        Ok(Some(SetTexts {
+            cert: crate::repo::read_text(&dir.join("cert.pem"))?,
+            key: Zeroizing::new(crate::repo::read_text(&dir.join("key.pem"))?),
+            bundle: crate::repo::read_text(&dir.join("bundle.pem"))?,
+        }))
     }
 }
 

@@ -139,7 +139,7 @@ fn class_for<'py>(py: Python<'py>, e: &HostError) -> Bound<'py, PyType> {
         HostError::Io { .. } | HostError::TooLarge { .. } | HostError::NotUtf8 { .. } => py.get_type::<IoError>(),
         HostError::ProviderMissing { .. }
         | HostError::ProviderNotDir { .. }
-        | HostError::ProviderUnsupported { .. }
+        | HostError::ProviderUnreachable { .. }
         | HostError::Busy { .. } => py.get_type::<ProviderError>(),
         HostError::Internal(_) => py.get_type::<Error>(),
     }

@@ -7,6 +7,7 @@ mod battery;
 mod foundation;
 mod golden;
 mod hardening;
+mod hosts;
 mod mesh;
 mod rotation;
 mod runbooks;

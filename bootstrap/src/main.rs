@@ -1,0 +1,392 @@
+//! `inforge-bootstrap`: brings a service's leaf from the provider to the host (SPEC §7).
+//!
+//! fetch → verify (the core's `projection::verify_set`) → if changed, replace the runtime
+//! directory in one rename (key 0600) → run the reload command once (else the restart
+//! command). A fetch that fails or does not verify changes nothing and runs nothing. It needs
+//! no store, no infra repo and no identity. `--watch` stays running and re-projects within
+//! seconds of a change (an etcd watch; for `dir`, polling the scope link).
+#![forbid(unsafe_code)]
+
+mod error;
+mod runtime;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::{ArgGroup, Parser, Subcommand};
+use inforge_core::projection::{self, Action, Projected};
+use inforge_host::etcd::{EtcdConfig, EtcdProvider, WatchOutcome};
+use inforge_host::provider::{DirProvider, Provider};
+use serde::Serialize;
+
+use error::BootError;
+
+#[derive(Parser)]
+#[command(
+    name = "inforge-bootstrap",
+    version,
+    about = "Project a service's mTLS leaf from the inforge provider into a tmpfs runtime directory"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Fetch, verify and (if changed) project the leaf, then reload the service once.
+    #[command(group(ArgGroup::new("source").required(true).args(["provider_dir", "etcd_endpoints"])))]
+    #[command(group(ArgGroup::new("on_change").args(["reload_command", "restart_command"])))]
+    Project(ProjectArgs),
+}
+
+#[derive(clap::Args, Clone)]
+struct ProjectArgs {
+    /// The service (as in inforge.yaml).
+    #[arg(long)]
+    service: String,
+    /// The scope this host runs in: `global` or its region.
+    #[arg(long)]
+    scope: String,
+    /// Where the service reads cert.pem, key.pem and bundle.pem (tmpfs).
+    #[arg(long)]
+    runtime_dir: PathBuf,
+    /// A `dir` provider's directory.
+    #[arg(long)]
+    provider_dir: Option<PathBuf>,
+    /// etcd client URLs, comma separated.
+    #[arg(long, value_delimiter = ',', requires = "etcd_prefix")]
+    etcd_endpoints: Option<Vec<String>>,
+    /// The environment's etcd key prefix (e.g. /inforge/prd).
+    #[arg(long)]
+    etcd_prefix: Option<String>,
+    /// CA bundle for etcd's server certificates.
+    #[arg(long)]
+    etcd_ca: Option<PathBuf>,
+    /// Client certificate for etcd.
+    #[arg(long, requires = "etcd_key")]
+    etcd_cert: Option<PathBuf>,
+    /// Client key for etcd.
+    #[arg(long, requires = "etcd_cert")]
+    etcd_key: Option<PathBuf>,
+    /// Run through `/bin/sh -c` once after the leaf changed (the service re-reads its files).
+    #[arg(long)]
+    reload_command: Option<String>,
+    /// Run once after the leaf changed when the service cannot reload.
+    #[arg(long)]
+    restart_command: Option<String>,
+    /// Allow a runtime directory that is not tmpfs/ramfs (the key then lands on disk).
+    #[arg(long)]
+    allow_persistent: bool,
+    /// Exit 0 when the fetch fails but the runtime directory holds a leaf that verifies and is
+    /// valid now (for ExecStartPre: a provider outage must not block a restart).
+    #[arg(long)]
+    keep_valid: bool,
+    /// Stay running and re-project on every change in the provider.
+    #[arg(long)]
+    watch: bool,
+    /// `dir` provider in --watch: seconds between looks at the provider.
+    #[arg(long, default_value_t = 1.0)]
+    poll_interval: f64,
+    /// Print one JSON document per projection on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The source of sets.
+enum Source {
+    Dir(DirProvider),
+    Etcd(Box<EtcdProvider>),
+}
+
+impl Source {
+    fn open(a: &ProjectArgs) -> Result<Source, BootError> {
+        if let Some(dir) = &a.provider_dir {
+            if !dir.is_dir() {
+                return Err(inforge_host::HostError::ProviderMissing { path: dir.clone() }.into());
+            }
+            return Ok(Source::Dir(DirProvider { root: dir.clone() }));
+        }
+        let cfg = EtcdConfig {
+            endpoints: a.etcd_endpoints.clone().unwrap_or_default(),
+            prefix: a.etcd_prefix.clone().unwrap_or_default().trim_end_matches('/').to_string(),
+            ca_file: a.etcd_ca.clone(),
+            client_cert: a.etcd_cert.clone().zip(a.etcd_key.clone()),
+            timeout: inforge_host::provider::etcd_timeout(),
+        };
+        Ok(Source::Etcd(Box::new(EtcdProvider::connect(cfg)?)))
+    }
+
+    fn provider(&self) -> &dyn Provider {
+        match self {
+            Source::Dir(d) => d,
+            Source::Etcd(e) => e.as_ref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CommandReport {
+    kind: &'static str,
+    command: String,
+    ran: bool,
+    ok: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorReport {
+    code: &'static str,
+    message: String,
+    hint: String,
+}
+
+/// One projection's outcome: `--json` prints it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    status: &'static str,
+    service: String,
+    scope: String,
+    runtime_dir: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    leaf: Option<Projected>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<CommandReport>,
+    /// The fetch failed but the leaf held verifies now (`--keep-valid`).
+    kept: bool,
+    elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorReport>,
+}
+
+fn on_change(a: &ProjectArgs) -> Option<(&'static str, &str)> {
+    a.reload_command.as_deref().map(|c| ("reload", c)).or(a.restart_command.as_deref().map(|c| ("restart", c)))
+}
+
+/// Runs the command with stdout sent to our stderr (stdout is the JSON channel).
+fn run_command(cmd: &str) -> Result<(), BootError> {
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(std::io::stderr())
+        .status()
+        .map_err(|e| BootError::CommandFailed { command: cmd.into(), status: e.to_string() })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BootError::CommandFailed { command: cmd.into(), status: status.to_string() })
+    }
+}
+
+/// One projection. Holds the runtime directory's lock throughout, so a timer run and an
+/// ExecStartPre never interleave.
+fn project_once(a: &ProjectArgs, source: Result<&Source, BootError>) -> Report {
+    let started = Instant::now();
+    let mut report = Report {
+        status: "failed",
+        service: a.service.clone(),
+        scope: a.scope.clone(),
+        runtime_dir: a.runtime_dir.display().to_string(),
+        leaf: None,
+        command: None,
+        kept: false,
+        elapsed_ms: 0,
+        error: None,
+    };
+    let result = (|| -> Result<(), BootError> {
+        runtime::check_dir(&a.runtime_dir, a.allow_persistent)?;
+        let _lock = inforge_host::lock::acquire(&a.runtime_dir, inforge_host::lock::wait())?;
+        let now = inforge_host::clock::now()?;
+        let fetched = (|| {
+            let set = source?
+                .provider()
+                .fetch(&a.service, &a.scope)?
+                .ok_or_else(|| BootError::SetMissing { service: a.service.clone(), scope: a.scope.clone() })?;
+            let verified = projection::verify_set(&a.service, &a.scope, &set, now)?;
+            Ok::<_, BootError>((set, verified))
+        })();
+        let current = runtime::current(&a.runtime_dir)?;
+        let (set, verified) = match fetched {
+            Ok(v) => v,
+            Err(e) => {
+                if a.keep_valid {
+                    if let Some(held) =
+                        current.as_ref().and_then(|c| projection::verify_set(&a.service, &a.scope, c, now).ok())
+                    {
+                        report.kept = true;
+                        report.leaf = Some(held);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        report.leaf = Some(verified);
+        let owed = runtime::pending(&a.runtime_dir);
+        match projection::decide(current.as_ref(), &set) {
+            Action::Unchanged => report.status = "unchanged",
+            Action::Replace => {
+                if on_change(a).is_some() {
+                    // Written before the swap: a kill between the two still owes the reload.
+                    runtime::mark_pending(&a.runtime_dir)?;
+                }
+                runtime::replace(&a.runtime_dir, &set)?;
+                report.status = "changed";
+            }
+        }
+        if let Some((kind, cmd)) = on_change(a) {
+            if report.status == "changed" || owed {
+                let ran = run_command(cmd);
+                report.command = Some(CommandReport { kind, command: cmd.into(), ran: true, ok: ran.is_ok() });
+                ran?;
+                runtime::clear_pending(&a.runtime_dir)?;
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if report.status != "changed" {
+            report.status = "failed";
+        }
+        report.error = Some(ErrorReport { code: e.code(), message: e.message(), hint: e.hint() });
+    }
+    report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report
+}
+
+fn emit(a: &ProjectArgs, r: &Report) {
+    if a.json {
+        match serde_json::to_string(r) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("inforge-bootstrap: cannot write the report: {e}"),
+        }
+    }
+    let what = format!("{}/{}", r.service, r.scope);
+    let leaf = r.leaf.as_ref().map(|l| format!(" (serial {}, until {})", l.serial, l.not_after)).unwrap_or_default();
+    match (&r.error, r.status) {
+        (None, "changed") => {
+            let ran = r.command.as_ref().map(|c| format!("; ran the {} command", c.kind)).unwrap_or_default();
+            eprintln!("inforge-bootstrap: {what}: projected a new leaf{leaf}{ran}");
+        }
+        (None, _) => {
+            let ran = r.command.as_ref().map(|c| format!("; ran the owed {} command", c.kind)).unwrap_or_default();
+            eprintln!("inforge-bootstrap: {what}: unchanged{leaf}{ran}");
+        }
+        (Some(e), _) => {
+            eprintln!("error[{}]: {}", e.code, e.message);
+            eprintln!("  hint: {}", e.hint);
+            if r.kept {
+                eprintln!("inforge-bootstrap: {what}: kept the valid leaf already held{leaf}");
+            }
+        }
+    }
+}
+
+fn exit_code(a: &ProjectArgs, r: &Report) -> ExitCode {
+    match (&r.error, r.kept && a.keep_valid) {
+        (None, _) | (Some(_), true) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    }
+}
+
+/// A fingerprint of the provider's current set, cheap to take every poll: the scope link's
+/// target for `dir` (renew swaps it), `None` if it has none.
+fn dir_generation(root: &Path, a: &ProjectArgs) -> Option<PathBuf> {
+    std::fs::read_link(root.join(&a.service).join("mtls").join(&a.scope)).ok()
+}
+
+/// `--watch`: project, then wait for a change, forever. Failures are reported and retried
+/// with a bounded backoff; the runtime directory keeps the last good leaf throughout.
+fn watch(a: &ProjectArgs) -> ExitCode {
+    const RESYNC: Duration = Duration::from_secs(300);
+    let mut source: Option<Source> = None;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        if source.is_none() {
+            match Source::open(a) {
+                Ok(s) => source = Some(s),
+                Err(e) => {
+                    let r = project_once(a, Err(e));
+                    emit(a, &r);
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+        }
+        let Some(src) = source.as_ref() else { continue };
+        // The revision the projection read at, for an etcd watch that misses nothing after it.
+        let revision = match src {
+            Source::Etcd(e) => e.fetch_at(&a.service, &a.scope).map(|(_, rev)| rev).ok(),
+            Source::Dir(_) => None,
+        };
+        let r = project_once(a, Ok(src));
+        emit(a, &r);
+        let failed_fetch = r.error.as_ref().is_some_and(|e| e.code == "provider-unreachable");
+        if failed_fetch {
+            // Reconnect: the client may hold a dead channel after an etcd restart.
+            source = None;
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+            continue;
+        }
+        backoff = Duration::from_millis(250);
+        match src {
+            Source::Etcd(e) => match revision {
+                Some(rev) => match e.wait_for_change(&a.service, &a.scope, rev, RESYNC) {
+                    Ok(WatchOutcome::Changed | WatchOutcome::Quiet) => {}
+                    Err(err) => {
+                        let r = project_once(a, Err(err.into()));
+                        emit(a, &r);
+                        source = None;
+                        std::thread::sleep(backoff);
+                    }
+                },
+                None => {
+                    source = None;
+                    std::thread::sleep(backoff);
+                }
+            },
+            Source::Dir(d) => {
+                let seen = dir_generation(&d.root, a);
+                let interval = Duration::from_secs_f64(a.poll_interval.clamp(0.05, 3600.0));
+                let since = Instant::now();
+                while dir_generation(&d.root, a) == seen && since.elapsed() < RESYNC {
+                    std::thread::sleep(interval);
+                }
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Cmd::Project(a) = cli.cmd;
+    if a.watch {
+        return watch(&a);
+    }
+    let source = Source::open(&a);
+    let r = project_once(&a, source.as_ref().map_err(|e| clone_err(e)));
+    emit(&a, &r);
+    exit_code(&a, &r)
+}
+
+/// The open error, reported through the same path as a failed fetch.
+fn clone_err(e: &BootError) -> BootError {
+    match e {
+        BootError::Host(inforge_host::HostError::ProviderUnreachable { op, endpoints, detail }) => {
+            BootError::Host(inforge_host::HostError::ProviderUnreachable {
+                op,
+                endpoints: endpoints.clone(),
+                detail: detail.clone(),
+            })
+        }
+        BootError::Host(inforge_host::HostError::ProviderMissing { path }) => {
+            BootError::Host(inforge_host::HostError::ProviderMissing { path: path.clone() })
+        }
+        other => BootError::Host(inforge_host::HostError::Internal(other.message())),
+    }
+}

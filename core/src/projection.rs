@@ -1,0 +1,226 @@
+//! What a host decides about a fetched leaf set before it projects it (SPEC §7).
+//!
+//! `inforge-bootstrap` has no store, no infra repo and no identity: all it can check is that
+//! the set it fetched from the provider is internally sound and meant for it. [`verify_set`]
+//! is that check — the key belongs to the leaf, the leaf is this service's in this scope and
+//! claims only the scope its intermediate serves, the leaf chains to a member of the bundle,
+//! and both are valid now. [`decide`] says whether the runtime directory must change. A set
+//! that fails verification is never projected, so a tampered or half-written provider entry
+//! leaves the host on its last good leaf.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::cert::{parse_bundle_area, Cert};
+use crate::keys::PrivateKey;
+use crate::mesh::{peer_identity, SpiffeId};
+use crate::Error;
+
+/// The three files of one service+scope, as a provider holds them.
+#[derive(Clone)]
+pub struct SetTexts {
+    /// `cert.pem`: the leaf, then its intermediate(s).
+    pub cert: String,
+    /// `key.pem`: the leaf's PKCS#8 key (secret).
+    pub key: Zeroizing<String>,
+    /// `bundle.pem`: the scope's trust bundle.
+    pub bundle: String,
+}
+
+impl std::fmt::Debug for SetTexts {
+    // Never print the key, not even in a debug dump.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetTexts")
+            .field("cert", &self.cert)
+            .field("key", &"<redacted>")
+            .field("bundle", &self.bundle)
+            .finish()
+    }
+}
+
+/// Why a fetched set must not be projected.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// A file of the set is missing or does not parse.
+    #[error("{file} of {service}/{scope} is missing or malformed: {detail}")]
+    Malformed {
+        /// Service.
+        service: String,
+        /// Scope.
+        scope: String,
+        /// Which file.
+        file: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// `key.pem` is not the leaf's key.
+    #[error("key.pem of {service}/{scope} does not belong to the leaf in cert.pem")]
+    KeyMismatch {
+        /// Service.
+        service: String,
+        /// Scope.
+        scope: String,
+    },
+    /// The leaf names another service or scope, or claims a scope its issuer does not serve.
+    #[error("the leaf in {service}/{scope} is {found}, not this service's leaf in this scope")]
+    WrongIdentity {
+        /// Service.
+        service: String,
+        /// Scope.
+        scope: String,
+        /// What the leaf claims.
+        found: String,
+    },
+    /// The leaf does not chain to any member of the bundle.
+    #[error("the leaf in {service}/{scope} does not chain to any certificate of bundle.pem")]
+    Untrusted {
+        /// Service.
+        service: String,
+        /// Scope.
+        scope: String,
+    },
+    /// The leaf (or the bundle member it chains to) is not valid now.
+    #[error("the leaf in {service}/{scope} is not valid now ({when}): it is valid {from} to {until}")]
+    NotValidNow {
+        /// Service.
+        service: String,
+        /// Scope.
+        scope: String,
+        /// Now, RFC 3339.
+        when: String,
+        /// notBefore.
+        from: String,
+        /// notAfter.
+        until: String,
+    },
+}
+
+impl crate::Coded for ProjectionError {
+    fn code(&self) -> &'static str {
+        match self {
+            ProjectionError::Malformed { .. } => "set-malformed",
+            ProjectionError::KeyMismatch { .. } => "set-key-mismatch",
+            ProjectionError::WrongIdentity { .. } => "set-wrong-identity",
+            ProjectionError::Untrusted { .. } => "set-untrusted",
+            ProjectionError::NotValidNow { .. } => "set-not-valid-now",
+        }
+    }
+    fn remedy(&self) -> crate::error::Remedy {
+        match self {
+            ProjectionError::NotValidNow { .. } => {
+                "the provider holds an expired or future leaf: run `inforge pki renew <env>` from CI, and check this host's clock"
+                    .into()
+            }
+            _ => "the provider entry was not written whole by inforge: run `inforge pki renew <env>` from CI to rewrite it, and find what else writes to the provider"
+                .into(),
+        }
+    }
+}
+
+/// What a verified set holds, for reports (`inforge-bootstrap --json`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Projected {
+    /// The leaf's SPIFFE ID.
+    pub spiffe_id: String,
+    /// The leaf's serial, hex.
+    pub serial: String,
+    /// The leaf's notAfter, RFC 3339.
+    pub not_after: String,
+    /// The SHA-256 fingerprint of the leaf.
+    pub fingerprint: String,
+    /// The subject of the bundle member that issued the leaf.
+    pub issuer: String,
+}
+
+/// Checks a fetched set before it may be projected for `service` in `scope` at `now`.
+pub fn verify_set(service: &str, scope: &str, set: &SetTexts, now: OffsetDateTime) -> Result<Projected, Error> {
+    Ok(verify_set_area(service, scope, set, now)?)
+}
+
+fn verify_set_area(
+    service: &str,
+    scope: &str,
+    set: &SetTexts,
+    now: OffsetDateTime,
+) -> Result<Projected, ProjectionError> {
+    let malformed = |file: &'static str, detail: String| ProjectionError::Malformed {
+        service: service.into(),
+        scope: scope.into(),
+        file,
+        detail,
+    };
+    let chain = parse_bundle_area(&set.cert, "cert.pem").map_err(|e| malformed("cert.pem", e.to_string()))?;
+    let Some(leaf) = chain.first() else {
+        return Err(malformed("cert.pem", "no certificate".into()));
+    };
+    if chain.len() < 2 {
+        return Err(malformed("cert.pem", "the leaf comes without its intermediate".into()));
+    }
+    if matches!(leaf.basic_constraints(), Some((_, true, _))) {
+        return Err(malformed("cert.pem", "the first certificate is a CA, not a leaf".into()));
+    }
+    let key = PrivateKey::from_pkcs8_pem(&set.key, "key.pem")
+        .map_err(|_| malformed("key.pem", "not a PKCS#8 PEM private key".into()))?;
+    if key.public_key_bytes() != leaf.public_key_bytes() {
+        return Err(ProjectionError::KeyMismatch { service: service.into(), scope: scope.into() });
+    }
+    // The leaf must be this service's in this scope, and claim the scope of the intermediate
+    // that issued it (the same rule peers apply after the handshake).
+    let wrong = |found: String| ProjectionError::WrongIdentity { service: service.into(), scope: scope.into(), found };
+    let id: SpiffeId = peer_identity(&set.cert).map_err(|d| wrong(d.to_string()))?;
+    if id.service != service || id.scope != scope {
+        return Err(wrong(id.to_string()));
+    }
+    let bundle = parse_bundle_area(&set.bundle, "bundle.pem").map_err(|e| malformed("bundle.pem", e.to_string()))?;
+    if bundle.is_empty() {
+        return Err(malformed("bundle.pem", "no certificate".into()));
+    }
+    let issuer: &Cert = bundle
+        .iter()
+        .find(|b| leaf.verify_signed_by_area(b, "cert.pem").is_ok())
+        .ok_or_else(|| ProjectionError::Untrusted { service: service.into(), scope: scope.into() })?;
+    // The chain a peer is shown must work too: cert.pem's next certificate issued the leaf.
+    if leaf.verify_signed_by_area(&chain[1], "cert.pem").is_err() {
+        return Err(malformed("cert.pem", "the second certificate did not issue the leaf".into()));
+    }
+    for c in [leaf, issuer] {
+        if !c.is_valid_at(now) {
+            return Err(ProjectionError::NotValidNow {
+                service: service.into(),
+                scope: scope.into(),
+                when: crate::time::format_rfc3339(now),
+                from: crate::time::format_rfc3339(c.not_before()),
+                until: crate::time::format_rfc3339(c.not_after()),
+            });
+        }
+    }
+    Ok(Projected {
+        spiffe_id: id.to_string(),
+        serial: leaf.serial_hex(),
+        not_after: crate::time::format_rfc3339(leaf.not_after()),
+        fingerprint: leaf.fingerprint(),
+        issuer: issuer.subject(),
+    })
+}
+
+/// What the host does with a verified set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// The runtime directory already holds exactly this set: touch nothing, run nothing.
+    Unchanged,
+    /// Replace the runtime directory's files, then reload (or restart) the service once.
+    Replace,
+}
+
+/// Whether the runtime directory (holding `current`, if anything) must change to `fetched`.
+/// Byte equality of all three files: a new bundle alone (an intermediate rolled elsewhere)
+/// is a change the service must load too.
+pub fn decide(current: Option<&SetTexts>, fetched: &SetTexts) -> Action {
+    match current {
+        Some(c) if c.cert == fetched.cert && *c.key == *fetched.key && c.bundle == fetched.bundle => Action::Unchanged,
+        _ => Action::Replace,
+    }
+}

@@ -1,0 +1,657 @@
+//! How a leaf reaches a running service (SPEC §6–7): the etcd provider against a real etcd
+//! (Debian's etcd-server, started here on 127.0.0.1 and stopped by PID), `inforge-bootstrap`
+//! projecting into simulated hosts' runtime directories on tmpfs (/dev/shm), its `--watch`,
+//! recovery reaching watching hosts, a real mTLS handshake between two hosts' projected
+//! material, and the systemd units checked by `systemd-analyze verify`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{snapshot, tool, Repo, Run, BIN};
+use crate::tls::{openssl_handshake, rustls_handshake, Svid};
+
+/// The bootstrap binary, built beside `inforge` (scripts/test.sh tests both packages).
+fn boot_bin() -> PathBuf {
+    let p = Path::new(BIN).with_file_name("inforge-bootstrap");
+    assert!(p.is_file(), "{} is missing: build it with `cargo build -p inforge-bootstrap`", p.display());
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A single-node etcd on loopback, in a scratch data directory; killed by PID on drop.
+pub struct Etcd {
+    child: Option<Child>,
+    data: tempfile::TempDir,
+    pub client: u16,
+    peer: u16,
+}
+
+impl Etcd {
+    pub fn start() -> Etcd {
+        let mut e = Etcd { child: None, data: tempfile::tempdir().unwrap(), client: free_port(), peer: free_port() };
+        e.spawn();
+        e
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client)
+    }
+
+    fn spawn(&mut self) {
+        let peer = format!("http://127.0.0.1:{}", self.peer);
+        let child = tool("etcd")
+            .args(["--name", "t", "--data-dir"])
+            .arg(self.data.path().join("data"))
+            .args(["--listen-client-urls", &self.url(), "--advertise-client-urls", &self.url()])
+            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
+            .args(["--initial-cluster", &format!("t={peer}"), "--log-level", "error"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.data.path().join("etcd.log")).unwrap())
+            .spawn()
+            .expect("etcd starts");
+        self.child = Some(child);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if self.ctl(&["endpoint", "health"]).status.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "etcd did not become healthy: {}",
+            std::fs::read_to_string(self.data.path().join("etcd.log")).unwrap_or_default()
+        );
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> std::process::Output {
+        tool("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &self.url()]).args(args).output().unwrap()
+    }
+
+    pub fn get(&self, key: &str) -> String {
+        String::from_utf8(self.ctl(&["get", "--print-value-only", key]).stdout).unwrap()
+    }
+
+    pub fn put(&self, key: &str, value: &str) {
+        let mut c = tool("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.url(), "put", key])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success());
+    }
+
+    /// Kills etcd (SIGKILL, by PID) and waits for it to go.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same ports and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The example repo on the etcd provider.
+fn etcd_repo(etcd: &Etcd) -> Repo {
+    let r = Repo::initialized();
+    let cfg = std::fs::read_to_string(r.dir.join("inforge.yaml")).unwrap();
+    let cfg = cfg.replace(
+        "      kind: dir\n      path: ../provider-prd\n",
+        &format!("      kind: etcd\n      endpoints: [{}]\n      prefix: /inforge/prd\n", etcd.url()),
+    );
+    assert!(cfg.contains("kind: etcd"));
+    std::fs::write(r.dir.join("inforge.yaml"), cfg).unwrap();
+    r
+}
+
+fn ci(r: &Repo) -> Vec<(&'static str, String)> {
+    vec![("INFORGE_SECRETS_KEY", r.ci.clone())]
+}
+
+fn renew(r: &Repo, extra: &[&str]) -> Run {
+    let env = ci(r);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut args = vec!["pki", "renew", "prd"];
+    args.extend_from_slice(extra);
+    r.cmd(&args, &env)
+}
+
+/// A simulated host: a runtime directory on tmpfs and a log of reload commands run.
+struct Host {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    log: PathBuf,
+    service: &'static str,
+    scope: &'static str,
+    source: Vec<String>,
+}
+
+impl Host {
+    fn new(service: &'static str, scope: &'static str, source: Vec<String>) -> Host {
+        let tmp = tempfile::Builder::new().prefix("inforge-host-").tempdir_in("/dev/shm").expect("/dev/shm (tmpfs)");
+        let dir = tmp.path().join("run");
+        std::fs::create_dir(&dir).unwrap();
+        let log = tmp.path().join("reloads.log");
+        Host { dir, log, _tmp: tmp, service, scope, source }
+    }
+
+    fn dir_source(provider: &Path) -> Vec<String> {
+        vec!["--provider-dir".into(), provider.display().to_string()]
+    }
+
+    fn etcd_source(etcd: &Etcd) -> Vec<String> {
+        vec!["--etcd-endpoints".into(), etcd.url(), "--etcd-prefix".into(), "/inforge/prd".into()]
+    }
+
+    fn command(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(boot_bin());
+        c.args(["project", "--service", self.service, "--scope", self.scope, "--runtime-dir"])
+            .arg(&self.dir)
+            .args(&self.source)
+            .arg("--reload-command")
+            .arg(format!("echo reload >> {}", self.log.display()))
+            .args(extra)
+            .env_remove("INFORGE_NOW")
+            .env("INFORGE_ETCD_TIMEOUT", "2");
+        c
+    }
+
+    /// One projection with `--json`: (exit code, the report).
+    fn project(&self, extra: &[&str]) -> (i32, serde_json::Value) {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.command(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("PRIVATE KEY") && !stderr.contains("panicked"), "{stderr}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(!stdout.contains("PRIVATE KEY"));
+        let doc = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("one JSON document: {e}\n{stdout}\n{stderr}"));
+        (out.status.code().unwrap_or(-1), doc)
+    }
+
+    fn reloads(&self) -> usize {
+        std::fs::read_to_string(&self.log).map(|s| s.lines().count()).unwrap_or(0)
+    }
+
+    fn held(&self) -> Vec<(String, Vec<u8>)> {
+        ["cert.pem", "key.pem", "bundle.pem"]
+            .iter()
+            .map(|f| (f.to_string(), std::fs::read(self.dir.join(f)).unwrap_or_default()))
+            .collect()
+    }
+
+    fn cert(&self) -> String {
+        std::fs::read_to_string(self.dir.join("cert.pem")).unwrap_or_default()
+    }
+
+    fn svid(&self) -> Svid {
+        Svid { dir: self.dir.clone() }
+    }
+
+    /// `openssl verify` of the projected leaf against the projected bundle, the key against
+    /// the leaf: the host's files work for a service, by an independent tool.
+    fn check_with_openssl(&self) {
+        let (ok, out) = crate::support::openssl(
+            &["verify", "-partial_chain", "-CAfile", "bundle.pem", "-untrusted", "cert.pem", "cert.pem"],
+            &self.dir,
+        );
+        assert!(ok, "openssl verify: {out}");
+        let (_, leaf_pub) = crate::support::openssl(&["x509", "-in", "cert.pem", "-noout", "-pubkey"], &self.dir);
+        let (_, key_pub) = crate::support::openssl(&["pkey", "-in", "key.pem", "-pubout"], &self.dir);
+        assert_eq!(leaf_pub, key_pub, "key.pem belongs to cert.pem");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(self.dir.join("key.pem")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "key.pem is 0600");
+    }
+}
+
+/// The shared loop for both providers: project → reload once per host; nothing new → no
+/// reload; renew → reload again; tampered entries refused with the old leaf kept.
+fn projection_loop(r: &Repo, hosts: &[Host], tamper: &dyn Fn(&str, &str, &str, &str)) {
+    renew(r, &[]).ok();
+    for h in hosts {
+        let (code, doc) = h.project(&[]);
+        assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
+        assert_eq!(doc["command"]["kind"], "reload");
+        assert_eq!(h.reloads(), 1, "the reload command ran exactly once");
+        assert_eq!(doc["leaf"]["spiffeId"], format!("spiffe://wardnet.example/prd/{}/{}", h.scope, h.service));
+        h.check_with_openssl();
+    }
+    for h in hosts {
+        let before = h.held();
+        let (code, doc) = h.project(&[]);
+        assert_eq!((code, doc["status"].as_str()), (0, Some("unchanged")), "{doc}");
+        assert!(doc.get("command").is_none(), "{doc}");
+        assert_eq!(h.reloads(), 1, "nothing new → no reload");
+        assert_eq!(h.held(), before);
+    }
+    renew(r, &[]).ok();
+    for h in hosts {
+        let old_cert = h.cert();
+        let (code, doc) = h.project(&[]);
+        assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
+        assert_ne!(h.cert(), old_cert);
+        assert_eq!(h.reloads(), 2);
+        h.check_with_openssl();
+    }
+
+    // Tampered provider entries: each refused, the old leaf kept byte for byte, nothing run.
+    let h = &hosts[0];
+    let other_key = {
+        let other = Host::new("billing", "global", h.source.clone());
+        assert_eq!(other.project(&[]).0, 0);
+        std::fs::read_to_string(other.dir.join("key.pem")).unwrap()
+    };
+    let foreign_bundle = {
+        // The root-only PKI's root: a real CA, but not one that issued this leaf.
+        let out = r.cmd(&["pki", "bundle", "prd", "daemon-ca", "--roots"], &[]).ok();
+        out.stdout
+    };
+    let cases: Vec<(&str, &str, String, &str)> = vec![
+        ("key.pem", "key of another service", other_key, "set-key-mismatch"),
+        ("bundle.pem", "bundle that does not trust the leaf", foreign_bundle, "set-untrusted"),
+        (
+            "cert.pem",
+            "garbage leaf",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into(),
+            "set-malformed",
+        ),
+    ];
+    for (file, what, value, code) in cases {
+        let (held, reloads) = (h.held(), h.reloads());
+        tamper(h.service, h.scope, file, &value);
+        let (exit, doc) = h.project(&[]);
+        assert_eq!(exit, 1, "{what}: {doc}");
+        assert_eq!(
+            (doc["status"].as_str(), doc["error"]["code"].as_str()),
+            (Some("failed"), Some(code)),
+            "{what}: {doc}"
+        );
+        assert!(doc["error"]["hint"].as_str().is_some_and(|s| !s.is_empty()));
+        assert_eq!(h.held(), held, "{what}: the old leaf is kept");
+        assert_eq!(h.reloads(), reloads, "{what}: nothing ran");
+        renew(r, &["--service", h.service]).ok();
+        // Put this host back on a good leaf for the next case.
+        assert_eq!(h.project(&[]).0, 0);
+    }
+    // Expired (the provider's leaf is not valid at the host's time).
+    let held = h.held();
+    let reloads = h.reloads();
+    let out = h.command(&["--json"]).env("INFORGE_NOW", "2031-01-01T00:00:00Z").output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((out.status.code(), doc["error"]["code"].as_str()), (Some(1), Some("set-not-valid-now")), "{doc}");
+    assert_eq!((h.held(), h.reloads()), (held, reloads));
+}
+
+#[test]
+fn dir_provider_two_hosts_project_reload_once_and_refuse_tampering() {
+    let r = Repo::initialized();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let hosts = [
+        Host::new("api", "global", Host::dir_source(&provider)),
+        Host::new("web", "us-east-1", Host::dir_source(&provider)),
+    ];
+    let p = provider.clone();
+    projection_loop(&r, &hosts, &|svc, scope, file, value| {
+        // Write through the scope link into the current generation, as a rogue writer would.
+        std::fs::write(p.join(svc).join("mtls").join(scope).join(file), value).unwrap();
+    });
+    // Provider unreachable (its directory gone): exit 1, the old leaf stays.
+    let h = &hosts[1];
+    let held = h.held();
+    std::fs::rename(&provider, provider.with_extension("away")).unwrap();
+    let (code, doc) = h.project(&[]);
+    assert_eq!((code, doc["error"]["code"].as_str()), (1, Some("provider-missing")), "{doc}");
+    assert_eq!(h.held(), held);
+    // --keep-valid (ExecStartPre): the same failure exits 0 because the leaf held is valid.
+    let (code, doc) = h.project(&["--keep-valid"]);
+    assert_eq!((code, doc["status"].as_str(), doc["kept"].as_bool()), (0, Some("failed"), Some(true)), "{doc}");
+}
+
+#[test]
+fn etcd_provider_renew_writes_sets_and_two_hosts_project_them() {
+    let etcd = Etcd::start();
+    let r = etcd_repo(&etcd);
+    let hosts =
+        [Host::new("api", "global", Host::etcd_source(&etcd)), Host::new("web", "us-east-1", Host::etcd_source(&etcd))];
+    // The provider's layout (SPEC §6), read back with etcdctl, an independent client.
+    let run = renew(&r, &["--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["provider"]["kind"], "etcd");
+    let keys = String::from_utf8(etcd.ctl(&["get", "--prefix", "/inforge/prd", "--keys-only"]).stdout).unwrap();
+    let keys: Vec<&str> = keys.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(keys.len(), 5 * 3, "{keys:?}");
+    assert!(keys.contains(&"/inforge/prd/web/mtls/eu-west-1/key.pem"));
+    let key = etcd.get("/inforge/prd/api/mtls/global/key.pem");
+    assert!(key.contains("BEGIN PRIVATE KEY"));
+
+    let e = &etcd;
+    projection_loop(&r, &hosts, &|svc, scope, file, value| {
+        e.put(&format!("/inforge/prd/{svc}/mtls/{scope}/{file}"), value)
+    });
+}
+
+#[test]
+fn etcd_unreachable_keeps_the_host_leaf_and_fails_renew_without_touching_the_store() {
+    let mut etcd = Etcd::start();
+    let r = etcd_repo(&etcd);
+    renew(&r, &[]).ok();
+    let h = Host::new("api", "global", Host::etcd_source(&etcd));
+    assert_eq!(h.project(&[]).0, 0);
+    let held = h.held();
+    etcd.kill();
+    let (code, doc) = h.project(&[]);
+    assert_eq!(
+        (code, doc["status"].as_str(), doc["error"]["code"].as_str()),
+        (1, Some("failed"), Some("provider-unreachable")),
+        "{doc}"
+    );
+    assert_eq!((h.held(), h.reloads()), (held, 1));
+    let (code, doc) = h.project(&["--keep-valid"]);
+    assert_eq!((code, doc["kept"].as_bool()), (0, Some(true)), "{doc}");
+    let before = r.store();
+    let env = [("INFORGE_SECRETS_KEY", r.ci.as_str()), ("INFORGE_ETCD_TIMEOUT", "2")];
+    r.cmd(&["pki", "renew", "prd"], &env).fails("provider-unreachable", "etcd");
+    assert_eq!(r.store(), before);
+}
+
+/// Reads a watcher's JSON lines as they come.
+struct Watcher {
+    child: Child,
+    lines: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Watcher {
+    fn start(h: &Host) -> Watcher {
+        let mut child = h
+            .command(&["--json", "--watch", "--poll-interval", "0.1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&l) {
+                    sink.lock().unwrap().push(v);
+                }
+            }
+        });
+        Watcher { child, lines }
+    }
+
+    /// Waits (bounded) until `pred` holds for some report; returns how long it took.
+    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> Duration {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            // Clone before judging: `pred` may itself count reports (and take the lock).
+            let seen = self.lines.lock().unwrap().clone();
+            if seen.iter().any(&pred) {
+                return started.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("watch: {what} did not happen within {limit:?}; saw {:?}", self.lines.lock().unwrap());
+    }
+
+    fn changes(&self) -> usize {
+        self.lines.lock().unwrap().iter().filter(|v| v["status"] == "changed").count()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serial_of(v: &serde_json::Value) -> String {
+    v["leaf"]["serial"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn watch_picks_up_a_renew_within_seconds_and_survives_an_etcd_restart() {
+    let mut etcd = Etcd::start();
+    let r = etcd_repo(&etcd);
+    renew(&r, &[]).ok();
+    let h = Host::new("api", "global", Host::etcd_source(&etcd));
+    let w = Watcher::start(&h);
+    w.wait_for("the first projection", Duration::from_secs(10), |v| v["status"] == "changed");
+    renew(&r, &["--service", "api"]).ok();
+    let latency = w.wait_for("a second change", Duration::from_secs(5), |_| w.changes() >= 2);
+    eprintln!("watch latency after renew (etcd): {latency:?}");
+    // etcd killed mid-watch: the good leaf stays; restarted: the watcher recovers.
+    etcd.kill();
+    let held = h.held();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(h.held(), held, "the good leaf survives the outage");
+    etcd.restart();
+    let before = w.changes();
+    renew(&r, &["--service", "api"]).ok();
+    let latency = w.wait_for("a change after the restart", Duration::from_secs(15), |_| w.changes() > before);
+    eprintln!("watch latency after an etcd restart and renew: {latency:?}");
+    let last = w.lines.lock().unwrap().iter().rev().find(|v| v["status"] == "changed").cloned().unwrap();
+    assert!(h.cert().len() > 100);
+    assert_eq!(h.reloads(), w.changes(), "one reload per change");
+    assert!(!serial_of(&last).is_empty());
+    h.check_with_openssl();
+}
+
+#[test]
+fn watch_on_the_dir_provider_picks_up_a_renew() {
+    let r = Repo::initialized();
+    renew(&r, &[]).ok();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let h = Host::new("web", "eu-west-1", Host::dir_source(&provider));
+    let w = Watcher::start(&h);
+    w.wait_for("the first projection", Duration::from_secs(10), |v| v["status"] == "changed");
+    assert_eq!(w.changes(), 1);
+    renew(&r, &["--service", "web"]).ok();
+    let latency = w.wait_for("a second change", Duration::from_secs(5), |_| w.changes() >= 2);
+    eprintln!("watch latency after renew (dir, 0.1 s polling): {latency:?}");
+    h.check_with_openssl();
+    assert_eq!(h.reloads(), 2);
+}
+
+#[test]
+fn recovery_reaches_every_watching_host_at_once() {
+    let etcd = Etcd::start();
+    let r = etcd_repo(&etcd);
+    renew(&r, &[]).ok();
+    let hosts = [
+        Host::new("api", "global", Host::etcd_source(&etcd)),
+        Host::new("billing", "global", Host::etcd_source(&etcd)),
+    ];
+    let watchers: Vec<Watcher> = hosts.iter().map(Watcher::start).collect();
+    for w in &watchers {
+        w.wait_for("the first projection", Duration::from_secs(10), |v| v["status"] == "changed");
+    }
+    let compromised = watchers[0].lines.lock().unwrap()[0]["leaf"]["issuer"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    r.run(&["pki", "recover-intermediate", "prd", "wardnet-mesh", "global"]).ok();
+    for (w, h) in watchers.iter().zip(&hosts) {
+        w.wait_for("a leaf from the new intermediate", Duration::from_secs(10), |v| {
+            v["status"] == "changed" && v["leaf"]["issuer"].as_str().is_some_and(|i| i != compromised)
+        });
+        // By an independent tool: the projected chain no longer contains the revoked CA.
+        let (_, issuer) = crate::support::openssl(&["x509", "-in", "cert.pem", "-noout", "-issuer"], &h.dir);
+        assert!(!issuer.contains(compromised.split(',').next().unwrap().trim_start_matches("CN=")), "{issuer}");
+        h.check_with_openssl();
+    }
+    eprintln!("recover-intermediate → every watching host on the new intermediate: {:?}", started.elapsed());
+}
+
+#[test]
+fn mtls_between_two_hosts_projected_material_after_a_rotation() {
+    let etcd = Etcd::start();
+    let r = etcd_repo(&etcd);
+    renew(&r, &[]).ok();
+    let api = Host::new("api", "global", Host::etcd_source(&etcd));
+    let web = Host::new("web", "us-east-1", Host::etcd_source(&etcd));
+    r.run(&["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "global"]).ok();
+    renew(&r, &[]).ok();
+    for h in [&api, &web] {
+        assert_eq!(h.project(&[]).0, 0);
+    }
+    let now = inforge_core::time::format_rfc3339(time::OffsetDateTime::now_utc());
+    // web (region) → api (global): allowed by trust, both ways of verification.
+    let hs = rustls_handshake(&now, &web.svid(), &api.svid()).expect("rustls mTLS between projected hosts");
+    assert_eq!(hs.server_saw, "spiffe://wardnet.example/prd/us-east-1/web");
+    let (ok, transcript) = openssl_handshake(&now, &web.svid(), &api.svid());
+    assert!(ok, "openssl mTLS between projected hosts:\n{transcript}");
+}
+
+#[test]
+fn units_pass_systemd_analyze_verify_and_drive_the_bootstrapper() {
+    let r = Repo::initialized();
+    let out = tempfile::tempdir().unwrap();
+    let bin = boot_bin().display().to_string();
+    r.cmd(
+        &["pki", "units", "prd", "api", "--bootstrap-bin", &bin, "--out-dir", &out.path().display().to_string()],
+        &[],
+    )
+    .ok();
+    r.cmd(
+        &[
+            "pki",
+            "units",
+            "prd",
+            "web",
+            "--scope",
+            "eu-west-1",
+            "--watch",
+            "--bootstrap-bin",
+            &bin,
+            "--out-dir",
+            &out.path().display().to_string(),
+        ],
+        &[],
+    )
+    .ok();
+    r.cmd(&["pki", "units", "prd", "web"], &[]).fails("units-scope-required", "us-east-1, eu-west-1");
+    // The services the drop-ins extend.
+    for s in ["api", "web"] {
+        std::fs::write(
+            out.path().join(format!("{s}.service")),
+            "[Unit]\nDescription=stub\n[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
+        )
+        .unwrap();
+    }
+    let verify = |units: &[&str]| {
+        let o = tool("systemd-analyze")
+            .env("SYSTEMD_UNIT_PATH", format!("{}:", out.path().display()))
+            .arg("verify")
+            .args(units.iter().map(|u| out.path().join(u)))
+            .output()
+            .unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout))
+    };
+    // systemd-analyze prints warnings for bad keys and values but exits 0: silence is the pass.
+    let (ok, text) =
+        verify(&["api.service", "api-renew.service", "api-renew.timer", "web.service", "web-mtls-watch.service"]);
+    assert!(ok && text.trim().is_empty(), "systemd-analyze verify:\n{text}");
+    // Negative control: the same check catches a bad drop-in and a bad timer value.
+    let dropin = out.path().join("api.service.d/inforge-mtls.conf");
+    let good = std::fs::read_to_string(&dropin).unwrap();
+    std::fs::write(&dropin, good.replace("RuntimeDirectory=inforge/api", "RuntimeDirectory=/abs")).unwrap();
+    let timer = out.path().join("api-renew.timer");
+    std::fs::write(&timer, std::fs::read_to_string(&timer).unwrap().replace("=1h", "=banana")).unwrap();
+    let (_, text) = verify(&["api.service", "api-renew.timer"]);
+    assert!(text.contains("RuntimeDirectory") && text.contains("banana"), "negative control not caught:\n{text}");
+    std::fs::write(&dropin, &good).unwrap();
+
+    // The drop-in's ExecStartPre, run as systemd would (words split, quotes honoured by sh
+    // here), projects a first leaf into a tmpfs runtime directory.
+    renew(&r, &[]).ok();
+    let line = good.lines().find_map(|l| l.strip_prefix("ExecStartPre=")).unwrap();
+    let host = tempfile::Builder::new().prefix("inforge-units-").tempdir_in("/dev/shm").unwrap();
+    let line = line.replace("/run/inforge/api", &host.path().display().to_string());
+    let status = Command::new("/bin/sh").arg("-c").arg(&line).status().unwrap();
+    assert!(status.success(), "{line}");
+    let h = Host {
+        dir: host.path().to_path_buf(),
+        log: host.path().join("x"),
+        _tmp: tempfile::tempdir().unwrap(),
+        service: "api",
+        scope: "global",
+        source: vec![],
+    };
+    h.check_with_openssl();
+}
+
+#[test]
+fn bootstrap_refusals_change_nothing() {
+    let r = Repo::initialized();
+    renew(&r, &[]).ok();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    // A runtime directory on disk is refused (the key would persist), unless allowed.
+    let disk = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut h = Host::new("api", "global", Host::dir_source(&provider));
+    let shm = std::mem::replace(&mut h.dir, disk.path().to_path_buf());
+    let (code, doc) = h.project(&[]);
+    assert_eq!((code, doc["error"]["code"].as_str()), (1, Some("runtime-dir-persistent")), "{doc}");
+    assert!(snapshot(disk.path()).is_empty() && h.reloads() == 0);
+    assert_eq!(h.project(&["--allow-persistent"]).0, 0);
+    h.dir = shm;
+    // No set for this service/scope; a missing runtime directory.
+    let ghost = Host::new("web", "global", Host::dir_source(&provider));
+    let (code, doc) = ghost.project(&[]);
+    assert_eq!((code, doc["error"]["code"].as_str()), (1, Some("set-missing")), "{doc}");
+    let mut gone = Host::new("api", "global", Host::dir_source(&provider));
+    gone.dir = gone.dir.join("nope");
+    assert_eq!(gone.project(&[]).1["error"]["code"], "runtime-dir-missing");
+    // A failing reload: the leaf is in place, exit 1, and the next run owes the reload.
+    let mut c = h.command(&["--json"]);
+    let out = c.arg("--reload-command").arg("false").output();
+    assert_eq!(out.unwrap().status.code(), Some(2), "two reload commands are a usage error");
+    let failing = Command::new(boot_bin())
+        .args(["project", "--service", "api", "--scope", "global", "--runtime-dir"])
+        .arg(&h.dir)
+        .args(&h.source)
+        .args(["--reload-command", "false", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&failing.stdout).unwrap();
+    assert_eq!(
+        (failing.status.code(), doc["status"].as_str(), doc["error"]["code"].as_str()),
+        (Some(1), Some("changed"), Some("command-failed")),
+        "{doc}"
+    );
+    let reloads = h.reloads();
+    let (code, doc) = h.project(&[]);
+    assert_eq!(
+        (code, doc["status"].as_str(), doc["command"]["kind"].as_str()),
+        (0, Some("unchanged"), Some("reload")),
+        "the owed reload ran: {doc}"
+    );
+    assert_eq!(h.reloads(), reloads + 1);
+    let (_, doc) = h.project(&[]);
+    assert!(doc.get("command").is_none(), "owed only once: {doc}");
+    // Usage errors exit 2.
+    let o = Command::new(boot_bin()).args(["project", "--service", "api"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

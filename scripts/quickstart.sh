@@ -9,7 +9,7 @@ top=$PWD
 if [ -z "${INFORGE_BIN:-}" ]; then
   bash scripts/setup.sh
   echo "quickstart: building inforge (release)…" >&2
-  cargo build --release -q -p inforge-cli
+  cargo build --release -q -p inforge-cli -p inforge-bootstrap
   INFORGE_BIN="$top/target/release/inforge"
   echo "quickstart: building and installing the Python module (target/py-venv)…" >&2
   bash scripts/python.sh
@@ -70,6 +70,24 @@ for dir in "$provider"/*/mtls/*; do
     "$(stat -c %a "$dir/key.pem")" "$(grep -c 'BEGIN CERTIFICATE' "$dir/bundle.pem") intermediates" >&2
   count=$((count + 1))
 done
+boot="$(dirname "$INFORGE_BIN")/inforge-bootstrap"
+if [ -x "$boot" ]; then
+  echo "== a host: inforge-bootstrap projects api's leaf into a tmpfs runtime dir (as its systemd units would)" >&2
+  inforge pki units prd api --bootstrap-bin "$boot" --out-dir "$work/units" >/dev/null
+  if [ -d /dev/shm ]; then
+    host_dir=$(mktemp -d /dev/shm/inforge-quickstart-XXXXXX)
+    keep=()
+  else
+    host_dir="$work/host-api"; mkdir -p "$host_dir"; keep=(--allow-persistent)
+  fi
+  "$boot" project --service api --scope global --runtime-dir "$host_dir" --provider-dir "$provider" \
+    --reload-command "echo '  (reload api: the new leaf is in $host_dir)' >&2" "${keep[@]}"
+  "$boot" project --service api --scope global --runtime-dir "$host_dir" --provider-dir "$provider" \
+    --reload-command "echo 'never: nothing changed' >&2" "${keep[@]}"
+  openssl verify -partial_chain -CAfile "$host_dir/bundle.pem" "$host_dir/cert.pem" >/dev/null
+  echo "  units for the hosts: $work/units (docs/hosts.md)" >&2
+  [ "${#keep[@]}" -gt 0 ] || rm -rf "$host_dir"
+fi
 if [ -x "$top/target/py-venv/bin/python" ]; then
   echo "== release-time mint from Python (examples/deploy_release.py, inforge.mint)" >&2
   "$top/target/py-venv/bin/python" "$top/examples/deploy_release.py" --repo . --env prd --service api \

@@ -6,6 +6,13 @@ set -euo pipefail
 need_apt=()
 command -v age >/dev/null 2>&1 && command -v age-keygen >/dev/null 2>&1 || need_apt+=(age)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The etcd provider: etcd-client's build compiles etcd's .proto files (protoc); the tests run
+# a real etcd on 127.0.0.1 and read it back with etcdctl.
+command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
+command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
+# `systemd-analyze verify` checks the units `inforge pki units` writes.
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2

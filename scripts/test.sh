@@ -11,12 +11,12 @@ cargo fmt --all -- --check
 
 echo "== clippy (core/ must stay IO-free: see core/clippy.toml)" >&2
 cargo clippy -q -p inforge-core --all-targets -- -D warnings
-cargo clippy -q -p inforge-host -p inforge-cli --all-targets -- -D warnings
+cargo clippy -q -p inforge-host -p inforge-cli -p inforge-bootstrap --all-targets -- -D warnings
 
-echo "== cargo test (unit + scenarios)" >&2
+echo "== cargo test (unit + scenarios; the hosts scenarios start a real etcd on 127.0.0.1)" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test -p inforge-core -p inforge-host -p inforge-cli 2>&1 | tee "$log"
+cargo test -p inforge-core -p inforge-host -p inforge-cli -p inforge-bootstrap 2>&1 | tee "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
 echo "== Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)" >&2
@@ -36,7 +36,7 @@ echo "== the core and the wasm bindings build for wasm32-unknown-unknown (no hos
 cargo check -q -p inforge-core -p inforge-wasm --target wasm32-unknown-unknown
 
 echo "== quickstart (README main command) on the debug build" >&2
-cargo build -q -p inforge-cli
+cargo build -q -p inforge-cli -p inforge-bootstrap
 INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/quickstart.sh >/dev/null
 echo "quickstart: ok" >&2
 echo "inforge: $passed passed, 0 failed"

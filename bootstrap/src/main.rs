@@ -6,6 +6,8 @@
 //! no store, no infra repo and no identity. `--watch` stays running and re-projects within
 //! seconds of a change (an etcd watch; for `dir`, polling the scope link).
 #![forbid(unsafe_code)]
+// Errors are the cold path and carry their context by value, as in inforge-host.
+#![allow(clippy::result_large_err)]
 
 mod error;
 mod runtime;
@@ -368,25 +370,11 @@ fn main() -> ExitCode {
     if a.watch {
         return watch(&a);
     }
-    let source = Source::open(&a);
-    let r = project_once(&a, source.as_ref().map_err(|e| clone_err(e)));
+    let r = match Source::open(&a) {
+        Ok(source) => project_once(&a, Ok(&source)),
+        // Reported through the same path as a failed fetch: the runtime directory is kept.
+        Err(e) => project_once(&a, Err(e)),
+    };
     emit(&a, &r);
     exit_code(&a, &r)
-}
-
-/// The open error, reported through the same path as a failed fetch.
-fn clone_err(e: &BootError) -> BootError {
-    match e {
-        BootError::Host(inforge_host::HostError::ProviderUnreachable { op, endpoints, detail }) => {
-            BootError::Host(inforge_host::HostError::ProviderUnreachable {
-                op,
-                endpoints: endpoints.clone(),
-                detail: detail.clone(),
-            })
-        }
-        BootError::Host(inforge_host::HostError::ProviderMissing { path }) => {
-            BootError::Host(inforge_host::HostError::ProviderMissing { path: path.clone() })
-        }
-        other => BootError::Host(inforge_host::HostError::Internal(other.message())),
-    }
 }

@@ -224,3 +224,89 @@ pub fn decide(current: Option<&SetTexts>, fetched: &SetTexts) -> Action {
         _ => Action::Replace,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Project;
+    use crate::custody::tests::{identity, TestSealer};
+    use crate::custody::Custodian;
+    use crate::effects::Effects;
+    use crate::mesh::{mint, open_issuers, plan, Filter, Minted};
+    use crate::store::{Store, Topology};
+    use crate::Coded;
+    use rand_chacha::rand_core::SeedableRng;
+
+    /// api (global) and web (us-east-1) leaves from one mesh.
+    fn minted(now: OffsetDateTime) -> (Minted, Minted) {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(21);
+        let (root_id, ci) = (identity(Custodian::OfflineRoot), identity(Custodian::Ci));
+        let cfg = "baseDomain: w.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n  api: {pki: mesh, scope: global}\n  web: {pki: mesh, scope: regional}\n";
+        let project = Project::parse(cfg, Some("regions: [us-east-1]\n")).unwrap();
+        let mut store = Store::new(root_id.recipient(), ci.recipient());
+        let mut fx = Effects { now, rng: &mut rng, sealer: &mut TestSealer };
+        let alg = crate::keys::Algorithm::EcdsaP256;
+        crate::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();
+        for scope in ["global", "us-east-1"] {
+            crate::lifecycle::add_intermediate(&mut store, &project, "prd", "mesh", scope, &root_id, &mut fx).unwrap();
+        }
+        let targets = plan(&project, &store, "prd", &Filter::default()).unwrap();
+        let issuers = open_issuers(&store, &project, "prd", &targets, &ci, now).unwrap();
+        let mut leaf = |svc: &str| {
+            let t = targets.iter().find(|t| t.service == svc).unwrap();
+            mint(t, &issuers[&("mesh".into(), t.scope.clone())], None, now, &mut rng).unwrap()
+        };
+        (leaf("api"), leaf("web"))
+    }
+
+    fn set(m: &Minted) -> SetTexts {
+        SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.clone() }
+    }
+
+    #[test]
+    fn a_sound_set_verifies_and_each_fault_has_its_code() {
+        let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let (api, web) = minted(now);
+        let good = set(&api);
+        let p = verify_set("api", "global", &good, now).unwrap();
+        assert_eq!(p.spiffe_id, "spiffe://w.example/prd/global/api");
+        assert!(p.issuer.contains("prd global intermediate CA"), "{}", p.issuer);
+
+        let code = |s: &SetTexts, svc: &str, scope: &str, at: OffsetDateTime| verify_set(svc, scope, s, at).unwrap_err().code();
+        let mut bad = good.clone();
+        bad.key = web.key_pem.clone();
+        assert_eq!(code(&bad, "api", "global", now), "set-key-mismatch");
+        // Another service's whole, sound set under this service's name.
+        assert_eq!(code(&set(&web), "api", "global", now), "set-wrong-identity");
+        assert_eq!(code(&good, "api", "us-east-1", now), "set-wrong-identity");
+        // The region's bundle trusts {us-east-1, global}; the global bundle trusts both too,
+        // so an untrusted leaf needs a bundle without its issuer: web's leaf against a bundle
+        // holding only the global intermediate.
+        let mut untrusted = set(&web);
+        let global_int = crate::cert::parse_bundle(&api.cert_pem, "t").unwrap()[1].pem();
+        untrusted.bundle = global_int;
+        assert_eq!(code(&untrusted, "web", "us-east-1", now), "set-untrusted");
+        let later = now + time::Duration::days(400);
+        assert_eq!(code(&good, "api", "global", later), "set-not-valid-now");
+        let mut leaf_only = good.clone();
+        leaf_only.cert = api.leaf.pem();
+        assert_eq!(code(&leaf_only, "api", "global", now), "set-malformed");
+        let mut garbage = good.clone();
+        garbage.key = Zeroizing::new("not a key".into());
+        let e = verify_set("api", "global", &garbage, now).unwrap_err();
+        assert_eq!(e.code(), "set-malformed");
+        assert!(!format!("{e} {garbage:?}").contains("not a key"), "keys never reach messages or debug output");
+    }
+
+    #[test]
+    fn decide_compares_all_three_files() {
+        let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let (api, _) = minted(now);
+        let s = set(&api);
+        assert_eq!(decide(None, &s), Action::Replace);
+        assert_eq!(decide(Some(&s), &s), Action::Unchanged);
+        let mut new_bundle = s.clone();
+        new_bundle.bundle.push('\n');
+        assert_eq!(decide(Some(&s), &new_bundle), Action::Replace, "a bundle-only change is a change");
+    }
+}

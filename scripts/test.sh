@@ -39,4 +39,7 @@ echo "== quickstart (README main command) on the debug build" >&2
 cargo build -q -p inforge-cli -p inforge-bootstrap
 INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/quickstart.sh >/dev/null
 echo "quickstart: ok" >&2
+
+echo "== benches/etcd-renew.sh on the debug build, small N (proves the etcd benchmark works)" >&2
+INFORGE_BIN_DIR="$PWD/target/debug" bash benches/etcd-renew.sh 20 >&2
 echo "inforge: $passed passed, 0 failed"

@@ -30,17 +30,42 @@ pub struct Etcd {
     data: tempfile::TempDir,
     pub client: u16,
     peer: u16,
+    /// With client TLS: the directory holding ca.pem, server.pem, server-key.pem, client.pem,
+    /// client-key.pem (made with openssl).
+    tls: Option<PathBuf>,
 }
 
 impl Etcd {
     pub fn start() -> Etcd {
-        let mut e = Etcd { child: None, data: tempfile::tempdir().unwrap(), client: free_port(), peer: free_port() };
+        let mut e =
+            Etcd { child: None, data: tempfile::tempdir().unwrap(), client: free_port(), peer: free_port(), tls: None };
+        e.spawn();
+        e
+    }
+
+    /// etcd serving clients over TLS and requiring a client certificate signed by its CA.
+    pub fn start_tls() -> Etcd {
+        let data = tempfile::tempdir().unwrap();
+        let tls = data.path().join("tls");
+        std::fs::create_dir(&tls).unwrap();
+        let ossl = |args: &[&str]| {
+            let (ok, out) = crate::support::openssl(args, &tls);
+            assert!(ok, "openssl {args:?}: {out}");
+        };
+        ossl(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test etcd CA"]);
+        for (name, ext) in [("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"), ("client", "extendedKeyUsage=clientAuth")] {
+            std::fs::write(tls.join(format!("{name}.ext")), ext).unwrap();
+            ossl(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", &format!("{name}-key.pem"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={name}")]);
+            ossl(&["x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2", "-extfile", &format!("{name}.ext"), "-out", &format!("{name}.pem")]);
+        }
+        let mut e = Etcd { child: None, data, client: free_port(), peer: free_port(), tls: Some(tls) };
         e.spawn();
         e
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client)
     }
 
     fn spawn(&mut self) {
@@ -51,6 +76,18 @@ impl Etcd {
             .args(["--listen-client-urls", &self.url(), "--advertise-client-urls", &self.url()])
             .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
             .args(["--initial-cluster", &format!("t={peer}"), "--log-level", "error"])
+            .args(self.tls.iter().flat_map(|d| {
+                let f = |n: &str| d.join(n).display().to_string();
+                [
+                    "--cert-file".to_string(),
+                    f("server.pem"),
+                    "--key-file".into(),
+                    f("server-key.pem"),
+                    "--trusted-ca-file".into(),
+                    f("ca.pem"),
+                    "--client-cert-auth".into(),
+                ]
+            }))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.data.path().join("etcd.log")).unwrap())
             .spawn()
@@ -70,7 +107,18 @@ impl Etcd {
     }
 
     pub fn ctl(&self, args: &[&str]) -> std::process::Output {
-        tool("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &self.url()]).args(args).output().unwrap()
+        self.ctl_cmd().args(args).output().unwrap()
+    }
+
+    fn ctl_cmd(&self) -> Command {
+        let mut c = tool("etcdctl");
+        c.env("ETCDCTL_API", "3").args(["--endpoints", &self.url()]);
+        if let Some(d) = &self.tls {
+            c.arg(format!("--cacert={}", d.join("ca.pem").display()))
+                .arg(format!("--cert={}", d.join("client.pem").display()))
+                .arg(format!("--key={}", d.join("client-key.pem").display()));
+        }
+        c
     }
 
     pub fn get(&self, key: &str) -> String {
@@ -78,9 +126,9 @@ impl Etcd {
     }
 
     pub fn put(&self, key: &str, value: &str) {
-        let mut c = tool("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.url(), "put", key])
+        let mut c = self
+            .ctl_cmd()
+            .args(["put", key])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -350,6 +398,44 @@ fn etcd_provider_renew_writes_sets_and_two_hosts_project_them() {
     projection_loop(&r, &hosts, &|svc, scope, file, value| {
         e.put(&format!("/inforge/prd/{svc}/mtls/{scope}/{file}"), value)
     });
+}
+
+#[test]
+fn etcd_with_client_tls_renew_and_project_and_refuse_without_a_client_certificate() {
+    let etcd = Etcd::start_tls();
+    let tls = etcd.tls.clone().unwrap();
+    let r = Repo::initialized();
+    let cfg = std::fs::read_to_string(r.dir.join("inforge.yaml")).unwrap().replace(
+        "      kind: dir\n      path: ../provider-prd\n",
+        &format!(
+            "      kind: etcd\n      endpoints: [{}]\n      prefix: /inforge/prd\n      caFile: {}\n      certFile: {}\n      keyFile: {}\n",
+            etcd.url(),
+            tls.join("ca.pem").display(),
+            tls.join("client.pem").display(),
+            tls.join("client-key.pem").display()
+        ),
+    );
+    std::fs::write(r.dir.join("inforge.yaml"), &cfg).unwrap();
+    renew(&r, &["--service", "api"]).ok();
+    assert!(etcd.get("/inforge/prd/api/mtls/global/cert.pem").contains("BEGIN CERTIFICATE"));
+    let f = |n: &str| tls.join(n).display().to_string();
+    let mut source = Host::etcd_source(&etcd);
+    source.extend(["--etcd-ca".into(), f("ca.pem"), "--etcd-cert".into(), f("client.pem"), "--etcd-key".into(), f("client-key.pem")]);
+    let h = Host::new("api", "global", source);
+    let (code, doc) = h.project(&[]);
+    assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
+    h.check_with_openssl();
+    // Without the client certificate etcd refuses the connection: TLS is really enforced.
+    let no_cert = Host::new("api", "global", vec!["--etcd-endpoints".into(), etcd.url(), "--etcd-prefix".into(), "/inforge/prd".into(), "--etcd-ca".into(), f("ca.pem")]);
+    let (code, doc) = no_cert.project(&[]);
+    assert_eq!((code, doc["error"]["code"].as_str()), (1, Some("provider-unreachable")), "{doc}");
+    // And the CLI without it (certFile/keyFile removed) fails the same way, the store untouched.
+    let plain_ca = cfg.lines().filter(|l| !l.contains("certFile") && !l.contains("keyFile")).collect::<Vec<_>>().join("\n") + "\n";
+    std::fs::write(r.dir.join("inforge.yaml"), plain_ca).unwrap();
+    let before = r.store();
+    let env = [("INFORGE_SECRETS_KEY", r.ci.as_str()), ("INFORGE_ETCD_TIMEOUT", "3")];
+    r.cmd(&["pki", "renew", "prd"], &env).fails("provider-unreachable", "etcd");
+    assert_eq!(r.store(), before);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use inforge_host::{clock, rng, HostError};
 use crate::error::{Cli, CliError};
 use crate::render;
 use crate::{
-    AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RenewArgs, RotateArgs, UnitsArgs,
+    AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RenewArgs, RotateArgs, StatusArgs, UnitsArgs,
     ValidateArgs,
 };
 
@@ -251,8 +251,26 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         return Ok(());
     }
     // --root
+    if a.force && !(a.finalize || a.switch) {
+        return Err(CliError::Usage("--force goes with --root --switch or --root --finalize".into()));
+    }
+    if a.switch {
+        let changed = ops::switch_root(&loaded.env, &a.name, a.force, clock::now()?)?;
+        save(&repo, &loaded, &changed, &lock)?;
+        render::switched(&a.env, &changed.report);
+        return Ok(());
+    }
     if a.finalize {
-        let changed = ops::finalize_root(&loaded.env, &a.name, a.force, &mut keyring, clock::now()?)?;
+        let now = clock::now()?;
+        ops::check_finalize(&loaded.env, &a.name, a.force, now)?;
+        if !a.force {
+            fleet_gate(&repo, &loaded, &a.name, now)?;
+        } else {
+            eprintln!(
+                "warning: --force: finalizing without the phase and fleet checks; a host whose chain still starts on the previous root fails with consumers that trust only the new root until it re-projects"
+            );
+        }
+        let changed = ops::finalize_root(&loaded.env, &a.name, a.force, &mut keyring, now)?;
         save(&repo, &loaded, &changed, &lock)?;
         render::finalized(&a.env, &changed.report);
         return Ok(());
@@ -267,6 +285,64 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
     save(&repo, &loaded, &changed, &lock)?;
     render::root_rotated(&a.env, &changed.report);
     Ok(())
+}
+
+/// The finalize gate's fleet half: where the provider is reachable, every set of the PKI's
+/// services must already carry a switched chain. Unreachable: say so and rely on the time gate.
+fn fleet_gate(repo: &Repo, loaded: &Loaded, name: &str, now: time::OffsetDateTime) -> Result<(), CliError> {
+    let pki = loaded.env.store()?.pkis.get(name);
+    if pki.is_none_or(|p| p.topology == Topology::RootOnly) {
+        return Ok(());
+    }
+    let fetched = match provider::open(repo, &loaded.env).and_then(|p| fetch_all(p.as_ref(), &loaded.env)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read the provider ({}: {}); finalizing on the time gate alone — check every host re-projected (inforge pki status) first",
+                e.code(),
+                e.message()
+            );
+            return Ok(());
+        }
+    };
+    let report = ops::status(&loaded.env, &fetched, now, time::Duration::ZERO)?;
+    ops::check_fleet_switched(&loaded.env, name, &report)?;
+    Ok(())
+}
+
+/// Every planned set as the provider holds it.
+fn fetch_all(
+    p: &dyn Provider,
+    env: &ops::Env,
+) -> Result<Vec<(inforge_core::mesh::LeafTarget, Option<inforge_core::projection::SetTexts>)>, HostError> {
+    let targets = ops::status_targets(env)?;
+    targets
+        .into_iter()
+        .map(|t| {
+            let set = p.fetch(&t.service, &t.scope)?;
+            Ok((t, set))
+        })
+        .collect()
+}
+
+pub fn status(dir: &Path, a: StatusArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let loaded = repo.load(&a.env)?;
+    let within = inforge_core::time::parse_duration("--fail-within", &a.fail_within)?;
+    let now = clock::now()?;
+    let provider = provider::open(&repo, &loaded.env)?;
+    let fetched = fetch_all(provider.as_ref(), &loaded.env)?;
+    let report = ops::status(&loaded.env, &fetched, now, within)?;
+    if a.json {
+        render::json(&report)?;
+    } else {
+        render::out(&report.to_string())?;
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        Err(CliError::StatusProblems { sets: report.problem_sets })
+    }
 }
 
 pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> {

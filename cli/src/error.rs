@@ -31,6 +31,13 @@ pub enum CliError {
     ValidationFailed,
     /// init's stdout is closed or /dev/null.
     IdentityWouldBeLost,
+    /// `pki status` found problems (already reported).
+    StatusProblems {
+        /// Sets with problems.
+        sets: usize,
+    },
+    /// A combination of flags clap cannot express.
+    Usage(String),
 }
 
 impl From<HostError> for CliError {
@@ -55,6 +62,8 @@ impl CliError {
             CliError::Host(e) => e.code(),
             CliError::ValidationFailed => "validation-failed",
             CliError::IdentityWouldBeLost => "stdout-discarded",
+            CliError::StatusProblems { .. } => "status-problems",
+            CliError::Usage(_) => "usage",
         }
     }
 
@@ -65,6 +74,8 @@ impl CliError {
             CliError::IdentityWouldBeLost => {
                 "stdout is closed or /dev/null: the offline root identity printed there would be lost".into()
             }
+            CliError::StatusProblems { sets } => format!("{sets} provider set(s) have problems"),
+            CliError::Usage(m) => m.clone(),
         }
     }
 
@@ -75,12 +86,19 @@ impl CliError {
             CliError::IdentityWouldBeLost => {
                 "redirect stdout to a file you will move offline, e.g. `inforge pki init prd > root-identity.txt`; nothing was written".into()
             }
+            CliError::StatusProblems { .. } => {
+                "each problem above names what is wrong; most are fixed by `inforge pki renew <env>` in CI and the hosts re-projecting".into()
+            }
+            CliError::Usage(_) => "see `inforge pki rotate --help`".into(),
         }
     }
 
     /// Exit status for this failure.
     pub fn exit_code(&self) -> i32 {
-        1
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
     }
 
     /// Prints the error to stderr.

@@ -57,6 +57,9 @@ enum PkiCommand {
     /// Print the systemd drop-in, `<service>-renew.service` and `.timer` that project a
     /// service's leaf on its hosts (inforge-bootstrap).
     Units(UnitsArgs),
+    /// What the provider holds per service and scope, against the store: leaf, issuer, chain
+    /// phase, expiry, problems. Exits 1 on a problem.
+    Status(StatusArgs),
 }
 
 #[derive(Args)]
@@ -78,14 +81,17 @@ pub struct RotateArgs {
     /// Start a dual-root overlap (offline root identity); with --finalize, end it.
     #[arg(long)]
     pub root: bool,
+    /// With --root: the middle phase; chains put the new root's path first (no identity).
+    #[arg(long, requires = "root", conflicts_with = "finalize")]
+    pub switch: bool,
     /// With --root: end the overlap, dropping the previous root.
     #[arg(long, requires = "root")]
     pub finalize: bool,
-    /// With --finalize: end the overlap before its minimum age.
-    #[arg(long, requires = "finalize")]
+    /// With --switch or --finalize: skip the phase's minimum age and (finalize) the fleet check.
+    #[arg(long)]
     pub force: bool,
-    /// With --root: minimum overlap before --finalize (days; default 30).
-    #[arg(long, requires = "root", conflicts_with = "finalize", value_name = "DAYS")]
+    /// With --root: minimum overlap before --switch (days; default 30).
+    #[arg(long, requires = "root", conflicts_with_all = ["finalize", "switch"], value_name = "DAYS")]
     pub min_overlap_days: Option<u32>,
 }
 
@@ -127,6 +133,18 @@ pub struct BundleArgs {
     /// The root bundle for root-anchoring consumers (both roots during an overlap).
     #[arg(long)]
     pub roots: bool,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Environment name.
+    pub env: String,
+    /// A leaf expiring within this is a problem (e.g. 30d, 12h; default 7d).
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    pub fail_within: String,
+    /// One JSON document on stdout (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -227,6 +245,7 @@ fn main() {
         Command::Pki(PkiCommand::Rotate(a)) => commands::rotate(&dir, a),
         Command::Pki(PkiCommand::RecoverIntermediate(a)) => commands::recover_intermediate(&dir, a),
         Command::Pki(PkiCommand::Units(a)) => commands::units(&dir, a),
+        Command::Pki(PkiCommand::Status(a)) => commands::status(&dir, a),
         Command::Validate(a) => commands::validate(&dir, a),
     };
     if let Err(e) = result {

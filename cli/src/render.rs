@@ -131,7 +131,37 @@ pub fn root_rotated(env: &str, r: &RootRotated) {
         "  2. run `{}` (mesh services are undisturbed: same intermediate keys)",
         step(Step::new(Op::Renew).env(env))
     );
-    eprintln!("  3. from {}: {}", r.finalize_allowed_at, step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki)));
+    if !r.switches {
+        eprintln!("  3. from {}: {}", r.switch_allowed_at, step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki)));
+        return;
+    }
+    eprintln!(
+        "  3. from {}: {} (chains then put the new root's path first), renew, let hosts re-project",
+        r.switch_allowed_at,
+        step(Step::new(Op::SwitchRoot).env(env).pki(&r.pki))
+    );
+    eprintln!(
+        "  4. a week after the switch, once `inforge pki status {env}` shows every set switched: {}",
+        step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki))
+    );
+}
+
+pub fn switched(env: &str, r: &inforge_core::ops::Switched) {
+    eprintln!("switched {:?} to the new root's path first at {}", r.pki, r.switched_at);
+    eprintln!("next:");
+    eprintln!("  1. commit {}", store_path(env));
+    eprintln!(
+        "  2. run `{}` in CI: every leaf's chain now starts with the intermediate signed by the new root",
+        step(Step::new(Op::Renew).env(env))
+    );
+    eprintln!(
+        "  3. let hosts re-project (daily timer or --watch); `inforge pki status {env}` shows each set's chain phase"
+    );
+    eprintln!(
+        "  4. from {}, once every set is switched: {}",
+        r.finalize_allowed_at,
+        step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki))
+    );
 }
 
 pub fn recovered_revocations(r: &Recovered) {

@@ -90,6 +90,8 @@ pub enum Op {
     RotateIntermediate,
     /// Start a root overlap (offline).
     RotateRoot,
+    /// Root rotation's middle phase: chains put the new root's path first.
+    SwitchRoot,
     /// End a root overlap (offline).
     FinalizeRoot,
     /// Compromise recovery (offline).
@@ -248,6 +250,7 @@ impl Wording for CliWording {
             Op::Intermediate => format!("INFORGE_PKI_ROOT_KEY=… inforge pki intermediate {env} {pki} {scope}"),
             Op::RotateIntermediate => format!("inforge pki rotate {env} {pki} --intermediate {scope}"),
             Op::RotateRoot => format!("inforge pki rotate {env} {pki} --root"),
+            Op::SwitchRoot => format!("inforge pki rotate {env} {pki} --root --switch"),
             Op::FinalizeRoot => format!("inforge pki rotate {env} {pki} --root --finalize"),
             Op::RecoverIntermediate => format!("inforge pki recover-intermediate {env} {pki} {scope}"),
             Op::Renew => format!("inforge pki renew {env}"),
@@ -293,6 +296,9 @@ pub enum Error {
     /// A fetched leaf set failed the host's checks before projection.
     #[error(transparent)]
     Projection(#[from] crate::projection::ProjectionError),
+    /// A duration could not be parsed.
+    #[error(transparent)]
+    Duration(#[from] crate::time::DurationError),
     /// `inforge pki units` was refused.
     #[error(transparent)]
     Units(#[from] crate::units::UnitsError),
@@ -313,6 +319,7 @@ impl Error {
             Error::Time(e) => e,
             Error::Projection(e) => e,
             Error::Units(e) => e,
+            Error::Duration(e) => e,
         }
     }
 
@@ -327,6 +334,7 @@ impl Error {
             Error::Mesh(_) => "mesh",
             Error::Time(_) => "time",
             Error::Projection(_) | Error::Units(_) => "mesh",
+            Error::Duration(_) => "time",
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod pki;
 pub mod profile;
 pub mod projection;
 pub mod rotate;
+pub mod status;
 pub mod store;
 pub mod time;
 pub mod units;

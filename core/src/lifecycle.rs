@@ -49,6 +49,7 @@ pub fn add_pki(
             previous_intermediates: BTreeMap::new(),
             root_overlap_started: None,
             root_overlap_min_days: None,
+            root_switched_at: None,
             revoked: Vec::new(),
         },
     );

@@ -48,6 +48,12 @@ pub struct OverlapSummary {
     pub root_overlap: bool,
     /// When it started.
     pub root_overlap_started: Option<String>,
+    /// The root-rotation phase: stable, overlap or switched.
+    pub phase: crate::pki::RootPhase,
+    /// When `--root --switch` is allowed (two-tier, overlap phase).
+    pub switch_allowed_at: Option<String>,
+    /// When `--root --switch` happened.
+    pub switched_at: Option<String>,
     /// From when `--root --finalize` is allowed without --force.
     pub finalize_allowed_at: Option<String>,
     /// Retired roots still trusted.
@@ -130,6 +136,14 @@ pub fn listing(store: &Store, env: &str, now: OffsetDateTime) -> Result<Listing,
             overlap: OverlapSummary {
                 root_overlap: !pki.previous_roots.is_empty(),
                 root_overlap_started: pki.root_overlap_started.clone(),
+                phase: crate::pki::root_phase(pki),
+                switch_allowed_at: match crate::pki::root_phase(pki) {
+                    crate::pki::RootPhase::Overlap => {
+                        crate::pki::switch_allowed_at_pki(pki, name)?.map(crate::time::format_rfc3339)
+                    }
+                    _ => None,
+                },
+                switched_at: pki.root_switched_at.clone(),
                 finalize_allowed_at: crate::pki::finalize_allowed_at(store, name)?.map(crate::time::format_rfc3339),
                 previous_roots,
                 previous_intermediates,
@@ -171,12 +185,21 @@ impl fmt::Display for Listing {
                 )?;
             }
             if p.overlap.root_overlap {
+                let next = match (&p.overlap.switch_allowed_at, &p.overlap.switched_at) {
+                    (Some(at), _) => format!("phase overlap (previous root's path first); switch from {at}"),
+                    (None, Some(at)) => format!(
+                        "phase switched at {at} (new root's path first); finalize from {}",
+                        p.overlap.finalize_allowed_at.as_deref().unwrap_or("now")
+                    ),
+                    (None, None) => {
+                        format!("finalize from {}", p.overlap.finalize_allowed_at.as_deref().unwrap_or("now"))
+                    }
+                };
                 writeln!(
                     f,
-                    "  overlap                  root rotation since {} ({} previous root(s)); finalize from {}",
+                    "  overlap                  root rotation since {} ({} previous root(s)); {next}",
                     p.overlap.root_overlap_started.as_deref().unwrap_or("unknown"),
                     p.overlap.previous_roots.len(),
-                    p.overlap.finalize_allowed_at.as_deref().unwrap_or("now")
                 )?;
             }
             for (scope, v) in &p.overlap.previous_intermediates {

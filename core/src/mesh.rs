@@ -610,14 +610,20 @@ pub fn check_issuer(
     Ok((cert, bundle))
 }
 
-/// The chain that follows a leaf in `cert.pem`: during a root overlap, the intermediate's
-/// twins (same key, signed by a previous root) first, then the intermediate.
+/// The chain that follows a leaf in `cert.pem`, by root phase: stable, the intermediate;
+/// overlap, the intermediate's twins (same key, signed by a previous root) first, then the
+/// intermediate; switched, the intermediate first, then its twins.
 fn chain_of(pki: &Pki, name: &str, scope: &str, cert: &Cert) -> Result<String, Error> {
     let revoked = revoked_set(pki);
-    // Twins (same key, signed by a previous root) go first: OpenSSL takes the first
-    // matching issuer without backtracking, and during an overlap the consumers that have
-    // not yet been updated anchor on the previous root; updated ones trust both.
+    // OpenSSL and GnuTLS take the first matching issuer without backtracking. During the
+    // overlap consumers not yet updated anchor on the previous root (updated ones trust both),
+    // so the previous root's path goes first; after `--switch` consumers may trust only the
+    // new root, so its path goes first and the twins stay only for stragglers.
+    let switched = crate::pki::root_phase(pki) == crate::pki::RootPhase::Switched;
     let mut chain = String::new();
+    if switched {
+        chain.push_str(&cert.pem());
+    }
     let previous = pki.previous_intermediates.get(scope).into_iter().flatten();
     for (i, b) in previous.enumerate() {
         let loc = format!("pkis.{name}.previousIntermediates.{scope}[{i}]");
@@ -626,7 +632,9 @@ fn chain_of(pki: &Pki, name: &str, scope: &str, cert: &Cert) -> Result<String, E
             chain.push_str(&c.pem());
         }
     }
-    chain.push_str(&cert.pem());
+    if !switched {
+        chain.push_str(&cert.pem());
+    }
     Ok(chain)
 }
 

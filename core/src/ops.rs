@@ -499,8 +499,10 @@ pub struct RootRotated {
     pub root_fingerprint: String,
     /// Intermediates re-signed (keeping their keys).
     pub resigned: Vec<String>,
-    /// From when `--finalize` is allowed.
-    pub finalize_allowed_at: String,
+    /// From when `--switch` is allowed (two-tier) or `--finalize` (root-only).
+    pub switch_allowed_at: String,
+    /// Whether the next phase is `--switch` (two-tier) rather than `--finalize` (root-only).
+    pub switches: bool,
 }
 
 /// `rotate --root`: starts a dual-root overlap (offline identity; decrypts nothing).
@@ -525,11 +527,87 @@ pub fn rotate_root(
         pki: name.into(),
         root_fingerprint: root.fingerprint(),
         resigned: p.intermediates.keys().cloned().collect(),
+        switches: p.topology == crate::store::Topology::TwoTier,
+        switch_allowed_at: pki::switch_allowed_at_pki(p, name)?
+            .or(pki::finalize_allowed_at_pki(p, name)?)
+            .map(crate::time::format_rfc3339)
+            .unwrap_or_default(),
+    };
+    Ok(Changed { store, report })
+}
+
+/// `inforge pki status`: the targets whose sets to fetch (the sets renew writes).
+pub fn status_targets(env: &Env) -> Result<Vec<crate::mesh::LeafTarget>, Error> {
+    crate::mesh::plan(&env.project, env.store()?, &env.name, &crate::mesh::Filter::default())
+}
+
+/// `inforge pki status`: judges the fetched sets against the store.
+pub fn status(
+    env: &Env,
+    fetched: &[(crate::mesh::LeafTarget, Option<crate::projection::SetTexts>)],
+    now: OffsetDateTime,
+    within: time::Duration,
+) -> Result<crate::status::StatusReport, Error> {
+    crate::time::check_now("the time", now)?;
+    Ok(crate::status::status(&env.project, env.store()?, &env.name, fetched, now, within))
+}
+
+/// What `rotate --root --switch` did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Switched {
+    /// PKI.
+    pub pki: String,
+    /// When (RFC 3339).
+    pub switched_at: String,
+    /// From when `--finalize` is allowed.
+    pub finalize_allowed_at: String,
+}
+
+/// `rotate --root --switch`: root rotation's middle phase. Needs no identity: it changes only
+/// the order of the chains renew writes (the new root's path first).
+pub fn switch_root(env: &Env, name: &str, force: bool, now: OffsetDateTime) -> Result<Changed<Switched>, Error> {
+    let mut store = env.store_mut()?;
+    crate::time::check_now("the time", now)?;
+    crate::rotate::switch_root(&mut store, name, force, now)?;
+    let report = Switched {
+        pki: name.into(),
+        switched_at: crate::time::format_rfc3339(now),
         finalize_allowed_at: pki::finalize_allowed_at(&store, name)?
             .map(crate::time::format_rfc3339)
             .unwrap_or_default(),
     };
     Ok(Changed { store, report })
+}
+
+/// The finalize gate's fleet half: refuses while any provider set of the PKI's services
+/// carries a chain from before the switch (or none at all). `statuses` comes from
+/// [`crate::status::status`] over what the provider holds.
+pub fn check_fleet_switched(env: &Env, name: &str, report: &crate::status::StatusReport) -> Result<(), Error> {
+    let sets: Vec<&crate::status::SetStatus> = report.sets.iter().filter(|s| s.pki == name).collect();
+    let pending: Vec<String> = sets
+        .iter()
+        .filter(|s| s.chain_phase != Some(crate::pki::RootPhase::Switched))
+        .map(|s| format!("{}/{}", s.service, s.scope))
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    Err(crate::rotate::RotateError::FleetNotSwitched {
+        pki: name.into(),
+        pending: pending.len(),
+        total: sets.len(),
+        examples: pending.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+        env: env.name.clone(),
+    }
+    .into())
+}
+
+/// Checks `rotate --root --finalize`'s phase and age gate before the fleet check and before
+/// any identity.
+pub fn check_finalize(env: &Env, name: &str, force: bool, now: OffsetDateTime) -> Result<(), Error> {
+    crate::time::check_now("the time", now)?;
+    crate::rotate::check_finalize(env.store()?, name, force, now)
 }
 
 /// What `rotate --root --finalize` removed.

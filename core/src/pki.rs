@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::KeyUsages;
 
@@ -308,21 +309,89 @@ pub fn check_overlap_days(field: &str, days: u32) -> Result<(), Error> {
     Ok(())
 }
 
-/// When a PKI's open root overlap may be finalized (`None`: no overlap).
-pub fn finalize_allowed_at(store: &Store, name: &str) -> Result<Option<OffsetDateTime>, Error> {
-    finalize_allowed_at_pki(get_pki(store, name)?, name)
+/// Days between `rotate --root --switch` and `--finalize`: a week of daily host timers, so
+/// every host has re-projected a leaf whose chain puts the new root's path first.
+pub const DEFAULT_MIN_SWITCH_DAYS: u32 = 7;
+
+/// Where a PKI is in a root rotation. Each phase is a store state (`ls`, `validate` and
+/// the inspector show it) and fixes the order of the chain after a leaf in `cert.pem`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RootPhase {
+    /// No rotation: one root; the chain is the intermediate.
+    Stable,
+    /// `rotate --root`: both roots distributed; the chain keeps the previous root's path
+    /// first (intermediate re-signed by the previous root, then by the new one).
+    Overlap,
+    /// `rotate --root --switch`: the chain puts the new root's path first.
+    Switched,
 }
 
-/// [`finalize_allowed_at`] for a PKI already looked up. Checked arithmetic: a far-future
-/// start or a huge minimum is an error, never a panic.
-pub fn finalize_allowed_at_pki(pki: &Pki, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+impl RootPhase {
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RootPhase::Stable => "stable",
+            RootPhase::Overlap => "overlap",
+            RootPhase::Switched => "switched",
+        }
+    }
+}
+
+/// The PKI's root-rotation phase.
+pub fn root_phase(pki: &Pki) -> RootPhase {
+    match (pki.previous_roots.is_empty(), &pki.root_switched_at) {
+        (true, _) => RootPhase::Stable,
+        (false, None) => RootPhase::Overlap,
+        (false, Some(_)) => RootPhase::Switched,
+    }
+}
+
+fn overlap_started(pki: &Pki, name: &str) -> Result<Option<(String, OffsetDateTime)>, Error> {
     let Some(since) = &pki.root_overlap_started else {
         return Ok(None);
     };
     let field = format!("pkis.{name}.rootOverlapStarted");
-    let since = crate::time::parse_rfc3339(&field, since)?;
-    let days = overlap_min_days(pki, name)?;
-    crate::time::add_days(&field, since, i64::from(days)).map(Some)
+    Ok(Some((field.clone(), crate::time::parse_rfc3339(&field, since)?)))
+}
+
+/// When `--root --switch` is allowed: once the roots bundle with both roots has been out for
+/// the overlap's minimum (`rootOverlapMinDays`). `None`: no overlap, or a root-only PKI (no
+/// chains to switch). Checked arithmetic: a far-future start or a huge minimum is an error.
+pub fn switch_allowed_at_pki(pki: &Pki, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+    if pki.topology == crate::store::Topology::RootOnly || pki.previous_roots.is_empty() {
+        return Ok(None);
+    }
+    let Some((field, since)) = overlap_started(pki, name)? else {
+        return Ok(None);
+    };
+    crate::time::add_days(&field, since, i64::from(overlap_min_days(pki, name)?)).map(Some)
+}
+
+/// When a PKI's open root overlap may be finalized (`None`: no overlap, or a two-tier PKI
+/// that has not switched yet).
+pub fn finalize_allowed_at(store: &Store, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+    finalize_allowed_at_pki(get_pki(store, name)?, name)
+}
+
+/// [`finalize_allowed_at`] for a PKI already looked up: two-tier, [`DEFAULT_MIN_SWITCH_DAYS`]
+/// after the switch; root-only (nothing to switch), the overlap's minimum after its start.
+pub fn finalize_allowed_at_pki(pki: &Pki, name: &str) -> Result<Option<OffsetDateTime>, Error> {
+    if pki.previous_roots.is_empty() && pki.root_overlap_started.is_none() {
+        return Ok(None);
+    }
+    if pki.topology == crate::store::Topology::TwoTier {
+        let Some(t) = &pki.root_switched_at else {
+            return Ok(None);
+        };
+        let field = format!("pkis.{name}.rootSwitchedAt");
+        let at = crate::time::parse_rfc3339(&field, t)?;
+        return crate::time::add_days(&field, at, i64::from(DEFAULT_MIN_SWITCH_DAYS)).map(Some);
+    }
+    let Some((field, since)) = overlap_started(pki, name)? else {
+        return Ok(None);
+    };
+    crate::time::add_days(&field, since, i64::from(overlap_min_days(pki, name)?)).map(Some)
 }
 
 fn tier_name(tier: CaTier) -> &'static str {

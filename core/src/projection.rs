@@ -272,7 +272,9 @@ mod tests {
         assert_eq!(p.spiffe_id, "spiffe://w.example/prd/global/api");
         assert!(p.issuer.contains("prd global intermediate CA"), "{}", p.issuer);
 
-        let code = |s: &SetTexts, svc: &str, scope: &str, at: OffsetDateTime| verify_set(svc, scope, s, at).unwrap_err().code();
+        let code = |s: &SetTexts, svc: &str, scope: &str, at: OffsetDateTime| {
+            verify_set(svc, scope, s, at).unwrap_err().code()
+        };
         let mut bad = good.clone();
         bad.key = web.key_pem.clone();
         assert_eq!(code(&bad, "api", "global", now), "set-key-mismatch");

@@ -63,6 +63,68 @@ pub enum RotateError {
         /// When finalize becomes allowed.
         allowed_at: String,
     },
+    /// `--switch` on a root-only PKI.
+    #[error("{pki:?} is root-only: it issues no chains, so there is nothing to switch; finalize the overlap when its minimum has passed")]
+    SwitchNotApplicable {
+        /// PKI.
+        pki: String,
+    },
+    /// `--switch` twice.
+    #[error("{pki:?} already switched to the new root's path at {since}")]
+    AlreadySwitched {
+        /// PKI.
+        pki: String,
+        /// When.
+        since: String,
+    },
+    /// `--switch` before the roots bundle has been out for the minimum.
+    #[error("the root overlap of {pki:?} started {since}; consumers get {min_days} days to take the bundle with both roots: the switch is allowed from {allowed_at}")]
+    SwitchTooEarly {
+        /// PKI.
+        pki: String,
+        /// Overlap start.
+        since: String,
+        /// Minimum days.
+        min_days: u32,
+        /// When the switch becomes allowed.
+        allowed_at: String,
+    },
+    /// `--finalize` of a two-tier PKI that has not switched.
+    #[error("{pki:?} has not switched its chains to the new root yet: finalizing now would cut every host whose chain starts on the previous root off from consumers that trust only the new one")]
+    NotSwitched {
+        /// PKI.
+        pki: String,
+    },
+    /// `--finalize` too soon after the switch.
+    #[error(
+        "{pki:?} switched at {since}; hosts get {min_days} days to re-project: finalize is allowed from {allowed_at}"
+    )]
+    SwitchTooYoung {
+        /// PKI.
+        pki: String,
+        /// Switch time.
+        since: String,
+        /// Minimum days.
+        min_days: u32,
+        /// When finalize becomes allowed.
+        allowed_at: String,
+    },
+    /// `--finalize` while provider sets still carry a chain from before the switch.
+    #[error(
+        "{pending} of {total} provider sets of {pki:?} still carry a chain from before the switch (e.g. {examples})"
+    )]
+    FleetNotSwitched {
+        /// PKI.
+        pki: String,
+        /// Sets not yet switched.
+        pending: usize,
+        /// Sets checked.
+        total: usize,
+        /// A few of them.
+        examples: String,
+        /// Environment.
+        env: String,
+    },
 }
 
 impl crate::Coded for RotateError {
@@ -72,6 +134,12 @@ impl crate::Coded for RotateError {
             RotateError::OverlapOpen { .. } => "overlap-open",
             RotateError::NoOverlap { .. } => "overlap-none",
             RotateError::OverlapTooYoung { .. } => "overlap-too-young",
+            RotateError::SwitchNotApplicable { .. } => "switch-not-applicable",
+            RotateError::AlreadySwitched { .. } => "switch-done",
+            RotateError::SwitchTooEarly { .. } => "switch-too-early",
+            RotateError::NotSwitched { .. } => "switch-missing",
+            RotateError::SwitchTooYoung { .. } => "switch-too-young",
+            RotateError::FleetNotSwitched { .. } => "fleet-not-switched",
         }
     }
     fn remedy(&self) -> Remedy {
@@ -87,6 +155,38 @@ impl crate::Coded for RotateError {
                 "wait until then so root-anchoring consumers pick up the new root, or pass ",
                 Opt::Force,
                 " if you are sure they have"
+            ],
+            RotateError::SwitchNotApplicable { pki } => {
+                remedy!["end the overlap with ", Step::new(Op::FinalizeRoot).pki(pki)]
+            }
+            RotateError::AlreadySwitched { pki, .. } => remedy![
+                "the next phase is ",
+                Step::new(Op::FinalizeRoot).pki(pki),
+                " once every host holds a switched chain (inforge pki status <env>)"
+            ],
+            RotateError::SwitchTooEarly { .. } => remedy![
+                "wait until then so root-anchoring consumers take the bundle with both roots (inforge pki bundle <env> <pki> --roots), or pass ",
+                Opt::Force,
+                " if you know they all have it"
+            ],
+            RotateError::NotSwitched { pki } => remedy![
+                "switch first: ",
+                Step::new(Op::SwitchRoot).pki(pki),
+                ", renew, let hosts re-project, then finalize (or pass ",
+                Opt::Force,
+                " to accept the broken window)"
+            ],
+            RotateError::SwitchTooYoung { .. } => remedy![
+                "wait until then so every host re-projects a switched chain, or pass ",
+                Opt::Force,
+                " to accept that hosts still on the old chain fail with consumers trusting only the new root"
+            ],
+            RotateError::FleetNotSwitched { env, .. } => remedy![
+                "run ",
+                Step::new(Op::Renew).env(env),
+                " in CI and let the hosts re-project (inforge pki status shows each set's chain phase), or pass ",
+                Opt::Force,
+                " to accept that those hosts fail with consumers trusting only the new root"
             ],
         }
     }
@@ -266,20 +366,74 @@ pub struct Finalized {
     pub intermediates: usize,
 }
 
-/// Checks `rotate --root --finalize` before any identity: an overlap is open and old enough
-/// (unless `force`).
+/// Checks `rotate --root --switch` (no identity needed: it changes only the order of the
+/// chains renew writes): a two-tier overlap is open, not yet switched, and the roots bundle
+/// has been out for the overlap's minimum (unless `force`).
+pub fn check_switch(store: &Store, name: &str, force: bool, now: OffsetDateTime) -> Result<(), Error> {
+    let pki = get_pki(store, name)?;
+    if pki.previous_roots.is_empty() {
+        return Err(RotateError::NoOverlap { pki: name.into() }.into());
+    }
+    if pki.topology == Topology::RootOnly {
+        return Err(RotateError::SwitchNotApplicable { pki: name.into() }.into());
+    }
+    if let Some(since) = &pki.root_switched_at {
+        return Err(RotateError::AlreadySwitched { pki: name.into(), since: since.clone() }.into());
+    }
+    if let Some(allowed) = crate::pki::switch_allowed_at_pki(pki, name)? {
+        if now < allowed && !force {
+            return Err(RotateError::SwitchTooEarly {
+                pki: name.into(),
+                since: pki.root_overlap_started.clone().unwrap_or_default(),
+                min_days: crate::pki::overlap_min_days(pki, name)?,
+                allowed_at: crate::time::format_rfc3339(allowed),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// `rotate --root --switch`: from now on renew writes chains with the new root's path first.
+pub fn switch_root(store: &mut Store, name: &str, force: bool, now: OffsetDateTime) -> Result<(), Error> {
+    check_switch(store, name, force, now)?;
+    let pki = store
+        .pkis
+        .get_mut(name)
+        .ok_or_else(|| crate::pki::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
+    pki.root_switched_at = Some(crate::time::format_rfc3339(now));
+    Ok(())
+}
+
+/// Checks `rotate --root --finalize` before any identity: an overlap is open; a two-tier PKI
+/// has switched, long enough ago for hosts to re-project; a root-only PKI's overlap has run its
+/// minimum. `force` overrides the phase and the ages (the CLI says what it risks).
 pub fn check_finalize(store: &Store, name: &str, force: bool, now: OffsetDateTime) -> Result<(), Error> {
     let pki = get_pki(store, name)?;
     if pki.previous_roots.is_empty() {
         return Err(RotateError::NoOverlap { pki: name.into() }.into());
     }
+    if force {
+        return Ok(());
+    }
+    if pki.topology == Topology::TwoTier && pki.root_switched_at.is_none() {
+        return Err(RotateError::NotSwitched { pki: name.into() }.into());
+    }
     if let Some(allowed) = finalize_allowed_at(store, name)? {
-        if now < allowed && !force {
-            return Err(RotateError::OverlapTooYoung {
-                pki: name.into(),
-                since: pki.root_overlap_started.clone().unwrap_or_default(),
-                min_days: crate::pki::overlap_min_days(pki, name)?,
-                allowed_at: crate::time::format_rfc3339(allowed),
+        if now < allowed {
+            return Err(match &pki.root_switched_at {
+                Some(since) => RotateError::SwitchTooYoung {
+                    pki: name.into(),
+                    since: since.clone(),
+                    min_days: crate::pki::DEFAULT_MIN_SWITCH_DAYS,
+                    allowed_at: crate::time::format_rfc3339(allowed),
+                },
+                None => RotateError::OverlapTooYoung {
+                    pki: name.into(),
+                    since: pki.root_overlap_started.clone().unwrap_or_default(),
+                    min_days: crate::pki::overlap_min_days(pki, name)?,
+                    allowed_at: crate::time::format_rfc3339(allowed),
+                },
             }
             .into());
         }
@@ -313,6 +467,7 @@ pub fn finalize_root(
     pki.previous_roots.clear();
     pki.root_overlap_started = None;
     pki.root_overlap_min_days = None;
+    pki.root_switched_at = None;
     for (scope, certs) in pki.previous_intermediates.iter_mut() {
         let before = certs.len();
         certs.retain(|b| match (Cert::from_pem(b.as_str(), "previous"), current_keys.get(scope)) {

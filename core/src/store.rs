@@ -177,9 +177,13 @@ pub struct Pki {
     /// When the current root overlap started (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_overlap_started: Option<String>,
-    /// Minimum age of the root overlap before `--root --finalize` (days).
+    /// Minimum age of the root overlap before `--root --switch` (days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_overlap_min_days: Option<u32>,
+    /// When `--root --switch` put the new root's path first in leaf chains (RFC 3339); only
+    /// during a two-tier root overlap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_switched_at: Option<String>,
     /// Compromised certificates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked: Vec<Revoked>,
@@ -320,6 +324,17 @@ impl Store {
                     invalid(format!("{at}.rootOverlapStarted"), format!("is not an RFC 3339 timestamp: {t:?}"))
                 })?;
             }
+            if let Some(t) = &pki.root_switched_at {
+                crate::time::parse_rfc3339("", t).map_err(|_| {
+                    invalid(format!("{at}.rootSwitchedAt"), format!("is not an RFC 3339 timestamp: {t:?}"))
+                })?;
+                if pki.previous_roots.is_empty() || pki.topology == Topology::RootOnly {
+                    return Err(invalid(
+                        format!("{at}.rootSwitchedAt"),
+                        "must be absent outside a two-tier root overlap".into(),
+                    ));
+                }
+            }
             if let Some(d) = pki.root_overlap_min_days {
                 if d > crate::pki::MAX_OVERLAP_DAYS {
                     return Err(invalid(
@@ -360,6 +375,7 @@ mod tests {
             previous_intermediates: BTreeMap::new(),
             root_overlap_started: None,
             root_overlap_min_days: None,
+            root_switched_at: None,
             revoked: vec![],
         };
         p.intermediates.insert("us-east-1".into(), e.clone());
@@ -435,6 +451,7 @@ mod props {
                 previous_intermediates,
                 root_overlap_started: overlap.then(|| "2027-01-01T00:00:00Z".to_string()),
                 root_overlap_min_days: overlap.then_some(30),
+                root_switched_at: None,
                 revoked: vec![],
             })
     }

@@ -24,6 +24,46 @@ pub enum TimeError {
     },
 }
 
+/// Parses a duration such as `30d`, `12h`, `45m`, `90s` (one number, one unit; up to ten
+/// years), e.g. `pki status --fail-within`.
+pub fn parse_duration(source_name: &str, value: &str) -> Result<::time::Duration, crate::Error> {
+    let v = value.trim();
+    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: i64 = num.parse().map_err(|_| DurationError { source_name: source_name.into(), value: value.into() })?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        "m" => n.checked_mul(60),
+        "s" => Some(n),
+        "" if n == 0 => Some(0),
+        _ => None,
+    }
+    .ok_or_else(|| DurationError { source_name: source_name.into(), value: value.into() })?;
+    if secs > 3_660 * 86_400 {
+        return Err(DurationError { source_name: source_name.into(), value: value.into() }.into());
+    }
+    Ok(::time::Duration::seconds(secs))
+}
+
+/// A duration could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("{source_name} is not a duration such as 30d, 12h, 45m or 90s (at most 3660d): {value:?}")]
+pub struct DurationError {
+    /// Where it came from.
+    pub source_name: String,
+    /// The rejected value.
+    pub value: String,
+}
+
+impl crate::Coded for DurationError {
+    fn code(&self) -> &'static str {
+        "duration-invalid"
+    }
+    fn remedy(&self) -> crate::error::Remedy {
+        "write a whole number and one unit: d (days), h, m or s, e.g. 30d".into()
+    }
+}
+
 /// The earliest year inforge works in: an earlier time is a clock that was never set (a
 /// machine booted at the Unix epoch), not a rehearsal.
 pub const MIN_YEAR: i32 = 2000;

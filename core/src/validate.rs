@@ -363,8 +363,22 @@ fn check_pki(out: &mut Out, project: &Project, env: &str, file: &str, name: &str
             remedy!["start a dual-root overlap: ", Step::new(Op::RotateRoot).pki(name)],
         );
     }
-    match crate::pki::finalize_allowed_at_pki(pki, name) {
+    match crate::pki::switch_allowed_at_pki(pki, name) {
         Err(e) => out.error(file, &format!("{at}.rootOverlapMinDays"), &e),
+        Ok(Some(allowed)) if pki.root_switched_at.is_none() && now >= allowed => out.warn(
+            "root-overlap-switchable",
+            file,
+            &format!("{at}.previousRoots"),
+            format!(
+                "the root overlap has run its minimum (since {}): chains can put the new root's path first",
+                crate::time::format_rfc3339(allowed)
+            ),
+            remedy!["once root-anchoring consumers trust both roots: ", Step::new(Op::SwitchRoot).pki(name)],
+        ),
+        Ok(_) => {}
+    }
+    match crate::pki::finalize_allowed_at_pki(pki, name) {
+        Err(e) => out.error(file, &format!("{at}.rootSwitchedAt"), &e),
         Ok(Some(allowed)) if !pki.previous_roots.is_empty() && now >= allowed => out.warn(
             "root-overlap-finalizable",
             file,

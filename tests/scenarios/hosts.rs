@@ -52,11 +52,59 @@ impl Etcd {
             let (ok, out) = crate::support::openssl(args, &tls);
             assert!(ok, "openssl {args:?}: {out}");
         };
-        ossl(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test etcd CA"]);
-        for (name, ext) in [("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"), ("client", "extendedKeyUsage=clientAuth")] {
+        ossl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=test etcd CA",
+        ]);
+        for (name, ext) in [
+            ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"),
+            ("client", "extendedKeyUsage=clientAuth"),
+        ] {
             std::fs::write(tls.join(format!("{name}.ext")), ext).unwrap();
-            ossl(&["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", &format!("{name}-key.pem"), "-out", &format!("{name}.csr"), "-subj", &format!("/CN={name}")]);
-            ossl(&["x509", "-req", "-in", &format!("{name}.csr"), "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-days", "2", "-extfile", &format!("{name}.ext"), "-out", &format!("{name}.pem")]);
+            ossl(&[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &format!("{name}-key.pem"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ]);
+            ossl(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca-key.pem",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ]);
         }
         let mut e = Etcd { child: None, data, client: free_port(), peer: free_port(), tls: Some(tls) };
         e.spawn();
@@ -126,13 +174,7 @@ impl Etcd {
     }
 
     pub fn put(&self, key: &str, value: &str) {
-        let mut c = self
-            .ctl_cmd()
-            .args(["put", key])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut c = self.ctl_cmd().args(["put", key]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         use std::io::Write;
         c.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
         assert!(c.wait().unwrap().success());
@@ -420,17 +462,36 @@ fn etcd_with_client_tls_renew_and_project_and_refuse_without_a_client_certificat
     assert!(etcd.get("/inforge/prd/api/mtls/global/cert.pem").contains("BEGIN CERTIFICATE"));
     let f = |n: &str| tls.join(n).display().to_string();
     let mut source = Host::etcd_source(&etcd);
-    source.extend(["--etcd-ca".into(), f("ca.pem"), "--etcd-cert".into(), f("client.pem"), "--etcd-key".into(), f("client-key.pem")]);
+    source.extend([
+        "--etcd-ca".into(),
+        f("ca.pem"),
+        "--etcd-cert".into(),
+        f("client.pem"),
+        "--etcd-key".into(),
+        f("client-key.pem"),
+    ]);
     let h = Host::new("api", "global", source);
     let (code, doc) = h.project(&[]);
     assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
     h.check_with_openssl();
     // Without the client certificate etcd refuses the connection: TLS is really enforced.
-    let no_cert = Host::new("api", "global", vec!["--etcd-endpoints".into(), etcd.url(), "--etcd-prefix".into(), "/inforge/prd".into(), "--etcd-ca".into(), f("ca.pem")]);
+    let no_cert = Host::new(
+        "api",
+        "global",
+        vec![
+            "--etcd-endpoints".into(),
+            etcd.url(),
+            "--etcd-prefix".into(),
+            "/inforge/prd".into(),
+            "--etcd-ca".into(),
+            f("ca.pem"),
+        ],
+    );
     let (code, doc) = no_cert.project(&[]);
     assert_eq!((code, doc["error"]["code"].as_str()), (1, Some("provider-unreachable")), "{doc}");
     // And the CLI without it (certFile/keyFile removed) fails the same way, the store untouched.
-    let plain_ca = cfg.lines().filter(|l| !l.contains("certFile") && !l.contains("keyFile")).collect::<Vec<_>>().join("\n") + "\n";
+    let plain_ca =
+        cfg.lines().filter(|l| !l.contains("certFile") && !l.contains("keyFile")).collect::<Vec<_>>().join("\n") + "\n";
     std::fs::write(r.dir.join("inforge.yaml"), plain_ca).unwrap();
     let before = r.store();
     let env = [("INFORGE_SECRETS_KEY", r.ci.as_str()), ("INFORGE_ETCD_TIMEOUT", "3")];

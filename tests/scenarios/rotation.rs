@@ -156,7 +156,8 @@ fn root_rotation_overlap_and_finalize() {
     // Root-anchoring consumers get both roots during the overlap.
     let roots = r.cmd(&["pki", "bundle", "prd", "wardnet-mesh", "--roots"], &[]).ok().stdout;
     assert_eq!(roots.matches("BEGIN CERTIFICATE").count(), 2);
-    assert!(r.run(&["pki", "ls", "prd"]).ok().stdout.contains("finalize from 2027-02-09T12:00:00Z"));
+    let ls = r.run(&["pki", "ls", "prd"]).ok().stdout;
+    assert!(ls.contains("phase overlap (previous root's path first); switch from 2027-02-09T12:00:00Z"), "{ls}");
 
     // Mesh services are undisturbed: old leaves still talk, and new leaves talk to old ones.
     r.run(&["pki", "renew", "prd"]).ok();
@@ -179,17 +180,53 @@ fn root_rotation_overlap_and_finalize() {
         assert!(ok, "{anchor}: {out}");
     }
 
-    // Finalize refuses while the overlap is young, says when, and changes nothing.
-    let run = r.fails_unchanged(
+    // Finalize refuses before the switch; the switch refuses while the overlap is young, says
+    // when, and changes nothing.
+    r.fails_unchanged(
         &["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"],
         Some(&op),
-        "overlap-too-young",
+        "switch-missing",
+        "not switched",
+    );
+    let run = r.fails_unchanged(
+        &["pki", "rotate", "prd", "wardnet-mesh", "--root", "--switch"],
+        Some(&[]),
+        "switch-too-early",
         "allowed from 2027-02-09T12:00:00Z",
     );
     assert!(run.stderr.contains("--force"));
     r.now = Some("2027-02-10T12:00:00Z".into());
     let v = r.cmd(&["validate", "prd"], &[]).ok().stdout;
-    assert!(v.contains("warning[root-overlap-finalizable] pkis.wardnet-mesh.previousRoots"), "{v}");
+    assert!(v.contains("warning[root-overlap-switchable] pkis.wardnet-mesh.previousRoots"), "{v}");
+    // The switch needs no identity: it only orders the chains renew writes.
+    r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--switch"], &[]).ok();
+    assert!(r.store_text().contains("rootSwitchedAt: \"2027-02-10T12:00:00Z\""));
+    r.fails_unchanged(
+        &["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"],
+        Some(&op),
+        "switch-too-young",
+        "allowed from 2027-02-17T12:00:00Z",
+    );
+    // After the switch a renewed chain starts with the new root's path: a consumer anchored on
+    // the new root alone verifies it with OpenSSL (which takes the first candidate issuer).
+    r.run(&["pki", "renew", "prd", "--service", "web"]).ok();
+    let w_sw = fetch(&r, "web-sw", "web", "us-east-1");
+    write(&w_sw, "new-root.pem", &entry(&r.store_text(), &["pkis", "wardnet-mesh", "root", "cert"]));
+    let at = crate::tls::epoch(now(&r)).to_string();
+    let (ok, out) =
+        openssl(&["verify", "-attime", &at, "-CAfile", "new-root.pem", "-untrusted", "cert.pem", "cert.pem"], &w_sw);
+    assert!(ok, "switched chain, new root only: {out}");
+    // The fleet gate: api's set still carries the overlap-era chain.
+    r.now = Some("2027-02-18T12:00:00Z".into());
+    let run = r.fails_unchanged(
+        &["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"],
+        Some(&op),
+        "fleet-not-switched",
+        "still carry a chain from before the switch",
+    );
+    assert!(run.stderr.contains("api/global") || run.stderr.contains("billing/global"), "{}", run.stderr);
+    r.run(&["pki", "renew", "prd"]).ok();
+    r.cmd(&["pki", "status", "prd"], &[]).ok();
     r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"], &op).ok();
     let f = r.store_text();
     assert!(!f.contains("previousRoots") && !f.contains("rootOverlapStarted"), "{f}");

@@ -9,6 +9,7 @@ mod golden;
 mod hardening;
 mod hosts;
 mod mesh;
+mod phases;
 mod rotation;
 mod runbooks;
 mod tls;

@@ -1,0 +1,339 @@
+//! Root rotation with no broken window (overlap → switch → finalize), proved with real
+//! handshakes between root-anchored consumers — trusting (a) only the old root, (b) both,
+//! (c) only the new root — and mesh hosts holding the chain of every phase, with OpenSSL
+//! (s_server/s_client: first candidate issuer, no backtracking) and rustls. Plus
+//! `pki status`: each planted problem found, one test each.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+
+use crate::support::*;
+use crate::tls::epoch;
+
+const T0: &str = "2027-01-01T00:00:00Z";
+const T_SWITCH: &str = "2027-02-01T00:00:00Z";
+const T_FINAL: &str = "2027-02-09T00:00:00Z";
+
+fn provider(r: &Repo) -> PathBuf {
+    r.tmp.path().join("provider-prd")
+}
+
+/// A copy of api/global's set as the provider holds it now (a host that projected it).
+fn snapshot_set(r: &Repo, name: &str) -> PathBuf {
+    let src = std::fs::canonicalize(provider(r).join("api/mtls/global")).unwrap();
+    let d = r.tmp.path().join("sets").join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    for f in ["cert.pem", "key.pem", "bundle.pem"] {
+        std::fs::copy(src.join(f), d.join(f)).unwrap();
+    }
+    d
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A root-anchored consumer (OpenSSL `s_client -CAfile roots`, no partial chains) connecting
+/// to a mesh host serving `cert.pem` in its order (`s_server -cert_chain`, no rebuilding).
+fn openssl_consumer(at: &str, host: &Path, roots: &Path) -> (bool, String) {
+    let port = free_port();
+    let mut srv = tool("timeout")
+        .args(["30", "openssl", "s_server", "-naccept", "1", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(host.join("cert.pem"))
+        .arg("-cert_chain")
+        .arg(host.join("cert.pem"))
+        .arg("-key")
+        .arg(host.join("key.pem"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = srv.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("ACCEPT") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("s_server listens");
+    let mut cli = tool("timeout")
+        .args(["20", "openssl", "s_client", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(roots)
+        .args(["-verify_return_error", "-attime", &epoch(at).to_string(), "-brief"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = cli.stdin.take().unwrap();
+        let _ = stdin.write_all(b"ping\n");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let o = cli.wait_with_output().unwrap();
+    drop(srv.stdin.take());
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.success() && text.contains("Verification: OK"), text)
+}
+
+#[derive(Debug)]
+struct At(UnixTime);
+impl rustls::time_provider::TimeProvider for At {
+    fn current_time(&self) -> Option<UnixTime> {
+        Some(self.0)
+    }
+}
+
+/// The same consumer with rustls (webpki path building), in memory, checking `api.internal`.
+fn rustls_consumer(at: &str, host: &Path, roots: &Path) -> Result<(), rustls::Error> {
+    let p = Arc::new(rustls::crypto::ring::default_provider());
+    let time = Arc::new(At(UnixTime::since_unix_epoch(std::time::Duration::from_secs(epoch(at)))));
+    let mut store = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(roots).unwrap() {
+        store.add(c.unwrap()).unwrap();
+    }
+    let chain: Vec<_> = CertificateDer::pem_file_iter(host.join("cert.pem")).unwrap().map(|c| c.unwrap()).collect();
+    let key = PrivateKeyDer::from_pem_file(host.join("key.pem")).unwrap();
+    let scfg = rustls::ServerConfig::builder_with_details(p.clone(), time.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let ccfg = rustls::ClientConfig::builder_with_details(p, time)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let mut c = rustls::ClientConnection::new(Arc::new(ccfg), ServerName::try_from("api.internal").unwrap()).unwrap();
+    let mut s = rustls::ServerConnection::new(Arc::new(scfg)).unwrap();
+    for _ in 0..20 {
+        let mut buf = Vec::new();
+        c.write_tls(&mut buf).unwrap();
+        if !buf.is_empty() {
+            s.read_tls(&mut &buf[..]).unwrap();
+            s.process_new_packets()?;
+        }
+        let mut buf2 = Vec::new();
+        s.write_tls(&mut buf2).unwrap();
+        if !buf2.is_empty() {
+            c.read_tls(&mut &buf2[..]).unwrap();
+            c.process_new_packets()?;
+        }
+        if !c.is_handshaking() && !s.is_handshaking() {
+            return Ok(());
+        }
+    }
+    panic!("handshake did not settle");
+}
+
+#[test]
+fn no_promised_pair_breaks_in_any_phase_and_the_two_phase_flow_s_failing_pair_does() {
+    let mut r = Repo::initialized_at(Some(T0));
+    let root = r.root.clone().unwrap();
+    let op = [("INFORGE_PKI_ROOT_KEY", root.as_str())];
+    let d = r.tmp.path().to_path_buf();
+    let root_pem = |r: &Repo| r.cmd(&["pki", "bundle", "prd", "wardnet-mesh", "--roots"], &[]).ok().stdout;
+    write(&d, "old.pem", &root_pem(&r));
+    r.run(&["pki", "renew", "prd"]).ok();
+    let stable_old = snapshot_set(&r, "stable-old");
+
+    r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root"], &op).ok();
+    write(&d, "both.pem", &root_pem(&r));
+    let both = std::fs::read_to_string(d.join("both.pem")).unwrap();
+    let old = std::fs::read_to_string(d.join("old.pem")).unwrap();
+    write(&d, "new.pem", &both.replace(&old, ""));
+    r.run(&["pki", "renew", "prd"]).ok();
+    let overlap = snapshot_set(&r, "overlap");
+
+    r.now = Some(T_SWITCH.into());
+    r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--switch"], &[]).ok();
+    r.run(&["pki", "renew", "prd"]).ok();
+    let switched = snapshot_set(&r, "switched");
+
+    r.now = Some(T_FINAL.into());
+    r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"], &op).ok();
+    assert_eq!(root_pem(&r), std::fs::read_to_string(d.join("new.pem")).unwrap(), "finalize leaves the new root alone");
+    r.run(&["pki", "renew", "prd"]).ok();
+    let stable_new = snapshot_set(&r, "stable-new");
+
+    // (phase while the chain is served, the chain, the consumer, promised?)
+    let (a, b, c) = (d.join("old.pem"), d.join("both.pem"), d.join("new.pem"));
+    let cases: Vec<(&str, &str, &Path, &Path, &str, bool)> = vec![
+        // Before the rotation: consumers trust the old root.
+        ("stable", T0, &stable_old, &a, "old", true),
+        // Overlap: consumers move from old to both; the previous root's path is first.
+        ("overlap", T0, &overlap, &a, "old", true),
+        ("overlap", T0, &overlap, &b, "both", true),
+        ("overlap", T0, &stable_old, &b, "both", true),
+        // Switched: consumers have both (the switch waited for it) and may drop the old root;
+        // hosts not yet re-projected still serve the overlap chain, which both-root
+        // consumers accept.
+        ("switched", T_SWITCH, &switched, &b, "both", true),
+        ("switched", T_SWITCH, &switched, &c, "new", true),
+        ("switched", T_SWITCH, &overlap, &b, "both", true),
+        // Finalized (the fleet gate saw every set switched): new-root consumers accept the
+        // switched chains still held and the new stable ones.
+        ("finalized", T_FINAL, &switched, &c, "new", true),
+        ("finalized", T_FINAL, &stable_new, &c, "new", true),
+        ("finalized", T_FINAL, &stable_new, &b, "both", true),
+    ];
+    for (phase, at, host, roots, who, _) in &cases {
+        let (ok, text) = openssl_consumer(at, host, roots);
+        assert!(ok, "{phase}: OpenSSL consumer trusting {who} root(s) vs {}:\n{text}", host.display());
+        rustls_consumer(at, host, roots).unwrap_or_else(|e| panic!("{phase}: rustls consumer trusting {who}: {e}"));
+    }
+    // Negative control — the old two-phase flow (rotate → finalize): a consumer handed the
+    // new root bundle after finalize, talking to a host still on an overlap-era chain, is
+    // rejected by OpenSSL (first candidate issuer is the previous root's twin). The switch and
+    // the fleet gate exist to make this pair impossible; rustls backtracks and accepts it.
+    let (ok, text) = openssl_consumer(T_FINAL, &overlap, &c);
+    assert!(!ok, "the failing pair of the two-phase flow must fail with OpenSSL:\n{text}");
+    assert!(text.contains("unable to get local issuer certificate") || text.contains("verify error"), "{text}");
+    assert!(rustls_consumer(T_FINAL, &overlap, &c).is_ok());
+    // And the pair the switch gives up on purpose (a consumer still on the old root only,
+    // after the documented minimum): OpenSSL takes the new root's path first and fails.
+    assert!(!openssl_consumer(T_SWITCH, &switched, &a).0);
+}
+
+/// A repo with every set renewed at T0, and the provider path.
+fn renewed() -> (Repo, PathBuf) {
+    let r = Repo::initialized_at(Some(T0));
+    r.run(&["pki", "renew", "prd"]).ok();
+    let p = provider(&r);
+    (r, p)
+}
+
+fn status(r: &Repo, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut args = vec!["pki", "status", "prd", "--json"];
+    args.extend_from_slice(extra);
+    let run = r.cmd(&args, &[]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    (run.code, serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout)))
+}
+
+fn problems_of(doc: &serde_json::Value, service: &str, scope: &str) -> Vec<String> {
+    let set = doc["sets"].as_array().unwrap().iter().find(|s| s["service"] == service && s["scope"] == scope).unwrap();
+    set["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap().to_string()).collect()
+}
+
+fn set_file(p: &Path, svc: &str, scope: &str, file: &str) -> PathBuf {
+    std::fs::canonicalize(p.join(svc).join("mtls").join(scope)).unwrap().join(file)
+}
+
+#[test]
+fn status_is_clean_after_renew_and_documents_each_set() {
+    let (r, _) = renewed();
+    let (code, doc) = status(&r, &[]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["sets"].as_array().unwrap().len(), 5);
+    assert_eq!(doc["ok"], true);
+    let api = &doc["sets"][0];
+    assert_eq!(
+        (api["service"].as_str(), api["issuerState"].as_str(), api["chainPhase"].as_str()),
+        (Some("api"), Some("current"), Some("stable"))
+    );
+    assert!(api["serial"].as_str().is_some_and(|s| s.len() >= 16) && api["daysLeft"].as_i64() == Some(90), "{api}");
+    let text = r.cmd(&["pki", "status", "prd"], &[]).ok().stdout;
+    assert!(text.contains("wardnet-mesh: root phase stable") && text.contains("0 of 5 sets with problems"), "{text}");
+}
+
+#[test]
+fn status_finds_a_missing_set() {
+    let (r, p) = renewed();
+    std::fs::remove_file(p.join("billing/mtls/global")).unwrap();
+    let (code, doc) = status(&r, &[]);
+    assert_eq!((code, problems_of(&doc, "billing", "global")), (1, vec!["set-missing".to_string()]));
+    assert_eq!(doc["problemSets"], 1);
+}
+
+#[test]
+fn status_finds_a_key_that_is_not_the_leaf_s() {
+    let (r, p) = renewed();
+    let other = std::fs::read_to_string(set_file(&p, "api", "global", "key.pem")).unwrap();
+    std::fs::write(set_file(&p, "billing", "global", "key.pem"), other).unwrap();
+    let (code, doc) = status(&r, &[]);
+    assert_eq!((code, problems_of(&doc, "billing", "global")), (1, vec!["set-key-mismatch".to_string()]));
+}
+
+#[test]
+fn status_finds_leaves_expiring_within_the_horizon_and_expired() {
+    let (mut r, _) = renewed();
+    assert_eq!(status(&r, &["--fail-within", "30d"]).0, 0);
+    let (code, doc) = status(&r, &["--fail-within", "95d"]);
+    assert_eq!((code, problems_of(&doc, "web", "eu-west-1")), (1, vec!["leaf-expiring".to_string()]));
+    r.now = Some("2027-04-15T00:00:00Z".into());
+    let (_, doc) = status(&r, &[]);
+    assert!(problems_of(&doc, "api", "global").contains(&"leaf-expired".to_string()), "{doc}");
+    r.cmd(&["pki", "status", "prd", "--fail-within", "soon"], &[]).fails("duration-invalid", "30d");
+}
+
+#[test]
+fn status_finds_a_leaf_from_a_rotated_away_intermediate_and_a_stale_bundle() {
+    let (r, _) = renewed();
+    r.run(&["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "us-east-1"]).ok();
+    let (code, doc) = status(&r, &[]);
+    assert_eq!(code, 1);
+    let web = problems_of(&doc, "web", "us-east-1");
+    assert!(web.contains(&"leaf-rotated-issuer".to_string()) && web.contains(&"bundle-stale".to_string()), "{web:?}");
+    // The global scope's bundle carries us-east-1's intermediates too: stale, leaf fine.
+    assert_eq!(problems_of(&doc, "api", "global"), vec!["bundle-stale".to_string()]);
+    r.run(&["pki", "renew", "prd"]).ok();
+    assert_eq!(status(&r, &[]).0, 0);
+}
+
+#[test]
+fn status_finds_a_leaf_from_a_revoked_intermediate() {
+    let (r, p) = renewed();
+    let before = std::fs::read_to_string(set_file(&p, "web", "eu-west-1", "cert.pem")).unwrap();
+    let (cert, key) = (before, std::fs::read_to_string(set_file(&p, "web", "eu-west-1", "key.pem")).unwrap());
+    r.run(&["pki", "recover-intermediate", "prd", "wardnet-mesh", "eu-west-1"]).ok();
+    // A host (or a provider restored from backup) still holding the compromised leaf.
+    std::fs::write(set_file(&p, "web", "eu-west-1", "cert.pem"), cert).unwrap();
+    std::fs::write(set_file(&p, "web", "eu-west-1", "key.pem"), key).unwrap();
+    let (code, doc) = status(&r, &[]);
+    assert_eq!(code, 1);
+    assert!(problems_of(&doc, "web", "eu-west-1").contains(&"leaf-revoked-issuer".to_string()), "{doc}");
+}
+
+#[test]
+fn status_finds_a_chain_from_before_the_current_root_phase() {
+    let (mut r, _) = renewed();
+    let root = r.root.clone().unwrap();
+    r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root"], &[("INFORGE_PKI_ROOT_KEY", root.as_str())]).ok();
+    // Not renewed: every chain is still the pre-rotation one (the intermediate's old-root twin alone).
+    let (code, doc) = status(&r, &[]);
+    assert_eq!(code, 1);
+    // (The bundle changed too: it now carries the intermediates' twins.)
+    assert_eq!(
+        problems_of(&doc, "api", "global"),
+        vec!["chain-phase-stale".to_string(), "bundle-stale".to_string()],
+        "{doc}"
+    );
+    r.run(&["pki", "renew", "prd"]).ok();
+    let (code, doc) = status(&r, &[]);
+    assert_eq!((code, doc["sets"][0]["chainPhase"].as_str()), (0, Some("overlap")), "{doc}");
+    r.now = Some(T_SWITCH.into());
+    r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--switch"], &[]).ok();
+    let (code, doc) = status(&r, &[]);
+    assert_eq!(code, 1);
+    assert!(problems_of(&doc, "api", "global").contains(&"chain-phase-stale".to_string()), "{doc}");
+    r.run(&["pki", "renew", "prd", "--service", "api"]).ok();
+    let (_, doc) = status(&r, &[]);
+    assert!(problems_of(&doc, "api", "global").is_empty(), "{doc}");
+    assert_eq!(doc["sets"][0]["chainPhase"], "switched");
+}

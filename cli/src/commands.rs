@@ -225,8 +225,47 @@ pub fn validate(dir: &Path, a: ValidateArgs) -> Result<(), CliError> {
     }
 }
 
+fn print_plan(
+    repo: &Repo,
+    env: &str,
+    name: &str,
+    what: &inforge_core::plan::Planned,
+    json: bool,
+) -> Result<(), CliError> {
+    let loaded = repo.load(env)?;
+    let now = clock::now()?;
+    let mut p = ops::plan(&loaded.env, name, what, now, &Cli)?;
+    // Finalize's fleet half reads the provider, as the command would.
+    if let (inforge_core::plan::Planned::Finalize { force: false }, None) = (what, &p.refused) {
+        if let Err(e) = fleet_gate(repo, &loaded, name, now) {
+            p.refused = Some(inforge_core::plan::Refusal { code: e.code(), message: e.message(), hint: e.hint() });
+            p.store.clear();
+            p.bundles.clear();
+            p.chains.clear();
+            p.next.clear();
+            p.phase.1 = p.phase.0;
+        }
+    }
+    if json {
+        render::json(&p)
+    } else {
+        render::out(&p.to_string())
+    }
+}
+
 pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
+    if a.plan {
+        use inforge_core::plan::Planned;
+        let what = match (&a.intermediate, a.leaf, a.switch, a.finalize) {
+            (Some(scope), ..) => Planned::Intermediate { scope: scope.clone() },
+            (None, true, ..) => Planned::Leaf { service: a.service.clone() },
+            (None, false, true, _) => Planned::Switch { force: a.force },
+            (None, false, false, true) => Planned::Finalize { force: a.force },
+            _ => Planned::Root { min_overlap_days: a.min_overlap_days },
+        };
+        return print_plan(&repo, &a.env, &a.name, &what, a.json);
+    }
     if a.leaf {
         // Leaf rotation is re-minting: the same operation as renew, for this mesh's services.
         let loaded = repo.load(&a.env)?;
@@ -347,6 +386,10 @@ pub fn status(dir: &Path, a: StatusArgs) -> Result<(), CliError> {
 
 pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
+    if a.plan {
+        let what = inforge_core::plan::Planned::Recover { scope: a.scope.clone() };
+        return print_plan(&repo, &a.env, &a.name, &what, a.json);
+    }
     let (loaded, lock) = load_for_write(&repo, &a.env)?;
     let (mut r, mut s) = (rng(), AgeSealer);
     let (changed, recovery) = ops::recover_intermediate(

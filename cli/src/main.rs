@@ -90,6 +90,13 @@ pub struct RotateArgs {
     /// With --switch or --finalize: skip the phase's minimum age and (finalize) the fleet check.
     #[arg(long)]
     pub force: bool,
+    /// Print what the command would change (store, provider, bundles, chains, who acts
+    /// next) and write nothing; needs no identity.
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: one JSON document on stdout (docs/json.md).
+    #[arg(long, requires = "plan")]
+    pub json: bool,
     /// With --root: minimum overlap before --switch (days; default 30).
     #[arg(long, requires = "root", conflicts_with_all = ["finalize", "switch"], value_name = "DAYS")]
     pub min_overlap_days: Option<u32>,
@@ -103,6 +110,12 @@ pub struct RecoverArgs {
     pub name: String,
     /// The compromised scope.
     pub scope: String,
+    /// Print what recovery would change and write nothing; needs no identity.
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: one JSON document on stdout (docs/json.md).
+    #[arg(long, requires = "plan")]
+    pub json: bool,
 }
 
 #[derive(Args)]

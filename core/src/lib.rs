@@ -21,6 +21,7 @@ pub mod mesh;
 pub mod names;
 pub mod ops;
 pub mod pki;
+pub mod plan;
 pub mod profile;
 pub mod projection;
 pub mod rotate;

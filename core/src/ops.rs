@@ -536,6 +536,19 @@ pub fn rotate_root(
     Ok(Changed { store, report })
 }
 
+/// `--plan` for a rotation or a recovery: what it would do, from the store alone (no
+/// identity, nothing written).
+pub fn plan(
+    env: &Env,
+    name: &str,
+    what: &crate::plan::Planned,
+    now: OffsetDateTime,
+    w: &dyn crate::Wording,
+) -> Result<crate::plan::Plan, Error> {
+    crate::time::check_now("the time", now)?;
+    crate::plan::plan(&env.project, env.store()?, &env.name, name, what, now, w)
+}
+
 /// `inforge pki status`: the targets whose sets to fetch (the sets renew writes).
 pub fn status_targets(env: &Env) -> Result<Vec<crate::mesh::LeafTarget>, Error> {
     crate::mesh::plan(&env.project, env.store()?, &env.name, &crate::mesh::Filter::default())

@@ -337,3 +337,167 @@ fn status_finds_a_chain_from_before_the_current_root_phase() {
     assert!(problems_of(&doc, "api", "global").is_empty(), "{doc}");
     assert_eq!(doc["sets"][0]["chainPhase"], "switched");
 }
+
+/// The store as `--plan` names its parts: `pkis.<pki>.<field>`, and per scope for the
+/// intermediates maps. Read as generic YAML (serde-saphyr), not through our store model.
+fn store_parts(text: &str) -> std::collections::BTreeMap<String, String> {
+    let v: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for (k, top) in v.as_object().unwrap() {
+        if k != "pkis" {
+            out.insert(k.clone(), top.to_string());
+            continue;
+        }
+        for (pki, fields) in top.as_object().unwrap() {
+            for (f, val) in fields.as_object().unwrap() {
+                if f == "intermediates" || f == "previousIntermediates" {
+                    for (scope, x) in val.as_object().unwrap() {
+                        out.insert(format!("pkis.{pki}.{f}.{scope}"), x.to_string());
+                    }
+                } else {
+                    out.insert(format!("pkis.{pki}.{f}"), val.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn store_diff(before: &str, after: &str) -> Vec<(String, String)> {
+    let (b, a) = (store_parts(before), store_parts(after));
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| match (b.get(k), a.get(k)) {
+            (None, Some(_)) => Some((k.clone(), "add".into())),
+            (Some(_), None) => Some((k.clone(), "remove".into())),
+            (Some(x), Some(y)) if x != y => Some((k.clone(), "replace".into())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every provider set: (service, scope) → (cert, key, bundle).
+fn provider_sets(p: &Path) -> std::collections::BTreeMap<(String, String), (String, String, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    for svc in std::fs::read_dir(p).unwrap().flatten() {
+        let mtls = svc.path().join("mtls");
+        let Ok(scopes) = std::fs::read_dir(&mtls) else { continue };
+        for sc in scopes.flatten() {
+            let name = sc.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let read = |f: &str| std::fs::read_to_string(sc.path().join(f)).unwrap();
+            out.insert(
+                (svc.file_name().to_string_lossy().into_owned(), name),
+                (read("cert.pem"), read("key.pem"), read("bundle.pem")),
+            );
+        }
+    }
+    out
+}
+
+fn provider_diff(
+    before: &std::collections::BTreeMap<(String, String), (String, String, String)>,
+    after: &std::collections::BTreeMap<(String, String), (String, String, String)>,
+) -> Vec<(String, String, String)> {
+    after
+        .iter()
+        .filter_map(|(k, a)| match before.get(k) {
+            Some(b) if b == a => None,
+            Some(b) if b.0 == a.0 && b.1 == a.1 => Some((k.0.clone(), k.1.clone(), "bundle".into())),
+            _ => Some((k.0.clone(), k.1.clone(), "set".into())),
+        })
+        .collect()
+}
+
+/// Runs `args --plan --json` with no identity, then the command with `env`, and checks the
+/// plan named exactly the store parts and provider sets the command changed.
+#[track_caller]
+fn plan_then_do(r: &Repo, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let mut plan_args = args.to_vec();
+    plan_args.extend(["--plan", "--json"]);
+    let (store0, prov0) = (r.store_text(), provider_sets(&provider(r)));
+    let run = r.cmd(&plan_args, &[]).ok();
+    assert_eq!((r.store_text(), provider_sets(&provider(r))), (store0.clone(), prov0.clone()), "--plan wrote nothing");
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(plan["refused"].is_null(), "{plan}");
+    r.cmd(args, env).ok();
+    let planned_store: Vec<(String, String)> = plan["store"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["path"].as_str().unwrap().to_string(), c["change"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(planned_store, store_diff(&store0, &r.store_text()), "{args:?}: planned store changes vs done");
+    let planned_provider: Vec<(String, String, String)> = plan["provider"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["service"].as_str().unwrap().into(),
+                c["scope"].as_str().unwrap().into(),
+                c["what"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        planned_provider,
+        provider_diff(&prov0, &provider_sets(&provider(r))),
+        "{args:?}: planned provider writes vs done"
+    );
+    plan
+}
+
+#[test]
+fn every_plan_matches_what_the_command_then_does() {
+    let (mut r, _) = renewed();
+    let root = r.root.clone().unwrap();
+    let op = [("INFORGE_PKI_ROOT_KEY", root.as_str())];
+    let ci = [("INFORGE_SECRETS_KEY", r.ci.as_str())];
+    let m = ["pki", "rotate", "prd", "wardnet-mesh"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&'static str> { m.iter().copied().chain(extra.iter().copied()).collect() };
+
+    let p = plan_then_do(&r, &with(&["--leaf", "--service", "web"]), &ci);
+    assert_eq!(p["needs"], "INFORGE_SECRETS_KEY");
+    let p = plan_then_do(&r, &with(&["--intermediate", "us-east-1"]), &op);
+    assert_eq!(p["bundles"], serde_json::json!(["global", "us-east-1"]));
+    assert_eq!(p["next"][0]["who"], "ci");
+    r.run(&["pki", "renew", "prd"]).ok();
+    let p = plan_then_do(&r, &["pki", "recover-intermediate", "prd", "wardnet-mesh", "eu-west-1"], &op);
+    assert_eq!(p["chains"], serde_json::json!(["eu-west-1"]));
+    let p = plan_then_do(&r, &with(&["--root"]), &op);
+    assert_eq!((p["phase"][0].as_str(), p["phase"][1].as_str()), (Some("stable"), Some("overlap")));
+    assert_eq!(p["next"][2]["when"], "2027-01-31T00:00:00Z", "{p}");
+    r.run(&["pki", "renew", "prd"]).ok();
+    // A refused plan says why, with the command's own code, and the command agrees.
+    let refused = r.cmd(&[&with(&["--root", "--finalize"])[..], &["--plan", "--json"]].concat(), &[]).ok();
+    let refused: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(refused["refused"]["code"], "switch-missing");
+    r.fails_unchanged(&with(&["--root", "--finalize"]), Some(&op), "switch-missing", "not switched");
+    r.now = Some(T_SWITCH.into());
+    let p = plan_then_do(&r, &with(&["--root", "--switch"]), &[]);
+    assert!(p["needs"].is_null());
+    assert_eq!(p["next"][2]["when"], "2027-02-08T00:00:00Z");
+    r.now = Some(T_FINAL.into());
+    // Before every set is switched the finalize plan is refused by the fleet gate, like the command.
+    let refused = r.cmd(&[&with(&["--root", "--finalize"])[..], &["--plan", "--json"]].concat(), &[]).ok();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&refused.stdout).unwrap()["refused"]["code"],
+        "fleet-not-switched"
+    );
+    r.run(&["pki", "renew", "prd"]).ok();
+    let p = plan_then_do(&r, &with(&["--root", "--finalize"]), &op);
+    assert_eq!(p["phase"][1], "stable");
+    // The text form says the same for humans.
+    let text = r.cmd(&[&with(&["--intermediate", "global"])[..], &["--plan"]].concat(), &[]).ok().stdout;
+    assert!(
+        text.contains("plan: rotate --intermediate global wardnet-mesh (nothing written)")
+            && text.contains("store: replace  pkis.wardnet-mesh.intermediates.global"),
+        "{text}"
+    );
+}

@@ -91,7 +91,7 @@ pub struct StatusReport {
     /// Expiry horizon in seconds: a leaf expiring sooner is a problem.
     pub within_seconds: i64,
     /// Each PKI in the mesh and its root phase.
-    pub phases: Vec<(String, RootPhase)>,
+    pub phases: std::collections::BTreeMap<String, RootPhase>,
     /// Every set, in plan order.
     pub sets: Vec<SetStatus>,
     /// Sets with at least one problem.
@@ -114,14 +114,12 @@ pub fn status(
     now: OffsetDateTime,
     within: Duration,
 ) -> StatusReport {
-    let mut phases: Vec<(String, RootPhase)> = Vec::new();
+    let mut phases = std::collections::BTreeMap::new();
     let sets: Vec<SetStatus> = fetched
         .iter()
         .map(|(t, set)| {
             if let Some(pki) = store.pkis.get(&t.pki) {
-                if !phases.iter().any(|(n, _)| n == &t.pki) {
-                    phases.push((t.pki.clone(), root_phase(pki)));
-                }
+                phases.insert(t.pki.clone(), root_phase(pki));
             }
             one(project, store, env, t, set.as_ref(), now, within)
         })

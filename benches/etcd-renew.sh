@@ -16,7 +16,11 @@ bin=$INFORGE_BIN_DIR/inforge
 boot=$INFORGE_BIN_DIR/inforge-bootstrap
 work=$(mktemp -d)
 etcd_pid=""
-cleanup() { [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null && wait "$etcd_pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() {
+  # etcd ends by SIGTERM (status 143): not a failure of the benchmark.
+  if [ -n "$etcd_pid" ]; then kill "$etcd_pid" 2>/dev/null || true; wait "$etcd_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cp_=$(port); pp=$(port)

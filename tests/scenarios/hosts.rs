@@ -460,6 +460,12 @@ fn etcd_with_client_tls_renew_and_project_and_refuse_without_a_client_certificat
     std::fs::write(r.dir.join("inforge.yaml"), &cfg).unwrap();
     renew(&r, &["--service", "api"]).ok();
     assert!(etcd.get("/inforge/prd/api/mtls/global/cert.pem").contains("BEGIN CERTIFICATE"));
+    // `pki status` reads etcd too: api's set is sound, the others were never written.
+    let run = r.cmd(&["pki", "status", "prd", "--json"], &[]);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((run.code, doc["problemSets"].as_u64()), (1, Some(4)), "{doc}");
+    let api = doc["sets"].as_array().unwrap().iter().find(|s| s["service"] == "api").unwrap();
+    assert_eq!((api["present"].as_bool(), api["problems"].as_array().map(Vec::len)), (Some(true), Some(0)), "{api}");
     let f = |n: &str| tls.join(n).display().to_string();
     let mut source = Host::etcd_source(&etcd);
     source.extend([

@@ -736,7 +736,7 @@ pub fn mint(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn id(s: &str) -> SpiffeId {
@@ -775,14 +775,17 @@ mod tests {
 
     /// A leaked regional intermediate key can mint a leaf that claims `global` and passes a
     /// global bundle; `authorize` on IDs alone would allow it, `authorize_peer` does not.
-    #[test]
-    fn a_leaf_may_only_claim_its_issuer_s_scope() {
+    /// A two-scope mesh (api in `global`, web in `us-east-1`) at `now`, its leaf targets and
+    /// opened issuers: the fixture of the mesh and projection tests.
+    pub(crate) fn two_scope_mesh(
+        now: OffsetDateTime,
+        seed: u64,
+    ) -> (Vec<LeafTarget>, BTreeMap<(String, String), ScopeIssuer>) {
         use crate::custody::tests::{identity, TestSealer};
         use crate::custody::Custodian;
         use crate::effects::Effects;
         use rand_chacha::rand_core::SeedableRng;
-        let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
         let (root_id, ci) = (identity(Custodian::OfflineRoot), identity(Custodian::Ci));
         let cfg = "baseDomain: w.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n  api: {pki: mesh, scope: global}\n  web: {pki: mesh, scope: regional}\n";
         let project = Project::parse(cfg, Some("regions: [us-east-1]\n")).unwrap();
@@ -795,6 +798,14 @@ mod tests {
         }
         let targets = plan(&project, &store, "prd", &Filter::default()).unwrap();
         let issuers = open_issuers(&store, &project, "prd", &targets, &ci, now).unwrap();
+        (targets, issuers)
+    }
+
+    #[test]
+    fn a_leaf_may_only_claim_its_issuer_s_scope() {
+        use rand_chacha::rand_core::SeedableRng;
+        let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let (targets, issuers) = two_scope_mesh(now, 9);
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(10);
         let api = targets.iter().find(|t| t.service == "api").unwrap();
         let web = targets.iter().find(|t| t.service == "web").unwrap();

@@ -228,30 +228,14 @@ pub fn decide(current: Option<&SetTexts>, fetched: &SetTexts) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Project;
-    use crate::custody::tests::{identity, TestSealer};
-    use crate::custody::Custodian;
-    use crate::effects::Effects;
-    use crate::mesh::{mint, open_issuers, plan, Filter, Minted};
-    use crate::store::{Store, Topology};
+    use crate::mesh::{mint, Minted};
     use crate::Coded;
     use rand_chacha::rand_core::SeedableRng;
 
     /// api (global) and web (us-east-1) leaves from one mesh.
     fn minted(now: OffsetDateTime) -> (Minted, Minted) {
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(21);
-        let (root_id, ci) = (identity(Custodian::OfflineRoot), identity(Custodian::Ci));
-        let cfg = "baseDomain: w.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n  api: {pki: mesh, scope: global}\n  web: {pki: mesh, scope: regional}\n";
-        let project = Project::parse(cfg, Some("regions: [us-east-1]\n")).unwrap();
-        let mut store = Store::new(root_id.recipient(), ci.recipient());
-        let mut fx = Effects { now, rng: &mut rng, sealer: &mut TestSealer };
-        let alg = crate::keys::Algorithm::EcdsaP256;
-        crate::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();
-        for scope in ["global", "us-east-1"] {
-            crate::lifecycle::add_intermediate(&mut store, &project, "prd", "mesh", scope, &root_id, &mut fx).unwrap();
-        }
-        let targets = plan(&project, &store, "prd", &Filter::default()).unwrap();
-        let issuers = open_issuers(&store, &project, "prd", &targets, &ci, now).unwrap();
+        let (targets, issuers) = crate::mesh::tests::two_scope_mesh(now, 21);
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(22);
         let mut leaf = |svc: &str| {
             let t = targets.iter().find(|t| t.service == svc).unwrap();
             mint(t, &issuers[&("mesh".into(), t.scope.clone())], None, now, &mut rng).unwrap()

@@ -4,9 +4,7 @@
 //! (s_server/s_client: first candidate issuer, no backtracking) and rustls. Plus
 //! `pki status`: each planted problem found, one test each.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -34,60 +32,20 @@ fn snapshot_set(r: &Repo, name: &str) -> PathBuf {
     d
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// A root-anchored consumer (OpenSSL `s_client -CAfile roots`, no partial chains) connecting
 /// to a mesh host serving `cert.pem` in its order (`s_server -cert_chain`, no rebuilding).
 fn openssl_consumer(at: &str, host: &Path, roots: &Path) -> (bool, String) {
-    let port = free_port();
-    let mut srv = tool("timeout")
-        .args(["30", "openssl", "s_server", "-naccept", "1", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(host.join("cert.pem"))
-        .arg("-cert_chain")
-        .arg(host.join("cert.pem"))
-        .arg("-key")
-        .arg(host.join("key.pem"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = srv.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.contains("ACCEPT") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("s_server listens");
-    let mut cli = tool("timeout")
-        .args(["20", "openssl", "s_client", "-connect"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-CAfile")
-        .arg(roots)
-        .args(["-verify_return_error", "-attime", &epoch(at).to_string(), "-brief"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut stdin = cli.stdin.take().unwrap();
-        let _ = stdin.write_all(b"ping\n");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let o = cli.wait_with_output().unwrap();
-    drop(srv.stdin.take());
-    let _ = srv.kill();
-    let _ = srv.wait();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    (o.status.success() && text.contains("Verification: OK"), text)
+    let f = |n: &str| host.join(n).display().to_string();
+    let server = ["-cert".into(), f("cert.pem"), "-cert_chain".into(), f("cert.pem"), "-key".into(), f("key.pem")];
+    let client = [
+        "-CAfile".into(),
+        roots.display().to_string(),
+        "-verify_return_error".into(),
+        "-attime".into(),
+        epoch(at).to_string(),
+    ];
+    let run = crate::tls::openssl_pair(&server, &client);
+    (run.client_ok, run.transcript)
 }
 
 #[derive(Debug)]

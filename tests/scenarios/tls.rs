@@ -189,20 +189,26 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A full mTLS handshake with OpenSSL: `s_server` on a loopback port, `s_client` connecting;
-/// both require and verify the peer against their bundle with `-partial_chain`. Succeeds
-/// only if both ends verified (TLS 1.3 clients finish before the server judges their
-/// certificate, so the server's verdict is read too). Returns (ok, transcript).
-pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, String) {
-    let attime = epoch(now).to_string();
+/// What an OpenSSL `s_server` / `s_client` pair said.
+pub struct OpensslRun {
+    /// s_client succeeded and printed `Verification: OK`.
+    pub client_ok: bool,
+    /// s_server exited cleanly and reported no verify error.
+    pub server_ok: bool,
+    /// Both transcripts, for failure messages.
+    pub transcript: String,
+}
+
+/// `openssl s_server -naccept 1` on a free loopback port with `server_args`, then `s_client`
+/// connecting with `client_args` and sending one line. Both are bounded by `timeout`.
+pub fn openssl_pair(server_args: &[String], client_args: &[String]) -> OpensslRun {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
     let port = free_port();
     let mut srv = tool("timeout")
         .args(["30", "openssl", "s_server", "-naccept", "1", "-accept"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(own_files(server, &attime))
-        .args(["-Verify", "2"])
+        .args(server_args)
         // s_server quits at EOF on stdin: hold it open until the client is done.
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -226,7 +232,7 @@ pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, Stri
     let mut cli = tool("timeout")
         .args(["20", "openssl", "s_client", "-connect"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(own_files(client, &attime))
+        .args(client_args)
         .arg("-brief")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -240,7 +246,17 @@ pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, Stri
     }
     let out = cli.wait_with_output().unwrap();
     drop(srv.stdin.take());
-    let srv_status = srv.wait().unwrap();
+    // A server still waiting (the client gave up before its handshake) is stopped by PID.
+    let srv_status = match srv.try_wait().unwrap() {
+        Some(s) => s,
+        None => {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if srv.try_wait().unwrap().is_none() {
+                let _ = srv.kill();
+            }
+            srv.wait().unwrap()
+        }
+    };
     let srv_text = reader.join().unwrap();
     let mut srv_err = String::new();
     if let Some(mut e) = srv.stderr.take() {
@@ -248,10 +264,24 @@ pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, Stri
         let _ = e.read_to_string(&mut srv_err);
     }
     let cli_text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let client_ok = out.status.success() && cli_text.contains("Verification: OK");
-    let server_ok = srv_status.success() && !srv_err.contains("verify error") && !srv_text.contains("ERROR");
-    (
-        client_ok && server_ok,
-        format!("--- s_client ({}):\n{cli_text}\n--- s_server ({srv_status}):\n{srv_text}\n{srv_err}", out.status),
-    )
+    OpensslRun {
+        client_ok: out.status.success() && cli_text.contains("Verification: OK"),
+        server_ok: srv_status.success() && !srv_err.contains("verify error") && !srv_text.contains("ERROR"),
+        transcript: format!(
+            "--- s_client ({}):\n{cli_text}\n--- s_server ({srv_status}):\n{srv_text}\n{srv_err}",
+            out.status
+        ),
+    }
+}
+
+/// A full mTLS handshake with OpenSSL: `s_server` on a loopback port, `s_client` connecting;
+/// both require and verify the peer against their bundle with `-partial_chain`. Succeeds
+/// only if both ends verified (TLS 1.3 clients finish before the server judges their
+/// certificate, so the server's verdict is read too). Returns (ok, transcript).
+pub fn openssl_handshake(now: &str, client: &Svid, server: &Svid) -> (bool, String) {
+    let attime = epoch(now).to_string();
+    let mut server_args = own_files(server, &attime);
+    server_args.extend(["-Verify".to_string(), "2".to_string()]);
+    let run = openssl_pair(&server_args, &own_files(client, &attime));
+    (run.client_ok && run.server_ok, run.transcript)
 }

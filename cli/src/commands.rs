@@ -7,6 +7,7 @@ use inforge_core::error::{Op, Step};
 use inforge_core::keys::Algorithm;
 use inforge_core::ops::{self, Changed, RenewRequest};
 use inforge_core::store::Topology;
+use inforge_host::backend::AWS_LC;
 use inforge_host::keyring::HostKeyring;
 use inforge_host::provider::{self, BundleOnly, Provider};
 use inforge_host::repo::{Loaded, Repo};
@@ -108,7 +109,7 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
         return refresh_bundles(&repo, &loaded, &req);
     }
     let mut provider = provider::open(&repo, &loaded.env)?;
-    let plan = ops::renew(&loaded.env, &req, &mut HostKeyring::from_env(), clock::now()?)?;
+    let plan = ops::renew(&loaded.env, &req, &mut HostKeyring::from_env(), clock::now()?)?.with_backend(&AWS_LC);
     mint_and_write(&plan, provider.as_mut(), a.json)
 }
 
@@ -271,7 +272,7 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         let loaded = repo.load(&a.env)?;
         let req = RenewRequest { service: a.service.clone(), pki: Some(a.name.clone()), scopes: None };
         let mut provider = provider::open(&repo, &loaded.env)?;
-        let plan = ops::renew(&loaded.env, &req, &mut HostKeyring::from_env(), clock::now()?)?;
+        let plan = ops::renew(&loaded.env, &req, &mut HostKeyring::from_env(), clock::now()?)?.with_backend(&AWS_LC);
         return mint_and_write(&plan, provider.as_mut(), false);
     }
     let (loaded, lock) = load_for_write(&repo, &a.env)?;
@@ -416,7 +417,8 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
             return Err(e.into());
         }
     };
-    let written = mint_and_write(&recovery.plan, provider.as_mut(), false)
+    let plan = recovery.plan.with_backend(&AWS_LC);
+    let written = mint_and_write(&plan, provider.as_mut(), false)
         .and_then(|_| write_bundles(provider.as_mut(), &recovery.bundles, &a.env));
     if let Err(e) = written {
         renew_now();

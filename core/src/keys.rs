@@ -101,7 +101,49 @@ enum Inner {
     P256(p256::ecdsa::SigningKey),
     P384(p384::ecdsa::SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
+    /// A key whose secret the core drew and whose signing a [`KeyBackend`] does.
+    Backend {
+        algorithm: Algorithm,
+        secret: Zeroizing<Vec<u8>>,
+        signer: Box<dyn BackendSigner>,
+    },
 }
+
+/// Turns a secret the core drew from its RNG into a signer: the seam for a fast native
+/// implementation (the host crate's aws-lc-rs) while the WASM build and the core's
+/// deterministic tests use the pure-Rust one ([`PURE_RUST`]). The secret, the public key, the
+/// PKCS#8 bytes and therefore the store never depend on the backend; only who computes the
+/// public point and the signatures does.
+pub trait KeyBackend: Send + Sync {
+    /// A name for reports and benchmarks.
+    fn name(&self) -> &'static str;
+    /// A signer for `secret` (the P-256/P-384 scalar, big-endian, or the Ed25519 seed), or
+    /// `None` if this backend does not handle `algorithm` (the pure-Rust code is used).
+    fn signer(&self, algorithm: Algorithm, secret: &[u8]) -> Option<Box<dyn BackendSigner>>;
+}
+
+/// A backend's key, ready to sign.
+pub trait BackendSigner: Send + Sync {
+    /// Raw subjectPublicKey bytes (SEC1 uncompressed point, or the 32-byte Ed25519 key).
+    fn public_key(&self) -> Vec<u8>;
+    /// The signature of `msg` as X.509 carries it (DER ECDSA-Sig-Value, raw Ed25519).
+    fn sign(&self, msg: &[u8]) -> Option<Vec<u8>>;
+}
+
+/// The pure-Rust backend (RustCrypto): declines everything, so keys stay RustCrypto keys.
+pub struct PureRust;
+
+impl KeyBackend for PureRust {
+    fn name(&self) -> &'static str {
+        "rustcrypto"
+    }
+    fn signer(&self, _: Algorithm, _: &[u8]) -> Option<Box<dyn BackendSigner>> {
+        None
+    }
+}
+
+/// The pure-Rust backend, as a static for plans and tests.
+pub static PURE_RUST: PureRust = PureRust;
 
 /// A private key. Its `Debug` never prints the secret; its memory is zeroized on drop by the
 /// underlying RustCrypto types.
@@ -128,11 +170,67 @@ impl PrivateKey {
         Self::from_inner(inner)
     }
 
+    /// Generates a fresh key from the caller's RNG — the same draw as [`PrivateKey::generate`],
+    /// so the same RNG state gives the same key — and hands the secret to `backend`.
+    pub fn generate_with(algorithm: Algorithm, rng: &mut impl CryptoRngCore, backend: &dyn KeyBackend) -> PrivateKey {
+        let secret: Zeroizing<Vec<u8>> = Zeroizing::new(match algorithm {
+            Algorithm::EcdsaP256 => p256::NonZeroScalar::random(&mut *rng).to_bytes().to_vec(),
+            Algorithm::EcdsaP384 => p384::NonZeroScalar::random(&mut *rng).to_bytes().to_vec(),
+            Algorithm::Ed25519 => {
+                let mut seed = Zeroizing::new([0u8; 32]);
+                rng.fill_bytes(seed.as_mut());
+                seed.to_vec()
+            }
+        });
+        Self::from_secret(algorithm, secret, backend)
+    }
+
+    /// The same key with its signing done by `backend` (e.g. an intermediate key decrypted
+    /// from the store, about to sign thousands of leaves). `None` if the backend declines or
+    /// disagrees about the public key (then keep using this one).
+    pub fn to_backend(&self, backend: &dyn KeyBackend) -> Option<PrivateKey> {
+        let algorithm = self.algorithm();
+        let secret = Zeroizing::new(match &self.inner {
+            Inner::P256(k) => k.to_bytes().to_vec(),
+            Inner::P384(k) => k.to_bytes().to_vec(),
+            Inner::Ed25519(k) => k.to_bytes().to_vec(),
+            Inner::Backend { .. } => return None,
+        });
+        let other = Self::from_secret(algorithm, secret, backend);
+        (matches!(other.inner, Inner::Backend { .. }) && other.public == self.public).then_some(other)
+    }
+
+    /// Whether a backend (not RustCrypto) signs with this key.
+    pub fn is_backend(&self) -> bool {
+        matches!(self.inner, Inner::Backend { .. })
+    }
+
+    fn from_secret(algorithm: Algorithm, secret: Zeroizing<Vec<u8>>, backend: &dyn KeyBackend) -> PrivateKey {
+        if let Some(signer) = backend.signer(algorithm, &secret) {
+            let public = signer.public_key();
+            return PrivateKey { inner: Inner::Backend { algorithm, secret, signer }, public };
+        }
+        // The secret came from a scalar or seed draw just above, so it is always valid.
+        let inner = match algorithm {
+            Algorithm::EcdsaP256 => p256::ecdsa::SigningKey::from_slice(&secret).map(Inner::P256).ok(),
+            Algorithm::EcdsaP384 => p384::ecdsa::SigningKey::from_slice(&secret).map(Inner::P384).ok(),
+            Algorithm::Ed25519 => <[u8; 32]>::try_from(secret.as_slice())
+                .ok()
+                .map(|s| Inner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&s))),
+        };
+        match inner {
+            Some(i) => Self::from_inner(i),
+            // Unreachable for drawn secrets; a fresh pure key keeps the type total.
+            None => Self::from_inner(Inner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]))),
+        }
+    }
+
     fn from_inner(inner: Inner) -> PrivateKey {
         let public = match &inner {
             Inner::P256(k) => k.verifying_key().to_encoded_point(false).as_bytes().to_vec(),
             Inner::P384(k) => k.verifying_key().to_encoded_point(false).as_bytes().to_vec(),
             Inner::Ed25519(k) => k.verifying_key().to_bytes().to_vec(),
+            Inner::Backend { signer, .. } => signer.public_key(),
         };
         PrivateKey { inner, public }
     }
@@ -166,6 +264,22 @@ impl PrivateKey {
             Inner::P384(k) => ec_pkcs8_pem(&k.to_bytes(), &self.public, p384::NistP384::OID),
             Inner::Ed25519(k) => ed25519_dalek::pkcs8::KeypairBytes { secret_key: k.to_bytes(), public_key: None }
                 .to_pkcs8_pem(LineEnding::LF),
+            Inner::Backend { algorithm: Algorithm::EcdsaP256, secret, .. } => {
+                ec_pkcs8_pem(secret, &self.public, p256::NistP256::OID)
+            }
+            Inner::Backend { algorithm: Algorithm::EcdsaP384, secret, .. } => {
+                ec_pkcs8_pem(secret, &self.public, p384::NistP384::OID)
+            }
+            Inner::Backend { algorithm: Algorithm::Ed25519, secret, .. } => {
+                match <[u8; 32]>::try_from(secret.as_slice()) {
+                    Ok(seed) => {
+                        let seed = Zeroizing::new(seed);
+                        ed25519_dalek::pkcs8::KeypairBytes { secret_key: *seed, public_key: None }
+                            .to_pkcs8_pem(LineEnding::LF)
+                    }
+                    Err(_) => Ok(Zeroizing::new(String::new())),
+                }
+            }
         };
         // Encoding an in-memory, valid key cannot fail; an empty string would fail loudly at
         // the next parse rather than leak anything.
@@ -174,10 +288,11 @@ impl PrivateKey {
 
     /// The algorithm of this key.
     pub fn algorithm(&self) -> Algorithm {
-        match self.inner {
+        match &self.inner {
             Inner::P256(_) => Algorithm::EcdsaP256,
             Inner::P384(_) => Algorithm::EcdsaP384,
             Inner::Ed25519(_) => Algorithm::Ed25519,
+            Inner::Backend { algorithm, .. } => *algorithm,
         }
     }
 
@@ -199,6 +314,24 @@ fn ec_pkcs8_pem(scalar: &[u8], public: &[u8], curve: der::asn1::ObjectIdentifier
     let algorithm = pkcs8::AlgorithmIdentifierRef { oid: ALGORITHM_OID, parameters: Some((&curve).into()) };
     let info = pkcs8::PrivateKeyInfo::new(algorithm, &ec);
     Ok(Zeroizing::new(info.to_pem(pkcs8::LineEnding::LF)?))
+}
+
+/// An ECDSA secret as an RFC 5915 `ECPrivateKey` with the curve named and no public key:
+/// the form a native backend (AWS-LC) imports, computing the point itself. `None` for
+/// Ed25519 (a seed needs no wrapping).
+pub fn ec_private_key_der(algorithm: Algorithm, secret: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    use der::Encode;
+    let curve = match algorithm {
+        Algorithm::EcdsaP256 => p256::NistP256::OID,
+        Algorithm::EcdsaP384 => p384::NistP384::OID,
+        Algorithm::Ed25519 => return None,
+    };
+    let key = sec1::EcPrivateKey {
+        private_key: secret,
+        parameters: Some(sec1::EcParameters::NamedCurve(curve)),
+        public_key: None,
+    };
+    key.to_der().ok().map(Zeroizing::new)
 }
 
 /// A public key alone: what re-signing a certificate for an existing key needs (root rotation
@@ -258,6 +391,7 @@ impl rcgen::SigningKey for PrivateKey {
                 s.to_der().as_bytes().to_vec()
             }
             Inner::Ed25519(k) => k.try_sign(msg).map_err(|_| rcgen::Error::RemoteKeyError)?.to_bytes().to_vec(),
+            Inner::Backend { signer, .. } => signer.sign(msg).ok_or(rcgen::Error::RemoteKeyError)?,
         };
         Ok(sig)
     }

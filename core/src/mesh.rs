@@ -718,7 +718,20 @@ pub fn mint(
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Minted, Error> {
-    let key = PrivateKey::generate(issuer.algorithm, rng);
+    mint_with(target, issuer, ttl, now, rng, &crate::keys::PURE_RUST)
+}
+
+/// [`mint`] with the leaf key's public point and signatures computed by `backend` (the
+/// secret still comes from `rng`; see [`crate::keys::KeyBackend`]).
+pub fn mint_with(
+    target: &LeafTarget,
+    issuer: &ScopeIssuer,
+    ttl: Option<Duration>,
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+    backend: &dyn crate::keys::KeyBackend,
+) -> Result<Minted, Error> {
+    let key = PrivateKey::generate_with(issuer.algorithm, rng, backend);
     let spec = LeafSpec {
         spiffe_id: target.spiffe_id.clone(),
         service: target.service.clone(),

@@ -300,6 +300,7 @@ pub struct RenewPlan {
     pub targets: Vec<LeafTarget>,
     issuers: BTreeMap<(String, String), ScopeIssuer>,
     now: OffsetDateTime,
+    backend: &'static dyn crate::keys::KeyBackend,
 }
 
 impl std::fmt::Debug for RenewPlan {
@@ -309,6 +310,23 @@ impl std::fmt::Debug for RenewPlan {
 }
 
 impl RenewPlan {
+    /// The plan with every leaf key and signature computed by `backend` (the host's native
+    /// one); the issuers' keys move to it too. Same keys and bytes, faster.
+    pub fn with_backend(mut self, backend: &'static dyn crate::keys::KeyBackend) -> RenewPlan {
+        for issuer in self.issuers.values_mut() {
+            if let Some(k) = issuer.key.to_backend(backend) {
+                issuer.key = k;
+            }
+        }
+        self.backend = backend;
+        self
+    }
+
+    /// The backend minting uses.
+    pub fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+
     /// Mints one target's leaf (call from any thread; each thread brings its own RNG).
     pub fn mint(&self, target: &LeafTarget, rng: &mut impl CryptoRngCore) -> Result<Minted, Error> {
         let issuer =
@@ -317,7 +335,7 @@ impl RenewPlan {
                 scope: target.scope.clone(),
                 problem: "it is not part of this renew".into(),
             })?;
-        mesh::mint(target, issuer, None, self.now, rng)
+        mesh::mint_with(target, issuer, None, self.now, rng, self.backend)
     }
 
     /// Mints every target in order on this thread.
@@ -350,11 +368,17 @@ pub fn renew(
         mesh::check_issuer(store, &env.project, &env.name, p, s, now)?;
     }
     if targets.is_empty() {
-        return Ok(RenewPlan { env: env.name.clone(), targets, issuers: BTreeMap::new(), now });
+        return Ok(RenewPlan {
+            env: env.name.clone(),
+            targets,
+            issuers: BTreeMap::new(),
+            now,
+            backend: &crate::keys::PURE_RUST,
+        });
     }
     let ci = keyring.identity(Custodian::Ci)?;
     let issuers = mesh::open_issuers(store, &env.project, &env.name, &targets, &ci, now)?;
-    Ok(RenewPlan { env: env.name.clone(), targets, issuers, now })
+    Ok(RenewPlan { env: env.name.clone(), targets, issuers, now, backend: &crate::keys::PURE_RUST })
 }
 
 /// One leaf as a renew report shows it.
@@ -699,7 +723,7 @@ pub fn recover_intermediate(
     let targets = mesh::plan(&env.project, &store, &env.name, &filter(&remint))?;
     let mut issuers = BTreeMap::new();
     issuers.insert((name.to_string(), scope.to_string()), issuer);
-    let plan = RenewPlan { env: env.name.clone(), targets, issuers, now: fx.now };
+    let plan = RenewPlan { env: env.name.clone(), targets, issuers, now: fx.now, backend: &crate::keys::PURE_RUST };
     let others: Vec<String> = mesh::trusted_scopes(&env.project, scope).into_iter().filter(|s| s != scope).collect();
     let refresh = RenewRequest { service: None, pki: Some(name.into()), scopes: Some(others.clone()) };
     let after = Env { store: Some(store.clone()), ..env.clone() };

@@ -10,6 +10,7 @@
 // boxing them would buy nothing measurable.
 #![allow(clippy::result_large_err)]
 
+pub mod backend;
 pub mod clock;
 pub mod error;
 pub mod etcd;

@@ -106,7 +106,8 @@ fn renew(
         let loaded = repo.load(&env)?;
         let req = RenewRequest { service, ..RenewRequest::default() };
         let mut provider = provider::open(&repo, &loaded.env)?;
-        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?;
+        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
+            .with_backend(&inforge_host::backend::AWS_LC);
         let (minted, report) = inforge_host::mint_and_write(&plan, provider.as_mut(), &|| {})?;
         Ok(RenewReport::of(&report, &minted))
     })
@@ -132,7 +133,8 @@ fn mint(
         let repo = Repo::open(&repo)?;
         let loaded = repo.load(&env)?;
         let req = RenewRequest { service: Some(service), ..RenewRequest::default() };
-        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?;
+        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
+            .with_backend(&inforge_host::backend::AWS_LC);
         let minted = inforge_host::mint_parallel(&plan, &|| {})?;
         Ok(minted.into_iter().map(Leaf::of).collect())
     })

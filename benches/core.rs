@@ -6,15 +6,20 @@ use inforge_core::keys::Algorithm;
 use inforge_core::ops::{self, RenewRequest};
 use rand_chacha::rand_core::SeedableRng;
 
+/// One leaf per algorithm and key backend: RustCrypto (the core's default, the WASM build's)
+/// and AWS-LC (what the CLI and Python mint with).
 fn mint_one_leaf(c: &mut Criterion) {
     let mut g = c.benchmark_group("mint_leaf");
     for alg in [Algorithm::EcdsaP256, Algorithm::EcdsaP384, Algorithm::Ed25519] {
         let f = fixture(1, 1, alg);
-        let plan = ops::renew(&f.env(), &RenewRequest::default(), &mut f.keyring(), f.now).unwrap();
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
-        g.bench_function(BenchmarkId::from_parameter(alg.name()), |b| {
-            b.iter(|| plan.mint(&plan.targets[0], &mut rng).unwrap())
-        });
+        for native in [false, true] {
+            let plan = ops::renew(&f.env(), &RenewRequest::default(), &mut f.keyring(), f.now).unwrap();
+            let plan = if native { plan.with_backend(&inforge_host::backend::AWS_LC) } else { plan };
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2);
+            g.bench_function(BenchmarkId::new(alg.name(), plan.backend()), |b| {
+                b.iter(|| plan.mint(&plan.targets[0], &mut rng).unwrap())
+            });
+        }
     }
     g.finish();
 }

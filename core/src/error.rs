@@ -18,6 +18,7 @@ use serde::Serialize;
 pub use crate::cert::CertError;
 pub use crate::config::ConfigError;
 pub use crate::custody::CustodyError;
+pub use crate::inspect::InspectError;
 pub use crate::keys::KeyError;
 pub use crate::mesh::MeshError;
 pub use crate::names::NameError;
@@ -290,6 +291,9 @@ pub enum Error {
     /// A timestamp could not be parsed or is out of range.
     #[error(transparent)]
     Time(#[from] TimeError),
+    /// The inspector could not decide from its inputs (environment, scope).
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
 }
 
 impl Error {
@@ -305,6 +309,7 @@ impl Error {
             Error::Mesh(e) => e,
             Error::Rotate(e) => e,
             Error::Time(e) => e,
+            Error::Inspect(e) => e,
         }
     }
 
@@ -318,6 +323,7 @@ impl Error {
             Error::Pki(_) | Error::Rotate(_) => "pki",
             Error::Mesh(_) => "mesh",
             Error::Time(_) => "time",
+            Error::Inspect(_) => "inspect",
         }
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package `inforge-wasm` into wasm/pkg/ and the inspector page's copy of it into
-# web/pkg/: release wasm32 build → wasm-bindgen (browser `--target web` at the root, Node
-# `--target nodejs` in node/) → wasm-opt -Oz from npm binaryen (tests/web/node_modules; never
+# web/pkg/: release wasm32 build → wasm-bindgen (`--target web`; Node loads the same module
+# through node/index.mjs) → wasm-opt -Oz from npm binaryen (tests/web/node_modules; never
 # Debian's binaryen, which silently breaks the module — docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,21 +18,18 @@ raw=target/wasm32-unknown-unknown/release/inforge_wasm.wasm
 out=wasm/pkg
 rm -rf "$out" && mkdir -p "$out/node"
 wasm-bindgen --target web --out-dir "$out" "$raw"
-wasm-bindgen --target nodejs --out-dir "$out/node" "$raw"
-# The Node build is CommonJS inside an ES-module package: name it .cjs.
-mv "$out/node/inforge_wasm.js" "$out/node/inforge_wasm.cjs"
-rm -f "$out/node/inforge_wasm.d.ts" "$out/node/inforge_wasm_bg.wasm.d.ts" "$out/.gitignore" "$out/node/.gitignore"
-cp "$out/inforge_wasm.d.ts" "$out/node/inforge_wasm.d.cts"
-
+rm -f "$out/.gitignore"
 opt=tests/web/node_modules/.bin/wasm-opt
 if [ -x "$opt" ]; then
-  for w in "$out/inforge_wasm_bg.wasm" "$out/node/inforge_wasm_bg.wasm"; do
-    "$opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals "$w" -o "$w.opt"
-    mv "$w.opt" "$w"
-  done
+  w="$out/inforge_wasm_bg.wasm"
+  "$opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals "$w" -o "$w.opt"
+  mv "$w.opt" "$w"
 else
   echo "wasm: npm binaryen not installed (scripts/setup.sh); the package is not size-optimized" >&2
 fi
+# Node uses the same module, instantiated synchronously from the file beside it (one .wasm in
+# the package, not one per target).
+cp wasm/node.mjs "$out/node/index.mjs"
 cp wasm/package.json wasm/README.md "$out/"
 
 rm -rf web/pkg && mkdir -p web/pkg

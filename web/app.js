@@ -143,14 +143,13 @@ function renderSummary() {
   }
   const certs = v.pkis.reduce((n, p) => n + p.certs.length, 0);
   const expired = v.pkis.flatMap((p) => p.certs).filter((c) => c.expired && !c.revoked).length;
+  const fact = (k, v, id) => h("div", { class: "fact" }, h("span", { class: "k" }, k), h("strong", id ? { id } : {}, v));
   sec.replaceChildren(
-    h("dl", { class: "facts" },
-      h("dt", {}, "Environment"), h("dd", {}, v.env ?? "unknown"),
-      h("dt", {}, "PKIs"), h("dd", { id: "pki-count" }, v.pkis.length),
-      h("dt", {}, "Certificates"), h("dd", {}, certs),
-      h("dt", {}, "Expired"), h("dd", {}, expired),
-      h("dt", {}, "Format"), h("dd", {}, `version ${v.version}`),
-    ),
+    fact("Environment", v.env ?? "unknown"),
+    fact("PKIs", v.pkis.length, "pki-count"),
+    fact("Certificates", certs),
+    fact("Expired", expired),
+    fact("Store format", `version ${v.version}`),
   );
   sec.hidden = false;
 }
@@ -161,6 +160,8 @@ const ROLE = {
   intermediate: "intermediate",
   "previous-intermediate": "previous intermediate",
 };
+
+const SHORT = { root: "root", "previous-root": "prev. root", intermediate: "int.", "previous-intermediate": "prev. int." };
 
 function badges(c) {
   return [
@@ -189,7 +190,9 @@ function renderTree() {
     tree.replaceChildren();
     return;
   }
-  const pkis = v.pkis.map((p) => {
+  const needle = $("filter").value.trim().toLowerCase();
+  const shown = v.pkis.filter((p) => !needle || p.name.toLowerCase().includes(needle));
+  const pkis = shown.map((p) => {
     const root = p.certs.find((c) => c.role === "root");
     const prevRoots = p.certs.filter((c) => c.role === "previous-root");
     const scopes = [...new Set(p.certs.filter((c) => c.scope).map((c) => c.scope))];
@@ -210,7 +213,9 @@ function renderTree() {
           ...prevRoots.map((c) => h("li", {}, certButton(p, c))),
           ...problems)));
   });
-  tree.replaceChildren(h("ul", { class: "tree", "aria-label": "PKIs" }, ...pkis));
+  tree.replaceChildren(
+    h("p", { class: "muted small", id: "tree-count" }, `${shown.length} of ${v.pkis.length} PKIs`),
+    h("ul", { class: "tree", "aria-label": "PKIs" }, ...pkis));
 }
 
 function select(pki, c) {
@@ -256,7 +261,7 @@ function renderTimeline() {
   const horizon = now + v.leafDays * 86400e3;
   const lo = Math.min(now, ...rows.map((r) => t(r.c.notBefore)));
   const hi = Math.max(horizon, ...rows.map((r) => t(r.c.notAfter)));
-  const W = 900, left = 230, right = 20, rowH = 18, top = 34;
+  const W = 900, left = 250, right = 20, rowH = 18, top = 50;
   const H = top + rows.length * rowH + 10;
   const x = (ms) => left + ((ms - lo) / (hi - lo)) * (W - left - right);
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-labelledby": "tl-title tl-desc", id: "timeline-svg" });
@@ -269,14 +274,15 @@ function renderTimeline() {
   for (let y = y0; y <= y1; y += step) {
     const xx = x(Date.UTC(y, 0, 1));
     svg.append(s("line", { x1: xx, x2: xx, y1: top - 6, y2: H, class: "tick" }));
-    svg.append(s("text", { x: xx, y: top - 10, class: "tick-label", "text-anchor": "middle" }, y));
+    svg.append(s("text", { x: xx, y: top - 9, class: "tick-label", "text-anchor": "middle" }, y));
   }
   rows.forEach(({ p, c }, i) => {
     const y = top + i * rowH;
     const label = `${p.name} ${c.scope ? c.scope + " " : ""}${ROLE[c.role]}`;
+    const short = `${p.name} ${c.scope ? c.scope + " " : ""}${SHORT[c.role]}`;
     const cls = "bar " + c.role + (c.revoked ? " revoked" : "") + (c.expired ? " expired" : "");
     const g = s("g", { class: "tl-row", "data-fp": c.fingerprint });
-    g.append(s("text", { x: left - 6, y: y + 12, class: "row-label", "text-anchor": "end" }, label.length > 34 ? label.slice(0, 33) + "…" : label));
+    g.append(s("text", { x: left - 6, y: y + 12, class: "row-label", "text-anchor": "end" }, short.length > 38 ? short.slice(0, 37) + "…" : short));
     const bar = s("rect", { x: x(t(c.notBefore)), y: y + 3, width: Math.max(2, x(t(c.notAfter)) - x(t(c.notBefore))), height: rowH - 6, rx: 3, class: cls });
     bar.append(s("title", {}, `${label}: ${c.notBefore} → ${c.notAfter}${c.revoked ? " (revoked)" : ""}`));
     g.append(bar);
@@ -284,7 +290,7 @@ function renderTimeline() {
   });
   for (const [ms, cls, text] of [[now, "now", "now"], [horizon, "horizon", `leaf TTL +${v.leafDays} d`]]) {
     svg.append(s("line", { x1: x(ms), x2: x(ms), y1: top - 4, y2: H, class: "mark " + cls }));
-    svg.append(s("text", { x: x(ms) + 3, y: 12 + (cls === "horizon" ? 10 : 0), class: "mark-label " + cls }, text));
+    svg.append(s("text", { x: x(ms) + 3, y: cls === "horizon" ? 28 : 13, class: "mark-label " + cls }, text));
   }
   const legend = h("p", { class: "legend" },
     h("span", { class: "key root" }), "root ", h("span", { class: "key intermediate" }), "intermediate ",
@@ -462,6 +468,7 @@ function wire() {
     }
   });
   $("refresh").addEventListener("click", render);
+  $("filter").addEventListener("input", renderTree);
   $("authz").addEventListener("submit", authorize);
   $("leaf-form").addEventListener("submit", checkLeaf);
   $("before").addEventListener("change", review);

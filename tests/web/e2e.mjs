@@ -165,6 +165,12 @@ try {
     const certs = await page.locator("#tree button.cert").count();
     assert.equal(await page.locator("#timeline-svg rect.bar").count(), certs);
     assert.ok(loadMs < 5000, `load+render took ${loadMs} ms`);
+    // The filter narrows the tree by name.
+    await page.fill("#filter", "mesh-07");
+    assert.equal(await text("#tree-count"), "1 of 100 PKIs");
+    assert.equal(await page.locator("#tree button.cert").count(), 4);
+    await page.fill("#filter", "");
+    assert.equal(await page.locator("#tree button.cert").count(), certs);
     // validate() alone, in the page's own (already initialised) module instance: median of 7.
     const input = {
       store: readFileSync(`${big}/resources/prd/pki.enc.yaml`, "utf8"),
@@ -185,7 +191,7 @@ try {
       return { median: times[3], min: times[0], diagnostics: n };
     }, input);
     console.log(`perf: browser validate of the 100-PKI store: median ${ms.median.toFixed(1)} ms, min ${ms.min.toFixed(1)} ms (${ms.diagnostics} diagnostics)`);
-    await page.screenshot({ path: `${shots}/inspector-100-pkis.png` });
+    await page.locator("#timeline").screenshot({ path: `${shots}/inspector-100-pkis-timeline.png` });
     console.log(`perf: 100-PKI store (${certs} certificates) loaded and rendered in ${loadMs} ms`);
   });
 
@@ -196,7 +202,7 @@ try {
     await page.waitForSelector("#validation-summary");
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
-    await page.screenshot({ path: `${shots}/inspector-narrow.png`, fullPage: false });
+    await page.screenshot({ path: `${shots}/inspector-narrow.png`, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 

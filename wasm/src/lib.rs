@@ -74,7 +74,8 @@ fn now_or_clock(now: Option<&str>) -> Result<OffsetDateTime, JsValue> {
 }
 
 fn parse_store(text: &str, env: Option<&str>) -> Result<Store, JsValue> {
-    Store::parse(&store_path(env.unwrap_or("<env>")), text).map_err(to_js)
+    let file = env.map(store_path).unwrap_or_else(|| "pki.enc.yaml".into());
+    Store::parse(&file, text).map_err(to_js)
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 log="$work/log"
 passed=0
-count() { grep -Eo "$1" "$log" | awk '{s += $NF} END {print s + 0}'; }
+count() { grep -Eo "$1" "$log" | awk '{s += $(NF - 1)} END {print s + 0}'; }
 
 echo "== wasm-bindgen tests (Node and headless Chromium)" >&2
 CHROMEDRIVER=${CHROMEDRIVER:-$(command -v chromedriver)} \

@@ -33,7 +33,7 @@ echo "== fuzz targets compile (one per parser: store, config, certs, identity, a
 cargo check -q --manifest-path core/fuzz/Cargo.toml --bins
 
 echo "== the core and the wasm bindings build for wasm32-unknown-unknown (no host crate there)" >&2
-cargo check -q -p inforge-core --target wasm32-unknown-unknown
+cargo check -q -p inforge-core -p inforge-wasm --target wasm32-unknown-unknown
 cargo clippy -q -p inforge-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 echo "== WASM package and browser inspector (scripts/web-test.sh: wasm-bindgen tests in Node and Chromium, corpus CLI vs WASM, page end to end)" >&2

@@ -182,6 +182,25 @@ function certButton(pki, c) {
   }, label, " ", ...badges(c), h("span", { class: "days" }, c.expired ? "" : `${c.daysLeft} d`));
 }
 
+function revokedButton(pki, r) {
+  return h("button", {
+    type: "button", class: "cert revoked-record is-revoked", "data-fp": r.fingerprint,
+    "aria-label": `${pki.name} ${r.scope} revoked certificate`,
+    onclick: () => {
+      document.querySelectorAll("button.cert[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
+      document.querySelectorAll(`button.cert[data-fp="${r.fingerprint}"]`).forEach((b) => b.setAttribute("aria-pressed", "true"));
+      $("details").replaceChildren(
+        h("h2", { id: "details-h" }, "Certificate"),
+        h("p", {}, h("strong", {}, pki.name), ` · ${r.scope} revoked certificate `, h("span", { class: "badge revoked" }, "revoked")),
+        h("p", { class: "muted" }, "Recorded as compromised: it is in no bundle and no slot of the store any more."),
+        h("dl", { class: "kv" },
+          h("dt", {}, "Subject"), h("dd", {}, r.subject),
+          h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, r.fingerprint),
+          h("dt", {}, "Revoked"), h("dd", {}, `${r.revokedAt} (scope ${r.scope})`)));
+    },
+  }, `${r.scope} · revoked`, " ", h("span", { class: "badge revoked" }, "revoked"));
+}
+
 function renderTree() {
   const tree = $("tree");
   const v = state.view;
@@ -195,12 +214,15 @@ function renderTree() {
   const pkis = shown.map((p) => {
     const root = p.certs.find((c) => c.role === "root");
     const prevRoots = p.certs.filter((c) => c.role === "previous-root");
-    const scopes = [...new Set(p.certs.filter((c) => c.scope).map((c) => c.scope))];
+    const scopes = [...new Set([...p.certs.filter((c) => c.scope).map((c) => c.scope), ...p.revoked.map((r) => r.scope)])].sort();
+    // A revoked certificate left the store's slots; its record (fingerprint, subject, when) stays.
+    const shownFp = new Set(p.certs.map((c) => c.fingerprint));
     const perScope = scopes.map((sc) => {
       const cur = p.certs.filter((c) => c.scope === sc && c.role === "intermediate");
       const prev = p.certs.filter((c) => c.scope === sc && c.role === "previous-intermediate");
-      return h("li", { class: "scope" }, ...cur.map((c) => certButton(p, c)),
-        prev.length ? h("ul", {}, ...prev.map((c) => h("li", {}, certButton(p, c)))) : "");
+      const gone = p.revoked.filter((r) => r.scope === sc && !shownFp.has(r.fingerprint));
+      const older = [...prev.map((c) => h("li", {}, certButton(p, c))), ...gone.map((r) => h("li", { class: "revoked-record" }, revokedButton(p, r)))];
+      return h("li", { class: "scope" }, ...cur.map((c) => certButton(p, c)), older.length ? h("ul", {}, ...older) : "");
     });
     const problems = p.unreadable.map((u) => h("li", { class: "problem" }, h("code", {}, u.code), " ", u.location));
     return h("li", { class: "pki" },
@@ -460,12 +482,6 @@ function wire() {
     e.preventDefault();
     drop.classList.remove("over");
     loadFiles([...e.dataTransfer.files]);
-  });
-  drop.addEventListener("keydown", (e) => {
-    if ((e.key === "Enter" || e.key === " ") && e.target === drop) {
-      e.preventDefault();
-      input.click();
-    }
   });
   $("refresh").addEventListener("click", render);
   $("filter").addEventListener("input", renderTree);

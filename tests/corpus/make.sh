@@ -67,4 +67,8 @@ inforge -C "$base" pki rotate prd wardnet-mesh --intermediate us-east-1 2>/dev/n
 cp "$base/resources/prd/pki.enc.yaml" "$out/.after.pki.enc.yaml"
 case_ rotated "$INFORGE_NOW"
 : > "$out/rotated/expect"
+# Compromise recovery of eu-west-1: its old certificate is recorded as revoked.
+inforge -C "$base" pki recover-intermediate prd wardnet-mesh eu-west-1 >/dev/null 2>&1
+case_ recovered "$INFORGE_NOW"
+: > "$out/recovered/expect"
 echo "corpus: $(ls "$out" | wc -l) cases in $out" >&2

@@ -200,10 +200,32 @@ try {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.setInputFiles("#files", files("rotated", "store", "config", "regions"));
     await page.waitForSelector("#validation-summary");
+    // The rotated store: us-east-1's old intermediate is marked previous, in the tree and timeline.
+    assert.equal(await page.locator('#tree button.cert.previous-intermediate').count(), 1);
+    assert.match(await page.locator('#tree button.cert.previous-intermediate').innerText(), /us-east-1 · previous intermediate/);
+    assert.equal(await page.locator("#timeline-svg rect.bar.previous-intermediate").count(), 1);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
     await page.screenshot({ path: `${shots}/inspector-narrow.png`, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step("recovered store: the revoked certificate is marked, and the review says recovered", async () => {
+    await fresh();
+    await page.setInputFiles("#files", files("recovered", "store", "config", "regions"));
+    await page.waitForSelector("#validation-summary");
+    const revoked = page.locator("#tree button.cert.is-revoked");
+    assert.equal(await revoked.count(), 1);
+    assert.match(await revoked.innerText(), /eu-west-1 · revoked/);
+    await revoked.click();
+    assert.match(await text("#details"), /Revoked\s+2026-11-26T00:00:00Z \(scope eu-west-1\)/);
+    assert.match(await text("#details"), /SHA-256\s+[0-9a-f]{64}/);
+    await page.setInputFiles("#before", `${repo("rotated")}/resources/prd/pki.enc.yaml`);
+    await page.setInputFiles("#after", `${repo("recovered")}/resources/prd/pki.enc.yaml`);
+    await page.waitForSelector("#diff-summary");
+    const kinds = await page.locator("#diff tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.kind));
+    assert.deepEqual(kinds.sort(), ["intermediate-recovered", "revoked"]);
+    await page.screenshot({ path: `${shots}/inspector-recovered.png`, fullPage: true });
   });
 
   await step("no request left the page's origin", async () => {

@@ -14,7 +14,7 @@ if [ "$have" != "$want" ]; then
 fi
 
 cargo build -q -p inforge-wasm --target wasm32-unknown-unknown --release
-raw=target/wasm32-unknown-unknown/release/inforge_wasm.wasm
+raw=${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/release/inforge_wasm.wasm
 out=wasm/pkg
 rm -rf "$out" && mkdir -p "$out/node"
 wasm-bindgen --target web --out-dir "$out" "$raw"

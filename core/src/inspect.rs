@@ -493,9 +493,13 @@ pub fn trust_matrix(store: &Store, project: &Project, env: &str) -> TrustMatrix 
                 caller: caller.clone(),
                 callee: callee.clone(),
                 allowed: r.is_ok(),
+                // Worded per scope pair: the placeholder services' IDs would only distract.
                 reason: match r {
-                    Ok(()) if caller == callee => "same scope".into(),
-                    Ok(()) => "region→global and global→global are allowed".into(),
+                    Ok(()) if caller == callee => "intra-scope calls are allowed".into(),
+                    Ok(()) => format!("{caller}→global is allowed"),
+                    Err(mesh::Denied::GlobalToRegion { .. }) => {
+                        format!("global→{callee} is refused by authorization on the peer's SPIFFE scope")
+                    }
                     Err(d) => d.to_string(),
                 },
             });
@@ -905,6 +909,13 @@ mod tests {
         let b = |a: &str, c: &str| m.boundary.iter().find(|x| x.caller == a && x.callee == c).unwrap().allowed;
         assert!(b("us-east-1", "global") && b("global", "global") && b("us-east-1", "us-east-1"));
         assert!(!b("global", "us-east-1") && !b("us-east-1", "eu-west-1"));
+        let reason =
+            |a: &str, c: &str| m.boundary.iter().find(|x| x.caller == a && x.callee == c).unwrap().reason.clone();
+        assert_eq!(
+            reason("global", "eu-west-1"),
+            "global→eu-west-1 is refused by authorization on the peer's SPIFFE scope"
+        );
+        assert!(reason("us-east-1", "eu-west-1").contains("cross-region"), "{}", reason("us-east-1", "eu-west-1"));
         // A scope without an intermediate has an error row, not a panic.
         let p2 = Project::parse(CFG, Some("regions: [us-east-1, eu-west-1, ap-south-1]\n")).unwrap();
         let m2 = trust_matrix(&store, &p2, "prd");

@@ -12,6 +12,7 @@ use inforge_core::{inspect, Coded, Wording};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// The browser's words for remedies: options are the JS input's properties; identities and
 /// store-changing operations belong to the inforge CLI.
@@ -58,7 +59,16 @@ fn to_value<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| js_error("internal", &e.to_string(), "this is a bug in inforge; please report it"))
 }
 
-fn from_value<T: for<'de> Deserialize<'de>>(v: JsValue) -> Result<T, JsValue> {
+/// The input object as `T`, refusing properties `T` does not know: serde-wasm-bindgen reads
+/// only the fields it looks for, so a typo such as `chainPEM` would otherwise be silently unset.
+fn from_value<T: for<'de> Deserialize<'de>>(v: JsValue, known: &[&str]) -> Result<T, JsValue> {
+    if let Some(obj) = v.dyn_ref::<js_sys::Object>() {
+        for key in js_sys::Object::keys(obj).iter().filter_map(|k| k.as_string()) {
+            if !known.contains(&key.as_str()) {
+                return Err(bad_input(format!("unknown property `{key}` (expected one of {})", known.join(", "))));
+            }
+        }
+    }
     serde_wasm_bindgen::from_value(v).map_err(bad_input)
 }
 
@@ -152,7 +162,7 @@ struct ValidateInput {
 /// `config`, the store's own checks.
 #[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
 pub fn validate(#[wasm_bindgen(unchecked_param_type = "ValidateInput")] input: JsValue) -> Result<JsValue, JsValue> {
-    let i: ValidateInput = from_value(input)?;
+    let i: ValidateInput = from_value(input, &["store", "config", "regions", "now", "env"])?;
     let now = now_or_clock(i.now.as_deref())?;
     let mut report =
         inspect::validate(i.config.as_deref(), i.regions.as_deref(), i.store.as_deref(), i.env.as_deref(), now)
@@ -173,7 +183,7 @@ struct MatrixInput {
 /// Which scope's bundle trusts which scope's intermediates, and the boundary rule per pair.
 #[wasm_bindgen(js_name = trustMatrix, unchecked_return_type = "TrustMatrix")]
 pub fn trust_matrix(#[wasm_bindgen(unchecked_param_type = "MatrixInput")] input: JsValue) -> Result<JsValue, JsValue> {
-    let i: MatrixInput = from_value(input)?;
+    let i: MatrixInput = from_value(input, &["store", "config", "regions", "env"])?;
     let store = parse_store(&i.store, i.env.as_deref())?;
     let project = i.config.as_deref().map(|c| inforge_core::config::Project::parse(c, i.regions.as_deref()));
     let project = project.transpose().map_err(to_js)?;
@@ -200,7 +210,7 @@ struct LeafInput {
 /// Checks a leaf chain (leaf first) against a scope's bundle (default: the leaf's own scope).
 #[wasm_bindgen(js_name = checkLeaf, unchecked_return_type = "LeafCheck")]
 pub fn check_leaf(#[wasm_bindgen(unchecked_param_type = "LeafInput")] input: JsValue) -> Result<JsValue, JsValue> {
-    let i: LeafInput = from_value(input)?;
+    let i: LeafInput = from_value(input, &["store", "chainPem", "scope", "now", "config", "regions", "env"])?;
     let now = now_or_clock(i.now.as_deref())?;
     let store = parse_store(&i.store, i.env.as_deref())?;
     let project = i.config.as_deref().map(|c| inforge_core::config::Project::parse(c, i.regions.as_deref()));

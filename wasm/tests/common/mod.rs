@@ -138,6 +138,12 @@ macro_rules! wasm_tests {
             );
             assert_eq!(code, "time-invalid");
             assert!(hint.contains("`now` input"), "{hint}");
+            // A misspelt property is refused, not silently ignored.
+            let (code, _) = common::code_of(
+                inforge_wasm::check_leaf(common::input(json!({"store": "x", "chainPEM": "y", "chainPem": "z"})))
+                    .unwrap_err(),
+            );
+            assert_eq!(code, "input-invalid");
         }
     };
 }

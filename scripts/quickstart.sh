@@ -13,6 +13,9 @@ if [ -z "${INFORGE_BIN:-}" ]; then
   INFORGE_BIN="$top/target/release/inforge"
   echo "quickstart: building and installing the Python module (target/py-venv)…" >&2
   bash scripts/python.sh
+  echo "quickstart: building the npm package (wasm/pkg) and the inspector page (web/)…" >&2
+  bash scripts/wasm.sh
+  inspector=1
 fi
 inforge() { "$INFORGE_BIN" "$@"; }
 
@@ -96,5 +99,9 @@ fi
 
 echo >&2
 echo "quickstart: done. $count leaves on disk, each accepted by 'openssl verify -partial_chain' against its bundle." >&2
+if [ -n "${inspector:-}" ]; then
+  echo "quickstart: inspect the store in your browser: python3 -m http.server --bind 127.0.0.1 -d $top/web 8000," >&2
+  echo "  open http://127.0.0.1:8000/ and load $work/infra/resources/prd/pki.enc.yaml with inforge.yaml and regions.yaml" >&2
+fi
 echo "  store:    $work/infra/resources/prd/pki.enc.yaml" >&2
 echo "  provider: $provider" >&2

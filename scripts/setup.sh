@@ -13,6 +13,12 @@ command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
 # `systemd-analyze verify` checks the units `inforge pki units` writes.
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+# The browser inspector's tests: Debian's Chromium (driven by chromedriver for the wasm-bindgen
+# tests and by npm playwright-core end to end), Node and npm for the package and the tests.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
@@ -31,5 +37,19 @@ fi
 if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
   echo "setup: adding the wasm32-unknown-unknown Rust target" >&2
   rustup target add wasm32-unknown-unknown >&2
+fi
+# wasm-bindgen-cli must be exactly the wasm-bindgen crate's version (Cargo.lock pins it with
+# `=`). `--locked` fails here (a locked dependency version is not in the registry).
+bindgen=$(grep -A1 '^name = "wasm-bindgen"$' "$(dirname "$0")/../Cargo.lock" | sed -n 's/^version = "\(.*\)"/\1/p')
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen" ]; then
+  echo "setup: installing wasm-bindgen-cli $bindgen (about 2.5 minutes)" >&2
+  cargo install -q wasm-bindgen-cli --version "$bindgen" >&2
+fi
+# playwright-core (end-to-end tests) and npm binaryen (wasm-opt; never Debian's binaryen, which
+# silently produces a broken module), pinned by tests/web/package-lock.json.
+web_tests="$(dirname "$0")/../tests/web"
+if [ ! -d "$web_tests/node_modules/playwright-core" ] || [ ! -x "$web_tests/node_modules/.bin/wasm-opt" ]; then
+  echo "setup: npm ci in tests/web (playwright-core, binaryen)" >&2
+  (cd "$web_tests" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 echo "setup: ok (age $(age --version 2>/dev/null), $(openssl version | cut -d' ' -f1-2), $(cargo --version | cut -d' ' -f1-2))" >&2

@@ -34,6 +34,13 @@ cargo check -q --manifest-path core/fuzz/Cargo.toml --bins
 
 echo "== the core and the wasm bindings build for wasm32-unknown-unknown (no host crate there)" >&2
 cargo check -q -p inforge-core -p inforge-wasm --target wasm32-unknown-unknown
+cargo clippy -q -p inforge-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+echo "== WASM package and browser inspector (scripts/web-test.sh: wasm-bindgen tests in Node and Chromium, corpus CLI vs WASM, page end to end)" >&2
+cargo build -q -p inforge-cli
+INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/web-test.sh 2>&1 | tee "$log"
+web_passed=$(grep -o '^web: [0-9]* passed' "$log" | awk '{print $2}')
+passed=$((passed + ${web_passed:-0}))
 
 echo "== quickstart (README main command) on the debug build" >&2
 cargo build -q -p inforge-cli -p inforge-bootstrap

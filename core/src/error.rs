@@ -18,6 +18,7 @@ use serde::Serialize;
 pub use crate::cert::CertError;
 pub use crate::config::ConfigError;
 pub use crate::custody::CustodyError;
+pub use crate::inspect::InspectError;
 pub use crate::keys::KeyError;
 pub use crate::mesh::MeshError;
 pub use crate::names::NameError;
@@ -302,6 +303,9 @@ pub enum Error {
     /// `inforge pki units` was refused.
     #[error(transparent)]
     Units(#[from] crate::units::UnitsError),
+    /// The inspector could not decide from its inputs (environment, scope).
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
 }
 
 impl Error {
@@ -320,6 +324,7 @@ impl Error {
             Error::Projection(e) => e,
             Error::Units(e) => e,
             Error::Duration(e) => e,
+            Error::Inspect(e) => e,
         }
     }
 
@@ -335,6 +340,7 @@ impl Error {
             Error::Time(_) => "time",
             Error::Projection(_) | Error::Units(_) => "mesh",
             Error::Duration(_) => "time",
+            Error::Inspect(_) => "inspect",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod custody;
 pub mod effects;
 pub mod error;
+pub mod inspect;
 pub mod keys;
 pub mod lifecycle;
 pub mod listing;

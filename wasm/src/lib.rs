@@ -1,12 +1,18 @@
-//! WASM bindings of inforge-core for the browser store inspector (thin: no domain logic).
-//! Errors map to a JS `Error` whose message is `<code>: <message> (hint: …)` in one place,
-//! with remedies in the browser's words (a browser never holds an identity).
+//! WASM bindings of inforge-core for the browser store inspector and JavaScript toolchains
+//! (SPEC §9). Thin: each function parses its input object, calls one core function
+//! (`inforge_core::inspect`, `validate`, `listing`) and converts the typed result with
+//! serde-wasm-bindgen. Failures become a JS `Error` with `.code` (the core's stable code) and
+//! `.hint` (the remedy in the browser's words), mapped in one place ([`to_js`]).
 #![forbid(unsafe_code)]
 
 use inforge_core::custody::Custodian;
 use inforge_core::error::Opt;
-use inforge_core::{Coded, Wording};
+use inforge_core::store::{store_path, Store};
+use inforge_core::{inspect, Coded, Wording};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// The browser's words for remedies: options are the JS input's properties; identities and
 /// store-changing operations belong to the inforge CLI.
@@ -16,7 +22,7 @@ impl Wording for Js {
     fn opt(&self, o: Opt) -> String {
         match o {
             Opt::Now => "the `now` input".into(),
-            Opt::Scope => "`scope`".into(),
+            Opt::Scope => "the `scope` input".into(),
             other => format!("the inforge CLI's {}", inforge_core::error::CliWording.opt(other)),
         }
     }
@@ -25,15 +31,216 @@ impl Wording for Js {
     }
 }
 
-fn to_js(e: inforge_core::Error) -> JsError {
-    JsError::new(&format!("{}: {} (hint: {})", e.code(), e, e.remedy().render(&Js)))
+/// A JS `Error` with `.code` and `.hint`; its message is `<code>: <message>` so it reads well
+/// when printed whole.
+fn js_error(code: &str, message: &str, hint: &str) -> JsValue {
+    let e = js_sys::Error::new(&format!("{code}: {message}"));
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = js_sys::Reflect::set(&e, &"code".into(), &code.into());
+    let _ = js_sys::Reflect::set(&e, &"hint".into(), &hint.into());
+    e.into()
+}
+
+fn to_js(e: inforge_core::Error) -> JsValue {
+    js_error(e.code(), &e.to_string(), &e.remedy().render(&Js))
+}
+
+fn bad_input(e: impl std::fmt::Display) -> JsValue {
+    js_error(
+        "input-invalid",
+        &format!("the input object is not valid: {e}"),
+        "see the TypeScript types in inforge_wasm.d.ts",
+    )
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    // json_compatible: maps become plain objects and `None` becomes `null`, as in the CLI's JSON.
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("internal", &e.to_string(), "this is a bug in inforge; please report it"))
+}
+
+/// The input object as `T`, refusing properties `T` does not know: serde-wasm-bindgen reads
+/// only the fields it looks for, so a typo such as `chainPEM` would otherwise be silently unset.
+fn from_value<T: for<'de> Deserialize<'de>>(v: JsValue, known: &[&str]) -> Result<T, JsValue> {
+    if let Some(obj) = v.dyn_ref::<js_sys::Object>() {
+        for key in js_sys::Object::keys(obj).iter().filter_map(|k| k.as_string()) {
+            if !known.contains(&key.as_str()) {
+                return Err(bad_input(format!("unknown property `{key}` (expected one of {})", known.join(", "))));
+            }
+        }
+    }
+    serde_wasm_bindgen::from_value(v).map_err(bad_input)
+}
+
+/// `now` from the input, else the browser's clock (whole seconds, as the CLI's).
+fn now_or_clock(now: Option<&str>) -> Result<OffsetDateTime, JsValue> {
+    match now.filter(|n| !n.is_empty()) {
+        Some(n) => inforge_core::time::parse_rfc3339("now", n).map_err(to_js),
+        None => {
+            let secs = (js_sys::Date::now() / 1000.0).floor() as i64;
+            OffsetDateTime::from_unix_timestamp(secs).map_err(|e| js_error("internal", &e.to_string(), ""))
+        }
+    }
+}
+
+fn parse_store(text: &str, env: Option<&str>) -> Result<Store, JsValue> {
+    let file = env.map(store_path).unwrap_or_else(|| "pki.enc.yaml".into());
+    Store::parse(&file, text).map_err(to_js)
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Thrown by every function: `code` is the core's stable code (docs/errors.md, docs/validate.md). */
+export interface InforgeError extends Error { code: string; hint: string; }
+
+export type Role = "root" | "previous-root" | "intermediate" | "previous-intermediate";
+export interface Revoked { fingerprint: string; scope: string; subject: string; revokedAt: string; }
+export interface CertView {
+  role: Role; scope: string | null; location: string; subject: string; issuer: string; serial: string;
+  subjectKeyId: string | null; authorityKeyId: string | null; uriSans: string[]; dnsSans: string[];
+  notBefore: string; notAfter: string; daysLeft: number; expired: boolean; fingerprint: string;
+  algorithm: string | null; isCa: boolean; pathLen: number | null; revoked: Revoked | null;
+}
+export interface Unreadable { location: string; code: string; message: string; }
+export interface PkiView {
+  name: string; topology: "two-tier" | "root-only"; algorithm: string; certs: CertView[];
+  rootOverlap: boolean; rootOverlapStarted: string | null; revoked: Revoked[]; unreadable: Unreadable[];
+}
+export interface StoreView {
+  version: number; rootRecipient: string; recipient: string; env: string | null; now: string;
+  leafDays: number; pkis: PkiView[];
+}
+export interface Diagnostic {
+  code: string; severity: "error" | "warning"; file: string; subject: string; message: string; hint: string;
+}
+export interface ValidateInput { store?: string; config?: string; regions?: string; now?: string; env?: string; }
+export interface MatrixInput { store: string; config?: string; regions?: string; env?: string; }
+export interface TrustCell { scope: string; trusted: boolean; fingerprints: string[]; }
+export interface TrustRow { scope: string; error: Unreadable | null; cells: TrustCell[]; }
+export interface TrustMatrix {
+  env: string; scopes: string[];
+  pkis: { name: string; rows: TrustRow[] }[];
+  boundary: { caller: string; callee: string; allowed: boolean; reason: string }[];
+}
+export interface LeafInput {
+  store: string; chainPem: string; scope?: string; now?: string; config?: string; regions?: string; env?: string;
+}
+export interface LeafCheck {
+  ok: boolean; scope: string; pki: string | null; spiffeId: string | null; leaf: CertView;
+  issuerFingerprint: string | null; checks: { check: string; ok: boolean; detail: string }[];
+}
+export interface Authorization { allowed: boolean; reason: string; }
+export type ChangeKind =
+  | "pki-added" | "pki-removed" | "intermediate-minted" | "intermediate-rotated" | "intermediate-recovered"
+  | "intermediate-replaced" | "intermediate-removed" | "previous-intermediate-dropped"
+  | "root-overlap-started" | "root-finalized" | "root-replaced" | "revoked" | "recipient-changed";
+export interface Change {
+  kind: ChangeKind; pki: string; scope: string | null; subject: string; before: string | null; after: string | null;
+}
+export interface StoreDiff { changes: Change[]; unchanged: boolean; }
+"#;
+
+/// Every certificate of a store with its details (`now`: RFC 3339, default the clock).
+#[wasm_bindgen(js_name = inspectStore, unchecked_return_type = "StoreView")]
+pub fn inspect_store(store_yaml: &str, now: Option<String>) -> Result<JsValue, JsValue> {
+    let now = now_or_clock(now.as_deref())?;
+    let store = parse_store(store_yaml, None)?;
+    to_value(&inspect::inspect_store(&store, now))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ValidateInput {
+    store: Option<String>,
+    config: Option<String>,
+    regions: Option<String>,
+    now: Option<String>,
+    env: Option<String>,
+}
+
+/// The CLI's `validate` findings (same codes, subjects), hints in the browser's words. Without
+/// `config`, the store's own checks.
+#[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
+pub fn validate(#[wasm_bindgen(unchecked_param_type = "ValidateInput")] input: JsValue) -> Result<JsValue, JsValue> {
+    let i: ValidateInput = from_value(input, &["store", "config", "regions", "now", "env"])?;
+    let now = now_or_clock(i.now.as_deref())?;
+    let mut report =
+        inspect::validate(i.config.as_deref(), i.regions.as_deref(), i.store.as_deref(), i.env.as_deref(), now)
+            .map_err(to_js)?;
+    report.reword(&Js);
+    to_value(&report.diagnostics)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MatrixInput {
+    store: String,
+    config: Option<String>,
+    regions: Option<String>,
+    env: Option<String>,
+}
+
+/// Which scope's bundle trusts which scope's intermediates, and the boundary rule per pair.
+#[wasm_bindgen(js_name = trustMatrix, unchecked_return_type = "TrustMatrix")]
+pub fn trust_matrix(#[wasm_bindgen(unchecked_param_type = "MatrixInput")] input: JsValue) -> Result<JsValue, JsValue> {
+    let i: MatrixInput = from_value(input, &["store", "config", "regions", "env"])?;
+    let store = parse_store(&i.store, i.env.as_deref())?;
+    let project = i.config.as_deref().map(|c| inforge_core::config::Project::parse(c, i.regions.as_deref()));
+    let project = project.transpose().map_err(to_js)?;
+    let env = inspect::resolve_env(i.env.as_deref(), Some(&store), project.as_ref()).map_err(to_js)?;
+    let project = match project {
+        Some(p) => p,
+        None => inspect::project_or_implied(None, i.regions.as_deref(), Some(&store), &env).map_err(to_js)?,
+    };
+    to_value(&inspect::trust_matrix(&store, &project, &env))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct LeafInput {
+    store: String,
+    chain_pem: String,
+    scope: Option<String>,
+    now: Option<String>,
+    config: Option<String>,
+    regions: Option<String>,
+    env: Option<String>,
+}
+
+/// Checks a leaf chain (leaf first) against a scope's bundle (default: the leaf's own scope).
+#[wasm_bindgen(js_name = checkLeaf, unchecked_return_type = "LeafCheck")]
+pub fn check_leaf(#[wasm_bindgen(unchecked_param_type = "LeafInput")] input: JsValue) -> Result<JsValue, JsValue> {
+    let i: LeafInput = from_value(input, &["store", "chainPem", "scope", "now", "config", "regions", "env"])?;
+    let now = now_or_clock(i.now.as_deref())?;
+    let store = parse_store(&i.store, i.env.as_deref())?;
+    let project = i.config.as_deref().map(|c| inforge_core::config::Project::parse(c, i.regions.as_deref()));
+    let project = project.transpose().map_err(to_js)?;
+    let env = inspect::resolve_env(i.env.as_deref(), Some(&store), project.as_ref()).map_err(to_js)?;
+    let project = match project {
+        Some(p) => p,
+        None => inspect::project_or_implied(None, i.regions.as_deref(), Some(&store), &env).map_err(to_js)?,
+    };
+    to_value(&inspect::check_leaf(&store, &project, &env, &i.chain_pem, i.scope.as_deref(), now).map_err(to_js)?)
+}
+
+/// The regional boundary rule for two SPIFFE IDs.
+#[wasm_bindgen(unchecked_return_type = "Authorization")]
+pub fn authorize(caller_spiffe_id: &str, callee_spiffe_id: &str) -> Result<JsValue, JsValue> {
+    to_value(&inspect::authorize_ids(caller_spiffe_id, callee_spiffe_id).map_err(to_js)?)
+}
+
+/// What changed from one store version to another (a pull request's review).
+#[wasm_bindgen(js_name = diffStores, unchecked_return_type = "StoreDiff")]
+pub fn diff_stores(before_yaml: &str, after_yaml: &str) -> Result<JsValue, JsValue> {
+    let before = Store::parse("before/pki.enc.yaml", before_yaml).map_err(to_js)?;
+    let after = Store::parse("after/pki.enc.yaml", after_yaml).map_err(to_js)?;
+    to_value(&inspect::diff_stores(&before, &after))
 }
 
 /// Lists a store's PKIs (the `inforge pki ls --json` document) at `now` (RFC 3339).
 #[wasm_bindgen(js_name = listStore)]
-pub fn list_store(store_yaml: &str, env: &str, now: &str) -> Result<String, JsError> {
-    let now = inforge_core::time::parse_rfc3339("now", now).map_err(to_js)?;
-    let store = inforge_core::store::Store::parse("pki.enc.yaml", store_yaml).map_err(to_js)?;
-    let listing = inforge_core::listing::listing(&store, env, now).map_err(to_js)?;
-    serde_json::to_string(&listing).map_err(|e| JsError::new(&e.to_string()))
+pub fn list_store(store_yaml: &str, env: &str, now: &str) -> Result<JsValue, JsValue> {
+    let now = now_or_clock(Some(now))?;
+    let store = parse_store(store_yaml, Some(env))?;
+    to_value(&inforge_core::listing::listing(&store, env, now).map_err(to_js)?)
 }

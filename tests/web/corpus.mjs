@@ -1,0 +1,51 @@
+// One behavioural corpus, two frontends: for every case of tests/corpus (built by
+// tests/corpus/make.sh), `inforge validate prd --json` and the npm package's `validate` must
+// give the same diagnostics (code, severity, file, subject, message), and include the codes the
+// case expects. Usage: node corpus.mjs <corpus dir> <inforge binary>
+import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import assert from "node:assert/strict";
+// The package's Node entry, as a consumer gets it.
+import * as inforge from "../../wasm/pkg/node/index.mjs";
+const [dir, bin] = process.argv.slice(2);
+const read = (p) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
+const key = (d) => `${d.severity} ${d.code} ${d.file} ${d.subject} :: ${d.message}`;
+
+let passed = 0;
+for (const name of readdirSync(dir).filter((n) => !n.startsWith(".")).sort()) {
+  const repo = `${dir}/${name}`;
+  const now = read(`${repo}/now`).trim();
+  const expect = read(`${repo}/expect`).split("\n").filter(Boolean);
+  let cliOut;
+  try {
+    cliOut = execFileSync(bin, ["-C", repo, "validate", "prd", "--json"], {
+      env: { ...process.env, INFORGE_NOW: now },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch (e) {
+    assert.equal(e.status, 1, `${name}: validate exits 0 or 1, got ${e.status}: ${e.stderr}`);
+    cliOut = e.stdout;
+  }
+  const cli = JSON.parse(cliOut).diagnostics;
+  const wasm = inforge.validate({
+    config: read(`${repo}/inforge.yaml`),
+    regions: read(`${repo}/regions.yaml`),
+    store: read(`${repo}/resources/prd/pki.enc.yaml`),
+    now,
+    env: "prd",
+  });
+  assert.deepEqual(wasm.map(key), cli.map(key), `${name}: the CLI and WASM disagree`);
+  const codes = new Set(cli.map((d) => d.code));
+  for (const c of expect) assert.ok(codes.has(c), `${name}: expected ${c}, got ${[...codes]}`);
+  if (!expect.length) assert.equal(cli.filter((d) => d.severity === "error").length, 0, `${name}: expected no errors, got ${[...codes]}`);
+  // Hints are worded per frontend: where the CLI says INFORGE_NOW, JS says the `now` input
+  // (operations stay inforge CLI command lines for every frontend).
+  wasm.forEach((d, i) => {
+    assert.ok(!/INFORGE_NOW/.test(d.hint), `${name}: ${d.hint}`);
+    if (/INFORGE_NOW/.test(cli[i].hint)) assert.match(d.hint, /the `now` input/);
+  });
+  console.log(`ok corpus ${name}: ${cli.length} diagnostic(s) [${[...codes].join(", ")}] identical`);
+  passed++;
+}
+assert.ok(passed >= 10, `only ${passed} corpus cases`);
+console.log(`corpus: ${passed} passed`);

@@ -1,0 +1,240 @@
+// End-to-end tests of the inspector page (web/) in Debian's Chromium, driven by playwright-core.
+// Usage: node e2e.mjs <page base URL> <corpus dir> <100-PKI repo dir> <screenshot dir>
+// The page must make no request outside its own origin and throw no uncaught exception.
+import { chromium } from "playwright-core";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import assert from "node:assert/strict";
+
+const [base, corpus, big, shots] = process.argv.slice(2);
+const origin = new URL(base).origin;
+const profile = mkdtempSync(`${tmpdir()}/inforge-chromium-`);
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  viewport: { width: 1280, height: 900 },
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const page = context.pages()[0] || (await context.newPage());
+const offsite = [];
+const pageErrors = [];
+const consoleErrors = [];
+context.on("request", (r) => {
+  const u = new URL(r.url());
+  if (u.origin !== origin && u.protocol !== "data:" && u.protocol !== "blob:") offsite.push(r.url());
+});
+page.on("pageerror", (e) => pageErrors.push(String(e)));
+page.on("console", (m) => m.type() === "error" && consoleErrors.push(m.text()));
+
+const repo = (name) => `${corpus}/${name}`;
+const files = (name, ...which) => which.map((w) => ({
+  store: `${repo(name)}/resources/prd/pki.enc.yaml`, config: `${repo(name)}/inforge.yaml`, regions: `${repo(name)}/regions.yaml`,
+})[w]);
+let passed = 0;
+async function step(name, f) {
+  await f();
+  assert.deepEqual(pageErrors, [], `${name}: uncaught page errors`);
+  console.log(`ok e2e ${name}`);
+  passed++;
+}
+const text = (sel) => page.locator(sel).innerText();
+async function fresh() {
+  await page.goto(`${base}/index.html`);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.fill("#now", "2026-11-26T00:00:00Z");
+}
+
+try {
+  await fresh();
+  await step("example store: hierarchy, details, matrix, timeline, validation", async () => {
+    await page.setInputFiles("#files", files("healthy", "store", "config", "regions"));
+    await page.waitForSelector("#pki-count");
+    assert.equal(await text("#pki-count"), "2");
+    const tree = await text("#tree");
+    for (const s of ["wardnet-mesh", "daemon-ca", "global", "us-east-1", "eu-west-1", "two-tier", "root-only"]) assert.ok(tree.includes(s), s);
+    assert.equal(await page.locator("#tree button.cert").count(), 5);
+    // Keyboard: focus the us-east-1 intermediate and press Enter.
+    await page.locator('#tree button.cert[aria-label="wardnet-mesh us-east-1 · intermediate"]').focus();
+    await page.keyboard.press("Enter");
+    const details = await text("#details");
+    assert.match(details, /wardnet-mesh prd us-east-1 intermediate CA/);
+    assert.match(details, /pathLen 0/);
+    assert.match(details, /SHA-256\s+[0-9a-f]{64}/);
+    assert.match(details, /ecdsa-p256/);
+    const cell = (pki, row, col) => page.locator(`table[data-pki="${pki}"] tbody tr:nth-child(${row}) td:nth-child(${col + 1})`).innerText();
+    // scopes: global, us-east-1, eu-west-1
+    assert.equal(await cell("wardnet-mesh", 2, 1), "✓ trusts"); // us-east-1 trusts global
+    assert.equal(await cell("wardnet-mesh", 2, 3), "✗ no"); // us-east-1 does not trust eu-west-1
+    assert.equal(await cell("wardnet-mesh", 1, 3), "✓ trusts"); // global trusts eu-west-1
+    assert.equal(await page.locator("#boundary tbody tr:nth-child(1) td:nth-child(3)").innerText(), "✗ refused"); // global→us-east-1
+    assert.equal(await page.locator("#boundary tbody tr:nth-child(2) td:nth-child(2)").innerText(), "✓ allowed"); // us-east-1→global
+    assert.equal(await page.locator("#timeline-svg rect.bar").count(), 5);
+    assert.equal(await page.locator("#timeline-svg line.mark.now").count(), 1);
+    assert.equal(await page.locator("#timeline-svg line.mark.horizon").count(), 1);
+    const nowX = Number(await page.locator("#timeline-svg line.mark.now").getAttribute("x1"));
+    const horizonX = Number(await page.locator("#timeline-svg line.mark.horizon").getAttribute("x1"));
+    assert.ok(horizonX > nowX, "the leaf TTL horizon is after now");
+    assert.match(await text("#validation-summary"), /no errors/);
+    await page.screenshot({ path: `${shots}/inspector-overview.png`, fullPage: true });
+  });
+
+  await step("boundary rule for a pasted pair of SPIFFE IDs", async () => {
+    await page.fill("#caller", "spiffe://wardnet.example/prd/us-east-1/web");
+    await page.fill("#callee", "spiffe://wardnet.example/prd/eu-west-1/web");
+    await page.click("#authz button");
+    assert.match(await text("#authz-result"), /refused: cross-region call from us-east-1 to eu-west-1/);
+    await page.fill("#callee", "spiffe://wardnet.example/prd/global/api");
+    await page.click("#authz button");
+    assert.match(await text("#authz-result"), /allowed/);
+    await page.fill("#callee", "not an id");
+    await page.click("#authz button");
+    assert.match(await text("#error"), /spiffe-id-invalid/);
+  });
+
+  await step("check a leaf against a scope bundle", async () => {
+    const leaf = readFileSync(`${corpus}/.provider-prd/web/mtls/us-east-1/cert.pem`, "utf8");
+    await page.fill("#chain", leaf);
+    await page.click("#leaf-form button");
+    assert.match(await text("#leaf-verdict"), /✓ trusted by us-east-1's bundle \(wardnet-mesh\)/);
+    await page.selectOption("#leaf-scope", "eu-west-1");
+    await page.click("#leaf-form button");
+    assert.match(await text("#leaf-verdict"), /✗ not trusted by eu-west-1's bundle/);
+    assert.match(await text("#leaf-result"), /✗ issued-by-bundle/);
+    await page.locator("#leaf").screenshot({ path: `${shots}/inspector-leaf.png` });
+  });
+
+  await step("broken store: its diagnostics with hints", async () => {
+    await page.setInputFiles("#files", files("swapped-intermediate", "store", "config", "regions"));
+    await page.waitForSelector("#validation-summary.bad");
+    const diags = await text("#diagnostics");
+    assert.match(diags, /intermediate-scope-mismatch/);
+    assert.match(diags, /pkis\.wardnet-mesh\.intermediates\.us-east-1/);
+    assert.match(diags, /Hint: /);
+    await page.locator("#validation").screenshot({ path: `${shots}/inspector-diagnostics.png` });
+  });
+
+  await step("review a rotation between two store versions", async () => {
+    await page.setInputFiles("#before", `${corpus}/.before.pki.enc.yaml`);
+    await page.setInputFiles("#after", `${corpus}/.after.pki.enc.yaml`);
+    await page.waitForSelector("#diff-summary");
+    const row = page.locator('#diff tr[data-kind="intermediate-rotated"]');
+    assert.equal(await row.count(), 1);
+    const cells = await row.locator("td").allInnerTexts();
+    assert.equal(cells[1], "wardnet-mesh");
+    assert.equal(cells[2], "us-east-1");
+    assert.match(cells[4], /^[0-9a-f]{64}$/);
+    assert.match(cells[5], /^[0-9a-f]{64}$/);
+    assert.notEqual(cells[4], cells[5]);
+    assert.equal(await page.locator("#diff tbody tr").count(), 1, "a roll changes one slot only");
+    await page.locator("#review").screenshot({ path: `${shots}/inspector-review.png` });
+  });
+
+  const bad = async (name, payload, code, more) => {
+    await fresh();
+    await page.setInputFiles("#files", payload);
+    await page.waitForFunction(() => !document.getElementById("error").hidden);
+    const err = await text("#error");
+    assert.match(err, new RegExp(code), `${name}: ${err}`);
+    assert.match(err, /Hint: /, `${name}: a hint`);
+    if (more) assert.match(err, more);
+  };
+  await step("bad input: garbage bytes", () => bad("garbage", files("garbage", "store"), "store-invalid"));
+  await step("bad input: binary, not UTF-8", () =>
+    bad("binary", [{ name: "pki.enc.yaml", mimeType: "application/octet-stream", buffer: Buffer.from([0xff, 0xfe, 0x00, 0x81, 0xc3]) }], "file-not-utf8"));
+  await step("bad input: a huge file", () =>
+    bad("huge", [{ name: "pki.enc.yaml", mimeType: "text/yaml", buffer: Buffer.alloc((16 << 20) + 1, 0x61) }], "file-too-large"));
+  await step("bad input: a store from a newer format version", () =>
+    bad("newer", files("newer-version", "store"), "store-version", /upgrade inforge/));
+  await step("bad input: a config without a store", async () => {
+    await fresh();
+    await page.setInputFiles("#files", files("no-store", "config", "regions"));
+    await page.waitForSelector("#validation-summary");
+    assert.match(await text("#loaded"), /No store loaded/);
+    assert.match(await text("#diagnostics"), /store-missing/);
+    assert.match(await text("#diagnostics"), /Hint: run `inforge pki init prd`/);
+  });
+
+  await step("100-PKI store: renders, validates, stays responsive", async () => {
+    await fresh();
+    const t0 = Date.now();
+    await page.setInputFiles("#files", [`${big}/resources/prd/pki.enc.yaml`, `${big}/inforge.yaml`, `${big}/regions.yaml`]);
+    await page.waitForSelector("#validation-summary");
+    const loadMs = Date.now() - t0;
+    assert.equal(await text("#pki-count"), "100");
+    const certs = await page.locator("#tree button.cert").count();
+    assert.equal(await page.locator("#timeline-svg rect.bar").count(), certs);
+    assert.ok(loadMs < 5000, `load+render took ${loadMs} ms`);
+    // The filter narrows the tree by name.
+    await page.fill("#filter", "mesh-07");
+    assert.equal(await text("#tree-count"), "1 of 100 PKIs");
+    assert.equal(await page.locator("#tree button.cert").count(), 4);
+    await page.fill("#filter", "");
+    assert.equal(await page.locator("#tree button.cert").count(), certs);
+    // validate() alone, in the page's own (already initialised) module instance: median of 7.
+    const input = {
+      store: readFileSync(`${big}/resources/prd/pki.enc.yaml`, "utf8"),
+      config: readFileSync(`${big}/inforge.yaml`, "utf8"),
+      regions: readFileSync(`${big}/regions.yaml`, "utf8"),
+      now: "2026-11-26T00:00:00Z",
+    };
+    const ms = await page.evaluate(async (input) => {
+      const m = await import("./pkg/inforge_wasm.js");
+      const times = [];
+      let n = 0;
+      for (let i = 0; i < 7; i++) {
+        const t = performance.now();
+        n = m.validate(input).length;
+        times.push(performance.now() - t);
+      }
+      times.sort((a, b) => a - b);
+      return { median: times[3], min: times[0], diagnostics: n };
+    }, input);
+    console.log(`perf: browser validate of the 100-PKI store: median ${ms.median.toFixed(1)} ms, min ${ms.min.toFixed(1)} ms (${ms.diagnostics} diagnostics)`);
+    await page.locator("#timeline").screenshot({ path: `${shots}/inspector-100-pkis-timeline.png` });
+    console.log(`perf: 100-PKI store (${certs} certificates) loaded and rendered in ${loadMs} ms`);
+  });
+
+  await step("narrow screen (phone width) keeps every section usable", async () => {
+    await fresh();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.setInputFiles("#files", files("rotated", "store", "config", "regions"));
+    await page.waitForSelector("#validation-summary");
+    // The rotated store: us-east-1's old intermediate is marked previous, in the tree and timeline.
+    assert.equal(await page.locator('#tree button.cert.previous-intermediate').count(), 1);
+    assert.match(await page.locator('#tree button.cert.previous-intermediate').innerText(), /us-east-1 · previous intermediate/);
+    assert.equal(await page.locator("#timeline-svg rect.bar.previous-intermediate").count(), 1);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+    await page.screenshot({ path: `${shots}/inspector-narrow.png`, fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await step("recovered store: the revoked certificate is marked, and the review says recovered", async () => {
+    await fresh();
+    await page.setInputFiles("#files", files("recovered", "store", "config", "regions"));
+    await page.waitForSelector("#validation-summary");
+    const revoked = page.locator("#tree button.cert.is-revoked");
+    assert.equal(await revoked.count(), 1);
+    assert.match(await revoked.innerText(), /eu-west-1 · revoked/);
+    await revoked.click();
+    assert.match(await text("#details"), /Revoked\s+2026-11-26T00:00:00Z \(scope eu-west-1\)/);
+    assert.match(await text("#details"), /SHA-256\s+[0-9a-f]{64}/);
+    await page.setInputFiles("#before", `${repo("rotated")}/resources/prd/pki.enc.yaml`);
+    await page.setInputFiles("#after", `${repo("recovered")}/resources/prd/pki.enc.yaml`);
+    await page.waitForSelector("#diff-summary");
+    const kinds = await page.locator("#diff tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.kind));
+    assert.deepEqual(kinds.sort(), ["intermediate-recovered", "revoked"]);
+    await page.screenshot({ path: `${shots}/inspector-recovered.png`, fullPage: true });
+  });
+
+  await step("no request left the page's origin", async () => {
+    assert.deepEqual(offsite, []);
+    assert.deepEqual(consoleErrors.filter((e) => !/Failed to load resource.*favicon/.test(e)), []);
+  });
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+writeFileSync(`${process.env.E2E_RESULT || "/dev/null"}`, String(passed));
+console.log(`e2e: ${passed} passed`);

@@ -1,0 +1,7 @@
+// The package's Node entry: the browser build's module, instantiated synchronously from the
+// .wasm beside it, so `import * as inforge from "inforge-wasm"` works without `await init()`.
+import { readFileSync } from "node:fs";
+import { initSync } from "../inforge_wasm.js";
+
+initSync({ module: readFileSync(new URL("../inforge_wasm_bg.wasm", import.meta.url)) });
+export * from "../inforge_wasm.js";

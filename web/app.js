@@ -1,0 +1,505 @@
+// The inspector page: reads files locally, calls the inforge-wasm package (web/pkg/, built by
+// scripts/wasm.sh) and draws the results. Every decision is the core's; this file only shows.
+import init, * as inforge from "./pkg/inforge_wasm.js";
+
+// The same bound the CLI puts on every file it reads (docs/errors.md `file-too-large`).
+const MAX_FILE = 16 << 20;
+const SVG = "http://www.w3.org/2000/svg";
+
+const state = { store: null, config: null, regions: null, view: null, names: {} };
+const $ = (id) => document.getElementById(id);
+
+/** Builds an element: h("p", {class: "x"}, "text", child…). */
+function h(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c != null && c !== false) e.append(c instanceof Node ? c : String(c));
+  return e;
+}
+function s(tag, attrs = {}, ...children) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+/** An error from the package (`.code`, `.hint`) or the page, shown in the alert region. */
+function showError(where, e) {
+  const box = $("error");
+  const code = e && e.code ? e.code : "page-error";
+  const msg = e && e.message ? e.message.replace(new RegExp("^" + code + ": "), "") : String(e);
+  box.replaceChildren(
+    h("p", {}, h("strong", {}, where + ": "), h("code", { class: "code" }, code), " ", msg),
+    e && e.hint ? h("p", { class: "hint" }, "Hint: ", e.hint) : "",
+  );
+  box.hidden = false;
+}
+function clearError() {
+  $("error").hidden = true;
+  $("error").replaceChildren();
+}
+
+/** Calls the package; failures are shown, never thrown past the page. */
+function attempt(where, f) {
+  try {
+    return f();
+  } catch (e) {
+    showError(where, e);
+    return undefined;
+  }
+}
+
+function nowInput() {
+  return $("now").value.trim() || undefined;
+}
+function envInput() {
+  return $("env").value.trim() || undefined;
+}
+
+/** Reads a File as UTF-8 text, refusing what the CLI would refuse. */
+async function readText(file) {
+  if (file.size > MAX_FILE) {
+    throw Object.assign(new Error(`${file.name} is larger than 16 MiB (${file.size} bytes)`), {
+      code: "file-too-large",
+      hint: "stores and configs are small text files: pick the right file",
+    });
+  }
+  const bytes = await file.arrayBuffer();
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw Object.assign(new Error(`${file.name} is not UTF-8 text`), {
+      code: "file-not-utf8",
+      hint: "load pki.enc.yaml, inforge.yaml or regions.yaml from the infra repo",
+    });
+  }
+}
+
+/** Which input a file is: by name first, then by its first keys. */
+function kindOf(name, text) {
+  if (/pki\.enc\.ya?ml$/.test(name)) return "store";
+  if (/^inforge\.ya?ml$/.test(name)) return "config";
+  if (/^regions\.ya?ml$/.test(name)) return "regions";
+  if (/^\s*(rootRecipient|recipient|pkis|version)\s*:/m.test(text)) return "store";
+  if (/^\s*baseDomain\s*:/m.test(text)) return "config";
+  if (/^\s*regions\s*:/m.test(text)) return "regions";
+  return "store"; // let the store parser say what is wrong with it
+}
+
+async function loadFiles(files) {
+  clearError();
+  if (!files.length) return;
+  const got = {};
+  for (const f of files) {
+    try {
+      const text = await readText(f);
+      const kind = kindOf(f.name, text);
+      got[kind] = text;
+      state.names[kind] = f.name;
+    } catch (e) {
+      showError(`reading ${f.name}`, e);
+      return;
+    }
+  }
+  // A new store replaces the old one; config files loaded alone keep the store.
+  if ("store" in got) {
+    state.store = got.store;
+    if (!("config" in got)) state.config = null, delete state.names.config;
+    if (!("regions" in got)) state.regions = null, delete state.names.regions;
+  }
+  if ("config" in got) state.config = got.config;
+  if ("regions" in got) state.regions = got.regions;
+  render();
+}
+
+function render() {
+  clearError();
+  const names = Object.entries(state.names).map(([k, n]) => `${n} (${k})`);
+  $("loaded").textContent = names.length ? `Loaded: ${names.join(", ")}.` : "No files loaded.";
+  state.view = null;
+  if (state.store != null) {
+    state.view = attempt("reading the store", () => inforge.inspectStore(state.store, nowInput())) || null;
+  } else if (state.config != null) {
+    $("loaded").textContent += " No store loaded: only the config's own findings are shown.";
+  }
+  renderSummary();
+  renderTree();
+  renderTimeline();
+  renderMatrix();
+  renderValidation();
+  renderScopes();
+}
+
+function renderSummary() {
+  const sec = $("summary");
+  const v = state.view;
+  if (!v) {
+    sec.hidden = true;
+    return;
+  }
+  const certs = v.pkis.reduce((n, p) => n + p.certs.length, 0);
+  const expired = v.pkis.flatMap((p) => p.certs).filter((c) => c.expired && !c.revoked).length;
+  const fact = (k, v, id) => h("div", { class: "fact" }, h("span", { class: "k" }, k), h("strong", id ? { id } : {}, v));
+  sec.replaceChildren(
+    fact("Environment", v.env ?? "unknown"),
+    fact("PKIs", v.pkis.length, "pki-count"),
+    fact("Certificates", certs),
+    fact("Expired", expired),
+    fact("Store format", `version ${v.version}`),
+  );
+  sec.hidden = false;
+}
+
+const ROLE = {
+  root: "root",
+  "previous-root": "previous root",
+  intermediate: "intermediate",
+  "previous-intermediate": "previous intermediate",
+};
+
+const SHORT = { root: "root", "previous-root": "prev. root", intermediate: "int.", "previous-intermediate": "prev. int." };
+
+function badges(c) {
+  return [
+    c.role.startsWith("previous") ? h("span", { class: "badge prev" }, "previous") : "",
+    c.revoked ? h("span", { class: "badge revoked" }, "revoked") : "",
+    c.expired ? h("span", { class: "badge expired" }, "expired") : "",
+  ];
+}
+
+function certButton(pki, c) {
+  const label = c.scope ? `${c.scope} · ${ROLE[c.role]}` : ROLE[c.role];
+  return h("button", {
+    type: "button",
+    class: "cert " + c.role + (c.revoked ? " is-revoked" : ""),
+    "data-fp": c.fingerprint,
+    "aria-label": `${pki.name} ${label}${c.revoked ? " (revoked)" : ""}${c.expired ? " (expired)" : ""}`,
+    onclick: () => select(pki, c),
+  }, label, " ", ...badges(c), h("span", { class: "days" }, c.expired ? "" : `${c.daysLeft} d`));
+}
+
+function revokedButton(pki, r) {
+  return h("button", {
+    type: "button", class: "cert revoked-record is-revoked", "data-fp": r.fingerprint,
+    "aria-label": `${pki.name} ${r.scope} revoked certificate`,
+    onclick: () => {
+      document.querySelectorAll("button.cert[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
+      document.querySelectorAll(`button.cert[data-fp="${r.fingerprint}"]`).forEach((b) => b.setAttribute("aria-pressed", "true"));
+      $("details").replaceChildren(
+        h("h2", { id: "details-h" }, "Certificate"),
+        h("p", {}, h("strong", {}, pki.name), ` · ${r.scope} revoked certificate `, h("span", { class: "badge revoked" }, "revoked")),
+        h("p", { class: "muted" }, "Recorded as compromised: it is in no bundle and no slot of the store any more."),
+        h("dl", { class: "kv" },
+          h("dt", {}, "Subject"), h("dd", {}, r.subject),
+          h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, r.fingerprint),
+          h("dt", {}, "Revoked"), h("dd", {}, `${r.revokedAt} (scope ${r.scope})`)));
+    },
+  }, `${r.scope} · revoked`, " ", h("span", { class: "badge revoked" }, "revoked"));
+}
+
+function renderTree() {
+  const tree = $("tree");
+  const v = state.view;
+  $("tree-empty").hidden = !!v;
+  if (!v) {
+    tree.replaceChildren();
+    return;
+  }
+  const needle = $("filter").value.trim().toLowerCase();
+  const shown = v.pkis.filter((p) => !needle || p.name.toLowerCase().includes(needle));
+  const pkis = shown.map((p) => {
+    const root = p.certs.find((c) => c.role === "root");
+    const prevRoots = p.certs.filter((c) => c.role === "previous-root");
+    const scopes = [...new Set([...p.certs.filter((c) => c.scope).map((c) => c.scope), ...p.revoked.map((r) => r.scope)])].sort();
+    // A revoked certificate left the store's slots; its record (fingerprint, subject, when) stays.
+    const shownFp = new Set(p.certs.map((c) => c.fingerprint));
+    const perScope = scopes.map((sc) => {
+      const cur = p.certs.filter((c) => c.scope === sc && c.role === "intermediate");
+      const prev = p.certs.filter((c) => c.scope === sc && c.role === "previous-intermediate");
+      const gone = p.revoked.filter((r) => r.scope === sc && !shownFp.has(r.fingerprint));
+      const older = [...prev.map((c) => h("li", {}, certButton(p, c))), ...gone.map((r) => h("li", { class: "revoked-record" }, revokedButton(p, r)))];
+      return h("li", { class: "scope" }, ...cur.map((c) => certButton(p, c)), older.length ? h("ul", {}, ...older) : "");
+    });
+    const problems = p.unreadable.map((u) => h("li", { class: "problem" }, h("code", {}, u.code), " ", u.location));
+    return h("li", { class: "pki" },
+      h("details", { open: v.pkis.length <= 12 },
+        h("summary", {}, h("span", { class: "pki-name" }, p.name), " ",
+          h("span", { class: "muted" }, `${p.topology}, ${p.algorithm}`),
+          p.rootOverlap ? h("span", { class: "badge prev" }, "root overlap") : ""),
+        h("ul", {},
+          root ? h("li", {}, certButton(p, root), perScope.length ? h("ul", {}, ...perScope) : "") : "",
+          ...prevRoots.map((c) => h("li", {}, certButton(p, c))),
+          ...problems)));
+  });
+  tree.replaceChildren(
+    h("p", { class: "muted small", id: "tree-count" }, `${shown.length} of ${v.pkis.length} PKIs`),
+    h("ul", { class: "tree", "aria-label": "PKIs" }, ...pkis));
+}
+
+function select(pki, c) {
+  document.querySelectorAll("button.cert[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
+  document.querySelectorAll(`button.cert[data-fp="${c.fingerprint}"]`).forEach((b) => b.setAttribute("aria-pressed", "true"));
+  const row = (k, v, cls) => [h("dt", {}, k), h("dd", cls ? { class: cls } : {}, v ?? "—")];
+  $("details").replaceChildren(
+    h("h2", { id: "details-h" }, "Certificate"),
+    h("p", {}, h("strong", {}, pki.name), " · ", c.scope ? `${c.scope} ` : "", ROLE[c.role], " ", ...badges(c)),
+    h("dl", { class: "kv" },
+      row("Subject", c.subject),
+      row("Issuer", c.issuer),
+      row("Serial", c.serial, "mono"),
+      row("Not before", c.notBefore),
+      row("Not after", `${c.notAfter} (${c.expired ? "expired" : c.daysLeft + " days left"})`),
+      row("SHA-256", c.fingerprint, "mono"),
+      row("Algorithm", c.algorithm),
+      row("CA / path length", `${c.isCa ? "CA" : "not a CA"}${c.pathLen != null ? ", pathLen " + c.pathLen : ""}`),
+      row("Subject key ID", c.subjectKeyId, "mono"),
+      row("Authority key ID", c.authorityKeyId, "mono"),
+      row("SANs", [...c.uriSans, ...c.dnsSans].join(", ") || "none"),
+      row("In the store at", c.location, "mono"),
+      c.revoked ? row("Revoked", `${c.revoked.revokedAt} (scope ${c.revoked.scope})`) : [],
+    ),
+  );
+}
+
+/** The expiry timeline: one bar per certificate, now and the leaf-TTL horizon as lines. */
+function renderTimeline() {
+  const box = $("timeline-chart");
+  const v = state.view;
+  if (!v) {
+    box.replaceChildren(h("p", { class: "muted" }, "Load a store."));
+    return;
+  }
+  const rows = v.pkis.flatMap((p) => p.certs.map((c) => ({ p, c })));
+  if (!rows.length) {
+    box.replaceChildren(h("p", { class: "muted" }, "The store has no certificates."));
+    return;
+  }
+  const t = (x) => Date.parse(x);
+  const now = t(v.now);
+  const horizon = now + v.leafDays * 86400e3;
+  const lo = Math.min(now, ...rows.map((r) => t(r.c.notBefore)));
+  const hi = Math.max(horizon, ...rows.map((r) => t(r.c.notAfter)));
+  const W = 900, left = 250, right = 20, rowH = 18, top = 50;
+  const H = top + rows.length * rowH + 10;
+  const x = (ms) => left + ((ms - lo) / (hi - lo)) * (W - left - right);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", role: "img", "aria-labelledby": "tl-title tl-desc", id: "timeline-svg" });
+  svg.append(s("title", { id: "tl-title" }, "Expiry timeline"));
+  svg.append(s("desc", { id: "tl-desc" },
+    `${rows.length} certificates from ${new Date(lo).toISOString().slice(0, 10)} to ${new Date(hi).toISOString().slice(0, 10)}; now is ${v.now}; the leaf TTL horizon (${v.leafDays} days) is ${new Date(horizon).toISOString().slice(0, 10)}.`));
+  // Year ticks.
+  const y0 = new Date(lo).getUTCFullYear() + 1, y1 = new Date(hi).getUTCFullYear();
+  const step = Math.max(1, Math.ceil((y1 - y0 + 1) / 10));
+  for (let y = y0; y <= y1; y += step) {
+    const xx = x(Date.UTC(y, 0, 1));
+    svg.append(s("line", { x1: xx, x2: xx, y1: top - 6, y2: H, class: "tick" }));
+    svg.append(s("text", { x: xx, y: top - 9, class: "tick-label", "text-anchor": "middle" }, y));
+  }
+  rows.forEach(({ p, c }, i) => {
+    const y = top + i * rowH;
+    const label = `${p.name} ${c.scope ? c.scope + " " : ""}${ROLE[c.role]}`;
+    const short = `${p.name} ${c.scope ? c.scope + " " : ""}${SHORT[c.role]}`;
+    const cls = "bar " + c.role + (c.revoked ? " revoked" : "") + (c.expired ? " expired" : "");
+    const g = s("g", { class: "tl-row", "data-fp": c.fingerprint });
+    g.append(s("text", { x: left - 6, y: y + 12, class: "row-label", "text-anchor": "end" }, short.length > 38 ? short.slice(0, 37) + "…" : short));
+    const bar = s("rect", { x: x(t(c.notBefore)), y: y + 3, width: Math.max(2, x(t(c.notAfter)) - x(t(c.notBefore))), height: rowH - 6, rx: 3, class: cls });
+    bar.append(s("title", {}, `${label}: ${c.notBefore} → ${c.notAfter}${c.revoked ? " (revoked)" : ""}`));
+    g.append(bar);
+    svg.append(g);
+  });
+  for (const [ms, cls, text] of [[now, "now", "now"], [horizon, "horizon", `leaf TTL +${v.leafDays} d`]]) {
+    svg.append(s("line", { x1: x(ms), x2: x(ms), y1: top - 4, y2: H, class: "mark " + cls }));
+    svg.append(s("text", { x: x(ms) + 3, y: cls === "horizon" ? 28 : 13, class: "mark-label " + cls }, text));
+  }
+  const legend = h("p", { class: "legend" },
+    h("span", { class: "key root" }), "root ", h("span", { class: "key intermediate" }), "intermediate ",
+    h("span", { class: "key previous" }), "previous ", h("span", { class: "key revoked" }), "revoked ",
+    h("span", { class: "key now" }), "now ", h("span", { class: "key horizon" }), "leaf TTL horizon");
+  box.replaceChildren(legend, h("div", { class: "chart-scroll" }, svg));
+}
+
+function matrixInput() {
+  const i = { store: state.store };
+  if (state.config != null) i.config = state.config;
+  if (state.regions != null) i.regions = state.regions;
+  if (envInput()) i.env = envInput();
+  return i;
+}
+
+function renderMatrix() {
+  const box = $("matrix");
+  if (!state.view) {
+    box.replaceChildren(h("p", { class: "muted" }, "Load a store (and regions.yaml for its regions)."));
+    return;
+  }
+  const m = attempt("trust matrix", () => inforge.trustMatrix(matrixInput()));
+  if (!m) {
+    box.replaceChildren();
+    return;
+  }
+  state.scopes = m.scopes;
+  const tables = m.pkis.map((p) => h("table", { class: "matrix", "data-pki": p.name },
+    h("caption", {}, `${p.name}: which scope's bundle trusts which scope's intermediates (the TLS handshake)`),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "bundle of ↓ / trusts →"), ...m.scopes.map((sc) => h("th", { scope: "col" }, sc)))),
+    h("tbody", {}, ...p.rows.map((r) => h("tr", {},
+      h("th", { scope: "row" }, r.scope),
+      ...(r.error
+        ? [h("td", { colspan: m.scopes.length, class: "na" }, h("code", {}, r.error.code), " ", r.error.message)]
+        : r.cells.map((c) => h("td", { class: c.trusted ? "yes" : "no", title: c.fingerprints.join("\n") }, c.trusted ? "✓ trusts" : "✗ no")))))),
+  ));
+  const boundary = h("table", { class: "matrix", id: "boundary" },
+    h("caption", {}, `Boundary rule (authorization on the peer's SPIFFE scope) in ${m.env}`),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "caller ↓ / callee →"), ...m.scopes.map((sc) => h("th", { scope: "col" }, sc)))),
+    h("tbody", {}, ...m.scopes.map((caller) => h("tr", {}, h("th", { scope: "row" }, caller),
+      ...m.scopes.map((callee) => {
+        const b = m.boundary.find((x) => x.caller === caller && x.callee === callee);
+        return h("td", { class: b.allowed ? "yes" : "no", title: b.reason }, b.allowed ? "✓ allowed" : "✗ refused");
+      })))));
+  box.replaceChildren(...(tables.length ? tables : [h("p", { class: "muted" }, "No two-tier PKI: nothing to trust by scope.")]), boundary);
+}
+
+function renderValidation() {
+  const box = $("diagnostics");
+  if (state.store == null && state.config == null) {
+    box.replaceChildren(h("p", { class: "muted" }, "Load a store or a config."));
+    return;
+  }
+  const input = {};
+  for (const k of ["store", "config", "regions"]) if (state[k] != null) input[k] = state[k];
+  if (nowInput()) input.now = nowInput();
+  if (envInput()) input.env = envInput();
+  const diags = attempt("validation", () => inforge.validate(input));
+  if (!diags) {
+    box.replaceChildren();
+    return;
+  }
+  const errors = diags.filter((d) => d.severity === "error").length;
+  const note = state.config == null ? " (store checks only: load inforge.yaml for the service checks)" : "";
+  box.replaceChildren(
+    h("p", { id: "validation-summary", class: errors ? "bad" : "good" },
+      errors ? `✗ ${errors} error(s), ${diags.length - errors} warning(s)` : `✓ no errors, ${diags.length} warning(s)`, note),
+    diags.length ? h("ul", { class: "diags" }, ...diags.map((d) => h("li", { class: d.severity },
+      h("span", { class: "sev" }, d.severity), " ", h("code", { class: "code" }, d.code), " ",
+      h("span", { class: "where" }, `${d.file} · ${d.subject}`),
+      h("p", {}, d.message),
+      d.hint ? h("p", { class: "hint" }, "Hint: ", d.hint) : ""))) : "",
+  );
+}
+
+function renderScopes() {
+  const sel = $("leaf-scope");
+  const keep = sel.value;
+  sel.replaceChildren(h("option", { value: "" }, "the leaf's own scope"), ...(state.scopes || []).map((sc) => h("option", { value: sc }, sc)));
+  sel.value = (state.scopes || []).includes(keep) ? keep : "";
+}
+
+function checkLeaf(ev) {
+  ev.preventDefault();
+  clearError();
+  const box = $("leaf-result");
+  if (state.store == null) {
+    box.replaceChildren(h("p", { class: "bad" }, "Load a store first."));
+    return;
+  }
+  const input = { ...matrixInput(), chainPem: $("chain").value };
+  if ($("leaf-scope").value) input.scope = $("leaf-scope").value;
+  if (nowInput()) input.now = nowInput();
+  const r = attempt("checking the leaf", () => inforge.checkLeaf(input));
+  if (!r) {
+    box.replaceChildren();
+    return;
+  }
+  box.replaceChildren(
+    h("p", { id: "leaf-verdict", class: r.ok ? "good" : "bad" },
+      r.ok ? `✓ trusted by ${r.scope}'s bundle (${r.pki})` : `✗ not trusted by ${r.scope}'s bundle`,
+      r.spiffeId ? ` · ${r.spiffeId}` : ""),
+    h("ul", { class: "checks" }, ...r.checks.map((c) => h("li", { class: c.ok ? "good" : "bad" },
+      c.ok ? "✓ " : "✗ ", h("code", {}, c.check), " ", c.detail))),
+    h("p", { class: "mono small" }, `leaf SHA-256 ${r.leaf.fingerprint}`),
+  );
+}
+
+function authorize(ev) {
+  ev.preventDefault();
+  clearError();
+  const r = attempt("the boundary rule", () => inforge.authorize($("caller").value, $("callee").value));
+  $("authz-result").replaceChildren(r ? h("span", { class: r.allowed ? "good" : "bad" }, r.allowed ? "✓ allowed: " : "✗ refused: ", r.reason) : "");
+}
+
+const KIND = {
+  "pki-added": "PKI added", "pki-removed": "PKI removed", "intermediate-minted": "intermediate minted",
+  "intermediate-rotated": "intermediate rotated (old one kept in bundles)", "intermediate-recovered": "intermediate recovered (old one revoked)",
+  "intermediate-replaced": "intermediate replaced without overlap", "intermediate-removed": "intermediate removed",
+  "previous-intermediate-dropped": "previous intermediate dropped from bundles", "root-overlap-started": "root rotated: overlap started",
+  "root-finalized": "root overlap finalized (previous root dropped)", "root-replaced": "root replaced without overlap",
+  revoked: "certificate revoked", "recipient-changed": "recipient changed",
+};
+
+async function review() {
+  clearError();
+  const [b, a] = [$("before").files[0], $("after").files[0]];
+  const box = $("diff");
+  if (!b || !a) {
+    box.replaceChildren(h("p", { class: "muted" }, `Load the ${b ? "after" : "before"} version too.`));
+    return;
+  }
+  let bt, at;
+  try {
+    [bt, at] = [await readText(b), await readText(a)];
+  } catch (e) {
+    showError("reading the versions", e);
+    return;
+  }
+  const d = attempt("comparing the versions", () => inforge.diffStores(bt, at));
+  if (!d) {
+    box.replaceChildren();
+    return;
+  }
+  const fp = (f) => (f ? h("code", { class: "fp", title: f }, f) : "—");
+  box.replaceChildren(
+    h("p", { id: "diff-summary" }, d.unchanged ? "No certificate changed." : `${d.changes.length} change(s):`),
+    d.unchanged ? "" : h("table", { class: "diff" },
+      h("thead", {}, h("tr", {}, ...["Change", "PKI", "Scope", "Subject", "Before (SHA-256)", "After (SHA-256)"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...d.changes.map((c) => h("tr", { class: c.kind, "data-kind": c.kind },
+        h("td", {}, KIND[c.kind] || c.kind), h("td", {}, c.pki), h("td", {}, c.scope ?? ""), h("td", {}, c.subject),
+        h("td", {}, fp(c.before)), h("td", {}, fp(c.after)))))),
+  );
+}
+
+function wire() {
+  const input = $("files");
+  input.addEventListener("change", () => loadFiles([...input.files]));
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    loadFiles([...e.dataTransfer.files]);
+  });
+  $("refresh").addEventListener("click", render);
+  $("filter").addEventListener("input", renderTree);
+  $("authz").addEventListener("submit", authorize);
+  $("leaf-form").addEventListener("submit", checkLeaf);
+  $("before").addEventListener("change", review);
+  $("after").addEventListener("change", review);
+}
+
+async function main() {
+  $("now").value = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  wire();
+  try {
+    await init();
+    document.body.dataset.ready = "true";
+  } catch (e) {
+    showError("loading the WebAssembly module", e);
+  }
+}
+
+main();

@@ -229,7 +229,10 @@ function renderTree() {
       h("details", { open: v.pkis.length <= 12 },
         h("summary", {}, h("span", { class: "pki-name" }, p.name), " ",
           h("span", { class: "muted" }, `${p.topology}, ${p.algorithm}`),
-          p.rootOverlap ? h("span", { class: "badge prev" }, "root overlap") : ""),
+          p.rootOverlap
+            ? h("span", { class: "badge prev" },
+                p.rootPhase === "switched" ? `root overlap: switched ${p.rootSwitchedAt ?? ""}` : "root overlap: previous root's path first")
+            : ""),
         h("ul", {},
           root ? h("li", {}, certButton(p, root), perScope.length ? h("ul", {}, ...perScope) : "") : "",
           ...prevRoots.map((c) => h("li", {}, certButton(p, c))),
@@ -434,6 +437,7 @@ const KIND = {
   "intermediate-rotated": "intermediate rotated (old one kept in bundles)", "intermediate-recovered": "intermediate recovered (old one revoked)",
   "intermediate-replaced": "intermediate replaced without overlap", "intermediate-removed": "intermediate removed",
   "previous-intermediate-dropped": "previous intermediate dropped from bundles", "root-overlap-started": "root rotated: overlap started",
+  "root-switched": "root overlap switched: chains put the new root's path first",
   "root-finalized": "root overlap finalized (previous root dropped)", "root-replaced": "root replaced without overlap",
   revoked: "certificate revoked", "recipient-changed": "recipient changed",
 };

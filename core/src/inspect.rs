@@ -169,6 +169,11 @@ pub struct PkiView {
     pub root_overlap: bool,
     /// When it started.
     pub root_overlap_started: Option<String>,
+    /// The root-rotation phase: stable, overlap (previous root's path first in chains) or
+    /// switched (new root's path first).
+    pub root_phase: crate::pki::RootPhase,
+    /// When `rotate --root --switch` happened.
+    pub root_switched_at: Option<String>,
     /// Revoked certificates.
     pub revoked: Vec<Revoked>,
     /// Certificates that could not be read.
@@ -238,6 +243,8 @@ pub fn inspect_store(store: &Store, now: OffsetDateTime) -> StoreView {
                 certs,
                 root_overlap: !pki.previous_roots.is_empty(),
                 root_overlap_started: pki.root_overlap_started.clone(),
+                root_phase: crate::pki::root_phase(pki),
+                root_switched_at: pki.root_switched_at.clone(),
                 revoked: pki.revoked.clone(),
                 unreadable,
             }
@@ -683,6 +690,8 @@ pub enum ChangeKind {
     PreviousIntermediateDropped,
     /// A new root with the old one kept as previous: a root overlap started.
     RootOverlapStarted,
+    /// Chains switched to the new root's path first (`rotate --root --switch`).
+    RootSwitched,
     /// A previous root was dropped: the overlap was finalized.
     RootFinalized,
     /// The root was replaced with no overlap.
@@ -773,7 +782,10 @@ pub fn diff_stores(before: &Store, after: &Store) -> StoreDiff {
             } else {
                 ChangeKind::RootReplaced
             };
-            ch(kind, name, None, sa, Some(rb.clone()), Some(ra.clone()));
+            ch(kind, name, None, sa.clone(), Some(rb.clone()), Some(ra.clone()));
+        }
+        if b.root_switched_at.is_none() && a.root_switched_at.is_some() {
+            ch(ChangeKind::RootSwitched, name, None, sa, None, Some(ra.clone()));
         }
         for e in &b.previous_roots {
             let (f, s) = fp(e.cert.as_str());
@@ -971,12 +983,21 @@ mod tests {
         crate::rotate::rotate_root(&mut overlap, "prd", "mesh", &root_id, None, &mut fx).unwrap();
         let d = diff_stores(&before, &overlap);
         assert!(d.changes.iter().any(|c| c.kind == ChangeKind::RootOverlapStarted), "{:?}", d.changes);
-        let mut finalized = overlap.clone();
+        let mut switched = overlap.clone();
+        crate::rotate::switch_root(&mut switched, "mesh", true, now()).unwrap();
+        let d = diff_stores(&overlap, &switched);
+        assert_eq!(d.changes.iter().map(|c| c.kind).collect::<Vec<_>>(), vec![ChangeKind::RootSwitched]);
+        assert_eq!(inspect_store_phase(&switched), crate::pki::RootPhase::Switched);
+        let mut finalized = switched.clone();
         crate::rotate::finalize_root(&mut finalized, "mesh", &root_id, true, now()).unwrap();
-        let d = diff_stores(&overlap, &finalized);
+        let d = diff_stores(&switched, &finalized);
         let kinds: Vec<ChangeKind> = d.changes.iter().map(|c| c.kind).collect();
         assert!(kinds.contains(&ChangeKind::RootFinalized), "{kinds:?}");
         assert!(!kinds.contains(&ChangeKind::RootReplaced), "{kinds:?}");
+    }
+
+    fn inspect_store_phase(store: &Store) -> crate::pki::RootPhase {
+        crate::pki::root_phase(&store.pkis["mesh"])
     }
 
     #[test]

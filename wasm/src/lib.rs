@@ -104,7 +104,9 @@ export interface CertView {
 export interface Unreadable { location: string; code: string; message: string; }
 export interface PkiView {
   name: string; topology: "two-tier" | "root-only"; algorithm: string; certs: CertView[];
-  rootOverlap: boolean; rootOverlapStarted: string | null; revoked: Revoked[]; unreadable: Unreadable[];
+  rootOverlap: boolean; rootOverlapStarted: string | null;
+  rootPhase: "stable" | "overlap" | "switched"; rootSwitchedAt: string | null;
+  revoked: Revoked[]; unreadable: Unreadable[];
 }
 export interface StoreView {
   version: number; rootRecipient: string; recipient: string; env: string | null; now: string;
@@ -133,7 +135,7 @@ export interface Authorization { allowed: boolean; reason: string; }
 export type ChangeKind =
   | "pki-added" | "pki-removed" | "intermediate-minted" | "intermediate-rotated" | "intermediate-recovered"
   | "intermediate-replaced" | "intermediate-removed" | "previous-intermediate-dropped"
-  | "root-overlap-started" | "root-finalized" | "root-replaced" | "revoked" | "recipient-changed";
+  | "root-overlap-started" | "root-switched" | "root-finalized" | "root-replaced" | "revoked" | "recipient-changed";
 export interface Change {
   kind: ChangeKind; pki: string; scope: string | null; subject: string; before: string | null; after: string | null;
 }

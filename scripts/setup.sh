@@ -11,6 +11,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
+# /usr/bin/time: peak RSS in the benchmark scripts (benches/compare.sh, benches/etcd-renew.sh).
+[ -x /usr/bin/time ] || need_apt+=(time)
 # `systemd-analyze verify` checks the units `inforge pki units` writes.
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # The browser inspector's tests: Debian's Chromium (driven by chromedriver for the wasm-bindgen

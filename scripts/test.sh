@@ -49,4 +49,8 @@ echo "quickstart: ok" >&2
 
 echo "== benches/etcd-renew.sh on the debug build, small N (proves the etcd benchmark works)" >&2
 INFORGE_BIN_DIR="$PWD/target/debug" bash benches/etcd-renew.sh 20 >&2
+
+echo "== benches/compare.sh on the debug build, small N (proves the peer comparison works)" >&2
+cargo build -q -p inforge-benches --bin inforge-limits
+INFORGE_BIN_DIR="$PWD/target/debug" bash benches/compare.sh 20 >&2
 echo "inforge: $passed passed, 0 failed"

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Peer comparison in ONE run on this machine: the same N leaves (P-256, the same profile, N/2
+# regional services × 2 regions, from the same intermediates) minted four ways, plus the
+# primitive limit. Prints leaves/s, ratios to `inforge pki renew` and peak RSS per N, writes
+# the table to target/compare/results.tsv and a plot of leaves/s against N to
+# target/compare/leaves-per-second.svg (docs/performance.md shows the committed copy).
+#   1. inforge pki renew, end to end into the dir provider;
+#   2. mint-only: the core's renew into memory (inforge-limits mint-only);
+#   3. a Python `cryptography` loop writing the same files (benches/peer_cryptography.py);
+#   4. the openssl-CLI procedure of seed 004 (genpkey, req, x509 per leaf), timed on a sample
+#      of min(N, OPENSSL_SAMPLE) leaves (default 100) and reported as a rate;
+#   5. the primitive limit: P-256 keygen + sign per second per core (the backend inforge
+#      uses) × cores.
+# Usage: benches/compare.sh [N ...]   (default: 1000 5000 20000)
+# INFORGE_BIN_DIR: use built binaries (scripts/test.sh runs it with a tiny N on debug builds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000 5000 20000)
+if [ -z "${INFORGE_BIN_DIR:-}" ]; then
+  cargo build --release -q -p inforge-cli -p inforge-benches --bin inforge-limits
+  INFORGE_BIN_DIR=$top/target/release
+fi
+bin=$INFORGE_BIN_DIR/inforge
+limits=$INFORGE_BIN_DIR/inforge-limits
+py=${PYTHON:-$top/target/py-venv/bin/python}
+[ -x "$py" ] || py=python3
+"$py" -c 'import cryptography' 2>/dev/null || { echo "compare: the Python peer needs the cryptography package (scripts/python.sh makes target/py-venv)" >&2; exit 1; }
+sample=${OPENSSL_SAMPLE:-100}
+out=$top/target/compare
+mkdir -p "$out"
+results=$out/results.tsv
+printf 'n\tway\tseconds\tleaves_per_s\tpeak_rss_kb\n' > "$results"
+
+measure() { # label n cmd... → appends a row; time and peak RSS of the whole process
+  local label=$1 n=$2; shift 2
+  local t tf
+  tf=$(mktemp)
+  /usr/bin/time -o "$tf" -f '%e %M' "$@" >/dev/null 2>&1
+  t=$(tail -1 "$tf"); rm -f "$tf"
+  local secs=${t% *} rss=${t#* }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$secs" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.0f", n / (s > 0 ? s : 0.001)}')" "$rss" >> "$results"
+}
+
+prim=$("$limits" primitive 1)
+per_core=$(echo "$prim" | sed 's/.*"perCore": \([0-9.]*\).*/\1/')
+cores=$(echo "$prim" | sed 's/.*"cores": \([0-9]*\).*/\1/')
+
+for n in "${sizes[@]}"; do
+  services=$(( (n + 1) / 2 ))
+  leaves=$(( services * 2 ))
+  work=$(mktemp -d)
+  mkdir -p "$work/infra/resources/prd" "$work/provider" "$work/peer" "$work/pyout"
+  (
+    cd "$work/infra"
+    {
+      echo "baseDomain: bench.example"
+      echo "environments: {prd: {provider: {kind: dir, path: ../provider}}}"
+      echo "services:"
+      for i in $(seq 1 "$services"); do echo "  svc-$i: {pki: mesh, scope: regional}"; done
+    } > inforge.yaml
+    echo "regions: [r1, r2]" > regions.yaml
+    age-keygen -o ../ci.key 2>/dev/null
+    root=$("$bin" pki init prd --recipient "$(age-keygen -y ../ci.key)" 2>/dev/null)
+    INFORGE_PKI_ROOT_KEY=$root "$bin" pki add prd mesh --topology two-tier 2>/dev/null
+    for s in global r1 r2; do INFORGE_PKI_ROOT_KEY=$root "$bin" pki intermediate prd mesh "$s" 2>/dev/null; done
+  )
+  export INFORGE_SECRETS_KEY
+  INFORGE_SECRETS_KEY=$(grep '^AGE-SECRET-KEY-' "$work/ci.key")
+  # The peers get the same intermediates, decrypted once outside their timings.
+  "$py" - "$work" <<'PY'
+import re, sys
+work = sys.argv[1]
+text = open(f"{work}/infra/resources/prd/pki.enc.yaml").read()
+for scope in ("global", "r1", "r2"):
+    m = re.search(rf"\n      {scope}:\n        cert: \|\n((?:          .*\n)+)        key: \|\n((?:          .*\n)+)", text)
+    open(f"{work}/peer/{scope}.pem", "w").write("".join(l[10:] + "\n" for l in m.group(1).splitlines()))
+    open(f"{work}/peer/{scope}.age", "w").write("".join(l[10:] + "\n" for l in m.group(2).splitlines()))
+PY
+  for s in global r1 r2; do (umask 077; age -d -i "$work/ci.key" "$work/peer/$s.age" > "$work/peer/$s.key"); done
+
+  measure "inforge renew (end to end, dir provider)" "$leaves" "$bin" -C "$work/infra" pki renew prd
+  measure "mint-only (core renew into memory)" "$leaves" "$limits" mint-only "$work/infra" prd
+  measure "python cryptography loop" "$leaves" "$py" "$top/benches/peer_cryptography.py" "$work" "$services" "$work/pyout"
+  k=$(( leaves < sample ? leaves : sample ))
+  ossl() {
+    cd "$work/peer"
+    for i in $(seq 1 "$1"); do
+      s=r$(( (i % 2) + 1 )); d="o$i"; mkdir -p "$d"
+      printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=critical,URI:spiffe://bench.example/prd/%s/svc-%s\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' "$s" "$i" > "$d/ext"
+      openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/key.pem" 2>/dev/null
+      openssl req -new -key "$d/key.pem" -subj "/CN=svc-$i" -out "$d/req.csr" 2>/dev/null
+      openssl x509 -req -in "$d/req.csr" -CA "$s.pem" -CAkey "$s.key" -CAcreateserial -days 90 -extfile "$d/ext" -out "$d/leaf.pem" 2>/dev/null
+      cat "$d/leaf.pem" "$s.pem" > "$d/cert.pem"
+    done
+  }
+  export -f ossl; export work
+  measure "openssl CLI procedure (sample of $k)" "$k" bash -c "ossl $k"
+  awk -v n="$leaves" -v r="$(awk -v p="$per_core" -v c="$cores" 'BEGIN{printf "%.0f", p * c}')" \
+    'BEGIN{printf "%s\tprimitive limit (keygen+sign x cores)\t\t%s\t\n", n, r}' >> "$results"
+  # Same leaves, checked: inforge's and Python's sets verify against their bundles.
+  openssl verify -partial_chain -CAfile "$work/provider/svc-1/mtls/r1/bundle.pem" "$work/provider/svc-1/mtls/r1/cert.pem" >/dev/null
+  openssl verify -partial_chain -CAfile "$work/pyout/svc-1/mtls/r1/bundle.pem" "$work/pyout/svc-1/mtls/r1/cert.pem" >/dev/null
+  rm -rf "$work"
+done
+
+"$py" - "$results" "$out/leaves-per-second.svg" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
+by_n = {}
+for n, way, secs, rate, rss in rows:
+    by_n.setdefault(n, []).append((way, secs, float(rate), rss))
+for n, ways in by_n.items():
+    ref = next(r for w, _, r, _ in ways if w.startswith("inforge renew"))
+    mint = next(r for w, _, r, _ in ways if w.startswith("mint-only"))
+    print(f"N = {n} leaves")
+    for way, secs, rate, rss in ways:
+        rss_mb = f"{int(rss) / 1024:.0f} MB" if rss else ""
+        print(f"  {way:<46} {rate:>10.0f} leaves/s  inforge is {ref / rate:>7.2f}x  {rss_mb}")
+    prim = next(r for w, _, r, _ in ways if w.startswith("primitive"))
+    print(f"  mint-only / primitive limit: {mint / prim:.0%}; end to end / mint-only time: {mint / ref:.2f}x")
+# The plot: leaves/s (log scale) against N, one line per way (stdlib only: hand-written SVG).
+import math
+ways = []
+for n, ws in by_n.items():
+    for w, _, r, _ in ws:
+        key = w.split(" (")[0]
+        if key not in ways:
+            ways.append(key)
+ns = sorted(by_n, key=int)
+W, H, L, B = 720, 420, 70, 50
+rates = [r for ws in by_n.values() for _, _, r, _ in ws if r > 0]
+lo, hi = math.floor(math.log10(min(rates))), math.ceil(math.log10(max(rates)))
+def x(i): return L + (W - L - 200) * (i / max(1, len(ns) - 1))
+def y(r): return H - B - (H - B - 20) * ((math.log10(r) - lo) / max(1, hi - lo))
+colors = ["#1b6ac9", "#2a9d3a", "#c9541b", "#8a3ab9", "#666666"]
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{W}" height="{H}" fill="white"/>',
+       f'<text x="{L}" y="14">leaves per second (log scale) against N leaves, one run on this machine</text>']
+for e in range(lo, hi + 1):
+    yy = y(10 ** e)
+    svg.append(f'<line x1="{L}" x2="{W-200}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{L-8}" y="{yy+4}" text-anchor="end">1e{e}</text>')
+for i, n in enumerate(ns):
+    svg.append(f'<text x="{x(i)}" y="{H-B+18}" text-anchor="middle">{n}</text>')
+svg.append(f'<text x="{(L+W-200)/2}" y="{H-10}" text-anchor="middle">N (leaves)</text>')
+for k, way in enumerate(ways):
+    pts = []
+    for i, n in enumerate(ns):
+        for w, _, r, _ in by_n[n]:
+            if w.split(" (")[0] == way and r > 0:
+                pts.append((x(i), y(r)))
+    c = colors[k % len(colors)]
+    svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>')
+    for a, b in pts:
+        svg.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{c}"/>')
+    svg.append(f'<text x="{W-190}" y="{40 + 18 * k}" fill="{c}">{way}</text>')
+svg.append("</svg>")
+open(sys.argv[2], "w").write("\n".join(svg))
+PY
+echo "compare: table $results, plot $out/leaves-per-second.svg" >&2

@@ -33,14 +33,14 @@ mkdir -p "$out"
 results=$out/results.tsv
 printf 'n\tway\tseconds\tleaves_per_s\tpeak_rss_kb\n' > "$results"
 
-measure() { # label n cmd... → appends a row; time and peak RSS of the whole process
-  local label=$1 n=$2; shift 2
+measure() { # label n count cmd... → a row for N=n at count leaves; whole-process time and peak RSS
+  local label=$1 n=$2 count=$3; shift 3
   local t tf
   tf=$(mktemp)
   /usr/bin/time -o "$tf" -f '%e %M' "$@" >/dev/null 2>&1
   t=$(tail -1 "$tf"); rm -f "$tf"
   local secs=${t% *} rss=${t#* }
-  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$secs" "$(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.0f", n / (s > 0 ? s : 0.001)}')" "$rss" >> "$results"
+  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$secs" "$(awk -v n="$count" -v s="$secs" 'BEGIN{printf "%.0f", n / (s > 0 ? s : 0.001)}')" "$rss" >> "$results"
 }
 
 prim=$("$limits" primitive 1)
@@ -80,9 +80,9 @@ for scope in ("global", "r1", "r2"):
 PY
   for s in global r1 r2; do (umask 077; age -d -i "$work/ci.key" "$work/peer/$s.age" > "$work/peer/$s.key"); done
 
-  measure "inforge renew (end to end, dir provider)" "$leaves" "$bin" -C "$work/infra" pki renew prd
-  measure "mint-only (core renew into memory)" "$leaves" "$limits" mint-only "$work/infra" prd
-  measure "python cryptography loop" "$leaves" "$py" "$top/benches/peer_cryptography.py" "$work" "$services" "$work/pyout"
+  measure "inforge renew (end to end, dir provider)" "$leaves" "$leaves" "$bin" -C "$work/infra" pki renew prd
+  measure "mint-only (core renew into memory)" "$leaves" "$leaves" "$limits" mint-only "$work/infra" prd
+  measure "python cryptography loop" "$leaves" "$leaves" "$py" "$top/benches/peer_cryptography.py" "$work" "$services" "$work/pyout"
   k=$(( leaves < sample ? leaves : sample ))
   ossl() {
     cd "$work/peer"
@@ -96,7 +96,7 @@ PY
     done
   }
   export -f ossl; export work
-  measure "openssl CLI procedure (sample of $k)" "$k" bash -c "ossl $k"
+  measure "openssl CLI procedure (sample of $k)" "$leaves" "$k" bash -c "ossl $k"
   awk -v n="$leaves" -v r="$(awk -v p="$per_core" -v c="$cores" 'BEGIN{printf "%.0f", p * c}')" \
     'BEGIN{printf "%s\tprimitive limit (keygen+sign x cores)\t\t%s\t\n", n, r}' >> "$results"
   # Same leaves, checked: inforge's and Python's sets verify against their bundles.

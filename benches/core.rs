@@ -1,7 +1,7 @@
 //! criterion benchmarks: minting one leaf per algorithm, a whole renew, the store round trip,
 //! and validation. Run: `cargo bench -p inforge-benches`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use inforge_benches::fixture;
+use inforge_benches::{fixture, fixture_many};
 use inforge_core::keys::Algorithm;
 use inforge_core::ops::{self, RenewRequest};
 use rand_chacha::rand_core::SeedableRng;
@@ -42,6 +42,63 @@ fn renew_mesh(c: &mut Criterion) {
     g.finish();
 }
 
+/// The core's renew at fleet scale (ecdsa-p256, 2 regions): into memory across the cores
+/// (what the CLI does before writing), 1k and 10k services, and into the dir provider (a
+/// temp directory), 1k services.
+fn renew_at_scale(c: &mut Criterion) {
+    let mut g = c.benchmark_group("renew_at_scale");
+    g.sample_size(10);
+    for services in [1_000usize, 10_000] {
+        let f = fixture(services, 2, Algorithm::EcdsaP256);
+        let env = f.env();
+        g.throughput(Throughput::Elements((services * 2) as u64));
+        g.bench_function(BenchmarkId::new("memory", services * 2), |b| {
+            b.iter(|| {
+                let plan = ops::renew(&env, &RenewRequest::default(), &mut f.keyring(), f.now)
+                    .unwrap()
+                    .with_backend(&inforge_host::backend::AWS_LC);
+                inforge_host::mint_parallel(&plan, &|| {}).unwrap()
+            })
+        });
+        if services > 1_000 {
+            // 10k sets into the dir provider is filesystem-bound (minutes of samples on a slow
+            // disk): benches/compare.sh times it end to end instead.
+            continue;
+        }
+        let dir = std::env::temp_dir().join(format!("inforge-bench-provider-{services}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut provider = inforge_host::provider::DirProvider { root: dir.clone() };
+        g.bench_function(BenchmarkId::new("dir-provider", services * 2), |b| {
+            b.iter(|| {
+                let plan = ops::renew(&env, &RenewRequest::default(), &mut f.keyring(), f.now)
+                    .unwrap()
+                    .with_backend(&inforge_host::backend::AWS_LC);
+                inforge_host::mint_and_write(&plan, &mut provider, &|| {}).unwrap()
+            })
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    g.finish();
+}
+
+/// Load (parse config + store) and validate 100 PKIs against a 10k-service config.
+fn validate_100_pkis(c: &mut Criterion) {
+    let f = fixture_many(100, 10_000, 2);
+    let mut cfg = String::from("baseDomain: bench.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n");
+    for i in 0..10_000 {
+        cfg.push_str(&format!("  svc-{i}: {{pki: mesh-{}, scope: regional}}\n", i % 100));
+    }
+    let store = f.store.to_yaml();
+    let regions = "regions: [region-0, region-1]\n";
+    let mut g = c.benchmark_group("validate");
+    g.sample_size(10);
+    g.bench_function("load+validate 100 PKIs, 10k services", |b| {
+        b.iter(|| inforge_core::validate::validate_texts(&cfg, Some(regions), Some(&store), "prd", f.now))
+    });
+    g.finish();
+}
+
 fn store_round_trip_and_validate(c: &mut Criterion) {
     let f = fixture(50, 20, Algorithm::EcdsaP256);
     let text = f.store.to_yaml();
@@ -53,5 +110,5 @@ fn store_round_trip_and_validate(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, mint_one_leaf, renew_mesh, store_round_trip_and_validate);
+criterion_group!(benches, mint_one_leaf, renew_mesh, renew_at_scale, validate_100_pkis, store_round_trip_and_validate);
 criterion_main!(benches);

@@ -63,3 +63,29 @@ pub fn fixture(services: usize, regions: usize, algorithm: Algorithm) -> Fixture
     }
     Fixture { project, store, ci, now }
 }
+
+/// `pkis` two-tier PKIs (each with `global` + `regions` intermediates) and `services` regional
+/// services spread over them: the "100 PKIs against a 10k-service config" validate bench.
+pub fn fixture_many(pkis: usize, services: usize, regions: usize) -> Fixture {
+    let regions: Vec<String> = (0..regions).map(|i| format!("region-{i}")).collect();
+    let mut cfg =
+        String::from("baseDomain: bench.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n");
+    for i in 0..services {
+        cfg.push_str(&format!("  svc-{i}: {{pki: mesh-{}, scope: regional}}\n", i % pkis));
+    }
+    let project = Project::parse(&cfg, Some(&format!("regions: [{}]\n", regions.join(", ")))).unwrap();
+    let root = Identity::from_age(age::x25519::Identity::generate(), Custodian::OfflineRoot);
+    let ci = Identity::from_age(age::x25519::Identity::generate(), Custodian::Ci);
+    let now = time::OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+    let mut store = Store::new(root.recipient(), ci.recipient());
+    let mut fx = Effects { now, rng: &mut rng, sealer: &mut AgeSealer };
+    for p in 0..pkis {
+        let name = format!("mesh-{p}");
+        add_pki(&mut store, "prd", &name, Topology::TwoTier, Algorithm::EcdsaP256, &mut fx).unwrap();
+        for scope in std::iter::once("global".to_string()).chain(regions.iter().cloned()) {
+            add_intermediate(&mut store, &project, "prd", &name, &scope, &root, &mut fx).unwrap();
+        }
+    }
+    Fixture { project, store, ci, now }
+}

@@ -85,7 +85,8 @@ fn renew_at_scale(c: &mut Criterion) {
 /// Load (parse config + store) and validate 100 PKIs against a 10k-service config.
 fn validate_100_pkis(c: &mut Criterion) {
     let f = fixture_many(100, 10_000, 2);
-    let mut cfg = String::from("baseDomain: bench.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n");
+    let mut cfg =
+        String::from("baseDomain: bench.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n");
     for i in 0..10_000 {
         cfg.push_str(&format!("  svc-{i}: {{pki: mesh-{}, scope: regional}}\n", i % 100));
     }

@@ -16,6 +16,9 @@ cargo clippy -q -p inforge-host -p inforge-cli -p inforge-bootstrap --all-target
 echo "== cargo test (unit + scenarios; the hosts scenarios start a real etcd on 127.0.0.1)" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# The hosts scenarios run the inforge-bootstrap binary beside inforge: cargo test builds
+# only the tested package's own binaries, so build it first.
+cargo build -q -p inforge-bootstrap
 cargo test -p inforge-core -p inforge-host -p inforge-cli -p inforge-bootstrap 2>&1 | tee "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 

@@ -10,22 +10,13 @@ cargo build --release -q -p inforge-cli
 bin=$PWD/target/release/inforge
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/infra/resources/prd" "$work/provider" "$work/peer"
+mkdir -p "$work/peer"
+. benches/bench-repo.sh
+bench_repo "$work/infra" "$n"
+bench_pki "$bin" "$work/infra" prd
 cd "$work/infra"
-{
-  echo "baseDomain: bench.example"
-  echo "environments: {prd: {provider: {kind: dir, path: ../provider}}}"
-  echo "services:"
-  for i in $(seq 1 "$n"); do echo "  svc-$i: {pki: mesh, scope: regional}"; done
-} > inforge.yaml
-echo "regions: [r1, r2]" > regions.yaml
-age-keygen -o ../ci.key 2>/dev/null
-export INFORGE_SECRETS_KEY INFORGE_PKI_ROOT_KEY
+export INFORGE_SECRETS_KEY
 INFORGE_SECRETS_KEY=$(grep '^AGE-SECRET-KEY-' ../ci.key)
-INFORGE_PKI_ROOT_KEY=$("$bin" pki init prd --recipient "$(age-keygen -y ../ci.key)" 2>/dev/null)
-"$bin" pki add prd mesh --topology two-tier 2>/dev/null
-for s in global r1 r2; do "$bin" pki intermediate prd mesh "$s" 2>/dev/null; done
-unset INFORGE_PKI_ROOT_KEY
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 t0=$(ms)

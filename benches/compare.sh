@@ -28,6 +28,7 @@ py=${PYTHON:-$top/target/py-venv/bin/python}
 [ -x "$py" ] || py=python3
 "$py" -c 'import cryptography' 2>/dev/null || { echo "compare: the Python peer needs the cryptography package (scripts/python.sh makes target/py-venv)" >&2; exit 1; }
 sample=${OPENSSL_SAMPLE:-100}
+. benches/bench-repo.sh
 out=$top/target/compare
 mkdir -p "$out"
 results=$out/results.tsv
@@ -51,21 +52,9 @@ for n in "${sizes[@]}"; do
   services=$(( (n + 1) / 2 ))
   leaves=$(( services * 2 ))
   work=$(mktemp -d)
-  mkdir -p "$work/infra/resources/prd" "$work/provider" "$work/peer" "$work/pyout"
-  (
-    cd "$work/infra"
-    {
-      echo "baseDomain: bench.example"
-      echo "environments: {prd: {provider: {kind: dir, path: ../provider}}}"
-      echo "services:"
-      for i in $(seq 1 "$services"); do echo "  svc-$i: {pki: mesh, scope: regional}"; done
-    } > inforge.yaml
-    echo "regions: [r1, r2]" > regions.yaml
-    age-keygen -o ../ci.key 2>/dev/null
-    root=$("$bin" pki init prd --recipient "$(age-keygen -y ../ci.key)" 2>/dev/null)
-    INFORGE_PKI_ROOT_KEY=$root "$bin" pki add prd mesh --topology two-tier 2>/dev/null
-    for s in global r1 r2; do INFORGE_PKI_ROOT_KEY=$root "$bin" pki intermediate prd mesh "$s" 2>/dev/null; done
-  )
+  mkdir -p "$work/peer" "$work/pyout"
+  bench_repo "$work/infra" "$services"
+  bench_pki "$bin" "$work/infra" prd
   export INFORGE_SECRETS_KEY
   INFORGE_SECRETS_KEY=$(grep '^AGE-SECRET-KEY-' "$work/ci.key")
   # The peers get the same intermediates, decrypted once outside their timings.

@@ -30,30 +30,13 @@ etcd --name b --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$cp
 etcd_pid=$!
 for _ in $(seq 1 100); do ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$cp_" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
 
-mkdir -p "$work/infra/resources/prd" "$work/provider"
-cd "$work/infra"
-{
-  echo "baseDomain: bench.example"
-  echo "environments:"
-  echo "  prd: {provider: {kind: dir, path: ../provider}}"
-  echo "  edge: {provider: {kind: etcd, endpoints: [http://127.0.0.1:$cp_], prefix: /inforge/edge}}"
-  echo "services:"
-  for i in $(seq 1 "$n"); do echo "  svc-$i: {pki: mesh, scope: regional}"; done
-} > inforge.yaml
-echo "regions: [r1, r2]" > regions.yaml
-age-keygen -o ../ci.key 2>/dev/null
-export INFORGE_SECRETS_KEY INFORGE_PKI_ROOT_KEY
-INFORGE_SECRETS_KEY=$(grep '^AGE-SECRET-KEY-' ../ci.key)
-INFORGE_PKI_ROOT_KEY=$("$bin" pki init prd --recipient "$(age-keygen -y ../ci.key)" 2>/dev/null)
-"$bin" pki add prd mesh --topology two-tier 2>/dev/null
-for s in global r1 r2; do "$bin" pki intermediate prd mesh "$s" 2>/dev/null; done
-unset INFORGE_PKI_ROOT_KEY
+. benches/bench-repo.sh
+bench_repo "$work/infra" "$n" "edge: {provider: {kind: etcd, endpoints: [http://127.0.0.1:$cp_], prefix: /inforge/edge}}"
 # edge (the etcd environment) gets its own store, made the same way.
-INFORGE_PKI_ROOT_KEY=$("$bin" pki init edge --recipient "$(age-keygen -y ../ci.key)" 2>/dev/null)
-export INFORGE_PKI_ROOT_KEY
-"$bin" pki add edge mesh --topology two-tier 2>/dev/null
-for s in global r1 r2; do "$bin" pki intermediate edge mesh "$s" 2>/dev/null; done
-unset INFORGE_PKI_ROOT_KEY
+for env in prd edge; do bench_pki "$bin" "$work/infra" "$env"; done
+cd "$work/infra"
+export INFORGE_SECRETS_KEY
+INFORGE_SECRETS_KEY=$(grep '^AGE-SECRET-KEY-' ../ci.key)
 
 rss() {
   if [ -x /usr/bin/time ]; then /usr/bin/time -f '%e s, peak RSS %M KB' "$@" 2>&1 >/dev/null | tail -1

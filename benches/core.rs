@@ -85,17 +85,11 @@ fn renew_at_scale(c: &mut Criterion) {
 /// Load (parse config + store) and validate 100 PKIs against a 10k-service config.
 fn validate_100_pkis(c: &mut Criterion) {
     let f = fixture_many(100, 10_000, 2);
-    let mut cfg =
-        String::from("baseDomain: bench.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n");
-    for i in 0..10_000 {
-        cfg.push_str(&format!("  svc-{i}: {{pki: mesh-{}, scope: regional}}\n", i % 100));
-    }
     let store = f.store.to_yaml();
-    let regions = "regions: [region-0, region-1]\n";
     let mut g = c.benchmark_group("validate");
     g.sample_size(10);
     g.bench_function("load+validate 100 PKIs, 10k services", |b| {
-        b.iter(|| inforge_core::validate::validate_texts(&cfg, Some(regions), Some(&store), "prd", f.now))
+        b.iter(|| inforge_core::validate::validate_texts(&f.config, Some(&f.regions_yaml), Some(&store), "prd", f.now))
     });
     g.finish();
 }

@@ -22,6 +22,9 @@ impl Keyring for CiKeyring {
 /// A mesh with `services` regional services over `regions` regions, plus the identities.
 pub struct Fixture {
     pub project: Project,
+    /// `inforge.yaml` and `regions.yaml` as text (what `validate_texts` reads).
+    pub config: String,
+    pub regions_yaml: String,
     pub store: Store,
     pub ci: Identity,
     pub now: time::OffsetDateTime,
@@ -44,48 +47,37 @@ impl Fixture {
 }
 
 pub fn fixture(services: usize, regions: usize, algorithm: Algorithm) -> Fixture {
-    let regions: Vec<String> = (0..regions).map(|i| format!("region-{i}")).collect();
-    let mut cfg =
-        String::from("baseDomain: bench.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n");
-    for i in 0..services {
-        cfg.push_str(&format!("  svc-{i}: {{pki: mesh, scope: regional}}\n"));
-    }
-    let project = Project::parse(&cfg, Some(&format!("regions: [{}]\n", regions.join(", ")))).unwrap();
-    let root = Identity::from_age(age::x25519::Identity::generate(), Custodian::OfflineRoot);
-    let ci = Identity::from_age(age::x25519::Identity::generate(), Custodian::Ci);
-    let now = time::OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
-    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-    let mut store = Store::new(root.recipient(), ci.recipient());
-    let mut fx = Effects { now, rng: &mut rng, sealer: &mut AgeSealer };
-    add_pki(&mut store, "prd", "mesh", Topology::TwoTier, algorithm, &mut fx).unwrap();
-    for scope in std::iter::once("global".to_string()).chain(regions) {
-        add_intermediate(&mut store, &project, "prd", "mesh", &scope, &root, &mut fx).unwrap();
-    }
-    Fixture { project, store, ci, now }
+    build(&["mesh".to_string()], services, regions, algorithm)
 }
 
 /// `pkis` two-tier PKIs (each with `global` + `regions` intermediates) and `services` regional
 /// services spread over them: the "100 PKIs against a 10k-service config" validate bench.
 pub fn fixture_many(pkis: usize, services: usize, regions: usize) -> Fixture {
+    let names: Vec<String> = (0..pkis).map(|p| format!("mesh-{p}")).collect();
+    build(&names, services, regions, Algorithm::EcdsaP256)
+}
+
+/// Service `svc-i` joins `pkis[i % len]`; every PKI gets `global` and every region.
+fn build(pkis: &[String], services: usize, regions: usize, algorithm: Algorithm) -> Fixture {
     let regions: Vec<String> = (0..regions).map(|i| format!("region-{i}")).collect();
-    let mut cfg =
+    let mut config =
         String::from("baseDomain: bench.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n");
     for i in 0..services {
-        cfg.push_str(&format!("  svc-{i}: {{pki: mesh-{}, scope: regional}}\n", i % pkis));
+        config.push_str(&format!("  svc-{i}: {{pki: {}, scope: regional}}\n", pkis[i % pkis.len()]));
     }
-    let project = Project::parse(&cfg, Some(&format!("regions: [{}]\n", regions.join(", ")))).unwrap();
+    let regions_yaml = format!("regions: [{}]\n", regions.join(", "));
+    let project = Project::parse(&config, Some(&regions_yaml)).unwrap();
     let root = Identity::from_age(age::x25519::Identity::generate(), Custodian::OfflineRoot);
     let ci = Identity::from_age(age::x25519::Identity::generate(), Custodian::Ci);
     let now = time::OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let mut store = Store::new(root.recipient(), ci.recipient());
     let mut fx = Effects { now, rng: &mut rng, sealer: &mut AgeSealer };
-    for p in 0..pkis {
-        let name = format!("mesh-{p}");
-        add_pki(&mut store, "prd", &name, Topology::TwoTier, Algorithm::EcdsaP256, &mut fx).unwrap();
+    for name in pkis {
+        add_pki(&mut store, "prd", name, Topology::TwoTier, algorithm, &mut fx).unwrap();
         for scope in std::iter::once("global".to_string()).chain(regions.iter().cloned()) {
-            add_intermediate(&mut store, &project, "prd", &name, &scope, &root, &mut fx).unwrap();
+            add_intermediate(&mut store, &project, "prd", name, &scope, &root, &mut fx).unwrap();
         }
     }
-    Fixture { project, store, ci, now }
+    Fixture { project, config, regions_yaml, store, ci, now }
 }

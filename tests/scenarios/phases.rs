@@ -48,18 +48,10 @@ fn openssl_consumer(at: &str, host: &Path, roots: &Path) -> (bool, String) {
     (run.client_ok, run.transcript)
 }
 
-#[derive(Debug)]
-struct At(UnixTime);
-impl rustls::time_provider::TimeProvider for At {
-    fn current_time(&self) -> Option<UnixTime> {
-        Some(self.0)
-    }
-}
-
 /// The same consumer with rustls (webpki path building), in memory, checking `api.internal`.
 fn rustls_consumer(at: &str, host: &Path, roots: &Path) -> Result<(), rustls::Error> {
     let p = Arc::new(rustls::crypto::ring::default_provider());
-    let time = Arc::new(At(UnixTime::since_unix_epoch(std::time::Duration::from_secs(epoch(at)))));
+    let time = Arc::new(crate::tls::At(UnixTime::since_unix_epoch(std::time::Duration::from_secs(epoch(at)))));
     let mut store = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(roots).unwrap() {
         store.add(c.unwrap()).unwrap();
@@ -79,24 +71,7 @@ fn rustls_consumer(at: &str, host: &Path, roots: &Path) -> Result<(), rustls::Er
         .with_no_client_auth();
     let mut c = rustls::ClientConnection::new(Arc::new(ccfg), ServerName::try_from("api.internal").unwrap()).unwrap();
     let mut s = rustls::ServerConnection::new(Arc::new(scfg)).unwrap();
-    for _ in 0..20 {
-        let mut buf = Vec::new();
-        c.write_tls(&mut buf).unwrap();
-        if !buf.is_empty() {
-            s.read_tls(&mut &buf[..]).unwrap();
-            s.process_new_packets()?;
-        }
-        let mut buf2 = Vec::new();
-        s.write_tls(&mut buf2).unwrap();
-        if !buf2.is_empty() {
-            c.read_tls(&mut &buf2[..]).unwrap();
-            c.process_new_packets()?;
-        }
-        if !c.is_handshaking() && !s.is_handshaking() {
-            return Ok(());
-        }
-    }
-    panic!("handshake did not settle");
+    crate::tls::drive(&mut c, &mut s)
 }
 
 #[test]

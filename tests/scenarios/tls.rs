@@ -112,7 +112,7 @@ pub struct Handshake {
 /// Verification time: the scenario's INFORGE_NOW, so certificates minted for a rehearsed date
 /// verify the same whenever the suite runs.
 #[derive(Debug)]
-struct At(UnixTime);
+pub struct At(pub UnixTime);
 impl rustls::time_provider::TimeProvider for At {
     fn current_time(&self) -> Option<UnixTime> {
         Some(self.0)
@@ -148,6 +148,18 @@ pub fn rustls_handshake(now: &str, client: &Svid, server: &Svid) -> Result<Hands
         .unwrap();
     let mut c = ClientConnection::new(Arc::new(ccfg), ServerName::try_from("mesh.invalid").unwrap()).unwrap();
     let mut s = ServerConnection::new(Arc::new(scfg)).unwrap();
+    drive(&mut c, &mut s)?;
+    let uri = |certs: Option<&[CertificateDer<'_>]>| {
+        let leaf = &certs.expect("peer presented a certificate")[0];
+        let cert = inforge_core::cert::Cert::from_der(leaf, "peer").unwrap();
+        cert.uri_sans().into_iter().next().expect("peer has a SPIFFE ID")
+    };
+    Ok(Handshake { client_saw: uri(c.peer_certificates()), server_saw: uri(s.peer_certificates()) })
+}
+
+/// Shuttles TLS records between an in-memory client and server until both have finished the
+/// handshake and nothing is left in flight; either side's refusal is the error.
+pub fn drive(c: &mut ClientConnection, s: &mut ServerConnection) -> Result<(), rustls::Error> {
     for _ in 0..20 {
         let mut buf = Vec::new();
         c.write_tls(&mut buf).unwrap();
@@ -162,12 +174,7 @@ pub fn rustls_handshake(now: &str, client: &Svid, server: &Svid) -> Result<Hands
             c.process_new_packets()?;
         }
         if !c.is_handshaking() && !s.is_handshaking() && buf.is_empty() && buf2.is_empty() {
-            let uri = |certs: Option<&[CertificateDer<'_>]>| {
-                let leaf = &certs.expect("peer presented a certificate")[0];
-                let cert = inforge_core::cert::Cert::from_der(leaf, "peer").unwrap();
-                cert.uri_sans().into_iter().next().expect("peer has a SPIFFE ID")
-            };
-            return Ok(Handshake { client_saw: uri(c.peer_certificates()), server_saw: uri(s.peer_certificates()) });
+            return Ok(());
         }
     }
     panic!("handshake did not settle");

@@ -295,9 +295,14 @@ fn exit_code(a: &ProjectArgs, r: &Report) -> ExitCode {
 }
 
 /// A fingerprint of the provider's current set, cheap to take every poll: the scope link's
-/// target for `dir` (renew swaps it), `None` if it has none.
-fn dir_generation(root: &Path, a: &ProjectArgs) -> Option<PathBuf> {
-    std::fs::read_link(root.join(&a.service).join("mtls").join(&a.scope)).ok()
+/// target (renew swaps it) and its `cert.pem`'s modification time and size (the writer
+/// rotates through three slots and overwrites files in place, so the target alone repeats
+/// every third write). `None` if there is no set.
+fn dir_generation(root: &Path, a: &ProjectArgs) -> Option<(PathBuf, std::time::SystemTime, u64)> {
+    let link = root.join(&a.service).join("mtls").join(&a.scope);
+    let target = std::fs::read_link(&link).ok()?;
+    let meta = std::fs::metadata(link.join("cert.pem")).ok()?;
+    Some((target, meta.modified().ok()?, meta.len()))
 }
 
 /// `--watch`: project, then wait for a change, forever. Failures are reported and retried

@@ -116,7 +116,7 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
 /// Mints a plan's leaves across cores and replaces each service+scope as a set.
 fn mint_and_write(plan: &ops::RenewPlan, provider: &mut dyn Provider, json: bool) -> Result<(), CliError> {
     let bar = render::progress(plan.targets.len() as u64);
-    let (_, report) = inforge_host::mint_and_write(plan, provider, &|| bar.inc(1))?;
+    let report = inforge_host::mint_and_write(plan, provider, &|| bar.inc(1))?;
     bar.finish_and_clear();
     if json {
         render::json(&report)?;

@@ -397,8 +397,27 @@ pub struct LeafReport {
     pub serial: String,
     /// notAfter (RFC 3339).
     pub not_after: String,
+    /// notAfter as a time, for frontends with a native time type.
+    #[serde(skip)]
+    pub not_after_time: OffsetDateTime,
     /// Where the provider put it.
     pub dir: String,
+}
+
+impl LeafReport {
+    /// A minted leaf as the report shows it; `dir` is filled in once the provider has it.
+    pub fn of(m: &Minted) -> LeafReport {
+        LeafReport {
+            service: m.target.service.clone(),
+            pki: m.target.pki.clone(),
+            scope: m.target.scope.clone(),
+            spiffe_id: m.target.spiffe_id.clone(),
+            serial: m.leaf.serial_hex(),
+            not_after: crate::time::format_rfc3339(m.leaf.not_after()),
+            not_after_time: m.leaf.not_after(),
+            dir: String::new(),
+        }
+    }
 }
 
 /// The provider a renew wrote to.
@@ -427,23 +446,19 @@ pub struct RenewReport {
 }
 
 impl RenewReport {
-    /// The report of minted leaves and where the provider put each.
-    pub fn new(env: &str, provider: ProviderInfo, minted: &[Minted], dirs: &[String], elapsed_ms: u64) -> RenewReport {
-        let services: BTreeSet<&str> = minted.iter().map(|m| m.target.service.as_str()).collect();
-        let leaves = minted
-            .iter()
-            .zip(dirs)
-            .map(|(m, d)| LeafReport {
-                service: m.target.service.clone(),
-                pki: m.target.pki.clone(),
-                scope: m.target.scope.clone(),
-                spiffe_id: m.target.spiffe_id.clone(),
-                serial: m.leaf.serial_hex(),
-                not_after: crate::time::format_rfc3339(m.leaf.not_after()),
-                dir: d.clone(),
-            })
-            .collect();
-        RenewReport { env: env.into(), provider, leaves, services: services.len(), elapsed_ms }
+    /// The report of minted leaves ([`LeafReport::of`]) and where the provider put each.
+    pub fn new(
+        env: &str,
+        provider: ProviderInfo,
+        mut leaves: Vec<LeafReport>,
+        dirs: Vec<String>,
+        elapsed_ms: u64,
+    ) -> RenewReport {
+        for (l, d) in leaves.iter_mut().zip(dirs) {
+            l.dir = d;
+        }
+        let services = leaves.iter().map(|l| l.service.as_str()).collect::<BTreeSet<&str>>().len();
+        RenewReport { env: env.into(), provider, leaves, services, elapsed_ms }
     }
 }
 

@@ -22,7 +22,7 @@ use inforge_core::ops::ProviderInfo;
 use inforge_core::projection::SetTexts;
 use zeroize::Zeroizing;
 
-use crate::provider::{BundleOnly, Provider, SetFiles};
+use crate::provider::{Batch, BundleOnly, Provider, SetFiles, Slots};
 use crate::HostError;
 
 /// Transactions in flight while writing many sets.
@@ -194,14 +194,52 @@ fn unreachable_err(op: &'static str, cfg: &EtcdConfig, e: etcd_client::Error) ->
     HostError::ProviderUnreachable { op, endpoints: cfg.endpoints.join(","), detail }
 }
 
-impl Provider for EtcdProvider {
-    fn info(&self) -> ProviderInfo {
-        ProviderInfo { kind: "etcd".into(), path: format!("{}{}", self.cfg.endpoints.join(","), self.cfg.prefix) }
+/// An etcd write in progress: sets are held in memory and sent at commit, so a minting
+/// failure sends nothing.
+struct EtcdBatch<'a> {
+    provider: &'a EtcdProvider,
+    sets: Slots<OwnedSet>,
+}
+
+/// A staged set's text (the key zeroized on drop).
+struct OwnedSet {
+    service: String,
+    scope: String,
+    cert: String,
+    key: Zeroizing<String>,
+    bundle: String,
+}
+
+impl Batch for EtcdBatch<'_> {
+    fn stage(&self, index: usize, s: &SetFiles<'_>) -> Result<(), HostError> {
+        self.sets.put(
+            index,
+            OwnedSet {
+                service: s.service.into(),
+                scope: s.scope.into(),
+                cert: s.cert.into(),
+                key: Zeroizing::new(s.key.into()),
+                bundle: s.bundle.into(),
+            },
+        );
+        Ok(())
     }
 
-    fn write_sets(&mut self, sets: &[SetFiles<'_>]) -> Result<Vec<String>, HostError> {
+    fn commit(self: Box<Self>) -> Result<Vec<String>, HostError> {
+        let owned = self.sets.take()?;
+        let sets: Vec<SetFiles<'_>> = owned
+            .iter()
+            .map(|o| SetFiles { service: &o.service, scope: &o.scope, cert: &o.cert, key: &o.key, bundle: &o.bundle })
+            .collect();
+        self.provider.put_sets(&sets)
+    }
+}
+
+impl EtcdProvider {
+    /// One transaction per set, [`IN_FLIGHT`] at a time.
+    fn put_sets(&self, sets: &[SetFiles<'_>]) -> Result<Vec<String>, HostError> {
         let client = &self.client;
-        let this = &*self;
+        let this = self;
         self.rt.block_on(async {
             stream::iter(sets.iter().map(|s| {
                 let mut kv = client.kv_client();
@@ -220,6 +258,16 @@ impl Provider for EtcdProvider {
             .iter()
             .map(|s| format!("{}{}/{}/mtls/{}", self.cfg.endpoints[0], self.cfg.prefix, s.service, s.scope))
             .collect())
+    }
+}
+
+impl Provider for EtcdProvider {
+    fn info(&self) -> ProviderInfo {
+        ProviderInfo { kind: "etcd".into(), path: format!("{}{}", self.cfg.endpoints.join(","), self.cfg.prefix) }
+    }
+
+    fn begin(&mut self) -> Result<Box<dyn Batch + '_>, HostError> {
+        Ok(Box::new(EtcdBatch { provider: self, sets: Slots::new() }))
     }
 
     fn refresh_bundles(&mut self, bundles: &[BundleOnly<'_>]) -> Result<Vec<(String, String)>, HostError> {

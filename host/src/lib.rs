@@ -33,63 +33,102 @@ pub fn mint_parallel(
     plan: &inforge_core::ops::RenewPlan,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<inforge_core::mesh::Minted>, HostError> {
+    mint_each(plan, progress, &|_, m| Ok(m))
+}
+
+/// Mints every target of a plan across the machine's cores and hands each leaf, with its
+/// index in the plan, to `then` on the thread that minted it; returns `then`'s results in
+/// plan order. The first error stops every thread at its next leaf.
+pub fn mint_each<T: Send>(
+    plan: &inforge_core::ops::RenewPlan,
+    progress: &(dyn Fn() + Sync),
+    then: &(dyn Fn(usize, inforge_core::mesh::Minted) -> Result<T, HostError> + Sync),
+) -> Result<Vec<T>, HostError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
     let targets = &plan.targets;
     if targets.is_empty() {
         return Ok(Vec::new());
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(targets.len());
     let chunk = targets.len().div_ceil(threads);
-    let results: Vec<Result<Vec<inforge_core::mesh::Minted>, inforge_core::Error>> = std::thread::scope(|s| {
+    let failed = AtomicBool::new(false);
+    let failed = &failed;
+    let results: Vec<Result<Vec<T>, HostError>> = std::thread::scope(|s| {
         let handles: Vec<_> = targets
             .chunks(chunk)
-            .map(|part| {
+            .enumerate()
+            .map(|(c, part)| {
                 s.spawn(move || {
                     let mut rng = rng();
-                    part.iter()
-                        .map(|t| {
-                            let m = plan.mint(t, &mut rng);
-                            progress();
-                            m
-                        })
-                        .collect()
+                    let mut out = Vec::with_capacity(part.len());
+                    for (i, t) in part.iter().enumerate() {
+                        if failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let r = plan.mint(t, &mut rng).map_err(HostError::from).and_then(|m| then(c * chunk + i, m));
+                        match r {
+                            Ok(x) => out.push(x),
+                            Err(e) => {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                        progress();
+                    }
+                    Ok(out)
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))).collect()
     });
     let mut out = Vec::with_capacity(targets.len());
+    let mut stopped = false;
     for r in results {
-        out.extend(r?);
+        match r {
+            Ok(part) => out.extend(part),
+            Err(e) => return Err(e),
+        }
+        stopped |= failed.load(Ordering::Relaxed);
     }
-    if out.len() != targets.len() {
-        // A minting thread panicked: a bug, never a partial write.
+    if stopped || out.len() != targets.len() {
+        // A minting thread panicked (a bug), or stopped for another's error reported above:
+        // never a partial result.
         return Err(HostError::Internal("a minting thread stopped early".into()));
     }
     Ok(out)
 }
 
-/// A renew's shell half, shared by every native frontend: mints the plan across cores and
-/// replaces each service+scope as a set in the provider. Returns the leaves (for frontends
-/// that show more than the report) and the typed report (`renew --json`).
+/// A renew's shell half, shared by every native frontend: opens a provider batch, mints the
+/// plan across cores and stages each set as soon as it is minted (on the thread that minted
+/// it, so minting and the provider's filesystem work overlap and no key outlives its set),
+/// then commits: every service+scope is replaced as a set. Returns the typed report
+/// (`renew --json`). A failure before the commit leaves the provider's visible names as
+/// they were.
 pub fn mint_and_write(
     plan: &inforge_core::ops::RenewPlan,
     provider: &mut dyn provider::Provider,
     progress: &(dyn Fn() + Sync),
-) -> Result<(Vec<inforge_core::mesh::Minted>, inforge_core::ops::RenewReport), HostError> {
+) -> Result<inforge_core::ops::RenewReport, HostError> {
     let started = std::time::Instant::now();
-    let minted = mint_parallel(plan, progress)?;
-    let sets: Vec<provider::SetFiles<'_>> = minted
-        .iter()
-        .map(|m| provider::SetFiles {
-            service: &m.target.service,
-            scope: &m.target.scope,
-            cert: &m.cert_pem,
-            key: &m.key_pem,
-            bundle: &m.bundle_pem,
-        })
-        .collect();
-    let dirs = provider.write_sets(&sets)?;
+    let info = provider.info();
+    if plan.targets.is_empty() {
+        return Ok(inforge_core::ops::RenewReport::new(&plan.env, info, Vec::new(), Vec::new(), 0));
+    }
+    let batch = provider.begin()?;
+    let leaves = mint_each(plan, progress, &|i, m| {
+        batch.stage(
+            i,
+            &provider::SetFiles {
+                service: &m.target.service,
+                scope: &m.target.scope,
+                cert: &m.cert_pem,
+                key: &m.key_pem,
+                bundle: &m.bundle_pem,
+            },
+        )?;
+        Ok(inforge_core::ops::LeafReport::of(&m))
+    })?;
+    let dirs = batch.commit()?;
     let elapsed = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let report = inforge_core::ops::RenewReport::new(&plan.env, provider.info(), &minted, &dirs, elapsed);
-    Ok((minted, report))
+    Ok(inforge_core::ops::RenewReport::new(&plan.env, info, leaves, dirs, elapsed))
 }

@@ -36,6 +36,11 @@ impl Lock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The open lock file (the locked directory itself for a directory lock).
+    pub fn file(&self) -> &File {
+        &self._file
+    }
 }
 
 /// Takes the exclusive lock on the directory `path`, waiting up to `wait`.

@@ -108,8 +108,8 @@ fn renew(
         let mut provider = provider::open(&repo, &loaded.env)?;
         let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
             .with_backend(&inforge_host::backend::AWS_LC);
-        let (minted, report) = inforge_host::mint_and_write(&plan, provider.as_mut(), &|| {})?;
-        Ok(RenewReport::of(&report, &minted))
+        let report = inforge_host::mint_and_write(&plan, provider.as_mut(), &|| {})?;
+        Ok(RenewReport::of(&report))
     })
     .map_err(|e| to_py(py, e))
 }

@@ -429,18 +429,17 @@ impl RenewReport {
 }
 
 impl RenewReport {
-    pub fn of(r: &inforge_core::ops::RenewReport, minted: &[inforge_core::mesh::Minted]) -> RenewReport {
+    pub fn of(r: &inforge_core::ops::RenewReport) -> RenewReport {
         let leaves = r
             .leaves
             .iter()
-            .zip(minted)
-            .map(|(l, m)| LeafReport {
+            .map(|l| LeafReport {
                 service: l.service.clone(),
                 pki: l.pki.clone(),
                 scope: l.scope.clone(),
                 spiffe_id: l.spiffe_id.clone(),
                 serial: l.serial.clone(),
-                not_after: utc(m.leaf.not_after()),
+                not_after: utc(l.not_after_time),
                 dir: l.dir.clone(),
             })
             .collect();

@@ -414,7 +414,7 @@ fn a_crash_at_any_provider_step_leaves_every_set_whole() {
     let r = mesh();
     let p = provider(&r);
     r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
-    for point in ["provider-mid-files", "provider-before-swap", "provider-mid-swap"] {
+    for point in ["provider-mid-files", "provider-before-swap", "provider-mid-swap", "provider-mid-exchange"] {
         let mut env = ci(&r).to_vec();
         env.push(("INFORGE_TEST_FAULT", point));
         let run = r.cmd(&["pki", "renew", "prd"], &env);
@@ -423,11 +423,27 @@ fn a_crash_at_any_provider_step_leaves_every_set_whole() {
         r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
         provider_sets_whole(&p);
     }
-    // Leftovers of the killed runs are gone after a good one: at most current + previous.
-    let gens = std::fs::read_dir(p.join("web/mtls"))
-        .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".us-east-1@"));
-    assert!(gens.count() <= 2, "stale generations left behind");
+    // After a good run, a scope holds its three slots and the two standby links, each link
+    // named for the slot it points at: nothing a killed run left is stale or mislabelled.
+    for _ in 0..3 {
+        r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+        let mut names: Vec<String> = std::fs::read_dir(p.join("web/mtls"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".us-east-1@"))
+            .collect();
+        names.sort();
+        let current = std::fs::read_link(p.join("web/mtls/us-east-1")).unwrap();
+        let current = current.to_str().unwrap().strip_prefix(".us-east-1@").unwrap().to_string();
+        let mut want = vec![".us-east-1@0".to_string(), ".us-east-1@1".into(), ".us-east-1@2".into()];
+        want.extend(["0", "1", "2"].iter().filter(|k| **k != current).map(|k| format!(".us-east-1@link-{k}")));
+        want.sort();
+        assert_eq!(names, want, "stale or missing staging entries");
+        for k in ["0", "1", "2"].iter().filter(|k| **k != current) {
+            let t = std::fs::read_link(p.join(format!("web/mtls/.us-east-1@link-{k}"))).unwrap();
+            assert_eq!(t, std::path::Path::new(&format!(".us-east-1@{k}")), "standby link mislabelled");
+        }
+    }
 }
 
 #[test]

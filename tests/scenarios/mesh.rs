@@ -164,15 +164,117 @@ fn renew_replaces_each_scope_as_a_consistent_set() {
     let (_, kp) = openssl(&["pkey", "-in", "key.pem", "-pubout"], &d);
     let (_, cp) = openssl(&["x509", "-in", "cert.pem", "-noout", "-pubkey"], &d);
     assert_eq!(kp, cp, "key and leaf from the same generation");
-    // Current + previous generation kept, older ones removed.
-    let gens = std::fs::read_dir(p.join("api/mtls"))
+    // Three slots (current, previous, spare) and the adopted directory, which keeps the
+    // hand-made file.
+    let mut gens: Vec<String> = std::fs::read_dir(p.join("api/mtls"))
         .unwrap()
-        .filter(|e| {
-            let n = e.as_ref().unwrap().file_name().to_string_lossy().into_owned();
-            n.starts_with(".global@") && !n.contains("adopted")
-        })
-        .count();
-    assert_eq!(gens, 2);
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".global@") && !n.contains("@link-"))
+        .collect();
+    gens.sort();
+    assert_eq!(gens.len(), 4, "{gens:?}");
+    assert_eq!(&gens[..3], [".global@0", ".global@1", ".global@2"]);
+    assert!(gens[3].starts_with(".global@adopted-"));
+    assert_eq!(std::fs::read(p.join("api/mtls").join(&gens[3]).join("cert.pem")).unwrap(), b"old");
+}
+
+/// The steady state of the dir provider: a renew replaces every set without creating or
+/// freeing a single inode (slots and standby links are reused, files overwritten in place),
+/// leaves the previous generation byte for byte as it was current, and still gives each set
+/// a fresh leaf, its key and the scope's bundle, also after a rotation changes the bundle.
+#[test]
+fn a_steady_state_renew_reuses_every_inode_and_keeps_the_previous_generation() {
+    use std::os::unix::fs::MetadataExt;
+    let r = mesh();
+    let p = provider(&r);
+    for _ in 0..3 {
+        renew(&r, &[]);
+    }
+    let inodes = |dir: &std::path::Path| -> Vec<(String, u64)> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            v.push((name.clone(), std::fs::symlink_metadata(e.path()).unwrap().ino()));
+            if e.file_type().unwrap().is_dir() {
+                for f in ["cert.pem", "key.pem", "bundle.pem"] {
+                    v.push((format!("{name}/{f}"), std::fs::symlink_metadata(e.path().join(f)).unwrap().ino()));
+                }
+            }
+        }
+        let mut inos: Vec<(String, u64)> = v;
+        inos.sort();
+        inos
+    };
+    let mtls = p.join("web/mtls");
+    let set = |scope: &str| -> Vec<Vec<u8>> {
+        ["cert.pem", "key.pem", "bundle.pem"].iter().map(|f| std::fs::read(mtls.join(scope).join(f)).unwrap()).collect()
+    };
+    for round in 0..4 {
+        if round == 2 {
+            r.run(&["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "us-east-1"]).ok();
+        }
+        let before_inodes: std::collections::BTreeSet<u64> = inodes(&mtls).into_iter().map(|(_, i)| i).collect();
+        let before_link = std::fs::read_link(mtls.join("us-east-1")).unwrap();
+        let before = set("us-east-1");
+        renew(&r, &[]);
+        let after_inodes: std::collections::BTreeSet<u64> = inodes(&mtls).into_iter().map(|(_, i)| i).collect();
+        assert_eq!(after_inodes, before_inodes, "round {round}: a steady-state renew created or freed an inode");
+        let prev: Vec<Vec<u8>> = ["cert.pem", "key.pem", "bundle.pem"]
+            .iter()
+            .map(|f| std::fs::read(mtls.join(&before_link).join(f)).unwrap())
+            .collect();
+        assert_eq!(prev, before, "round {round}: the previous generation changed");
+        let now = set("us-east-1");
+        assert_ne!(now[0], before[0], "round {round}: no fresh leaf");
+        let (_, kp) = openssl(&["pkey", "-in", "us-east-1/key.pem", "-pubout"], &mtls);
+        let (_, cp) = openssl(&["x509", "-in", "us-east-1/cert.pem", "-noout", "-pubkey"], &mtls);
+        assert_eq!(kp, cp, "round {round}: key and leaf from different generations");
+        let bundle = r.run(&["pki", "bundle", "prd", "wardnet-mesh", "--scope", "us-east-1"]).ok().stdout;
+        assert_eq!(String::from_utf8(now[2].clone()).unwrap(), bundle, "round {round}: stale bundle");
+        let (ok, out) = openssl(
+            &[
+                "verify",
+                "-attime",
+                &crate::tls::epoch(NOW).to_string(),
+                "-partial_chain",
+                "-CAfile",
+                "us-east-1/bundle.pem",
+                "us-east-1/cert.pem",
+            ],
+            &mtls,
+        );
+        assert!(ok, "round {round}: {out}");
+    }
+}
+
+/// A planted symlink in a spare slot (to a file outside the provider) is replaced, never
+/// written through.
+#[test]
+fn a_planted_link_in_a_spare_slot_is_not_written_through() {
+    let r = mesh();
+    let p = provider(&r);
+    for _ in 0..3 {
+        renew(&r, &[]);
+    }
+    let mtls = p.join("web/mtls");
+    let current = std::fs::read_link(mtls.join("us-east-1")).unwrap();
+    let k: u8 = current.to_str().unwrap().rsplit('@').next().unwrap().parse().unwrap();
+    let spare = mtls.join(format!(".us-east-1@{}", (k + 1) % 3));
+    let outside = r.tmp.path().join("outside.txt");
+    std::fs::write(&outside, "keep me").unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::remove_file(spare.join(f)).unwrap();
+        std::os::unix::fs::symlink(&outside, spare.join(f)).unwrap();
+    }
+    renew(&r, &[]);
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me", "a write went through a planted link");
+    for f in ["cert.pem", "key.pem"] {
+        assert!(std::fs::symlink_metadata(mtls.join("us-east-1").join(f)).unwrap().file_type().is_file());
+    }
+    let (_, kp) = openssl(&["pkey", "-in", "us-east-1/key.pem", "-pubout"], &mtls);
+    let (_, cp) = openssl(&["x509", "-in", "us-east-1/cert.pem", "-noout", "-pubkey"], &mtls);
+    assert_eq!(kp, cp);
 }
 
 #[test]

@@ -88,7 +88,13 @@ fn validate_100_pkis(c: &mut Criterion) {
     let store = f.store.to_yaml();
     let mut g = c.benchmark_group("validate");
     g.sample_size(10);
-    g.bench_function("load+validate 100 PKIs, 10k services", |b| {
+    // RustCrypto first: the AWS-LC verifier, once installed, stays for the process (as in
+    // the CLI), so every later benchmark in this run verifies with it.
+    g.bench_function("load+validate 100 PKIs, 10k services, rustcrypto", |b| {
+        b.iter(|| inforge_core::validate::validate_texts(&f.config, Some(&f.regions_yaml), Some(&store), "prd", f.now))
+    });
+    inforge_host::backend::install();
+    g.bench_function("load+validate 100 PKIs, 10k services, aws-lc", |b| {
         b.iter(|| inforge_core::validate::validate_texts(&f.config, Some(&f.regions_yaml), Some(&store), "prd", f.now))
     });
     g.finish();

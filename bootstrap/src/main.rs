@@ -370,6 +370,7 @@ fn watch(a: &ProjectArgs) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    inforge_host::backend::install();
     let cli = Cli::parse();
     let Cmd::Project(a) = cli.cmd;
     if a.watch {

@@ -246,6 +246,7 @@ pub struct LsArgs {
 }
 
 fn main() {
+    inforge_host::backend::install();
     let cli = Cli::parse();
     let dir = cli.dir.unwrap_or_else(|| PathBuf::from("."));
     let result = match cli.command {

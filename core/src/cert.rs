@@ -304,7 +304,15 @@ impl Cert {
         let tbs = self.inner.tbs_certificate.to_der().map_err(|_| bad())?;
         let sig = self.inner.signature.raw_bytes();
         let key = issuer.public_key_bytes();
-        let ok = match self.inner.signature_algorithm.oid {
+        let oid = self.inner.signature_algorithm.oid;
+        let curve = match oid {
+            o if o == OID_ECDSA_SHA256 => Some(crate::keys::Algorithm::EcdsaP256),
+            o if o == OID_ECDSA_SHA384 => Some(crate::keys::Algorithm::EcdsaP384),
+            _ => None,
+        };
+        let fast = curve.zip(crate::keys::verifier()).and_then(|(c, v)| v.verify_ecdsa(c, key, &tbs, sig));
+        let ok = match oid {
+            _ if fast.is_some() => fast == Some(true),
             oid if oid == OID_ECDSA_SHA256 => {
                 use p256::ecdsa::signature::Verifier;
                 let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|_| bad())?;

@@ -130,6 +130,34 @@ pub trait BackendSigner: Send + Sync {
     fn sign(&self, msg: &[u8]) -> Option<Vec<u8>>;
 }
 
+/// An ECDSA signature check a native shell can do faster than RustCrypto (AWS-LC: about 8×
+/// for P-256, measured in `benches/core.rs`). Installed once per process with
+/// [`install_verifier`], like rustls's process-default crypto provider: a verifier changes
+/// only how fast a check runs, never its verdict (`host/src/backend.rs` tests that it agrees
+/// with RustCrypto on valid, tampered and malformed input), so results stay a pure function of
+/// the input.
+pub trait SignatureVerifier: Send + Sync {
+    /// A name for reports and benchmarks.
+    fn name(&self) -> &'static str;
+    /// Whether `sig` (DER ECDSA-Sig-Value) is `msg`'s signature under `public_key` (SEC1
+    /// point) with ECDSA on `curve` and its hash (SHA-256 for P-256, SHA-384 for P-384).
+    /// `None`: this verifier does not handle the curve (RustCrypto is used).
+    fn verify_ecdsa(&self, curve: Algorithm, public_key: &[u8], msg: &[u8], sig: &[u8]) -> Option<bool>;
+}
+
+static VERIFIER: std::sync::OnceLock<&'static dyn SignatureVerifier> = std::sync::OnceLock::new();
+
+/// Installs the process's ECDSA verifier; `false` if one is already installed (the first
+/// stays). Without one, RustCrypto verifies (the WASM build, the core's own tests).
+pub fn install_verifier(v: &'static dyn SignatureVerifier) -> bool {
+    VERIFIER.set(v).is_ok()
+}
+
+/// The installed verifier, if any.
+pub(crate) fn verifier() -> Option<&'static dyn SignatureVerifier> {
+    VERIFIER.get().copied()
+}
+
 /// The pure-Rust backend (RustCrypto): declines everything, so keys stay RustCrypto keys.
 pub struct PureRust;
 

@@ -238,6 +238,7 @@ fn list_store(py: Python<'_>, store_yaml: &str, env: &str, now: &str) -> PyResul
 /// regional boundary. Failures raise `inforge.Error` subclasses with `.code` and `.hint`.
 #[pymodule]
 fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    inforge_host::backend::install();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     m.add_class::<types::Diagnostic>()?;

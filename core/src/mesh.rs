@@ -18,7 +18,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 use zeroize::Zeroizing;
 
-use crate::cert::Cert;
+use crate::cert::{Cert, CertError};
 use crate::config::{ConfigError, Project, ScopeKind};
 use crate::custody::Identity;
 use crate::error::{Op, Opt, Remedy, Step};
@@ -570,8 +570,8 @@ pub struct ScopeIssuer {
     pub key: PrivateKey,
     /// The PKI's algorithm (leaves use it too).
     pub algorithm: Algorithm,
-    /// The scope's trust bundle (PEM).
-    pub bundle: String,
+    /// The scope's trust bundle (PEM), shared by every leaf minted from it.
+    pub bundle: std::sync::Arc<str>,
 }
 
 /// Checks everything about a scope's issuer that needs no key, against the root
@@ -658,7 +658,7 @@ pub fn issuer_with_key(
     }
     let pki = get_pki(store, name)?;
     let chain = chain_of(pki, name, scope, &cert)?;
-    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle) })
+    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle).into() })
 }
 
 /// Decrypts exactly the intermediates `targets` need, with the CI identity (checked against
@@ -697,10 +697,17 @@ pub struct Minted {
     pub cert_pem: String,
     /// `key.pem`: PKCS#8 PEM (secret).
     pub key_pem: Zeroizing<String>,
-    /// `bundle.pem`: the scope's trust bundle.
-    pub bundle_pem: String,
-    /// The leaf.
-    pub leaf: Cert,
+    /// `bundle.pem`: the scope's trust bundle (one allocation per scope, not per leaf).
+    pub bundle_pem: std::sync::Arc<str>,
+    /// The leaf's DER and the fields reports use ([`Minted::leaf`] parses it).
+    pub issued: profile::IssuedLeaf,
+}
+
+impl Minted {
+    /// The leaf, parsed (on demand: a renew's report needs only [`Minted::issued`]).
+    pub fn leaf(&self) -> Result<Cert, Error> {
+        Cert::from_der(&self.issued.der, "leaf")
+    }
 }
 
 impl fmt::Debug for Minted {
@@ -738,13 +745,15 @@ pub fn mint_with(
         dns_names: target.dns_names.clone(),
         ttl: ttl.unwrap_or(Duration::days(profile::LEAF_DAYS)),
     };
-    let leaf = profile::issue_leaf(&spec, &key, (&issuer.cert, &issuer.key), now, rng)?;
+    let issued = profile::issue_leaf_der(&spec, &key, (&issuer.cert, &issuer.key), now, rng)?;
+    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &issued.der)
+        .map_err(|e| CertError::Issue { what: format!("leaf {}", target.spiffe_id), reason: e.to_string() })?;
     Ok(Minted {
         target: target.clone(),
-        cert_pem: format!("{}{}", leaf.pem(), issuer.chain),
+        cert_pem: format!("{pem}{}", issuer.chain),
         key_pem: key.to_pkcs8_pem(),
         bundle_pem: issuer.bundle.clone(),
-        leaf,
+        issued,
     })
 }
 
@@ -834,7 +843,7 @@ pub(crate) mod tests {
         assert!(matches!(authorize_peer(&forged.cert_pem, &api_id), Err(Denied::IssuerScope { .. })));
         assert!(matches!(peer_identity("garbage"), Err(Denied::IssuerScope { .. })));
         // A leaf without its issuer in the chain is refused too.
-        assert!(peer_identity(&good.leaf.pem()).is_err());
+        assert!(peer_identity(&good.leaf().unwrap().pem()).is_err());
     }
 
     #[test]

@@ -412,9 +412,9 @@ impl LeafReport {
             pki: m.target.pki.clone(),
             scope: m.target.scope.clone(),
             spiffe_id: m.target.spiffe_id.clone(),
-            serial: m.leaf.serial_hex(),
-            not_after: crate::time::format_rfc3339(m.leaf.not_after()),
-            not_after_time: m.leaf.not_after(),
+            serial: m.issued.serial_hex.clone(),
+            not_after: crate::time::format_rfc3339(m.issued.not_after),
+            not_after_time: m.issued.not_after,
             dir: String::new(),
         }
     }

@@ -147,6 +147,32 @@ pub fn issue_leaf(
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Cert, crate::Error> {
+    let leaf = issue_leaf_der(spec, key, issuer, now, rng)?;
+    Cert::from_der(&leaf.der, "leaf")
+}
+
+/// A leaf as issued: its DER and the fields reports need, known from what was signed, so a
+/// renew need not parse back each of its 20k leaves (measured: 18% of a mint).
+#[derive(Debug, Clone)]
+pub struct IssuedLeaf {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// The serial number, lowercase hex (as [`Cert::serial_hex`]).
+    pub serial_hex: String,
+    /// notBefore, whole seconds, UTC.
+    pub not_before: OffsetDateTime,
+    /// notAfter, whole seconds, UTC.
+    pub not_after: OffsetDateTime,
+}
+
+/// [`issue_leaf`] without parsing the result back.
+pub fn issue_leaf_der(
+    spec: &LeafSpec,
+    key: &PrivateKey,
+    issuer: (&Cert, &PrivateKey),
+    now: OffsetDateTime,
+    rng: &mut impl CryptoRngCore,
+) -> Result<IssuedLeaf, crate::Error> {
     let err = |reason: String| CertError::Issue { what: format!("leaf {}", spec.spiffe_id), reason };
     let mut p = base_params(spec.service.clone(), key.public_key_bytes(), rng);
     p.is_ca = IsCa::ExplicitNoCa;
@@ -159,9 +185,15 @@ pub fn issue_leaf(
         let d = rcgen::string::Ia5String::try_from(d.clone()).map_err(|e| err(e.to_string()))?;
         p.subject_alt_names.push(SanType::DnsName(d));
     }
-    p.not_before = (now - BACKDATE).max(issuer.0.not_before());
-    p.not_after = (now + spec.ttl).min(issuer.0.not_after());
-    sign_with(p, key, issuer, "leaf")
+    // X.509 times are whole seconds: truncate here so the values reported are the encoded ones.
+    let second = |t: OffsetDateTime| t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    p.not_before = second((now - BACKDATE).max(issuer.0.not_before()));
+    p.not_after = second((now + spec.ttl).min(issuer.0.not_after()));
+    let (not_before, not_after) = (p.not_before, p.not_after);
+    let serial_hex = p.serial_number.as_ref().map(|s| hex(s.as_ref())).unwrap_or_default();
+    let iss = issuer_of(issuer.0, issuer.1, "leaf")?;
+    let c = p.signed_by(key, &iss).map_err(issue_err("leaf"))?;
+    Ok(IssuedLeaf { der: c.der().to_vec(), serial_hex, not_before, not_after })
 }
 
 fn sign_with(
@@ -257,6 +289,38 @@ mod tests {
             assert_eq!(leaf.basic_constraints().map(|b| b.1), Some(false));
             assert_eq!(leaf.uri_sans(), vec![spec.spiffe_id.clone()]);
             assert_eq!(leaf.dns_sans(), vec!["api.internal".to_string()]);
+        }
+    }
+
+    /// What a renew reports without parsing its leaves equals what the parsed leaf says,
+    /// also when `now` has a fraction of a second (X.509 drops it) and when the issuer caps
+    /// the lifetime.
+    #[test]
+    fn an_issued_leaf_reports_what_its_certificate_says() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let rk = PrivateKey::generate(Algorithm::EcdsaP256, &mut rng);
+        let root = issue_root("m", "e", CaTier::TwoTierRoot, &rk, now(), &mut rng).unwrap();
+        let ik = PrivateKey::generate(Algorithm::EcdsaP256, &mut rng);
+        let int = issue_intermediate("m", "e", "global", &ik.public(), (&root, &rk), now(), &mut rng).unwrap();
+        let spec = LeafSpec {
+            spiffe_id: "spiffe://wardnet.example/e/global/api".into(),
+            service: "api".into(),
+            dns_names: vec![],
+            ttl: Duration::days(LEAF_DAYS),
+        };
+        for (i, at) in [now(), now() + Duration::nanoseconds(999_999_999), int.not_after() - Duration::days(3)]
+            .into_iter()
+            .enumerate()
+        {
+            for _ in 0..20 {
+                let lk = PrivateKey::generate(Algorithm::EcdsaP256, &mut rng);
+                let issued = issue_leaf_der(&spec, &lk, (&int, &ik), at, &mut rng).unwrap();
+                let leaf = Cert::from_der(&issued.der, "leaf").unwrap();
+                assert_eq!(issued.serial_hex, leaf.serial_hex(), "case {i}");
+                assert_eq!(issued.not_before, leaf.not_before(), "case {i}");
+                assert_eq!(issued.not_after, leaf.not_after(), "case {i}");
+                leaf.verify_signed_by(&int, "leaf").unwrap();
+            }
         }
     }
 

@@ -244,7 +244,7 @@ mod tests {
     }
 
     fn set(m: &Minted) -> SetTexts {
-        SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.clone() }
+        SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() }
     }
 
     #[test]
@@ -275,7 +275,7 @@ mod tests {
         let later = now + time::Duration::days(400);
         assert_eq!(code(&good, "api", "global", later), "set-not-valid-now");
         let mut leaf_only = good.clone();
-        leaf_only.cert = api.leaf.pem();
+        leaf_only.cert = api.leaf().unwrap().pem();
         assert_eq!(code(&leaf_only, "api", "global", now), "set-malformed");
         let mut garbage = good.clone();
         garbage.key = Zeroizing::new("not a key".into());

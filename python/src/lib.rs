@@ -136,7 +136,7 @@ fn mint(
         let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
             .with_backend(&inforge_host::backend::AWS_LC);
         let minted = inforge_host::mint_parallel(&plan, &|| {})?;
-        Ok(minted.into_iter().map(Leaf::of).collect())
+        Ok(minted.into_iter().map(Leaf::of).collect::<Result<Vec<_>, _>>()?)
     })
     .map_err(|e| to_py(py, e))
 }

@@ -333,20 +333,21 @@ impl Leaf {
 }
 
 impl Leaf {
-    pub fn of(m: inforge_core::mesh::Minted) -> Leaf {
-        Leaf {
+    pub fn of(m: inforge_core::mesh::Minted) -> Result<Leaf, inforge_core::Error> {
+        let leaf = m.leaf()?;
+        Ok(Leaf {
             service: m.target.service.clone(),
             pki: m.target.pki.clone(),
             scope: m.target.scope.clone(),
             spiffe_id: m.target.spiffe_id.clone(),
-            serial: m.leaf.serial_hex(),
-            not_before: utc(m.leaf.not_before()),
-            not_after: utc(m.leaf.not_after()),
-            certificate: Certificate::of(&m.leaf),
+            serial: m.issued.serial_hex.clone(),
+            not_before: utc(m.issued.not_before),
+            not_after: utc(m.issued.not_after),
+            certificate: Certificate::of(&leaf),
             cert_pem: m.cert_pem,
-            bundle_pem: m.bundle_pem,
+            bundle_pem: m.bundle_pem.to_string(),
             key_pem: m.key_pem,
-        }
+        })
     }
 }
 

@@ -94,8 +94,8 @@ def test_mint_and_validate_run_in_parallel_threads(repo: Repo) -> None:
 
 def test_concurrent_writers_leave_every_set_whole(renewed: Repo) -> None:
     """Python threads and CLI processes renewing one provider at once: every set a reader sees
-    afterwards is one writer's (its key matches its leaf), and no staging is left behind
-    beyond the current and previous generation."""
+    afterwards is one writer's (its key matches its leaf), and the staging is exactly the
+    scope's three slots and the standby links of the two that are not current."""
     r = renewed
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFORGE_")}
     env.update({"INFORGE_SECRETS_KEY": r.ci, "INFORGE_NOW": NOW_TEXT})
@@ -122,5 +122,10 @@ def test_concurrent_writers_leave_every_set_whole(renewed: Repo) -> None:
         if d.name.startswith("."):
             continue
         verify_set((d / "cert.pem").read_text(), (d / "key.pem").read_text(), (d / "bundle.pem").read_text(), NOW)
-        staged = [e for e in d.parent.iterdir() if e.name.startswith(f".{d.name}@")]
-        assert 1 <= len(staged) <= 2, staged
+        staged = sorted(e.name for e in d.parent.iterdir() if e.name.startswith(f".{d.name}@"))
+        current = os.readlink(d).rsplit("@", 1)[1]
+        want = sorted([f".{d.name}@{k}" for k in "012"] + [f".{d.name}@link-{k}" for k in "012" if k != current])
+        assert staged == want, staged
+        for k in "012":
+            if k != current:
+                assert os.readlink(d.parent / f".{d.name}@link-{k}") == f".{d.name}@{k}"

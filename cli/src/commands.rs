@@ -239,12 +239,7 @@ fn print_plan(
     // Finalize's fleet half reads the provider, as the command would.
     if let (inforge_core::plan::Planned::Finalize { force: false }, None) = (what, &p.refused) {
         if let Err(e) = fleet_gate(repo, &loaded, name, now) {
-            p.refused = Some(inforge_core::plan::Refusal { code: e.code(), message: e.message(), hint: e.hint() });
-            p.store.clear();
-            p.bundles.clear();
-            p.chains.clear();
-            p.next.clear();
-            p.phase.1 = p.phase.0;
+            p.refuse(inforge_core::plan::Refusal { code: e.code(), message: e.message(), hint: e.hint() });
         }
     }
     if json {

@@ -123,6 +123,21 @@ pub struct Plan {
     pub next: Vec<NextStep>,
 }
 
+impl Plan {
+    /// Marks the plan refused: nothing it lists would happen, so the changes, the next steps
+    /// and the phase change are dropped. Used for the refusals the core finds and for the
+    /// ones a shell adds from what it read (finalize's fleet gate reads the provider).
+    pub fn refuse(&mut self, refusal: Refusal) {
+        self.refused = Some(refusal);
+        self.store.clear();
+        self.provider.clear();
+        self.bundles.clear();
+        self.chains.clear();
+        self.next.clear();
+        self.phase.1 = self.phase.0;
+    }
+}
+
 fn change(store: &mut Vec<StoreChange>, path: String, change: &'static str) {
     store.push(StoreChange { path, change });
 }
@@ -356,13 +371,7 @@ pub fn plan(
         }
     };
     if let Err(e) = check {
-        p.refused = Some(Refusal { code: e.code(), message: e.to_string(), hint: e.remedy().render(w) });
-        p.store.clear();
-        p.provider.clear();
-        p.bundles.clear();
-        p.chains.clear();
-        p.next.clear();
-        p.phase.1 = before;
+        p.refuse(Refusal { code: e.code(), message: e.to_string(), hint: e.remedy().render(w) });
     }
     p.store.sort();
     p.provider.sort();

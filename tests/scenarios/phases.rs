@@ -419,10 +419,13 @@ fn every_plan_matches_what_the_command_then_does() {
     r.now = Some(T_FINAL.into());
     // Before every set is switched the finalize plan is refused by the fleet gate, like the command.
     let refused = r.cmd(&[&with(&["--root", "--finalize"])[..], &["--plan", "--json"]].concat(), &[]).ok();
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&refused.stdout).unwrap()["refused"]["code"],
-        "fleet-not-switched"
-    );
+    let refused: serde_json::Value = serde_json::from_str(&refused.stdout).unwrap();
+    assert_eq!(refused["refused"]["code"], "fleet-not-switched");
+    // A refused plan lists nothing that would happen (the same rule as the core's refusals).
+    for part in ["store", "provider", "bundles", "chains", "next"] {
+        assert_eq!(refused[part], serde_json::json!([]), "{part}: {refused}");
+    }
+    assert_eq!(refused["phase"][0], refused["phase"][1]);
     r.run(&["pki", "renew", "prd"]).ok();
     let p = plan_then_do(&r, &with(&["--root", "--finalize"]), &op);
     assert_eq!(p["phase"][1], "stable");

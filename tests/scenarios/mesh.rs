@@ -27,6 +27,22 @@ fn renew(r: &Repo, extra: &[&str]) -> Run {
     r.cmd(&args, &env).ok()
 }
 
+/// The public key of `<set>/key.pem` and of `<set>/cert.pem`'s leaf, by openssl: equal when
+/// the key belongs to the leaf (both files from one generation).
+fn key_and_leaf_public_keys(dir: &std::path::Path, set: &str) -> (String, String) {
+    let f = |n: &str| if set.is_empty() { n.to_string() } else { format!("{set}/{n}") };
+    let (_, kp) = openssl(&["pkey", "-in", &f("key.pem"), "-pubout"], dir);
+    let (_, cp) = openssl(&["x509", "-in", &f("cert.pem"), "-noout", "-pubkey"], dir);
+    (kp, cp)
+}
+
+/// Three renews: every slot of every set exists (the provider's steady state).
+fn renew_thrice(r: &Repo) {
+    for _ in 0..3 {
+        renew(r, &[]);
+    }
+}
+
 const LEAVES: [(&str, &str); 5] =
     [("api", "global"), ("billing", "global"), ("web", "us-east-1"), ("web", "eu-west-1"), ("worker", "us-east-1")];
 
@@ -90,8 +106,7 @@ fn renew_writes_leaves_keys_and_bundles_in_the_spec_layout() {
         let (_, dates) = openssl(&["x509", "-in", "cert.pem", "-noout", "-enddate"], &d);
         assert!(dates.contains("notAfter=Feb 20 12:00:00 2027 GMT"), "90 days from INFORGE_NOW: {dates}");
         // The key belongs to the leaf.
-        let (_, kp) = openssl(&["pkey", "-in", "key.pem", "-pubout"], &d);
-        let (_, cp) = openssl(&["x509", "-in", "cert.pem", "-noout", "-pubkey"], &d);
+        let (kp, cp) = key_and_leaf_public_keys(&d, "");
         assert_eq!(kp, cp);
         // The bundle: the boundary, and never the root.
         let bundle = std::fs::read_to_string(d.join("bundle.pem")).unwrap();
@@ -161,8 +176,7 @@ fn renew_replaces_each_scope_as_a_consistent_set() {
     let d = p.join("api/mtls/global");
     let cert = std::fs::read(d.join("cert.pem")).unwrap();
     assert_ne!(cert, first, "a fresh leaf each run");
-    let (_, kp) = openssl(&["pkey", "-in", "key.pem", "-pubout"], &d);
-    let (_, cp) = openssl(&["x509", "-in", "cert.pem", "-noout", "-pubkey"], &d);
+    let (kp, cp) = key_and_leaf_public_keys(&d, "");
     assert_eq!(kp, cp, "key and leaf from the same generation");
     // Three slots (current, previous, spare) and the adopted directory, which keeps the
     // hand-made file.
@@ -187,9 +201,7 @@ fn a_steady_state_renew_reuses_every_inode_and_keeps_the_previous_generation() {
     use std::os::unix::fs::MetadataExt;
     let r = mesh();
     let p = provider(&r);
-    for _ in 0..3 {
-        renew(&r, &[]);
-    }
+    renew_thrice(&r);
     let inodes = |dir: &std::path::Path| -> Vec<(String, u64)> {
         let mut v = Vec::new();
         for e in std::fs::read_dir(dir).unwrap() {
@@ -227,8 +239,7 @@ fn a_steady_state_renew_reuses_every_inode_and_keeps_the_previous_generation() {
         assert_eq!(prev, before, "round {round}: the previous generation changed");
         let now = set("us-east-1");
         assert_ne!(now[0], before[0], "round {round}: no fresh leaf");
-        let (_, kp) = openssl(&["pkey", "-in", "us-east-1/key.pem", "-pubout"], &mtls);
-        let (_, cp) = openssl(&["x509", "-in", "us-east-1/cert.pem", "-noout", "-pubkey"], &mtls);
+        let (kp, cp) = key_and_leaf_public_keys(&mtls, "us-east-1");
         assert_eq!(kp, cp, "round {round}: key and leaf from different generations");
         let bundle = r.run(&["pki", "bundle", "prd", "wardnet-mesh", "--scope", "us-east-1"]).ok().stdout;
         assert_eq!(String::from_utf8(now[2].clone()).unwrap(), bundle, "round {round}: stale bundle");
@@ -254,9 +265,7 @@ fn a_steady_state_renew_reuses_every_inode_and_keeps_the_previous_generation() {
 fn a_planted_link_in_a_spare_slot_is_not_written_through() {
     let r = mesh();
     let p = provider(&r);
-    for _ in 0..3 {
-        renew(&r, &[]);
-    }
+    renew_thrice(&r);
     let mtls = p.join("web/mtls");
     let current = std::fs::read_link(mtls.join("us-east-1")).unwrap();
     let k: u8 = current.to_str().unwrap().rsplit('@').next().unwrap().parse().unwrap();
@@ -272,8 +281,7 @@ fn a_planted_link_in_a_spare_slot_is_not_written_through() {
     for f in ["cert.pem", "key.pem"] {
         assert!(std::fs::symlink_metadata(mtls.join("us-east-1").join(f)).unwrap().file_type().is_file());
     }
-    let (_, kp) = openssl(&["pkey", "-in", "us-east-1/key.pem", "-pubout"], &mtls);
-    let (_, cp) = openssl(&["x509", "-in", "us-east-1/cert.pem", "-noout", "-pubkey"], &mtls);
+    let (kp, cp) = key_and_leaf_public_keys(&mtls, "us-east-1");
     assert_eq!(kp, cp);
 }
 

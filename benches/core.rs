@@ -2,7 +2,7 @@
 //! and validation. Run: `cargo bench -p inforge-benches`.
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use inforge_benches::{fixture, fixture_many};
-use inforge_core::keys::Algorithm;
+use inforge_core::crypto::keys::Algorithm;
 use inforge_core::ops::{self, RenewRequest};
 use rand_chacha::rand_core::SeedableRng;
 
@@ -90,11 +90,15 @@ fn validate_100_pkis(c: &mut Criterion) {
     // RustCrypto first: the AWS-LC verifier, once installed, stays for the process (as in
     // the CLI), so every later benchmark in this run verifies with it.
     g.bench_function("load+validate 100 PKIs, 10k services, rustcrypto", |b| {
-        b.iter(|| inforge_core::validate::validate_texts(&f.config, Some(&f.regions_yaml), Some(&store), "prd", f.now))
+        b.iter(|| {
+            inforge_core::views::validate::validate_texts(&f.config, Some(&f.regions_yaml), Some(&store), "prd", f.now)
+        })
     });
     inforge_host::backend::install();
     g.bench_function("load+validate 100 PKIs, 10k services, aws-lc", |b| {
-        b.iter(|| inforge_core::validate::validate_texts(&f.config, Some(&f.regions_yaml), Some(&store), "prd", f.now))
+        b.iter(|| {
+            inforge_core::views::validate::validate_texts(&f.config, Some(&f.regions_yaml), Some(&store), "prd", f.now)
+        })
     });
     g.finish();
 }
@@ -103,10 +107,10 @@ fn store_round_trip_and_validate(c: &mut Criterion) {
     let f = fixture(50, 20, Algorithm::EcdsaP256);
     let text = f.store.to_yaml();
     c.bench_function("store/parse+write (21 intermediates)", |b| {
-        b.iter(|| inforge_core::store::Store::parse("bench", &text).unwrap().to_yaml())
+        b.iter(|| inforge_core::model::store::Store::parse("bench", &text).unwrap().to_yaml())
     });
     c.bench_function("validate (50 services, 21 intermediates)", |b| {
-        b.iter(|| inforge_core::validate::validate(&f.project, Some(&f.store), "prd", f.now))
+        b.iter(|| inforge_core::views::validate::validate(&f.project, Some(&f.store), "prd", f.now))
     });
 }
 

@@ -1,13 +1,13 @@
 //! Fixtures for the benchmarks: an in-memory mesh with many services (no IO).
 #![allow(clippy::disallowed_methods)]
 
-use inforge_core::config::Project;
-use inforge_core::custody::{Custodian, Identity};
-use inforge_core::effects::Effects;
-use inforge_core::keys::Algorithm;
-use inforge_core::lifecycle::{add_intermediate, add_pki};
+use inforge_core::crypto::custody::{Custodian, Identity};
+use inforge_core::crypto::effects::Effects;
+use inforge_core::crypto::keys::Algorithm;
+use inforge_core::model::config::Project;
+use inforge_core::model::store::{Store, Topology};
 use inforge_core::ops::{Env, Keyring};
-use inforge_core::store::{Store, Topology};
+use inforge_core::pki::lifecycle::{add_intermediate, add_pki};
 use inforge_host::seal::AgeSealer;
 use rand_chacha::rand_core::SeedableRng;
 

@@ -9,6 +9,9 @@ bash scripts/setup.sh
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 
+echo "== module graph: no cycle in core/ or host/ (scripts/check-cycles.py)" >&2
+python3 scripts/check-cycles.py
+
 echo "== clippy (core/ must stay IO-free: see core/clippy.toml)" >&2
 cargo clippy -q -p inforge-core --all-targets -- -D warnings
 cargo clippy -q -p inforge-host -p inforge-cli -p inforge-bootstrap --all-targets -- -D warnings
@@ -16,10 +19,9 @@ cargo clippy -q -p inforge-host -p inforge-cli -p inforge-bootstrap --all-target
 echo "== cargo test (unit + scenarios; the hosts scenarios start a real etcd on 127.0.0.1)" >&2
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# The hosts scenarios run the inforge-bootstrap binary beside inforge: cargo test builds
-# only the tested package's own binaries, so build it first.
-cargo build -q -p inforge-bootstrap
-cargo test -p inforge-core -p inforge-host -p inforge-cli -p inforge-bootstrap 2>&1 | tee "$log"
+# Plain `cargo test` in the workspace root: it tests the default members, so it also builds
+# inforge-bootstrap (its own tests need the binary), which the hosts scenarios run beside inforge.
+cargo test 2>&1 | tee "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
 echo "== Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)" >&2

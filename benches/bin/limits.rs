@@ -11,7 +11,7 @@
 
 use std::time::Instant;
 
-use inforge_core::keys::{Algorithm, PrivateKey};
+use inforge_core::crypto::keys::{Algorithm, PrivateKey};
 use inforge_core::ops::{self, RenewRequest};
 use inforge_host::backend::AWS_LC;
 use inforge_host::keyring::HostKeyring;

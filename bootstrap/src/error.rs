@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use inforge_core::custody::Custodian;
+use inforge_core::crypto::custody::Custodian;
 use inforge_core::error::{Opt, Wording};
 use inforge_host::HostError;
 
@@ -33,6 +33,11 @@ pub enum BootError {
         /// Scope.
         scope: String,
     },
+    /// A path flag is not UTF-8 (the provider configuration is text, as in inforge.yaml).
+    PathNotUtf8 {
+        /// It.
+        path: PathBuf,
+    },
     /// The reload or restart command failed.
     CommandFailed {
         /// The command.
@@ -60,10 +65,19 @@ struct HostWording;
 
 impl Wording for HostWording {
     fn opt(&self, o: Opt) -> String {
-        inforge_core::error::CliWording.opt(o)
+        match o {
+            Opt::Now => "INFORGE_NOW".into(),
+            // Everything else is an option of CI's `inforge` command, not of this binary.
+            Opt::Recipient => "CI's `inforge --recipient`".into(),
+            Opt::RepoDir => "CI's `inforge -C`".into(),
+            Opt::Force => "CI's `inforge --force`".into(),
+            Opt::Scope => "--scope".into(),
+            Opt::Roots => "CI's `inforge pki bundle --roots`".into(),
+            Opt::Wait => "INFORGE_LOCK_WAIT".into(),
+        }
     }
     fn identity(&self, c: Custodian) -> String {
-        format!("CI's {}", c.env_var())
+        format!("CI's {}", inforge_host::keyring::env_var(c))
     }
 }
 
@@ -77,6 +91,7 @@ impl BootError {
             BootError::RuntimeDirPersistent { .. } => "runtime-dir-persistent",
             BootError::SetMissing { .. } => "set-missing",
             BootError::CommandFailed { .. } => "command-failed",
+            BootError::PathNotUtf8 { .. } => "path-not-utf8",
         }
     }
 
@@ -97,6 +112,7 @@ impl BootError {
             BootError::SetMissing { service, scope } => {
                 format!("the provider has no leaf for {service} in scope {scope}")
             }
+            BootError::PathNotUtf8 { path } => format!("the path {} is not UTF-8", path.display()),
             BootError::CommandFailed { command, status } => {
                 format!("the new leaf is in place but `{command}` failed ({status}); the next run retries it")
             }
@@ -115,8 +131,9 @@ impl BootError {
                 "use a directory under /run or /dev/shm (systemd: RuntimeDirectory=), or pass --allow-persistent if a disk is intended".into()
             }
             BootError::SetMissing { .. } => {
-                "check --service and --scope, and that CI ran `inforge pki renew <env>` for this service".into()
+                "check --service and --scope, and that CI has run `inforge pki renew` for this environment since the service was added".into()
             }
+            BootError::PathNotUtf8 { .. } => "rename the file or directory, or link it from a UTF-8 path".into(),
             BootError::CommandFailed { .. } => "check the command by hand; the service still runs its previous leaf".into(),
         }
     }

@@ -17,9 +17,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Parser, Subcommand};
-use inforge_core::projection::{self, Action, Projected};
-use inforge_host::etcd::{EtcdConfig, EtcdProvider, WatchOutcome};
-use inforge_host::provider::{DirProvider, Provider};
+use inforge_core::mesh::projection::{self, Action, Projected};
+use inforge_core::model::config::Provider as ProviderConfig;
+use inforge_host::provider::{self, Opened, WatchOutcome};
 use serde::Serialize;
 
 use error::BootError;
@@ -96,36 +96,30 @@ struct ProjectArgs {
     json: bool,
 }
 
-/// The source of sets.
-enum Source {
-    Dir(DirProvider),
-    Etcd(Box<EtcdProvider>),
+/// The source of sets: the provider the flags describe, opened by the host crate's one
+/// `open_config` (the same config check as `inforge.yaml`'s provider gets in the CLI).
+type Source = Opened;
+
+/// The flags as the provider configuration `inforge.yaml` would hold.
+fn provider_config(a: &ProjectArgs) -> Result<ProviderConfig, BootError> {
+    let text = |p: &PathBuf| -> Result<String, BootError> {
+        p.to_str().map(str::to_string).ok_or_else(|| BootError::PathNotUtf8 { path: p.clone() })
+    };
+    if let Some(dir) = &a.provider_dir {
+        return Ok(ProviderConfig::Dir { path: text(dir)? });
+    }
+    Ok(ProviderConfig::Etcd {
+        endpoints: a.etcd_endpoints.clone().unwrap_or_default(),
+        prefix: a.etcd_prefix.clone().unwrap_or_default(),
+        ca_file: a.etcd_ca.as_ref().map(text).transpose()?,
+        cert_file: a.etcd_cert.as_ref().map(text).transpose()?,
+        key_file: a.etcd_key.as_ref().map(text).transpose()?,
+    })
 }
 
-impl Source {
-    fn open(a: &ProjectArgs) -> Result<Source, BootError> {
-        if let Some(dir) = &a.provider_dir {
-            if !dir.is_dir() {
-                return Err(inforge_host::HostError::ProviderMissing { path: dir.clone() }.into());
-            }
-            return Ok(Source::Dir(DirProvider { root: dir.clone() }));
-        }
-        let cfg = EtcdConfig {
-            endpoints: a.etcd_endpoints.clone().unwrap_or_default(),
-            prefix: a.etcd_prefix.clone().unwrap_or_default().trim_end_matches('/').to_string(),
-            ca_file: a.etcd_ca.clone(),
-            client_cert: a.etcd_cert.clone().zip(a.etcd_key.clone()),
-            timeout: inforge_host::provider::etcd_timeout(),
-        };
-        Ok(Source::Etcd(Box::new(EtcdProvider::connect(cfg)?)))
-    }
-
-    fn provider(&self) -> &dyn Provider {
-        match self {
-            Source::Dir(d) => d,
-            Source::Etcd(e) => e.as_ref(),
-        }
-    }
+fn open_source(a: &ProjectArgs) -> Result<Source, BootError> {
+    // The flags name no environment: errors name the setting alone.
+    Ok(provider::open_config(&provider_config(a)?, "", Path::new(""))?)
 }
 
 #[derive(Serialize)]
@@ -313,7 +307,7 @@ fn watch(a: &ProjectArgs) -> ExitCode {
     let mut backoff = Duration::from_millis(250);
     loop {
         if source.is_none() {
-            match Source::open(a) {
+            match open_source(a) {
                 Ok(s) => source = Some(s),
                 Err(e) => {
                     let r = project_once(a, Err(e));
@@ -376,7 +370,7 @@ fn main() -> ExitCode {
     if a.watch {
         return watch(&a);
     }
-    let r = match Source::open(&a) {
+    let r = match open_source(&a) {
         Ok(source) => project_once(&a, Ok(&source)),
         // Reported through the same path as a failed fetch: the runtime directory is kept.
         Err(e) => project_once(&a, Err(e)),

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use inforge_core::projection::SetTexts;
+use inforge_core::mesh::projection::SetTexts;
 use inforge_host::HostError;
 use zeroize::Zeroizing;
 
@@ -62,7 +62,7 @@ pub fn current(dir: &Path) -> Result<Option<SetTexts>, BootError> {
         let p = dir.join(name);
         match fs::symlink_metadata(&p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            _ => match inforge_host::repo::read_text(&p) {
+            _ => match inforge_host::fsio::read_text(&p) {
                 Ok(t) => Ok(Some(t)),
                 // A dangling link or unreadable file: treat as absent, the projection rewrites it.
                 Err(HostError::Io { .. }) => Ok(None),
@@ -97,7 +97,7 @@ fn chown_like(path: &Path, (uid, gid): (u32, u32)) -> Result<(), BootError> {
 pub fn replace(dir: &Path, set: &SetTexts) -> Result<(), BootError> {
     let meta = fs::metadata(dir).map_err(io("stat", dir))?;
     let owner = (meta.uid(), meta.gid());
-    let suffix = inforge_host::repo::unique_suffix();
+    let suffix = inforge_host::fsio::unique_suffix();
     let gen_name = format!(".gen-{suffix}");
     let gen_dir = dir.join(&gen_name);
     fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;

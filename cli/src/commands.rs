@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
+use inforge_core::crypto::keys::Algorithm;
 use inforge_core::error::{Op, Step};
-use inforge_core::keys::Algorithm;
+use inforge_core::model::store::Topology;
 use inforge_core::ops::{self, Changed, RenewRequest};
-use inforge_core::store::Topology;
 use inforge_host::backend::AWS_LC;
 use inforge_host::keyring::HostKeyring;
 use inforge_host::provider::{self, BundleOnly, Provider};
@@ -14,7 +14,7 @@ use inforge_host::repo::{Loaded, Repo};
 use inforge_host::seal::AgeSealer;
 use inforge_host::{clock, rng, HostError};
 
-use crate::error::{Cli, CliError};
+use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
     AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RenewArgs, RotateArgs, StatusArgs, UnitsArgs,
@@ -25,8 +25,8 @@ fn effects<'a>(
     now: time::OffsetDateTime,
     rng: &'a mut rand_core::OsRng,
     sealer: &'a mut AgeSealer,
-) -> inforge_core::effects::Effects<'a, rand_core::OsRng> {
-    inforge_core::effects::Effects { now, rng, sealer }
+) -> inforge_core::crypto::effects::Effects<'a, rand_core::OsRng> {
+    inforge_core::crypto::effects::Effects { now, rng, sealer }
 }
 
 /// Loads an environment for a write: takes the store lock first, so the store read is the
@@ -144,7 +144,7 @@ fn write_bundles(provider: &mut dyn Provider, refreshes: &[ops::BundleRefresh], 
     for (service, scope) in &skipped {
         eprintln!(
             "note: {service} {scope} has no leaf yet; run `{}`",
-            inforge_core::Wording::step(&Cli, &Step::new(Op::Renew).env(env))
+            inforge_core::Wording::step(&CLI, &Step::new(Op::Renew).env(env))
         );
     }
     eprintln!(
@@ -171,14 +171,14 @@ pub fn units(dir: &Path, a: UnitsArgs) -> Result<(), CliError> {
     let loaded = repo.load(&a.env)?;
     let provider_dir = match (&a.provider_dir, &loaded.env.project.environment(&a.env)?.provider) {
         (Some(p), _) => p.clone(),
-        (None, inforge_core::config::Provider::Dir { path }) => {
+        (None, inforge_core::model::config::Provider::Dir { path }) => {
             let joined = repo.root.join(path);
             let abs = joined.canonicalize().or_else(|_| std::path::absolute(&joined)).unwrap_or(joined);
             abs.display().to_string()
         }
         (None, _) => String::new(),
     };
-    let opts = inforge_core::units::UnitOptions {
+    let opts = inforge_core::mesh::units::UnitOptions {
         scope: a.scope.clone(),
         bootstrap_bin: a.bootstrap_bin.clone(),
         provider_dir,
@@ -212,7 +212,7 @@ pub fn validate(dir: &Path, a: ValidateArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let (store, secrets) = repo.texts(&a.env)?;
     let mut report = ops::validate(&repo.files(store.as_deref(), secrets.as_deref()), &a.env, clock::now()?);
-    report.reword(&Cli);
+    report.reword(&CLI);
     let format = if a.json { "json" } else { a.format.as_str() };
     match format {
         "json" => render::json(&report)?,
@@ -230,29 +230,38 @@ fn print_plan(
     repo: &Repo,
     env: &str,
     name: &str,
-    what: &inforge_core::plan::Planned,
+    what: &inforge_core::views::plan::Planned,
     json: bool,
 ) -> Result<(), CliError> {
     let loaded = repo.load(env)?;
     let now = clock::now()?;
-    let mut p = ops::plan(&loaded.env, name, what, now, &Cli)?;
+    let mut p = ops::plan(&loaded.env, name, what, now, &CLI)?;
     // Finalize's fleet half reads the provider, as the command would.
-    if let (inforge_core::plan::Planned::Finalize { force: false }, None) = (what, &p.refused) {
+    if let (inforge_core::views::plan::Planned::Finalize { force: false }, None) = (what, &p.refused) {
         if let Err(e) = fleet_gate(repo, &loaded, name, now) {
-            p.refuse(inforge_core::plan::Refusal { code: e.code(), message: e.message(), hint: e.hint() });
+            p.refuse(inforge_core::views::plan::Refusal {
+                code: e.code(),
+                message: e.message(),
+                hint: e.hint(&Cli { env: Some(env) }),
+            });
         }
     }
     if json {
-        render::json(&p)
+        // The JSON names the identity the command needs by the CLI's variable (docs/json.md).
+        let mut doc = serde_json::to_value(&p).unwrap_or_default();
+        if let Some(c) = p.needs {
+            doc["needs"] = inforge_host::keyring::env_var(c).into();
+        }
+        render::json(&doc)
     } else {
-        render::out(&p.to_string())
+        render::out(&p.text(&CLI))
     }
 }
 
 pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     if a.plan {
-        use inforge_core::plan::Planned;
+        use inforge_core::views::plan::Planned;
         let what = match (&a.intermediate, a.leaf, a.switch, a.finalize) {
             (Some(scope), ..) => Planned::Intermediate { scope: scope.clone() },
             (None, true, ..) => Planned::Leaf { service: a.service.clone() },
@@ -322,51 +331,24 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The finalize gate's fleet half: where the provider is reachable, every set of the PKI's
-/// services must already carry a switched chain. Unreachable: say so and rely on the time gate.
+/// The finalize gate's fleet half: the core names the sets, the host fetches them, the core
+/// decides (`ops::check_fleet`).
 fn fleet_gate(repo: &Repo, loaded: &Loaded, name: &str, now: time::OffsetDateTime) -> Result<(), CliError> {
-    let pki = loaded.env.store()?.pkis.get(name);
-    if pki.is_none_or(|p| p.topology == Topology::RootOnly) {
+    let Some(targets) = ops::fleet_targets(&loaded.env, name, false)? else {
         return Ok(());
-    }
-    let fetched = match provider::open(repo, &loaded.env).and_then(|p| fetch_all(p.as_ref(), &loaded.env)) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!(
-                "warning: cannot read the provider ({}: {}); finalizing on the time gate alone — check every host re-projected (inforge pki status) first",
-                e.code(),
-                e.message()
-            );
-            return Ok(());
-        }
     };
-    let report = ops::status(&loaded.env, &fetched, now, time::Duration::ZERO)?;
-    ops::check_fleet_switched(&loaded.env, name, &report)?;
-    Ok(())
-}
-
-/// Every planned set as the provider holds it.
-fn fetch_all(
-    p: &dyn Provider,
-    env: &ops::Env,
-) -> Result<Vec<(inforge_core::mesh::LeafTarget, Option<inforge_core::projection::SetTexts>)>, HostError> {
-    let targets = ops::status_targets(env)?;
-    targets
-        .into_iter()
-        .map(|t| {
-            let set = p.fetch(&t.service, &t.scope)?;
-            Ok((t, set))
-        })
-        .collect()
+    let fetched = provider::open(repo, &loaded.env).and_then(|p| provider::fetch_sets(p.as_ref(), targets));
+    let fleet = fetched.as_deref().map_err(|e| format!("{}: {}", e.code(), e.message()));
+    Ok(ops::check_fleet(&loaded.env, name, fleet, now)?)
 }
 
 pub fn status(dir: &Path, a: StatusArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let loaded = repo.load(&a.env)?;
-    let within = inforge_core::time::parse_duration("--fail-within", &a.fail_within)?;
+    let within = inforge_core::model::time::parse_duration("--fail-within", &a.fail_within)?;
     let now = clock::now()?;
     let provider = provider::open(&repo, &loaded.env)?;
-    let fetched = fetch_all(provider.as_ref(), &loaded.env)?;
+    let fetched = provider::fetch_sets(provider.as_ref(), ops::status_targets(&loaded.env)?)?;
     let report = ops::status(&loaded.env, &fetched, now, within)?;
     if a.json {
         render::json(&report)?;
@@ -383,7 +365,7 @@ pub fn status(dir: &Path, a: StatusArgs) -> Result<(), CliError> {
 pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     if a.plan {
-        let what = inforge_core::plan::Planned::Recover { scope: a.scope.clone() };
+        let what = inforge_core::views::plan::Planned::Recover { scope: a.scope.clone() };
         return print_plan(&repo, &a.env, &a.name, &what, a.json);
     }
     let (loaded, lock) = load_for_write(&repo, &a.env)?;
@@ -402,7 +384,7 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
     let renew_now = || {
         eprintln!(
             "the store is recovered, but the provider was not updated: run `{}` in CI now",
-            inforge_core::Wording::step(&Cli, &Step::new(Op::Renew).env(&a.env))
+            inforge_core::Wording::step(&CLI, &Step::new(Op::Renew).env(&a.env))
         )
     };
     let mut provider = match provider::open(&repo, &loaded.env) {

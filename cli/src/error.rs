@@ -3,22 +3,49 @@
 
 use std::path::Path;
 
-use inforge_core::custody::Custodian;
-use inforge_core::error::{CliWording, Opt, Step, Wording};
+use inforge_core::crypto::custody::Custodian;
+use inforge_core::error::{Op, Opt, Step, Wording};
+use inforge_host::keyring::env_var;
 use inforge_host::HostError;
 
-/// The CLI's words for the core's remedies: flags and environment variables.
-pub struct Cli;
+/// The CLI's words for the core's remedies: flags, environment variables and commands. The
+/// environment a command was run for fills the steps that name none, so every hint is a
+/// command to paste.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cli<'a> {
+    /// The environment the command was run for, when it names one.
+    pub env: Option<&'a str>,
+}
 
-impl Wording for Cli {
+/// The CLI's words where the step carries its own environment.
+pub const CLI: Cli<'static> = Cli { env: None };
+
+impl Wording for Cli<'_> {
     fn opt(&self, o: Opt) -> String {
-        CliWording.opt(o)
+        match o {
+            Opt::Recipient => "--recipient age1…",
+            Opt::RepoDir => "-C",
+            Opt::Force => "--force",
+            Opt::Scope => "--scope",
+            Opt::Roots => "--roots",
+            Opt::Now => "INFORGE_NOW",
+            Opt::Wait => "--wait",
+        }
+        .into()
     }
     fn identity(&self, c: Custodian) -> String {
-        c.env_var().to_string()
+        env_var(c).to_string()
     }
     fn step(&self, s: &Step) -> String {
-        CliWording.step(s)
+        if s.op == Op::Intermediate {
+            // Only the offline identity signs an intermediate: say where it goes.
+            format!("{}=… {}", env_var(Custodian::OfflineRoot), s.command_line())
+        } else {
+            s.command_line()
+        }
+    }
+    fn env(&self) -> Option<&str> {
+        self.env
     }
 }
 
@@ -79,15 +106,18 @@ impl CliError {
         }
     }
 
-    pub fn hint(&self) -> String {
+    pub fn hint(&self, w: &Cli<'_>) -> String {
         match self {
-            CliError::Host(e) => e.remedy().render(&Cli),
+            CliError::Host(e) => e.remedy().render(w),
             CliError::ValidationFailed => "fix the errors listed above".into(),
             CliError::IdentityWouldBeLost => {
                 "redirect stdout to a file you will move offline, e.g. `inforge pki init prd > root-identity.txt`; nothing was written".into()
             }
             CliError::StatusProblems { .. } => {
-                "each problem above names what is wrong; most are fixed by `inforge pki renew <env>` in CI and the hosts re-projecting".into()
+                format!(
+                    "each problem above names what is wrong; most are fixed by `{}` in CI and the hosts re-projecting",
+                    w.step(&Step::new(Op::Renew))
+                )
             }
             CliError::Usage(_) => "see `inforge pki rotate --help`".into(),
         }
@@ -101,12 +131,12 @@ impl CliError {
         }
     }
 
-    /// Prints the error to stderr.
-    pub fn report(&self) {
+    /// Prints the error to stderr, with the environment the command was run for.
+    pub fn report(&self, env: Option<&str>) {
         if matches!(self, CliError::ValidationFailed) {
             return; // the report itself was the output
         }
         eprintln!("error[{}]: {}", self.code(), self.message());
-        eprintln!("  hint: {}", self.hint());
+        eprintln!("  hint: {}", self.hint(&Cli { env }));
     }
 }

@@ -222,7 +222,7 @@ pub struct AddArgs {
     #[arg(long, value_parser = ["two-tier", "root-only"])]
     pub topology: String,
     /// Key algorithm for every tier.
-    #[arg(long, default_value = "ecdsa-p256", value_parser = inforge_core::keys::Algorithm::NAMES)]
+    #[arg(long, default_value = "ecdsa-p256", value_parser = inforge_core::crypto::keys::Algorithm::NAMES)]
     pub algorithm: String,
 }
 
@@ -245,10 +245,30 @@ pub struct LsArgs {
     pub json: bool,
 }
 
+impl Command {
+    /// The environment every command acts on (remedies name it).
+    fn env(&self) -> &str {
+        match self {
+            Command::Pki(PkiCommand::Init(a)) => &a.env,
+            Command::Pki(PkiCommand::Add(a)) => &a.env,
+            Command::Pki(PkiCommand::Intermediate(a)) => &a.env,
+            Command::Pki(PkiCommand::Ls(a)) => &a.env,
+            Command::Pki(PkiCommand::Renew(a)) => &a.env,
+            Command::Pki(PkiCommand::Bundle(a)) => &a.env,
+            Command::Pki(PkiCommand::Rotate(a)) => &a.env,
+            Command::Pki(PkiCommand::RecoverIntermediate(a)) => &a.env,
+            Command::Pki(PkiCommand::Units(a)) => &a.env,
+            Command::Pki(PkiCommand::Status(a)) => &a.env,
+            Command::Validate(a) => &a.env,
+        }
+    }
+}
+
 fn main() {
     inforge_host::backend::install();
     let cli = Cli::parse();
     let dir = cli.dir.unwrap_or_else(|| PathBuf::from("."));
+    let env = cli.command.env().to_string();
     let result = match cli.command {
         Command::Pki(PkiCommand::Init(a)) => commands::init(&dir, a),
         Command::Pki(PkiCommand::Add(a)) => commands::add(&dir, a),
@@ -263,7 +283,7 @@ fn main() {
         Command::Validate(a) => commands::validate(&dir, a),
     };
     if let Err(e) = result {
-        e.report();
+        e.report(Some(&env));
         std::process::exit(e.exit_code());
     }
 }

@@ -5,14 +5,14 @@ use std::io::Write;
 use std::path::Path;
 
 use inforge_core::error::{Op, Step};
+use inforge_core::model::store::{store_path, Topology};
 use inforge_core::ops::{Added, Finalized, Initialized, Minted1, Recovered, RenewReport, RootRotated};
-use inforge_core::store::{store_path, Topology};
 use inforge_core::Wording;
 
-use crate::error::{Cli, CliError};
+use crate::error::{CliError, CLI};
 
 fn step(s: Step) -> String {
-    Cli.step(&s)
+    CLI.step(&s)
 }
 
 /// Writes command output to stdout; a closed pipe is an error (exit 1), never a panic.
@@ -141,7 +141,8 @@ pub fn root_rotated(env: &str, r: &RootRotated) {
         step(Step::new(Op::SwitchRoot).env(env).pki(&r.pki))
     );
     eprintln!(
-        "  4. a week after the switch, once `inforge pki status {env}` shows every set switched: {}",
+        "  4. {} days after the switch, once `inforge pki status {env}` shows every set switched: {}",
+        inforge_core::model::limits::DEFAULT_MIN_SWITCH_DAYS,
         step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki))
     );
 }

@@ -9,27 +9,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod cert;
-pub mod config;
-pub mod custody;
-pub mod effects;
+// Folders by concern, in dependency order (scripts/check-cycles.py keeps the module graph a
+// DAG): error → model → crypto → pki → mesh → views → ops.
+pub mod crypto;
 pub mod error;
-pub mod inspect;
-pub mod keys;
-pub mod lifecycle;
-pub mod listing;
 pub mod mesh;
-pub mod names;
+pub mod model;
 pub mod ops;
 pub mod pki;
-pub mod plan;
-pub mod profile;
-pub mod projection;
-pub mod rotate;
-pub mod status;
-pub mod store;
-pub mod time;
-pub mod units;
-pub mod validate;
+pub mod views;
 
 pub use error::{Coded, Error, Remedy, Wording};

@@ -12,7 +12,7 @@
 //! issuer check several times faster; the verdicts are RustCrypto's (tested below).
 
 use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
-use inforge_core::keys::{ec_private_key_der, Algorithm, BackendSigner, KeyBackend, SignatureVerifier};
+use inforge_core::crypto::keys::{ec_private_key_der, Algorithm, BackendSigner, KeyBackend, SignatureVerifier};
 
 /// AWS-LC.
 pub struct AwsLc;
@@ -83,13 +83,13 @@ impl SignatureVerifier for AwsLc {
 /// Installs AWS-LC as the process's ECDSA verifier (idempotent). Every native frontend calls
 /// it once at start.
 pub fn install() {
-    let _ = inforge_core::keys::install_verifier(&AWS_LC);
+    let _ = inforge_core::crypto::keys::install_verifier(&AWS_LC);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use inforge_core::keys::{PrivateKey, PURE_RUST};
+    use inforge_core::crypto::keys::{PrivateKey, PURE_RUST};
     use rand_core::{RngCore, SeedableRng};
 
     /// Same seed → same public key and PKCS#8 bytes from both backends, for 200 keys per

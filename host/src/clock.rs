@@ -1,7 +1,7 @@
 //! The clock, or `INFORGE_NOW` (RFC 3339) for rehearsals and tests, checked against the range
 //! certificates can express.
 
-use inforge_core::time::TimeError;
+use inforge_core::error::TimeError;
 use time::OffsetDateTime;
 
 /// The command's time.
@@ -12,7 +12,7 @@ pub fn now() -> Result<OffsetDateTime, inforge_core::Error> {
             let v = v
                 .into_string()
                 .map_err(|_| TimeError::Invalid { source_name: "INFORGE_NOW".into(), value: "(not UTF-8)".into() })?;
-            inforge_core::time::parse_rfc3339("INFORGE_NOW", &v)?
+            inforge_core::model::time::parse_rfc3339("INFORGE_NOW", &v)?
         }
         None => {
             source = "the system clock";
@@ -20,5 +20,5 @@ pub fn now() -> Result<OffsetDateTime, inforge_core::Error> {
             t.replace_nanosecond(0).unwrap_or(t)
         }
     };
-    inforge_core::time::check_now(source, t)
+    inforge_core::model::time::check_now(source, t)
 }

@@ -6,9 +6,19 @@
 
 use std::path::Path;
 
-use inforge_core::custody::{Custodian, CustodyError, Identity};
+use inforge_core::crypto::custody::{Custodian, Identity};
+use inforge_core::error::CustodyError;
 use inforge_core::ops::Keyring;
 use zeroize::Zeroizing;
+
+/// The environment variable the native frontends read a custodian's identity from (the
+/// host's words: the core names custodians, never variables).
+pub fn env_var(c: Custodian) -> &'static str {
+    match c {
+        Custodian::OfflineRoot => "INFORGE_PKI_ROOT_KEY",
+        Custodian::Ci => "INFORGE_SECRETS_KEY",
+    }
+}
 
 /// The file variable for a custodian.
 pub fn file_var(c: Custodian) -> &'static str {
@@ -64,7 +74,7 @@ impl Keyring for HostKeyring {
             };
             return Identity::parse(c, name, Some(v));
         }
-        let var = c.env_var();
+        let var = env_var(c);
         let fvar = file_var(c);
         let value = env_text(c, var)?;
         let file = env_text(c, fvar)?;
@@ -75,7 +85,7 @@ impl Keyring for HostKeyring {
             (Some(v), None) => Identity::parse(c, var, Some(&v)),
             (None, Some(path)) => {
                 let p = Path::new(path.as_str());
-                let text = crate::repo::read_text(p).map_err(|e| CustodyError::IdentityUnreadable {
+                let text = crate::fsio::read_text(p).map_err(|e| CustodyError::IdentityUnreadable {
                     custodian: c,
                     source_name: format!("{fvar} ({})", p.display()),
                     reason: e.message(),

@@ -2,30 +2,14 @@
 //! atomically under a lock.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use inforge_core::model::store::{store_path, Store};
 use inforge_core::ops::{Env, RepoFiles};
-use inforge_core::store::{store_path, Store};
 
+use crate::fsio::{read_text, write_atomic};
 use crate::lock::{self, Lock};
 use crate::HostError;
-
-/// The most inforge reads of a store, config or identity file (16 MiB): far beyond any real
-/// one, small enough that pointing inforge at `/dev/zero` fails at once.
-pub const MAX_FILE: u64 = 16 << 20;
-
-/// Reads a UTF-8 text file of at most [`MAX_FILE`] bytes.
-pub fn read_text(path: &Path) -> Result<String, HostError> {
-    let f = fs::File::open(path).map_err(|e| HostError::io("read", path, e))?;
-    let mut buf = Vec::new();
-    f.take(MAX_FILE + 1).read_to_end(&mut buf).map_err(|e| HostError::io("read", path, e))?;
-    if buf.len() as u64 > MAX_FILE {
-        return Err(HostError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE });
-    }
-    String::from_utf8(buf).map_err(|_| HostError::NotUtf8 { path: path.to_path_buf() })
-}
 
 fn read_optional(path: &Path) -> Result<Option<String>, HostError> {
     match fs::symlink_metadata(path) {
@@ -125,61 +109,4 @@ impl Repo {
         write_atomic(&path, text.as_bytes(), None)?;
         Ok(true)
     }
-}
-
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A name no other writer (another process, a recycled PID, another thread) can pick.
-pub fn unique_suffix() -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
-    let mut r = [0u8; 4];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
-    format!("{nanos}-{}-{}-{:08x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), u32::from_le_bytes(r))
-}
-
-/// Atomically replaces `path` with `bytes` (optionally with a Unix mode): a unique temp file
-/// beside the target, fsync, rename, fsync of the directory. A store that is a symlink is
-/// written through (its target is replaced; the link stays). Stale temp files of this target
-/// left by a killed writer are removed (the caller holds the lock, so none is live).
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), HostError> {
-    let target = match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).map_err(|e| HostError::io("resolve", path, e))?,
-        _ => path.to_path_buf(),
-    };
-    let dir = target.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("file").to_string();
-    let prefix = format!(".{name}.tmp-");
-    if let Ok(entries) = fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-    let tmp = dir.join(format!("{prefix}{}", unique_suffix()));
-    let result = (|| -> std::io::Result<()> {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(mode.unwrap_or(0o644));
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        crate::provider::fault_point("store-before-rename");
-        fs::rename(&tmp, &target)?;
-        if let Ok(d) = fs::File::open(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(HostError::io("write", path, e));
-    }
-    Ok(())
 }

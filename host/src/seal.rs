@@ -1,7 +1,8 @@
 //! age encryption with OS randomness (the core cannot draw it itself): the one production
 //! [`Sealer`].
 
-use inforge_core::custody::{CustodyError, Sealer};
+use inforge_core::crypto::custody::Sealer;
+use inforge_core::error::CustodyError;
 
 /// Seals to an age X25519 recipient, armored.
 pub struct AgeSealer;
@@ -15,9 +16,9 @@ impl Sealer for AgeSealer {
 }
 
 /// A fresh offline root identity (OS randomness), for `init`.
-pub fn generate_root_identity() -> inforge_core::custody::Identity {
-    inforge_core::custody::Identity::from_age(
+pub fn generate_root_identity() -> inforge_core::crypto::custody::Identity {
+    inforge_core::crypto::custody::Identity::from_age(
         age::x25519::Identity::generate(),
-        inforge_core::custody::Custodian::OfflineRoot,
+        inforge_core::crypto::custody::Custodian::OfflineRoot,
     )
 }

@@ -2,8 +2,8 @@
 //! each instance with `.code` (the CLI's code), `.message` and `.hint` (the remedy in Python's
 //! words: keyword arguments, with the environment variables as the fallback).
 
-use inforge_core::custody::Custodian;
-use inforge_core::error::{CliWording, Opt};
+use inforge_core::crypto::custody::Custodian;
+use inforge_core::error::Opt;
 use inforge_core::Wording;
 use inforge_host::HostError;
 use pyo3::exceptions::PyException;
@@ -111,7 +111,8 @@ impl Wording for PyWording {
             Opt::Roots => "roots=True".into(),
             Opt::Now => "now= (or INFORGE_NOW)".into(),
             Opt::Wait => "INFORGE_LOCK_WAIT".into(),
-            other => format!("the inforge CLI's {}", CliWording.opt(other)),
+            Opt::Recipient => "the inforge CLI's --recipient age1…".into(),
+            Opt::Force => "the inforge CLI's --force".into(),
         }
     }
 

@@ -15,7 +15,6 @@ mod types;
 
 use std::path::PathBuf;
 
-use inforge_core::mesh::SpiffeId;
 use inforge_core::ops::{self, RenewRequest};
 use inforge_host::keyring::HostKeyring;
 use inforge_host::provider;
@@ -43,9 +42,9 @@ fn when(py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Offse
         ));
     }
     let text: String = dt.call_method1("astimezone", (PyTzInfo::utc(py)?,))?.call_method0("isoformat")?.extract()?;
-    let t = inforge_core::time::parse_rfc3339("now=", &text).map_err(|e| core_to_py(py, e))?;
+    let t = inforge_core::model::time::parse_rfc3339("now=", &text).map_err(|e| core_to_py(py, e))?;
     let t = t.replace_nanosecond(0).unwrap_or(t);
-    inforge_core::time::check_now("now=", t).map(Some).map_err(|e| core_to_py(py, e))
+    inforge_core::model::time::check_now("now=", t).map(Some).map_err(|e| core_to_py(py, e))
 }
 
 /// The operation's time: `now=` if given, else the clock (or `INFORGE_NOW`).
@@ -193,10 +192,10 @@ fn load_store(py: Python<'_>, path_or_text: &Bound<'_, PyAny>) -> PyResult<Store
     };
     py.detach(move || -> Result<Store, HostError> {
         let (name, text) = match source {
-            Source::Path(p) => (p.display().to_string(), inforge_host::repo::read_text(&p)?),
+            Source::Path(p) => (p.display().to_string(), inforge_host::fsio::read_text(&p)?),
             Source::Text(t) => ("pki.enc.yaml".to_string(), t),
         };
-        let store = inforge_core::store::Store::parse(&name, &text)?;
+        let store = inforge_core::model::store::Store::parse(&name, &text)?;
         Ok(Store::of(&store)?)
     })
     .map_err(|e| to_py(py, e))
@@ -209,14 +208,8 @@ fn load_store(py: Python<'_>, path_or_text: &Bound<'_, PyAny>) -> PyResult<Store
 /// (`spiffe-id-invalid`).
 #[pyfunction]
 fn authorize(py: Python<'_>, caller: &str, callee: &str) -> PyResult<Decision> {
-    let a = SpiffeId::parse(caller).map_err(|e| core_to_py(py, e))?;
-    let b = SpiffeId::parse(callee).map_err(|e| core_to_py(py, e))?;
-    Ok(match inforge_core::mesh::authorize(&a, &b) {
-        Ok(()) => {
-            Decision { allowed: true, reason: format!("{} → {} is within the regional boundary", a.scope, b.scope) }
-        }
-        Err(denied) => Decision { allowed: false, reason: denied.to_string() },
-    })
+    let d = inforge_core::views::inspect::authorize_ids(caller, callee).map_err(|e| core_to_py(py, e))?;
+    Ok(Decision { allowed: d.allowed, reason: d.reason })
 }
 
 /// Lists a store's PKIs as the `inforge pki ls --json` document (compact JSON) at `now`
@@ -225,9 +218,9 @@ fn authorize(py: Python<'_>, caller: &str, callee: &str) -> PyResult<Decision> {
 #[pyfunction]
 fn list_store(py: Python<'_>, store_yaml: &str, env: &str, now: &str) -> PyResult<String> {
     let run = || -> Result<String, inforge_core::Error> {
-        let now = inforge_core::time::parse_rfc3339("now", now)?;
-        let store = inforge_core::store::Store::parse("pki.enc.yaml", store_yaml)?;
-        let listing = inforge_core::listing::listing(&store, env, now)?;
+        let now = inforge_core::model::time::parse_rfc3339("now", now)?;
+        let store = inforge_core::model::store::Store::parse("pki.enc.yaml", store_yaml)?;
+        let listing = inforge_core::views::listing::listing(&store, env, now)?;
         Ok(serde_json::to_string(&listing).unwrap_or_default())
     };
     run().map_err(|e| core_to_py(py, e))

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use inforge_core::cert::Cert;
+use inforge_core::crypto::cert::Cert;
 use pyo3::prelude::*;
 use time::{OffsetDateTime, UtcDateTime};
 use zeroize::Zeroizing;
@@ -23,7 +23,7 @@ fn quote_list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 }
 
 fn rfc3339(t: UtcDateTime) -> String {
-    inforge_core::time::format_rfc3339(OffsetDateTime::from(t))
+    inforge_core::model::time::format_rfc3339(OffsetDateTime::from(t))
 }
 
 /// One finding of `validate`, as `inforge validate --json` reports it (the hint in Python's words).
@@ -58,10 +58,10 @@ impl Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn of(d: &inforge_core::validate::Diagnostic) -> Diagnostic {
+    pub fn of(d: &inforge_core::views::validate::Diagnostic) -> Diagnostic {
         let severity = match d.severity {
-            inforge_core::validate::Severity::Error => "error",
-            inforge_core::validate::Severity::Warning => "warning",
+            inforge_core::views::validate::Severity::Error => "error",
+            inforge_core::views::validate::Severity::Warning => "warning",
         };
         Diagnostic {
             code: d.code.to_string(),
@@ -212,8 +212,8 @@ impl Store {
 }
 
 impl Store {
-    pub fn of(store: &inforge_core::store::Store) -> Result<Store, inforge_core::Error> {
-        let time = |field: &str, v: &str| inforge_core::time::parse_rfc3339(field, v).map(utc);
+    pub fn of(store: &inforge_core::model::store::Store) -> Result<Store, inforge_core::Error> {
+        let time = |field: &str, v: &str| inforge_core::model::time::parse_rfc3339(field, v).map(utc);
         let mut pkis = BTreeMap::new();
         for (name, p) in &store.pkis {
             let at = format!("pkis.{name}");

@@ -670,7 +670,7 @@ fn mtls_between_two_hosts_projected_material_after_a_rotation() {
     for h in [&api, &web] {
         assert_eq!(h.project(&[]).0, 0);
     }
-    let now = inforge_core::time::format_rfc3339(time::OffsetDateTime::now_utc());
+    let now = inforge_core::model::time::format_rfc3339(time::OffsetDateTime::now_utc());
     // web (region) → api (global): allowed by trust, both ways of verification.
     let hs = rustls_handshake(&now, &web.svid(), &api.svid()).expect("rustls mTLS between projected hosts");
     assert_eq!(hs.server_saw, "spiffe://wardnet.example/prd/us-east-1/web");

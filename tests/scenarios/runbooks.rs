@@ -47,7 +47,7 @@ fn run_runbook(name: &str) {
     assert!(!steps.is_empty(), "{name} has no executable step");
 
     let mut now = time::OffsetDateTime::now_utc() - time::Duration::days(40);
-    let fmt = |t: time::OffsetDateTime| inforge_core::time::format_rfc3339(t);
+    let fmt = |t: time::OffsetDateTime| inforge_core::model::time::format_rfc3339(t);
     let r = Repo::initialized_at(Some(&fmt(now)));
     r.run(&["pki", "renew", "prd"]).ok();
     git(&r.dir, &["init", "-q"]);

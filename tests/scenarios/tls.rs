@@ -121,7 +121,7 @@ impl rustls::time_provider::TimeProvider for At {
 
 /// Seconds since the epoch of an RFC 3339 timestamp.
 pub fn epoch(rfc3339: &str) -> u64 {
-    inforge_core::time::parse_rfc3339("now", rfc3339).unwrap().unix_timestamp() as u64
+    inforge_core::model::time::parse_rfc3339("now", rfc3339).unwrap().unix_timestamp() as u64
 }
 
 /// A full mTLS handshake between `client` and `server`, in memory, with rustls, verifying
@@ -151,7 +151,7 @@ pub fn rustls_handshake(now: &str, client: &Svid, server: &Svid) -> Result<Hands
     drive(&mut c, &mut s)?;
     let uri = |certs: Option<&[CertificateDer<'_>]>| {
         let leaf = &certs.expect("peer presented a certificate")[0];
-        let cert = inforge_core::cert::Cert::from_der(leaf, "peer").unwrap();
+        let cert = inforge_core::crypto::cert::Cert::from_der(leaf, "peer").unwrap();
         cert.uri_sans().into_iter().next().expect("peer has a SPIFFE ID")
     };
     Ok(Handshake { client_saw: uri(c.peer_certificates()), server_saw: uri(s.peer_certificates()) })

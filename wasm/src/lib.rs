@@ -1,14 +1,15 @@
 //! WASM bindings of inforge-core for the browser store inspector and JavaScript toolchains
 //! (SPEC §9). Thin: each function parses its input object, calls one core function
-//! (`inforge_core::inspect`, `validate`, `listing`) and converts the typed result with
+//! (`inforge_core::views::inspect`, `validate`, `listing`) and converts the typed result with
 //! serde-wasm-bindgen. Failures become a JS `Error` with `.code` (the core's stable code) and
 //! `.hint` (the remedy in the browser's words), mapped in one place ([`to_js`]).
 #![forbid(unsafe_code)]
 
-use inforge_core::custody::Custodian;
+use inforge_core::crypto::custody::Custodian;
 use inforge_core::error::Opt;
-use inforge_core::store::{store_path, Store};
-use inforge_core::{inspect, Coded, Wording};
+use inforge_core::model::store::{store_path, Store};
+use inforge_core::views::inspect;
+use inforge_core::{Coded, Wording};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use wasm_bindgen::prelude::*;
@@ -23,11 +24,19 @@ impl Wording for Js {
         match o {
             Opt::Now => "the `now` input".into(),
             Opt::Scope => "the `scope` input".into(),
-            other => format!("the inforge CLI's {}", inforge_core::error::CliWording.opt(other)),
+            Opt::Recipient => "the inforge CLI's --recipient age1…".into(),
+            Opt::RepoDir => "the inforge CLI's -C".into(),
+            Opt::Force => "the inforge CLI's --force".into(),
+            Opt::Roots => "the inforge CLI's --roots".into(),
+            Opt::Wait => "the inforge CLI's --wait".into(),
         }
     }
     fn identity(&self, c: Custodian) -> String {
-        format!("the inforge CLI's {}", c.env_var())
+        let var = match c {
+            Custodian::OfflineRoot => "INFORGE_PKI_ROOT_KEY",
+            Custodian::Ci => "INFORGE_SECRETS_KEY",
+        };
+        format!("the inforge CLI's {var}")
     }
 }
 
@@ -75,7 +84,7 @@ fn from_value<T: for<'de> Deserialize<'de>>(v: JsValue, known: &[&str]) -> Resul
 /// `now` from the input, else the browser's clock (whole seconds, as the CLI's).
 fn now_or_clock(now: Option<&str>) -> Result<OffsetDateTime, JsValue> {
     match now.filter(|n| !n.is_empty()) {
-        Some(n) => inforge_core::time::parse_rfc3339("now", n).map_err(to_js),
+        Some(n) => inforge_core::model::time::parse_rfc3339("now", n).map_err(to_js),
         None => {
             let secs = (js_sys::Date::now() / 1000.0).floor() as i64;
             OffsetDateTime::from_unix_timestamp(secs).map_err(|e| js_error("internal", &e.to_string(), ""))
@@ -187,13 +196,8 @@ struct MatrixInput {
 pub fn trust_matrix(#[wasm_bindgen(unchecked_param_type = "MatrixInput")] input: JsValue) -> Result<JsValue, JsValue> {
     let i: MatrixInput = from_value(input, &["store", "config", "regions", "env"])?;
     let store = parse_store(&i.store, i.env.as_deref())?;
-    let project = i.config.as_deref().map(|c| inforge_core::config::Project::parse(c, i.regions.as_deref()));
-    let project = project.transpose().map_err(to_js)?;
-    let env = inspect::resolve_env(i.env.as_deref(), Some(&store), project.as_ref()).map_err(to_js)?;
-    let project = match project {
-        Some(p) => p,
-        None => inspect::project_or_implied(None, i.regions.as_deref(), Some(&store), &env).map_err(to_js)?,
-    };
+    let (project, env) =
+        inspect::resolve(i.config.as_deref(), i.regions.as_deref(), &store, i.env.as_deref()).map_err(to_js)?;
     to_value(&inspect::trust_matrix(&store, &project, &env))
 }
 
@@ -215,13 +219,8 @@ pub fn check_leaf(#[wasm_bindgen(unchecked_param_type = "LeafInput")] input: JsV
     let i: LeafInput = from_value(input, &["store", "chainPem", "scope", "now", "config", "regions", "env"])?;
     let now = now_or_clock(i.now.as_deref())?;
     let store = parse_store(&i.store, i.env.as_deref())?;
-    let project = i.config.as_deref().map(|c| inforge_core::config::Project::parse(c, i.regions.as_deref()));
-    let project = project.transpose().map_err(to_js)?;
-    let env = inspect::resolve_env(i.env.as_deref(), Some(&store), project.as_ref()).map_err(to_js)?;
-    let project = match project {
-        Some(p) => p,
-        None => inspect::project_or_implied(None, i.regions.as_deref(), Some(&store), &env).map_err(to_js)?,
-    };
+    let (project, env) =
+        inspect::resolve(i.config.as_deref(), i.regions.as_deref(), &store, i.env.as_deref()).map_err(to_js)?;
     to_value(&inspect::check_leaf(&store, &project, &env, &i.chain_pem, i.scope.as_deref(), now).map_err(to_js)?)
 }
 
@@ -244,5 +243,5 @@ pub fn diff_stores(before_yaml: &str, after_yaml: &str) -> Result<JsValue, JsVal
 pub fn list_store(store_yaml: &str, env: &str, now: &str) -> Result<JsValue, JsValue> {
     let now = now_or_clock(Some(now))?;
     let store = parse_store(store_yaml, Some(env))?;
-    to_value(&inforge_core::listing::listing(&store, env, now).map_err(to_js)?)
+    to_value(&inforge_core::views::listing::listing(&store, env, now).map_err(to_js)?)
 }

@@ -1,7 +1,7 @@
 //! age armor from the store: decrypting arbitrary ciphertext (and a key check against a
 //! certificate) never panics, and an error never carries the plaintext.
 #![no_main]
-use inforge_core::custody::{Custodian, Identity};
+use inforge_core::crypto::custody::{Custodian, Identity};
 use libfuzzer_sys::fuzz_target;
 
 // A fixed, public test identity: the fuzzer explores the parser, not the key.

@@ -7,6 +7,6 @@ fuzz_target!(|data: &[u8]| {
     // Split into the two files at a character boundary near the middle.
     let mid = (0..=text.len() / 2).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
     let (a, b) = text.split_at(mid);
-    let _ = inforge_core::config::Project::parse(a, Some(b));
-    let _ = inforge_core::validate::validate_texts(a, None, Some(b), "prd", time::OffsetDateTime::UNIX_EPOCH);
+    let _ = inforge_core::model::config::Project::parse(a, Some(b));
+    let _ = inforge_core::views::validate::validate_texts(a, None, Some(b), "prd", time::OffsetDateTime::UNIX_EPOCH);
 });

@@ -1,7 +1,7 @@
 //! Identities and recipients as shells read them (environment variables, key files): never
 //! panic, and a parsed recipient is canonical (comparing it with itself in any case holds).
 #![no_main]
-use inforge_core::custody::{parse_recipient, same_recipient, Custodian, Identity};
+use inforge_core::crypto::custody::{parse_recipient, same_recipient, Custodian, Identity};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,10 +2,10 @@
 //! (`browser.rs`): a real two-tier store is built in the test by the core (keys sealed with the
 //! real age library), then read back through the JS-facing functions.
 
-use inforge_core::config::Project;
-use inforge_core::custody::{Custodian, Identity, Sealer};
-use inforge_core::effects::Effects;
-use inforge_core::store::{Store, Topology};
+use inforge_core::crypto::custody::{Custodian, Identity, Sealer};
+use inforge_core::crypto::effects::Effects;
+use inforge_core::model::config::Project;
+use inforge_core::model::store::{Store, Topology};
 use rand_chacha::rand_core::SeedableRng;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -25,20 +25,21 @@ impl Sealer for AgeSealer {
 
 /// (store before, store after rotating us-east-1's intermediate) as YAML.
 pub fn stores() -> (String, String) {
-    let now = inforge_core::time::parse_rfc3339("now", NOW).unwrap();
+    let now = inforge_core::model::time::parse_rfc3339("now", NOW).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
     let root = Identity::from_age(age::x25519::Identity::generate(), Custodian::OfflineRoot);
     let ci = Identity::from_age(age::x25519::Identity::generate(), Custodian::Ci);
     let project = Project::parse(CFG, Some(REGIONS)).unwrap();
     let mut store = Store::new(root.recipient(), ci.recipient());
     let mut fx = Effects { now, rng: &mut rng, sealer: &mut AgeSealer };
-    let alg = inforge_core::keys::Algorithm::EcdsaP256;
-    inforge_core::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();
+    let alg = inforge_core::crypto::keys::Algorithm::EcdsaP256;
+    inforge_core::pki::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();
     for scope in ["global", "us-east-1", "eu-west-1"] {
-        inforge_core::lifecycle::add_intermediate(&mut store, &project, "prd", "mesh", scope, &root, &mut fx).unwrap();
+        inforge_core::pki::lifecycle::add_intermediate(&mut store, &project, "prd", "mesh", scope, &root, &mut fx)
+            .unwrap();
     }
     let before = store.to_yaml();
-    inforge_core::rotate::rotate_intermediate(&mut store, &project, "prd", "mesh", "us-east-1", &root, &mut fx)
+    inforge_core::pki::rotate::rotate_intermediate(&mut store, &project, "prd", "mesh", "us-east-1", &root, &mut fx)
         .unwrap();
     let _: OffsetDateTime = now;
     (before, store.to_yaml())
@@ -90,8 +91,8 @@ macro_rules! wasm_tests {
                 .unwrap(),
             );
             let codes: Vec<&str> = d.as_array().unwrap().iter().map(|x| x["code"].as_str().unwrap()).collect();
-            let now = inforge_core::time::parse_rfc3339("now", late).unwrap();
-            let cli = inforge_core::validate::validate_texts(common::CFG, Some(common::REGIONS), Some(&before), "prd", now);
+            let now = inforge_core::model::time::parse_rfc3339("now", late).unwrap();
+            let cli = inforge_core::views::validate::validate_texts(common::CFG, Some(common::REGIONS), Some(&before), "prd", now);
             assert_eq!(codes, cli.codes());
             assert!(codes.contains(&"cert-expired"), "{codes:?}");
         }

@@ -1,0 +1,142 @@
+//! The custody area's failures (moved out of `crypto::custody` so the error module depends on no area).
+
+use crate::error::remedy::{Coded, Remedy};
+use crate::model::custodian::Custodian;
+use crate::remedy;
+
+/// A failure of custody. Messages never contain identities, plaintext or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CustodyError {
+    /// The operation needs this custodian's identity and none was given.
+    #[error("this operation needs the {} identity and none was given", custodian.short())]
+    IdentityMissing {
+        /// Whose identity.
+        custodian: Custodian,
+    },
+    /// The identity given does not hold an age X25519 identity.
+    #[error("{source_name} does not hold an age X25519 identity (AGE-SECRET-KEY-1…)")]
+    IdentityInvalid {
+        /// Whose identity.
+        custodian: Custodian,
+        /// Where it came from (a variable, a file, an argument), named by the frontend.
+        source_name: String,
+    },
+    /// The identity was given in two ways at once (e.g. a variable and a file).
+    #[error("the {} identity was given twice: as {first} and as {second}", custodian.short())]
+    IdentityAmbiguous {
+        /// Whose identity.
+        custodian: Custodian,
+        /// One source.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// The identity's source could not be read.
+    #[error("cannot read the {} identity from {source_name}: {reason}", custodian.short())]
+    IdentityUnreadable {
+        /// Whose identity.
+        custodian: Custodian,
+        /// Where it was to come from.
+        source_name: String,
+        /// Why (never the value).
+        reason: String,
+    },
+    /// The identity is valid but is not the store's recipient for this custodian.
+    #[error("the {} identity given is not the one of this store's {field} ({expected})", custodian.short())]
+    IdentityWrong {
+        /// Whose identity.
+        custodian: Custodian,
+        /// The store field.
+        field: &'static str,
+        /// The recipient the store expects (public).
+        expected: String,
+    },
+    /// A recipient string is not an age X25519 recipient.
+    #[error("{field} {value:?} is not an age X25519 recipient (age1…)")]
+    RecipientInvalid {
+        /// Where the recipient came from.
+        field: String,
+        /// The rejected value (recipients are public).
+        value: String,
+    },
+    /// Decryption failed.
+    #[error("cannot decrypt {location}: {reason}")]
+    Decrypt {
+        /// Store location of the ciphertext.
+        location: String,
+        /// Why (from age; contains no secret).
+        reason: String,
+    },
+    /// Encryption failed.
+    #[error("cannot encrypt {location}: {reason}")]
+    Seal {
+        /// Store location being written.
+        location: String,
+        /// Why.
+        reason: String,
+    },
+    /// The store's CI recipient differs from the secret store's.
+    #[error("the store's `recipient:` ({store}) is not the secret store's ({secret_store}): new keys would be sealed to someone else")]
+    RecipientMismatch {
+        /// The PKI store's recipient.
+        store: String,
+        /// The secret store's recipient.
+        secret_store: String,
+    },
+    /// The decrypted key does not belong to the certificate it is stored with.
+    #[error("the private key at {location} does not match its certificate's public key")]
+    KeyMismatch {
+        /// Store location of the key.
+        location: String,
+    },
+}
+
+impl Coded for CustodyError {
+    fn code(&self) -> &'static str {
+        match self {
+            CustodyError::IdentityMissing { .. } => "identity-missing",
+            CustodyError::IdentityInvalid { .. } => "identity-invalid",
+            CustodyError::IdentityWrong { .. } => "identity-wrong",
+            CustodyError::IdentityAmbiguous { .. } => "identity-ambiguous",
+            CustodyError::IdentityUnreadable { .. } => "identity-unreadable",
+            CustodyError::RecipientInvalid { .. } => "recipient-invalid",
+            CustodyError::Decrypt { .. } => "decrypt-failed",
+            CustodyError::Seal { .. } => "encrypt-failed",
+            CustodyError::KeyMismatch { .. } => "key-mismatch",
+            CustodyError::RecipientMismatch { .. } => "recipient-mismatch",
+        }
+    }
+    fn remedy(&self) -> Remedy {
+        match self {
+            CustodyError::IdentityMissing { custodian } => {
+                remedy!["set ", *custodian, " to ", custodian.describe()]
+            }
+            CustodyError::IdentityInvalid { custodian, .. } => {
+                remedy!["set ", *custodian, " to ", custodian.describe(), ", the whole AGE-SECRET-KEY-1… line"]
+            }
+            CustodyError::IdentityWrong { custodian, .. } => remedy![
+                *custodian,
+                " must be ",
+                custodian.describe(),
+                "; check you gave the identity for this environment"
+            ],
+            CustodyError::IdentityAmbiguous { .. } => "give the identity one way only".into(),
+            CustodyError::IdentityUnreadable { custodian, .. } => {
+                remedy!["make ", *custodian, " hold ", custodian.describe(), " as UTF-8 text"]
+            }
+            CustodyError::RecipientInvalid { .. } => {
+                "give an age X25519 recipient such as the output of `age-keygen -y`".into()
+            }
+            CustodyError::Decrypt { .. } => {
+                "the ciphertext is corrupt or was not encrypted to this identity: restore pki.enc.yaml from git".into()
+            }
+            CustodyError::Seal { .. } => "check the store's recipients".into(),
+            CustodyError::RecipientMismatch { .. } => {
+                "restore pki.enc.yaml from git, or fix the secret store's `recipient:`; the two must name the same CI key".into()
+            }
+            CustodyError::KeyMismatch { .. } => {
+                "the store was tampered with or corrupted: restore pki.enc.yaml from git and do not use this key".into()
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The numbers and names the checks hold values to (timeline bounds, the supported years, the
+//! store format, the algorithms): a leaf of the module graph, so the parsers, the tier checks,
+//! the rotations and the error remedies that quote them all read one definition.
+
+/// Default minimum age of a root overlap before it may be finalized, in days. Long enough for
+/// root-anchoring consumers that refresh weekly to pick up the new root several times.
+pub const DEFAULT_MIN_OVERLAP_DAYS: u32 = 30;
+/// The longest root overlap inforge accepts, in days (ten years: a root's lifetime).
+pub const MAX_OVERLAP_DAYS: u32 = 3652;
+/// Days between `rotate --root --switch` and `--finalize`: a week of daily host timers, so
+/// every host has re-projected a leaf whose chain puts the new root's path first.
+pub const DEFAULT_MIN_SWITCH_DAYS: u32 = 7;
+
+/// The earliest year inforge works in: an earlier time is a clock that was never set (a
+/// machine booted at the Unix epoch), not a rehearsal.
+pub const MIN_YEAR: i32 = 2000;
+/// The latest year inforge works in: a ten-year root minted then still ends before 9999, the
+/// last year X.509 GeneralizedTime can hold.
+pub const MAX_YEAR: i32 = 9980;
+
+/// The store format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The key algorithms, by their store and command-line names.
+pub const ALGORITHM_NAMES: [&str; 3] = ["ecdsa-p256", "ecdsa-p384", "ed25519"];

@@ -1,0 +1,430 @@
+//! The PKI store, `resources/<env>/pki.enc.yaml` (SPEC §2): model, strict parsing and a
+//! canonical writer, so that loading and saving an unchanged store gives the same bytes.
+//!
+//! Canonical form: the header comment, then fields in declaration order, maps sorted by key
+//! (BTreeMap), PEM and age armor as `|` literal blocks each ending in exactly one newline,
+//! empty optional sections omitted.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::crypto::keys::Algorithm;
+use crate::error::StoreError;
+use crate::model::names::check_segment;
+
+/// The first line of every store inforge writes.
+pub const HEADER: &str = "# managed by `inforge pki` — do not edit by hand\n";
+pub use crate::model::limits::FORMAT_VERSION;
+
+/// Where an environment's store lives, relative to the repo root.
+pub fn store_path(env: &str) -> String {
+    format!("resources/{env}/pki.enc.yaml")
+}
+
+/// A PEM or age-armor block, stored as a YAML literal block. Always ends in one newline.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Block(String);
+
+impl Block {
+    /// Normalises line endings and the trailing newline.
+    pub fn new(text: impl AsRef<str>) -> Block {
+        let t = text.as_ref().replace("\r\n", "\n");
+        Block(format!("{}\n", t.trim_end()))
+    }
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Blocks are public PEM or ciphertext, but keep debug output short.
+        write!(f, "Block({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Block {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serde_saphyr::LitStr(&self.0).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Block {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Block::new(String::deserialize(d)?))
+    }
+}
+
+/// Two-tier mesh or root-only issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// Cold root + one intermediate per scope; leaves minted by `renew`.
+    TwoTier,
+    /// One root, handed to an online issuer; no leaves.
+    RootOnly,
+}
+
+impl Topology {
+    /// The name used in the store and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Topology::TwoTier => "two-tier",
+            Topology::RootOnly => "root-only",
+        }
+    }
+}
+
+/// A certificate with its encrypted private key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Plaintext PEM certificate.
+    pub cert: Block,
+    /// age-armored PKCS#8 PEM private key.
+    pub key: Block,
+}
+
+/// A certificate recorded as compromised: it never enters a bundle again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Revoked {
+    /// SHA-256 of the certificate DER, lowercase hex.
+    pub fingerprint: String,
+    /// The scope it served.
+    pub scope: String,
+    /// Its subject, for humans.
+    pub subject: String,
+    /// When it was revoked (RFC 3339).
+    pub revoked_at: String,
+}
+
+/// One PKI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Pki {
+    /// two-tier or root-only.
+    pub topology: Topology,
+    /// Key algorithm of every tier.
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// The root (cold for two-tier: key to rootRecipient; CI for root-only).
+    pub root: Entry,
+    /// Per-scope intermediates (two-tier only), keys to the CI recipient.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intermediates: BTreeMap<String, Entry>,
+    /// During a root overlap: the retired root(s), dropped by `--root --finalize`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_roots: Vec<Entry>,
+    /// Retired intermediate certificates per scope, still trusted in bundles (public).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub previous_intermediates: BTreeMap<String, Vec<Block>>,
+    /// When the current root overlap started (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_overlap_started: Option<String>,
+    /// Minimum age of the root overlap before `--root --switch` (days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_overlap_min_days: Option<u32>,
+    /// When `--root --switch` put the new root's path first in leaf chains (RFC 3339); only
+    /// during a two-tier root overlap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_switched_at: Option<String>,
+    /// Compromised certificates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<Revoked>,
+}
+
+/// The whole store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Store {
+    /// Store format version.
+    #[serde(default = "default_version")]
+    pub version: u32,
+    /// The offline operator's age recipient (cold two-tier root keys).
+    pub root_recipient: String,
+    /// The CI age recipient (intermediate and root-only keys).
+    pub recipient: String,
+    /// PKIs by name.
+    #[serde(default)]
+    pub pkis: BTreeMap<String, Pki>,
+}
+
+fn default_version() -> u32 {
+    FORMAT_VERSION
+}
+
+const CERT_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+const AGE_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+
+impl Store {
+    /// A new, empty store.
+    pub fn new(root_recipient: String, recipient: String) -> Store {
+        Store { version: FORMAT_VERSION, root_recipient, recipient, pkis: BTreeMap::new() }
+    }
+
+    /// Parses and checks a store; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Store, crate::Error> {
+        Ok(Self::parse_area(file, text)?)
+    }
+
+    /// [`parse`] with the area's own error type.
+    pub(crate) fn parse_area(file: &str, text: &str) -> Result<Store, StoreError> {
+        // Read the version first, leniently, so a newer store says "upgrade" rather than
+        // failing on the fields it added.
+        #[derive(Deserialize)]
+        struct Head {
+            #[serde(default)]
+            version: Option<u32>,
+        }
+        if let Ok(Head { version: Some(v) }) = serde_saphyr::from_str::<Head>(text) {
+            if v != FORMAT_VERSION {
+                return Err(StoreError::Version { file: file.to_string(), found: v });
+            }
+        }
+        let store: Store = serde_saphyr::from_str(text)
+            .map_err(|e| StoreError::Yaml { file: file.to_string(), detail: e.to_string() })?;
+        store.check(file)?;
+        Ok(store)
+    }
+
+    fn check(&self, file: &str) -> Result<(), StoreError> {
+        let invalid =
+            |location: String, problem: String| StoreError::Invalid { file: file.to_string(), location, problem };
+        if self.version != FORMAT_VERSION {
+            return Err(StoreError::Version { file: file.to_string(), found: self.version });
+        }
+        for (field, v) in [("rootRecipient", &self.root_recipient), ("recipient", &self.recipient)] {
+            crate::crypto::custody::parse_recipient(field, v).map_err(|e| invalid(field.into(), e.to_string()))?;
+        }
+        if crate::crypto::custody::same_recipient(&self.root_recipient, &self.recipient) {
+            return Err(invalid(
+                "rootRecipient".into(),
+                "equals recipient: the offline root and CI must be different custodians".into(),
+            ));
+        }
+        let cert = |loc: String, b: &Block| {
+            if b.0.starts_with(CERT_BEGIN) {
+                Ok(())
+            } else {
+                Err(invalid(loc, "must be a PEM certificate".into()))
+            }
+        };
+        let key = |loc: String, b: &Block| {
+            if b.0.starts_with(AGE_BEGIN) {
+                Ok(())
+            } else {
+                Err(invalid(loc, "must be age armored ciphertext (never a plaintext key)".into()))
+            }
+        };
+        for (name, pki) in &self.pkis {
+            let at = format!("pkis.{name}");
+            check_segment("PKI name", name).map_err(|e| invalid(at.clone(), e.to_string()))?;
+            cert(format!("{at}.root.cert"), &pki.root.cert)?;
+            key(format!("{at}.root.key"), &pki.root.key)?;
+            for (i, e) in pki.previous_roots.iter().enumerate() {
+                cert(format!("{at}.previousRoots[{i}].cert"), &e.cert)?;
+                key(format!("{at}.previousRoots[{i}].key"), &e.key)?;
+            }
+            if pki.topology == Topology::RootOnly && !pki.intermediates.is_empty() {
+                return Err(invalid(
+                    format!("{at}.intermediates"),
+                    "must be absent: a root-only PKI has no intermediates".into(),
+                ));
+            }
+            for (scope, e) in &pki.intermediates {
+                check_segment("scope", scope).map_err(|err| invalid(format!("{at}.intermediates"), err.to_string()))?;
+                cert(format!("{at}.intermediates.{scope}.cert"), &e.cert)?;
+                key(format!("{at}.intermediates.{scope}.key"), &e.key)?;
+            }
+            for (scope, certs) in &pki.previous_intermediates {
+                check_segment("scope", scope)
+                    .map_err(|err| invalid(format!("{at}.previousIntermediates"), err.to_string()))?;
+                for (i, c) in certs.iter().enumerate() {
+                    cert(format!("{at}.previousIntermediates.{scope}[{i}]"), c)?;
+                }
+            }
+            if pki.topology == Topology::RootOnly && !pki.previous_intermediates.is_empty() {
+                return Err(invalid(
+                    format!("{at}.previousIntermediates"),
+                    "must be absent: a root-only PKI has no intermediates".into(),
+                ));
+            }
+            for (i, r) in pki.revoked.iter().enumerate() {
+                let rat = format!("{at}.revoked[{i}]");
+                if r.fingerprint.len() != 64
+                    || !r.fingerprint.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(invalid(
+                        format!("{rat}.fingerprint"),
+                        "must be a lowercase hex SHA-256 (64 characters)".into(),
+                    ));
+                }
+                check_segment("scope", &r.scope).map_err(|e| invalid(format!("{rat}.scope"), e.to_string()))?;
+                crate::model::time::parse_rfc3339(&format!("{rat}.revokedAt"), &r.revoked_at)
+                    .map_err(|e| invalid(format!("{rat}.revokedAt"), e.to_string()))?;
+            }
+            if let Some(t) = &pki.root_overlap_started {
+                crate::model::time::parse_rfc3339("", t).map_err(|_| {
+                    invalid(format!("{at}.rootOverlapStarted"), format!("is not an RFC 3339 timestamp: {t:?}"))
+                })?;
+            }
+            if let Some(t) = &pki.root_switched_at {
+                crate::model::time::parse_rfc3339("", t).map_err(|_| {
+                    invalid(format!("{at}.rootSwitchedAt"), format!("is not an RFC 3339 timestamp: {t:?}"))
+                })?;
+                if pki.previous_roots.is_empty() || pki.topology == Topology::RootOnly {
+                    return Err(invalid(
+                        format!("{at}.rootSwitchedAt"),
+                        "must be absent outside a two-tier root overlap".into(),
+                    ));
+                }
+            }
+            if let Some(d) = pki.root_overlap_min_days {
+                if d > crate::model::limits::MAX_OVERLAP_DAYS {
+                    return Err(invalid(
+                        format!("{at}.rootOverlapMinDays"),
+                        format!(
+                            "is {d}, more than the {} days inforge accepts",
+                            crate::model::limits::MAX_OVERLAP_DAYS
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The canonical text of the store.
+    pub fn to_yaml(&self) -> String {
+        let body = serde_saphyr::to_string(self).unwrap_or_default();
+        format!("{HEADER}{body}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Store {
+        let cert = Block::new("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
+        let key = Block::new("-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n");
+        let e = Entry { cert: cert.clone(), key };
+        let mut s = Store::new(
+            "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
+            "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into(),
+        );
+        let mut p = Pki {
+            topology: Topology::TwoTier,
+            algorithm: Algorithm::EcdsaP256,
+            root: e.clone(),
+            intermediates: BTreeMap::new(),
+            previous_roots: vec![],
+            previous_intermediates: BTreeMap::new(),
+            root_overlap_started: None,
+            root_overlap_min_days: None,
+            root_switched_at: None,
+            revoked: vec![],
+        };
+        p.intermediates.insert("us-east-1".into(), e.clone());
+        p.intermediates.insert("global".into(), e.clone());
+        p.previous_intermediates.insert("global".into(), vec![cert]);
+        s.pkis.insert("wardnet-mesh".into(), p);
+        s
+    }
+
+    #[test]
+    fn canonical_round_trip_is_byte_identical() {
+        let text = sample().to_yaml();
+        assert!(text.starts_with(HEADER));
+        assert!(text.contains("\n    root:\n      cert: |\n        -----BEGIN CERTIFICATE-----\n"), "{text}");
+        let back = Store::parse("s", &text).unwrap();
+        assert_eq!(back, sample());
+        assert_eq!(back.to_yaml(), text);
+        let empty = Store::new(sample().root_recipient, sample().recipient).to_yaml();
+        assert_eq!(Store::parse("s", &empty).unwrap().to_yaml(), empty);
+    }
+
+    #[test]
+    fn unknown_fields_and_plaintext_keys_are_refused() {
+        let text = sample().to_yaml();
+        let e = Store::parse("s", &text.replace("topology:", "colour: red\n    topology:")).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+        let e =
+            Store::parse("s", &text.replacen("-----BEGIN AGE ENCRYPTED FILE-----", "-----BEGIN PRIVATE KEY-----", 1))
+                .unwrap_err();
+        assert!(e.to_string().contains("root.key"), "{e}");
+        let e = Store::parse("s", &text.replace("version: 1", "version: 2\nnewField: x")).unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "store-version", "{e}");
+        let e = Store::parse("s", "rootRecipient: [").unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "store-invalid");
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const R1: &str = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+    const R2: &str = "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg";
+
+    fn block(kind: &'static str) -> impl Strategy<Value = Block> {
+        proptest::collection::vec("[A-Za-z0-9+/]{1,64}", 1..6).prop_map(move |lines| {
+            Block::new(format!("-----BEGIN {kind}-----\n{}\n-----END {kind}-----", lines.join("\n")))
+        })
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        (block("CERTIFICATE"), block("AGE ENCRYPTED FILE")).prop_map(|(cert, key)| Entry { cert, key })
+    }
+
+    fn pki() -> impl Strategy<Value = Pki> {
+        (
+            entry(),
+            proptest::collection::btree_map("[A-Za-z0-9_-][A-Za-z0-9._-]{0,12}", entry(), 0..4),
+            proptest::collection::btree_map(
+                "[a-z][a-z0-9-]{0,8}",
+                proptest::collection::vec(block("CERTIFICATE"), 1..3),
+                0..3,
+            ),
+            any::<bool>(),
+        )
+            .prop_map(|(root, intermediates, previous_intermediates, overlap)| Pki {
+                topology: Topology::TwoTier,
+                algorithm: Algorithm::EcdsaP384,
+                root: root.clone(),
+                intermediates,
+                previous_roots: if overlap { vec![root] } else { vec![] },
+                previous_intermediates,
+                root_overlap_started: overlap.then(|| "2027-01-01T00:00:00Z".to_string()),
+                root_overlap_min_days: overlap.then_some(30),
+                root_switched_at: None,
+                revoked: vec![],
+            })
+    }
+
+    proptest! {
+        /// Any store we write parses back to itself, and writing it again gives the same bytes.
+        #[test]
+        fn canonical_round_trip(pkis in proptest::collection::btree_map("[A-Za-z0-9_-][A-Za-z0-9._-]{0,12}", pki(), 0..3)) {
+            let mut s = Store::new(R1.into(), R2.into());
+            s.pkis = pkis;
+            let text = s.to_yaml();
+            let back = Store::parse("s", &text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&back, &s);
+            prop_assert_eq!(back.to_yaml(), text);
+        }
+
+        /// The parsers never panic, whatever the input.
+        #[test]
+        fn parsers_never_panic(text in "\\PC{0,400}") {
+            let _ = Store::parse("s", &text);
+            let _ = crate::model::config::Project::parse(&text, Some(&text));
+            let _ = crate::views::validate::validate_texts(&text, None, Some(&text), "prd", time::OffsetDateTime::UNIX_EPOCH);
+        }
+    }
+}

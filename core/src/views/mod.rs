@@ -1,0 +1,8 @@
+//! What inforge shows without changing anything: the `pki ls` listing, `pki status`, the
+//! `--plan` forecasts, credential-free validation and the browser inspector's views.
+
+pub mod inspect;
+pub mod listing;
+pub mod plan;
+pub mod status;
+pub mod validate;

@@ -49,6 +49,19 @@ passed=$((passed + ${web_passed:-0}))
 
 echo "== quickstart (README main command) on the debug build" >&2
 cargo build -q -p inforge-cli -p inforge-bootstrap
+# `cargo build` leaves out dev-dependency features: this binary is what users get, and it must
+# not read the crash-safety hook (host/src/fault.rs). The variable's name is absent from it,
+# and naming a fault point changes nothing (init writes its store and exits 0).
+if grep -q INFORGE_TEST_FAULT target/debug/inforge; then
+  echo "the non-test inforge binary reads INFORGE_TEST_FAULT" >&2; exit 1
+fi
+fault_repo=$(mktemp -d)
+cp examples/infra/inforge.yaml examples/infra/regions.yaml "$fault_repo/"
+INFORGE_TEST_FAULT=store-before-rename target/debug/inforge -C "$fault_repo" pki init prd \
+  --recipient "$(age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*')" > "$fault_repo/root-identity.txt"
+test -s "$fault_repo/resources/prd/pki.enc.yaml"
+rm -rf "$fault_repo"
+echo "release binary ignores INFORGE_TEST_FAULT: ok" >&2
 INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/quickstart.sh >/dev/null
 echo "quickstart: ok" >&2
 

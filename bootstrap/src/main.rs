@@ -88,12 +88,23 @@ struct ProjectArgs {
     /// Stay running and re-project on every change in the provider.
     #[arg(long)]
     watch: bool,
-    /// `dir` provider in --watch: seconds between looks at the provider.
-    #[arg(long, default_value_t = 1.0)]
+    /// `dir` provider in --watch: seconds between looks at the provider (0 to 3600).
+    #[arg(long, default_value_t = 1.0, value_parser = seconds)]
     poll_interval: f64,
     /// Print one JSON document per projection on stdout.
     #[arg(long)]
     json: bool,
+}
+
+/// A duration in seconds: a finite number from 0 to 3600 (an hour), so NaN, infinity, a
+/// negative or a huge value is a usage error (exit 2), never a panic or a forever wait.
+fn seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if v.is_finite() && (0.0..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not between 0 and 3600 seconds"))
+    }
 }
 
 /// The source of sets: the provider the flags describe, opened by the host crate's one

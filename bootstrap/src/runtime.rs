@@ -12,11 +12,20 @@
 //! generation; the swap is a single `rename`, so a kill at any moment leaves the old set or
 //! the new one, never a mix. Files are owned like `DIR` (systemd creates it for the service's
 //! user), so a projection run as root still leaves a key the service can read.
+//!
+//! The service user owns `DIR` and can put anything in it at any moment, so root never works
+//! by a path inside it: everything is relative to `DIR`'s descriptor and to the descriptor of
+//! the generation directory it just made (checked on the descriptor), with `O_NOFOLLOW` and
+//! exclusive creates, so a planted or swapped-in link is never followed.
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
 use inforge_core::mesh::projection::SetTexts;
 use inforge_host::HostError;
@@ -76,68 +85,112 @@ pub fn current(dir: &Path) -> Result<Option<SetTexts>, BootError> {
     }
 }
 
-fn write_new(path: &Path, bytes: &[u8], mode: u32, owner: (u32, u32)) -> Result<(), BootError> {
-    let mut f =
-        fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(path).map_err(io("create", path))?;
-    f.write_all(bytes).map_err(io("write", path))?;
-    chown_like(path, owner)
+fn sys<'a>(op: &'static str, p: &'a Path) -> impl Fn(Errno) -> BootError + 'a {
+    move |e| BootError::Host(HostError::io(op, p, e.into()))
 }
 
-fn chown_like(path: &Path, (uid, gid): (u32, u32)) -> Result<(), BootError> {
+/// Opens `DIR` (its path is root's configuration, its parent root's) for the `*at` calls.
+fn open_dir(dir: &Path) -> Result<fs::File, BootError> {
+    rustix::fs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map(fs::File::from)
+        .map_err(sys("open", dir))
+}
+
+/// Creates `name` in the directory open as `dir` (never through a link, never over an
+/// existing entry), writes it and gives it `DIR`'s owner.
+fn write_new(
+    dir: &fs::File,
+    shown: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<(), BootError> {
+    let path = shown.join(name);
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut f =
+        fs::File::from(rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode)).map_err(sys("create", &path))?);
+    f.write_all(bytes).map_err(io("write", &path))?;
+    chown_fd(&f, &path, owner)
+}
+
+fn chown_fd(fd: impl AsFd, path: &Path, (uid, gid): (u32, u32)) -> Result<(), BootError> {
     if rustix::process::geteuid().is_root() {
         let owner = Some(rustix::fs::Uid::from_raw(uid));
         let group = Some(rustix::fs::Gid::from_raw(gid));
-        rustix::fs::chownat(rustix::fs::CWD, path, owner, group, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| BootError::Host(HostError::io("chown", path, e.into())))?;
+        rustix::fs::fchown(fd, owner, group).map_err(sys("chown", path))?;
+    }
+    Ok(())
+}
+
+/// Gives the link `name` in `dir` `DIR`'s owner (the link itself, never its target).
+fn chown_link(dir: &fs::File, path: &Path, name: &str, (uid, gid): (u32, u32)) -> Result<(), BootError> {
+    if rustix::process::geteuid().is_root() {
+        let owner = Some(rustix::fs::Uid::from_raw(uid));
+        let group = Some(rustix::fs::Gid::from_raw(gid));
+        rustix::fs::chownat(dir, name, owner, group, AtFlags::SYMLINK_NOFOLLOW).map_err(sys("chown", path))?;
     }
     Ok(())
 }
 
 /// Replaces `DIR`'s set with `set` in one rename; returns nothing until the swap is done.
 pub fn replace(dir: &Path, set: &SetTexts) -> Result<(), BootError> {
-    let meta = fs::metadata(dir).map_err(io("stat", dir))?;
+    let dfd = open_dir(dir)?;
+    let meta = dfd.metadata().map_err(io("stat", dir))?;
     let owner = (meta.uid(), meta.gid());
     let suffix = inforge_host::fsio::unique_suffix();
     let gen_name = format!(".gen-{suffix}");
     let gen_dir = dir.join(&gen_name);
-    fs::create_dir(&gen_dir).map_err(io("create", &gen_dir))?;
+    rustix::fs::mkdirat(&dfd, &gen_name, Mode::from_raw_mode(0o700)).map_err(sys("create", &gen_dir))?;
     let written = (|| {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&gen_dir, fs::Permissions::from_mode(0o750)).map_err(io("chmod", &gen_dir))?;
-        chown_like(&gen_dir, owner)?;
-        write_new(&gen_dir.join("cert.pem"), set.cert.as_bytes(), 0o644, owner)?;
-        write_new(&gen_dir.join("key.pem"), set.key.as_bytes(), 0o600, owner)?;
-        write_new(&gen_dir.join("bundle.pem"), set.bundle.as_bytes(), 0o644, owner)
+        // The directory just made, opened without following a link and checked on its
+        // descriptor: the service user may have swapped anything in at its name since.
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let g =
+            fs::File::from(rustix::fs::openat(&dfd, &gen_name, flags, Mode::empty()).map_err(sys("open", &gen_dir))?);
+        let m = g.metadata().map_err(io("stat", &gen_dir))?;
+        if !m.is_dir() || m.uid() != rustix::process::geteuid().as_raw() {
+            let swapped =
+                std::io::Error::other("it was replaced while being made (another user writes the runtime directory)");
+            return Err(BootError::Host(HostError::io("open", &gen_dir, swapped)));
+        }
+        write_new(&g, &gen_dir, "cert.pem", set.cert.as_bytes(), 0o644, owner)?;
+        write_new(&g, &gen_dir, "key.pem", set.key.as_bytes(), 0o600, owner)?;
+        write_new(&g, &gen_dir, "bundle.pem", set.bundle.as_bytes(), 0o644, owner)?;
+        rustix::fs::fchmod(&g, Mode::from_raw_mode(0o750)).map_err(sys("chmod", &gen_dir))?;
+        chown_fd(&g, &gen_dir, owner)
     })();
     if let Err(e) = written {
+        // Removes a link swapped in at the name, never what it points at.
         let _ = fs::remove_dir_all(&gen_dir);
         return Err(e);
     }
     // Swap `.current` (one rename: atomic), then make sure the fixed links exist.
-    let previous = fs::read_link(dir.join(".current")).ok();
-    let tmp = dir.join(format!(".current-{suffix}"));
-    let swapped = std::os::unix::fs::symlink(&gen_name, &tmp)
-        .map_err(io("symlink", &tmp))
-        .and_then(|_| chown_like(&tmp, owner))
-        .and_then(|_| fs::rename(&tmp, dir.join(".current")).map_err(io("swap", &tmp)));
+    let tmp_name = format!(".current-{suffix}");
+    let tmp = dir.join(&tmp_name);
+    let swapped = rustix::fs::symlinkat(&gen_name, &dfd, &tmp_name)
+        .map_err(sys("symlink", &tmp))
+        .and_then(|_| chown_link(&dfd, &tmp, &tmp_name, owner))
+        .and_then(|_| rustix::fs::renameat(&dfd, &tmp_name, &dfd, ".current").map_err(sys("swap", &tmp)));
     if let Err(e) = swapped {
-        let _ = fs::remove_file(&tmp);
+        let _ = rustix::fs::unlinkat(&dfd, &tmp_name, AtFlags::empty());
         let _ = fs::remove_dir_all(&gen_dir);
         return Err(e);
     }
     for name in FILES {
-        let link = dir.join(name);
-        let target = PathBuf::from(".current").join(name);
-        if fs::read_link(&link).ok().as_deref() == Some(target.as_path()) {
+        let target = format!(".current/{name}");
+        if rustix::fs::readlinkat(&dfd, name, Vec::new()).is_ok_and(|t| t.as_bytes() == target.as_bytes()) {
             continue;
         }
         // First projection, or plain files from before: replace each by its link atomically.
-        let tmp = dir.join(format!(".{name}-{suffix}"));
-        std::os::unix::fs::symlink(&target, &tmp).map_err(io("symlink", &tmp))?;
-        chown_like(&tmp, owner)?;
-        fs::rename(&tmp, &link).map_err(io("link", &link))?;
+        let tmp_name = format!(".{name}-{suffix}");
+        let tmp = dir.join(&tmp_name);
+        rustix::fs::symlinkat(&target, &dfd, &tmp_name).map_err(sys("symlink", &tmp))?;
+        chown_link(&dfd, &tmp, &tmp_name, owner)?;
+        rustix::fs::renameat(&dfd, &tmp_name, &dfd, name).map_err(sys("link", &dir.join(name)))?;
     }
     // Old generations go; the one just replaced too (readers reopen after the reload).
+    // `remove_dir_all` and `remove_file` never follow a link at the name they remove.
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -150,26 +203,50 @@ pub fn replace(dir: &Path, set: &SetTexts) -> Result<(), BootError> {
             }
         }
     }
-    let _ = previous;
     Ok(())
 }
 
-/// Marks a reload as owed.
+/// Marks a reload as owed: creates `DIR/.reload-pending` relative to `DIR`'s descriptor,
+/// exclusively and without following a link. A regular file already there is the mark;
+/// anything else (a link the service user planted) is unlinked first, never opened.
 pub fn mark_pending(dir: &Path) -> Result<(), BootError> {
     let p = dir.join(PENDING);
-    fs::write(&p, b"").map_err(io("write", &p))
+    let dfd = open_dir(dir)?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    for _ in 0..3 {
+        match rustix::fs::openat(&dfd, PENDING, flags, Mode::from_raw_mode(0o600)) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EXIST) => {
+                let st = rustix::fs::statat(&dfd, PENDING, AtFlags::SYMLINK_NOFOLLOW);
+                if st.is_ok_and(|st| {
+                    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+                }) {
+                    return Ok(());
+                }
+                match rustix::fs::unlinkat(&dfd, PENDING, AtFlags::empty()) {
+                    Ok(()) | Err(Errno::NOENT) => {}
+                    Err(e) => return Err(sys("remove", &p)(e)),
+                }
+            }
+            Err(e) => return Err(sys("create", &p)(e)),
+        }
+    }
+    let raced = sys("create", &p)(Errno::EXIST);
+    Err(raced)
 }
 
-/// Whether a reload is owed from an earlier run.
+/// Whether a reload is owed from an earlier run (any entry at the name, not followed).
 pub fn pending(dir: &Path) -> bool {
-    dir.join(PENDING).exists()
+    open_dir(dir).is_ok_and(|dfd| rustix::fs::statat(&dfd, PENDING, AtFlags::SYMLINK_NOFOLLOW).is_ok())
 }
 
-/// Clears the owed reload.
+/// Clears the owed reload (unlinks the name relative to `DIR`; a link is removed, never
+/// followed).
 pub fn clear_pending(dir: &Path) -> Result<(), BootError> {
     let p = dir.join(PENDING);
-    match fs::remove_file(&p) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("remove", &p)(e)),
-        _ => Ok(()),
+    let dfd = open_dir(dir)?;
+    match rustix::fs::unlinkat(&dfd, PENDING, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(sys("remove", &p)(e)),
     }
 }

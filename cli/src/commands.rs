@@ -58,7 +58,7 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
     }
     render::out(&format!("{}\n", &*root.reveal()))?;
     save(&repo, &loaded, &changed, &lock)?;
-    render::initialized(&changed.report);
+    render::initialized(&changed.report, &loaded.env.project.meshes());
     Ok(())
 }
 

@@ -51,13 +51,18 @@ pub fn progress(len: u64) -> indicatif::ProgressBar {
     }
 }
 
-pub fn initialized(r: &Initialized) {
+pub fn initialized(r: &Initialized, meshes: &[String]) {
     eprintln!("created {} (CI recipient {})", store_path(&r.env), r.recipient);
     eprintln!("the line on stdout is the OFFLINE ROOT IDENTITY; it is shown only this once:");
     eprintln!("  - store it offline (password manager / hardware token), never in CI or git;");
     eprintln!("  - export it as INFORGE_PKI_ROOT_KEY only for `intermediate`, `rotate --intermediate|--root`");
     eprintln!("    and `recover-intermediate`, on an operator workstation.");
-    eprintln!("next: {}", step(Step::new(Op::AddTwoTier).env(&r.env).pki("<name>")));
+    if meshes.is_empty() {
+        eprintln!("next: add a PKI with `inforge pki add {}`, its name and `--topology two-tier|root-only`", r.env);
+    }
+    for m in meshes {
+        eprintln!("next: {}", step(Step::new(Op::AddTwoTier).env(&r.env).pki(m)));
+    }
 }
 
 pub fn added(env: &str, r: &Added) {

@@ -537,3 +537,153 @@ fn a_writer_that_cannot_get_the_lock_fails_busy_and_changes_nothing() {
         r.cmd(&args, &env).ok();
     }
 }
+
+// ---- A root writer in a directory another user can write (hardening issue H3, H4, M4) ----
+
+/// `inforge` killed after `secs` (a FIFO must never block it): exit 137 is the kill.
+fn run_bounded(r: &Repo, args: &[&str], env: &[(&str, &str)], secs: u32) -> Run {
+    let mut c = std::process::Command::new(tool_path("timeout"));
+    c.args(["-s", "KILL", &secs.to_string()]).arg(BIN).arg("-C").arg(&r.dir).args(args);
+    c.env_remove("INFORGE_SECRETS_KEY").env_remove("INFORGE_PKI_ROOT_KEY").env("INFORGE_NOW", NOW);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let run = Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(run.code != 137 && run.code != -1, "{args:?} blocked for {secs} s and was killed\n{}", run.stderr);
+    run
+}
+
+fn tool_path(name: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not installed"))
+}
+
+/// Every regular file under `dir` (links not followed): (path, mode, uid, bytes).
+fn regular_files(dir: &Path) -> Vec<(PathBuf, u32, u32, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        if m.is_dir() {
+            out.extend(regular_files(&p));
+        } else if m.is_file() {
+            out.push((p.clone(), m.mode() & 0o7777, m.uid(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+/// H3: `nobody`, able to write the current slot, replaces `cert.pem` by a link to the CI
+/// identity file (0600). `renew --bundles-only` (run by root, credential-free) used to copy
+/// it into the next generation's 0644 `cert.pem`; now the link is refused with a clear error
+/// and nothing changes. A regular file that is not what its name says is refused too.
+#[test]
+fn a_planted_link_in_the_current_slot_is_refused_never_copied() {
+    let r = mesh();
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    let p = provider(&r);
+    let slot = p.join("api/mtls/global").canonicalize().unwrap();
+    hand_to_nobody(r.tmp.path(), &slot);
+    let cert = slot.join("cert.pem");
+    as_nobody(&format!("rm -f {c} && ln -s {id} {c}", c = cert.display(), id = r.ci_file.display())).ok();
+    let before = snapshot(&p);
+    let run = r.cmd(&["pki", "renew", "prd", "--bundles-only"], &[]).fails("io", "symbolic link");
+    assert!(run.stderr.contains("remove it"), "the error says how to fix it:\n{}", run.stderr);
+    assert_eq!(snapshot(&p), before, "a refused refresh changes nothing");
+    let files = regular_files(&p);
+    let leaked = files.iter().find(|f| String::from_utf8_lossy(&f.3).contains("AGE-SECRET-KEY"));
+    assert!(
+        leaked.is_none(),
+        "the CI identity was copied into {}",
+        leaked.map(|f| f.0.display().to_string()).unwrap_or_default()
+    );
+    // A regular file that is not PEM certificates (or a key that is not a PKCS#8 key) is not
+    // carried into the next generation either.
+    as_nobody(&format!("rm -f {c} && echo not-a-certificate > {c}", c = cert.display())).ok();
+    let before = snapshot(&p);
+    r.cmd(&["pki", "renew", "prd", "--bundles-only"], &[]).fails("io", "not PEM certificates");
+    assert_eq!(snapshot(&p), before);
+}
+
+/// H4: a slot made group-writable (here 0777) lets `nobody` put its own 0600, single-link
+/// `key.pem` in the spare slot. The next renew used to write the new key into that file in
+/// place, so `nobody` read it; now a file not owned by the writer is unlinked and created
+/// fresh (root-owned, 0600). Slot and set directories are 0755 even under umask 002.
+#[test]
+fn a_key_file_owned_by_another_user_is_replaced_never_written_into() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let r = mesh();
+    let p = provider(&r);
+    // Two renews under umask 002 (slots 0 and 1 made then), one more as usual: current 2.
+    for umask in ["002", "002", "022"] {
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", &format!("umask {umask} && exec \"$0\" \"$@\""), BIN, "-C"])
+            .arg(&r.dir)
+            .args(["pki", "renew", "prd"])
+            .env_remove("INFORGE_PKI_ROOT_KEY")
+            .env("INFORGE_SECRETS_KEY", &r.ci)
+            .env("INFORGE_NOW", NOW)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let spare = p.join("api/mtls/.global@0");
+    assert!(std::fs::read_link(p.join("api/mtls/global")).unwrap().ends_with(".global@2"));
+    std::fs::set_permissions(&spare, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(r.tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let key = spare.join("key.pem");
+    as_nobody(&format!("rm -f {k} && touch {k} && chmod 600 {k}", k = key.display())).ok();
+    assert_eq!(std::fs::metadata(&key).unwrap().uid(), 65534);
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    assert!(std::fs::read_link(p.join("api/mtls/global")).unwrap().ends_with(".global@0"));
+    let m = std::fs::symlink_metadata(&key).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o777), (0, 0o600), "key.pem is root's, 0600");
+    assert!(std::fs::read_to_string(&key).unwrap().contains("PRIVATE KEY"));
+    let stolen = as_nobody(&format!("cat {}", key.display()));
+    assert!(stolen.code != 0 && !stolen.stdout.contains("PRIVATE KEY"), "nobody read the new key");
+    // The directories made under umask 002, and the slot left 0777, are 0755.
+    for d in [p.join("api"), p.join("api/mtls"), p.join("api/mtls/.global@0"), p.join("api/mtls/.global@1")] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "{} is {mode:o}", d.display());
+    }
+}
+
+/// M4: a FIFO as `cert.pem` in the spare slot used to block renew forever, holding the
+/// provider lock; now it is replaced by a regular file. A FIFO as `key.pem` in the current
+/// slot (a read) is refused at once with a clear error.
+#[test]
+fn a_fifo_in_a_slot_never_blocks_renew() {
+    let r = mesh();
+    let p = provider(&r);
+    for _ in 0..3 {
+        r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    }
+    let spare = p.join("api/mtls/.global@0");
+    std::fs::remove_file(spare.join("cert.pem")).unwrap();
+    assert!(tool("mkfifo").arg(spare.join("cert.pem")).status().unwrap().success());
+    run_bounded(&r, &["pki", "renew", "prd"], &ci(&r), 10).ok();
+    let m = std::fs::symlink_metadata(spare.join("cert.pem")).unwrap();
+    assert!(m.is_file(), "cert.pem is a regular file again");
+    let current = p.join("api/mtls/global").canonicalize().unwrap();
+    assert_eq!(current, spare);
+    std::fs::remove_file(current.join("key.pem")).unwrap();
+    assert!(tool("mkfifo").arg(current.join("key.pem")).status().unwrap().success());
+    let before = snapshot_no_fifo(&p);
+    run_bounded(&r, &["pki", "renew", "prd", "--bundles-only"], &[], 10).fails("io", "not a regular file");
+    assert_eq!(snapshot_no_fifo(&p), before);
+}
+
+/// [`snapshot`] without opening FIFOs (reading one would block the test itself).
+fn snapshot_no_fifo(dir: &Path) -> Vec<(PathBuf, u32, u32, Vec<u8>)> {
+    let mut files = regular_files(dir);
+    files.sort();
+    files
+}

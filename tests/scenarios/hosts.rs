@@ -808,3 +808,143 @@ fn bootstrap_refusals_change_nothing() {
     let o = Command::new(boot_bin()).args(["project", "--service", "api"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+// ---- Root projecting into a directory the service user owns (hardening issue H1, H2, L6) ----
+
+/// A host whose runtime directory belongs to `nobody` (the service user), with a root-owned
+/// file and a root-owned directory beside it that the service user must never get at.
+fn nobody_host(provider: &Path) -> (Host, PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Host::new("api", "global", Host::dir_source(provider));
+    let base = h.dir.parent().unwrap().to_path_buf();
+    crate::support::hand_to_nobody(&base, &h.dir);
+    let precious = base.join("precious");
+    std::fs::write(&precious, "root's file\n").unwrap();
+    let vault = base.join("vault");
+    std::fs::create_dir(&vault).unwrap();
+    std::fs::set_permissions(&vault, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(vault.join("secret"), "root's secret\n").unwrap();
+    (h, precious, vault)
+}
+
+/// H1: the service user plants `.reload-pending` as a link to a root-owned file, then to a
+/// missing path; root's projection (with a reload command) used to write through it,
+/// truncating the file or creating the path. Now the marker is made and removed relative to
+/// the runtime directory, never through a link.
+#[test]
+fn a_planted_reload_marker_link_is_never_followed() {
+    let r = Repo::initialized();
+    renew(&r, &[]).ok();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let (h, precious, _) = nobody_host(&provider);
+    let marker = h.dir.join(".reload-pending");
+    crate::support::as_nobody(&format!("ln -s {} {}", precious.display(), marker.display())).ok();
+    let (code, doc) = h.project(&[]);
+    assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "root's file\n", "truncated through the link");
+    assert_eq!(h.reloads(), 1);
+    // A missing path (as /etc/nologin would be): never created.
+    let nologin = h.dir.parent().unwrap().join("nologin");
+    renew(&r, &["--service", "api"]).ok();
+    crate::support::as_nobody(&format!("ln -sf {} {}", nologin.display(), marker.display())).ok();
+    let (code, doc) = h.project(&[]);
+    assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
+    assert!(std::fs::symlink_metadata(&nologin).is_err(), "created through the link");
+    assert_eq!(h.reloads(), 2);
+    assert!(std::fs::symlink_metadata(&marker).is_err(), "the owed reload ran and was cleared");
+}
+
+/// H2: an unprivileged racer (inotify, as `nobody`) swaps each fresh `.gen-*` directory for
+/// a link to a root-owned directory between its creation and its use. Root used to chmod,
+/// chown and create files through the link; now everything goes through the descriptor of
+/// the directory it made. After 20 projections the root-owned directory is untouched.
+#[test]
+fn a_racer_swapping_the_new_generation_for_a_link_gets_nothing() {
+    use std::os::unix::fs::MetadataExt;
+    let r = Repo::initialized();
+    renew(&r, &[]).ok();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let (h, _, vault) = nobody_host(&provider);
+    const RACER: &str = r#"
+import ctypes, os, struct, sys
+d, target = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL("libc.so.6", use_errno=True)
+fd = libc.inotify_init()
+assert fd >= 0 and libc.inotify_add_watch(fd, d.encode(), 0x100) >= 0  # IN_CREATE
+print("ready", flush=True)
+planted, n = set(), 0
+while True:
+    buf, off = os.read(fd, 65536), 0
+    while off < len(buf):
+        _, _, _, size = struct.unpack_from("iIII", buf, off)
+        name = buf[off + 16 : off + 16 + size].rstrip(b"\0").decode()
+        off += 16 + size
+        if name.startswith(".gen-") and name not in planted:
+            planted.add(name)
+            try:
+                os.rename(os.path.join(d, name), os.path.join(d, "moved" + name))
+                os.symlink(target, os.path.join(d, name))
+                n += 1
+                print(n, flush=True)
+            except OSError:
+                pass
+"#;
+    /// Killed by PID however the test ends.
+    struct Racer(Child);
+    impl Drop for Racer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut racer = Racer(
+        Command::new(tool("setpriv").get_program())
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", RACER])
+            .arg(&h.dir)
+            .arg(&vault)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(racer.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let mode = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.mode() & 0o7777, m.uid(), m.gid())).unwrap();
+    let before = (mode(&vault), snapshot(&vault));
+    for _ in 0..20 {
+        // Forget the held set, so every run projects anew.
+        let _ = std::fs::remove_file(h.dir.join(".current"));
+        let _ = h.command(&[]).output().unwrap();
+    }
+    drop(racer);
+    let mut swaps = String::new();
+    std::io::Read::read_to_string(&mut out, &mut swaps).unwrap();
+    assert!(swaps.lines().count() > 0, "the racer never swapped a generation: the test proves nothing");
+    assert_eq!((mode(&vault), snapshot(&vault)), before, "root wrote into the racer's target");
+}
+
+/// L6: every duration is bounded at parse time: NaN, infinite, negative or over an hour is a
+/// usage error (exit 2) naming the option, never a panic (exit 101) or a forever wait.
+#[test]
+fn poll_interval_is_bounded_at_parse_time() {
+    let empty = tempfile::tempdir().unwrap();
+    let run = tempfile::Builder::new().tempdir_in("/dev/shm").unwrap();
+    for bad in ["nan", "NaN", "inf", "-inf", "-1", "3601", "1e300", "soon"] {
+        let o = Command::new("timeout")
+            .args(["-s", "KILL", "10"])
+            .arg(boot_bin())
+            .args(["project", "--service", "api", "--scope", "global", "--watch", "--runtime-dir"])
+            .arg(run.path())
+            .arg("--provider-dir")
+            .arg(empty.path())
+            .arg(format!("--poll-interval={bad}"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "--poll-interval {bad}: {stderr}");
+        assert!(stderr.contains("--poll-interval") && !stderr.contains("panicked"), "{bad}: {stderr}");
+    }
+}

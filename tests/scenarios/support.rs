@@ -257,3 +257,21 @@ pub fn openssl(args: &[&str], cwd: &Path) -> (bool, String) {
     s.push_str(&String::from_utf8_lossy(&out.stderr));
     (out.status.success(), s)
 }
+
+/// The unprivileged attacker of the hardening scenarios: `sh -c script` as `nobody`
+/// (uid/gid 65534, no supplementary groups), through util-linux's `setpriv`.
+pub fn as_nobody(script: &str) -> Run {
+    let out = tool("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", script])
+        .output()
+        .unwrap();
+    Run::from(out)
+}
+
+/// Lets `nobody` reach (not list) everything under a scratch directory and hands it `dir`:
+/// `base` becomes 0711 and `dir` is chowned to 65534:65534.
+pub fn hand_to_nobody(base: &Path, dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711)).unwrap();
+    std::os::unix::fs::chown(dir, Some(65534), Some(65534)).unwrap();
+}

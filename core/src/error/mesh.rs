@@ -99,7 +99,7 @@ pub enum MeshError {
         not_after: String,
     },
     /// A SPIFFE ID could not be parsed.
-    #[error("{id:?} is not an inforge SPIFFE ID (spiffe://<trust-domain>/<env>/<scope>/<service>)")]
+    #[error("{id:?} is not an inforge SPIFFE ID: spiffe://, the trust domain, then environment, scope and service")]
     BadSpiffeId {
         /// The rejected ID.
         id: String,

@@ -1,6 +1,7 @@
 //! The projection area's failures (moved out of `mesh::projection` so the error module depends on no area).
 
-use crate::error::remedy::{Coded, Remedy};
+use crate::error::remedy::{Coded, Op, Remedy, Step};
+use crate::remedy;
 
 /// Why a fetched set must not be projected.
 #[derive(Debug, thiserror::Error)]
@@ -71,12 +72,16 @@ impl Coded for ProjectionError {
     }
     fn remedy(&self) -> Remedy {
         match self {
-            ProjectionError::NotValidNow { .. } => {
-                "the provider holds an expired or future leaf: run `inforge pki renew <env>` from CI, and check this host's clock"
-                    .into()
-            }
-            _ => "the provider entry was not written whole by inforge: run `inforge pki renew <env>` from CI to rewrite it, and find what else writes to the provider"
-                .into(),
+            ProjectionError::NotValidNow { .. } => remedy![
+                "the provider holds an expired or future leaf: run `",
+                Step::new(Op::Renew),
+                "` from CI, and check this host's clock"
+            ],
+            _ => remedy![
+                "the provider entry was not written whole by inforge: run `",
+                Step::new(Op::Renew),
+                "` from CI to rewrite it, and find what else writes to the provider"
+            ],
         }
     }
 }

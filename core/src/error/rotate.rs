@@ -150,10 +150,10 @@ impl Coded for RotateError {
             RotateError::AlreadySwitched { pki, .. } => remedy![
                 "the next phase is ",
                 Step::new(Op::FinalizeRoot).pki(pki),
-                " once every host holds a switched chain (inforge pki status <env>)"
+                " once every host holds a switched chain (`inforge pki status` shows each set's chain phase)"
             ],
-            RotateError::SwitchTooEarly { .. } => remedy![
-                "wait until then so root-anchoring consumers take the bundle with both roots (inforge pki bundle <env> <pki> --roots), or pass ",
+            RotateError::SwitchTooEarly { pki, .. } => remedy![
+                format!("wait until then so root-anchoring consumers take the bundle with both roots (`inforge pki bundle` {pki} --roots), or pass "),
                 Opt::Force,
                 " if you know they all have it"
             ],

@@ -165,6 +165,21 @@ pub struct Project {
     pub regions: Vec<String>,
 }
 
+impl Project {
+    /// The PKIs the services name as their mesh (`pki:`), each once, in service order.
+    pub fn meshes(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in self.config.services.values() {
+            if let Some(p) = &s.pki {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Parses YAML with serde-saphyr, naming `file` in errors.
 pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
     serde_saphyr::from_str(text).map_err(|e| ConfigError::Yaml { file: file.to_string(), detail: e.to_string() })

@@ -168,7 +168,7 @@ impl fmt::Display for Listing {
         if self.pkis.is_empty() {
             return writeln!(
                 f,
-                "{}: no PKIs yet (add one with `inforge pki add {} <name> --topology two-tier`)",
+                "{}: no PKIs yet (add one with `inforge pki add {}`, its name and `--topology two-tier`)",
                 self.env, self.env
             );
         }
@@ -181,7 +181,7 @@ impl fmt::Display for Listing {
             if p.topology == "two-tier" && p.intermediates.is_empty() {
                 writeln!(
                     f,
-                    "  intermediates            none yet (`inforge pki intermediate {} {} <scope>`)",
+                    "  intermediates            none yet (`inforge pki intermediate {} {}` and `global` or a region)",
                     self.env, p.name
                 )?;
             }

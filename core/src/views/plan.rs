@@ -185,7 +185,7 @@ pub fn plan(
     let renew_step = |why: String| NextStep { who: "ci", what: format!("inforge pki renew {env}: {why}"), when: None };
     let hosts_step = NextStep {
         who: "hosts",
-        what: "re-project (daily timer, or at once: systemctl start <service>-renew.service / --watch units)".into(),
+        what: "re-project (daily timer, or at once: each service's renew unit, `systemctl start` on its `-renew.service`; --watch units do it themselves)".into(),
         when: None,
     };
     let check: Result<(), Error> = match what {
@@ -248,7 +248,7 @@ pub fn plan(
                 }
                 p.next.push(NextStep {
                     who: "hosts",
-                    what: "re-project at once: --watch units do within seconds; timer units need `systemctl start <service>-renew.service` fleet-wide".into(),
+                    what: "re-project at once: --watch units do within seconds; timer units need `systemctl start` on each service's `-renew.service`, fleet-wide".into(),
                     when: None,
                 });
             }

@@ -169,15 +169,16 @@ pub fn bundle(dir: &Path, a: BundleArgs) -> Result<(), CliError> {
 pub fn units(dir: &Path, a: UnitsArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let loaded = repo.load(&a.env)?;
-    let provider_dir = match (&a.provider_dir, &loaded.env.project.environment(&a.env)?.provider) {
-        (Some(p), _) => p.clone(),
-        (None, inforge_core::model::config::Provider::Dir { path }) => {
-            let joined = repo.root.join(path);
-            let abs = joined.canonicalize().or_else(|_| std::path::absolute(&joined)).unwrap_or(joined);
-            abs.display().to_string()
-        }
-        (None, _) => String::new(),
-    };
+    let provider_dir =
+        match (&a.provider_dir, &loaded.env.project.environment(&a.env).map_err(HostError::from)?.provider) {
+            (Some(p), _) => p.clone(),
+            (None, inforge_core::model::config::Provider::Dir { path }) => {
+                let joined = repo.root.join(path);
+                let abs = joined.canonicalize().or_else(|_| std::path::absolute(&joined)).unwrap_or(joined);
+                abs.display().to_string()
+            }
+            (None, _) => String::new(),
+        };
     let opts = inforge_core::mesh::units::UnitOptions {
         scope: a.scope.clone(),
         bootstrap_bin: a.bootstrap_bin.clone(),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use inforge_core::error::{Op, Step};
 use inforge_core::model::store::{store_path, Topology};
-use inforge_core::ops::{Added, Finalized, Initialized, Minted1, Recovered, RenewReport, RootRotated};
+use inforge_core::ops::{Added, Finalized, Initialized, IntermediateMinted, Recovered, RenewReport, RootRotated};
 use inforge_core::Wording;
 
 use crate::error::{CliError, CLI};
@@ -82,7 +82,7 @@ pub fn added(env: &str, r: &Added) {
     }
 }
 
-pub fn intermediate_minted(env: &str, r: &Minted1) {
+pub fn intermediate_minted(env: &str, r: &IntermediateMinted) {
     eprintln!(
         "minted intermediate {:?} for {:?}, signed by the cold root; its key is sealed to the CI recipient {}",
         r.scope.as_deref().unwrap_or(""),
@@ -92,7 +92,7 @@ pub fn intermediate_minted(env: &str, r: &Minted1) {
     eprintln!("commit {}", store_path(env));
 }
 
-pub fn intermediate_rotated(env: &str, r: &Minted1) {
+pub fn intermediate_rotated(env: &str, r: &IntermediateMinted) {
     let scope = r.scope.as_deref().unwrap_or("");
     eprintln!(
         "rotated the {scope:?} intermediate of {:?}: fresh key from the cold root (sealed to {}); the old one stays in its bundles",

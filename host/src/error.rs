@@ -73,6 +73,34 @@ impl From<inforge_core::Error> for HostError {
     }
 }
 
+/// Each area's error converts like the core's wrapper (core functions that belong to one area
+/// return that area's type).
+macro_rules! from_area {
+    ($($t:ident),*) => {$(
+        impl From<inforge_core::error::$t> for HostError {
+            fn from(e: inforge_core::error::$t) -> Self {
+                HostError::Core(e.into())
+            }
+        }
+    )*};
+}
+from_area!(
+    NameError,
+    ConfigError,
+    StoreError,
+    CustodyError,
+    KeyError,
+    CertError,
+    PkiError,
+    RotateError,
+    MeshError,
+    TimeError,
+    DurationError,
+    ProjectionError,
+    UnitsError,
+    InspectError
+);
+
 impl HostError {
     /// An IO failure.
     pub fn io(op: &'static str, path: &Path, source: std::io::Error) -> HostError {

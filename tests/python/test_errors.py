@@ -4,6 +4,7 @@ byte-identical."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -158,6 +159,8 @@ def test_bad_input_raises_and_changes_nothing(
     if case.hint_has:
         assert case.hint_has in e.hint, e.hint
     assert "INFORGE_SECRETS_KEY=…" not in e.hint and "--scope" not in e.hint and "-C " not in e.hint
+    # Remedies are rendered with real values, never a `<env>`-style placeholder.
+    assert not re.search(r"<[a-z-]+>", e.hint), e.hint
 
 
 def test_exception_hierarchy() -> None:

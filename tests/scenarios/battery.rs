@@ -172,6 +172,9 @@ fn every_broken_input_gets_a_clear_error_and_changes_nothing() {
             run.stderr
         );
         assert!(run.stderr.contains("  hint: "), "{}: no hint", c.name);
+        // Remedies are rendered with real values: never `<env>`, `<name>`, `<scope>`, ….
+        let hint = run.stderr.lines().filter(|l| l.starts_with("  hint: ")).collect::<Vec<_>>().join("\n");
+        assert!(!has_placeholder(&hint), "{}: a placeholder in the hint\n{hint}", c.name);
         assert!(!run.stderr.contains("panicked"), "{}: panic\n{}", c.name, run.stderr);
         assert!(!leaks_identity(&run.stderr) && !leaks_identity(&run.stdout), "{}: identity leaked", c.name);
         assert!(!run.stderr.contains("PRIVATE KEY"), "{}: key leaked", c.name);
@@ -183,6 +186,21 @@ fn every_broken_input_gets_a_clear_error_and_changes_nothing() {
         }
         assert!(snapshot(&r.dir) == originals, "{}: restore failed", c.name);
     }
+}
+
+/// A `<word>` the user would have to fill in (`<env>`, `<pki>`, `<mesh-name>`).
+fn has_placeholder(text: &str) -> bool {
+    text.split('<').skip(1).any(|rest| {
+        rest.split_once('>')
+            .is_some_and(|(w, _)| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+    })
+}
+
+/// The placeholder scan can fail: a negative control.
+#[test]
+fn the_placeholder_scan_catches_one() {
+    assert!(has_placeholder("run `inforge pki renew <env>`"));
+    assert!(!has_placeholder("run `inforge pki renew prd`; a < b > c"));
 }
 
 /// The secrets scan itself can fail: a negative control.

@@ -227,6 +227,24 @@ fn root_rotation_overlap_and_finalize() {
     assert!(run.stderr.contains("api/global") || run.stderr.contains("billing/global"), "{}", run.stderr);
     r.run(&["pki", "renew", "prd"]).ok();
     r.cmd(&["pki", "status", "prd"], &[]).ok();
+    // M1: a set the provider cannot read is never taken as switched. One bundle gets a byte
+    // that is not UTF-8: status reports that set (and keeps judging the others), and finalize
+    // is refused (it used to warn "time gate alone" and finalize).
+    let bundle = provider(&r).join("web/mtls/us-east-1/bundle.pem");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    bytes.push(0xff);
+    std::fs::write(&bundle, &bytes).unwrap();
+    let st = r.cmd(&["pki", "status", "prd", "--json"], &[]);
+    assert_ne!(st.code, 0);
+    assert!(st.stdout.contains("set-unreadable") && st.stdout.contains("\"service\": \"api\""), "{}", st.stdout);
+    let run = r.fails_unchanged(
+        &["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"],
+        Some(&op),
+        "fleet-not-switched",
+        "web/us-east-1",
+    );
+    assert!(!run.stderr.contains("time gate alone"), "{}", run.stderr);
+    r.run(&["pki", "renew", "prd"]).ok();
     r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"], &op).ok();
     let f = r.store_text();
     assert!(!f.contains("previousRoots") && !f.contains("rootOverlapStarted"), "{f}");

@@ -42,6 +42,8 @@ for (const name of readdirSync(dir).filter((n) => !n.startsWith(".")).sort()) {
   // (operations stay inforge CLI command lines for every frontend).
   wasm.forEach((d, i) => {
     assert.ok(!/INFORGE_NOW/.test(d.hint), `${name}: ${d.hint}`);
+    // Remedies are rendered with real values in every frontend: no `<env>`-style placeholder.
+    assert.ok(!/<[a-z-]+>/.test(d.hint) && !/<[a-z-]+>/.test(cli[i].hint), `${name}: a placeholder in ${d.hint} / ${cli[i].hint}`);
     if (/INFORGE_NOW/.test(cli[i].hint)) assert.match(d.hint, /the `now` input/);
   });
   console.log(`ok corpus ${name}: ${cli.length} diagnostic(s) [${[...codes].join(", ")}] identical`);

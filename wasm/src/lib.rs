@@ -50,7 +50,8 @@ fn js_error(code: &str, message: &str, hint: &str) -> JsValue {
     e.into()
 }
 
-fn to_js(e: inforge_core::Error) -> JsValue {
+fn to_js(e: impl Into<inforge_core::Error>) -> JsValue {
+    let e: inforge_core::Error = e.into();
     js_error(e.code(), &e.to_string(), &e.remedy().render(&Js))
 }
 

@@ -48,12 +48,7 @@ pub struct Cert {
 
 impl Cert {
     /// Parses one PEM certificate; `location` names it in errors.
-    pub fn from_pem(pem: &str, location: &str) -> Result<Cert, crate::Error> {
-        Ok(Self::from_pem_area(pem, location)?)
-    }
-
-    /// [`from_pem`] with the area's own error type.
-    pub(crate) fn from_pem_area(pem: &str, location: &str) -> Result<Cert, CertError> {
+    pub fn from_pem(pem: &str, location: &str) -> Result<Cert, CertError> {
         let err = |reason: String| CertError::Parse { location: location.to_string(), reason };
         let inner = Certificate::from_pem(pem.trim().as_bytes()).map_err(|e| err(e.to_string()))?;
         let der = inner.to_der().map_err(|e| err(e.to_string()))?;
@@ -61,12 +56,7 @@ impl Cert {
     }
 
     /// Parses one DER certificate.
-    pub fn from_der(der: &[u8], location: &str) -> Result<Cert, crate::Error> {
-        Ok(Self::from_der_area(der, location)?)
-    }
-
-    /// [`from_der`] with the area's own error type.
-    pub(crate) fn from_der_area(der: &[u8], location: &str) -> Result<Cert, CertError> {
+    pub fn from_der(der: &[u8], location: &str) -> Result<Cert, CertError> {
         let inner = Certificate::from_der(der)
             .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
         Ok(Cert { inner, der: der.to_vec() })
@@ -242,12 +232,7 @@ impl Cert {
 
     /// Verifies this certificate's signature with `issuer`'s public key (and that the issuer
     /// name matches). Uses RustCrypto verifiers; tests cross-check with webpki and openssl.
-    pub fn verify_signed_by(&self, issuer: &Cert, location: &str) -> Result<(), crate::Error> {
-        Ok(self.verify_signed_by_area(issuer, location)?)
-    }
-
-    /// [`verify_signed_by`] with the area's own error type.
-    pub(crate) fn verify_signed_by_area(&self, issuer: &Cert, location: &str) -> Result<(), CertError> {
+    pub fn verify_signed_by(&self, issuer: &Cert, location: &str) -> Result<(), CertError> {
         let bad = || CertError::BadSignature { location: location.to_string(), issuer: issuer.subject() };
         if self.inner.tbs_certificate.issuer != issuer.inner.tbs_certificate.subject {
             return Err(bad());
@@ -293,12 +278,7 @@ impl Cert {
 }
 
 /// Splits a PEM bundle into certificates.
-pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, crate::Error> {
-    Ok(parse_bundle_area(pem, location)?)
-}
-
-/// [`parse_bundle`] with the area's own error type.
-pub(crate) fn parse_bundle_area(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
+pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
     let certs = Certificate::load_pem_chain(pem.as_bytes())
         .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
     certs

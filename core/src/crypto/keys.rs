@@ -231,12 +231,7 @@ impl PrivateKey {
     }
 
     /// Parses a PKCS#8 PEM private key; `location` names it in errors.
-    pub fn from_pkcs8_pem(pem: &str, location: &str) -> Result<PrivateKey, crate::Error> {
-        Ok(Self::from_pkcs8_pem_area(pem, location)?)
-    }
-
-    /// [`from_pkcs8_pem`] with the area's own error type.
-    pub(crate) fn from_pkcs8_pem_area(pem: &str, location: &str) -> Result<PrivateKey, KeyError> {
+    pub fn from_pkcs8_pem(pem: &str, location: &str) -> Result<PrivateKey, KeyError> {
         let inner = if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
             Inner::P256(k)
         } else if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_pem(pem) {

@@ -105,7 +105,7 @@ pub fn issue_root(
     p.not_before = now - BACKDATE;
     p.not_after = now + Duration::days(ROOT_DAYS);
     let c = p.self_signed(key).map_err(issue_err("root"))?;
-    Cert::from_der(c.der(), "new root")
+    Ok(Cert::from_der(c.der(), "new root")?)
 }
 
 /// Issues (or re-signs, when `key` is an existing intermediate's public key) a scope's
@@ -149,7 +149,7 @@ pub fn issue_leaf(
     rng: &mut impl CryptoRngCore,
 ) -> Result<Cert, crate::Error> {
     let leaf = issue_leaf_der(spec, key, issuer, now, rng)?;
-    Cert::from_der(&leaf.der, "leaf")
+    Ok(Cert::from_der(&leaf.der, "leaf")?)
 }
 
 /// A leaf as issued: its DER and the fields reports need, known from what was signed, so a
@@ -205,7 +205,7 @@ fn sign_with(
 ) -> Result<Cert, crate::Error> {
     let iss = issuer_of(issuer.0, issuer.1, what)?;
     let c = params.signed_by(key, &iss).map_err(issue_err(what))?;
-    Cert::from_der(c.der(), what)
+    Ok(Cert::from_der(c.der(), what)?)
 }
 
 /// Rebuilds an rcgen issuer from a CA certificate: its exact subject name (so the child's

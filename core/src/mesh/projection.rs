@@ -12,7 +12,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::crypto::cert::{parse_bundle_area, Cert};
+use crate::crypto::cert::{parse_bundle, Cert};
 use crate::crypto::keys::PrivateKey;
 use crate::error::ProjectionError;
 use crate::mesh::{peer_identity, SpiffeId};
@@ -58,22 +58,18 @@ pub struct Projected {
 
 /// Checks a fetched set before it may be projected for `service` in `scope` at `now`.
 pub fn verify_set(service: &str, scope: &str, set: &SetTexts, now: OffsetDateTime) -> Result<Projected, Error> {
-    Ok(verify_set_area(service, scope, set, now)?)
+    Ok(verify_whole(service, scope, set, now)?)
 }
 
-fn verify_set_area(
-    service: &str,
-    scope: &str,
-    set: &SetTexts,
-    now: OffsetDateTime,
-) -> Result<Projected, ProjectionError> {
+/// The checks, typed as the projection area's own failure.
+fn verify_whole(service: &str, scope: &str, set: &SetTexts, now: OffsetDateTime) -> Result<Projected, ProjectionError> {
     let malformed = |file: &'static str, detail: String| ProjectionError::Malformed {
         service: service.into(),
         scope: scope.into(),
         file,
         detail,
     };
-    let chain = parse_bundle_area(&set.cert, "cert.pem").map_err(|e| malformed("cert.pem", e.to_string()))?;
+    let chain = parse_bundle(&set.cert, "cert.pem").map_err(|e| malformed("cert.pem", e.to_string()))?;
     let Some(leaf) = chain.first() else {
         return Err(malformed("cert.pem", "no certificate".into()));
     };
@@ -95,16 +91,16 @@ fn verify_set_area(
     if id.service != service || id.scope != scope {
         return Err(wrong(id.to_string()));
     }
-    let bundle = parse_bundle_area(&set.bundle, "bundle.pem").map_err(|e| malformed("bundle.pem", e.to_string()))?;
+    let bundle = parse_bundle(&set.bundle, "bundle.pem").map_err(|e| malformed("bundle.pem", e.to_string()))?;
     if bundle.is_empty() {
         return Err(malformed("bundle.pem", "no certificate".into()));
     }
     let issuer: &Cert = bundle
         .iter()
-        .find(|b| leaf.verify_signed_by_area(b, "cert.pem").is_ok())
+        .find(|b| leaf.verify_signed_by(b, "cert.pem").is_ok())
         .ok_or_else(|| ProjectionError::Untrusted { service: service.into(), scope: scope.into() })?;
     // The chain a peer is shown must work too: cert.pem's next certificate issued the leaf.
-    if leaf.verify_signed_by_area(&chain[1], "cert.pem").is_err() {
+    if leaf.verify_signed_by(&chain[1], "cert.pem").is_err() {
         return Err(malformed("cert.pem", "the second certificate did not issue the leaf".into()));
     }
     for c in [leaf, issuer] {

@@ -65,11 +65,7 @@ impl Provider {
     /// The rules serde cannot express (SPEC §6): etcd endpoints are `http(s)://` URLs, TLS
     /// endpoints name a CA, a client certificate comes with its key, and the prefix is an
     /// absolute key path. `env` names the environment in the error.
-    pub fn check(&self, env: &str) -> Result<(), crate::Error> {
-        Ok(self.check_area(env)?)
-    }
-
-    pub(crate) fn check_area(&self, env: &str) -> Result<(), ConfigError> {
+    pub fn check(&self, env: &str) -> Result<(), ConfigError> {
         let Provider::Etcd { endpoints, prefix, ca_file, cert_file, key_file } = self else {
             return Ok(());
         };
@@ -187,13 +183,8 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(file: &str, text: &str)
 
 impl Project {
     /// Parses `inforge.yaml` and (if present) `regions.yaml`, checking every name.
-    pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, crate::Error> {
-        Ok(Self::parse_area(inforge_yaml, regions_yaml)?)
-    }
-
-    /// [`parse`] with the area's own error type.
-    pub(crate) fn parse_area(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
-        let p = Self::parse_schema_area(inforge_yaml, regions_yaml)?;
+    pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+        let p = Self::parse_schema(inforge_yaml, regions_yaml)?;
         if let Some((file, source)) = p.name_problems().into_iter().next() {
             return Err(ConfigError::Name { file, source });
         }
@@ -202,12 +193,7 @@ impl Project {
 
     /// Parses the schema only (unknown fields are still errors) and leaves naming rules to
     /// [`Project::name_problems`], so `validate` can report every bad name at once.
-    pub fn parse_schema(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, crate::Error> {
-        Ok(Self::parse_schema_area(inforge_yaml, regions_yaml)?)
-    }
-
-    /// [`parse_schema`] with the area's own error type.
-    pub(crate) fn parse_schema_area(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+    pub fn parse_schema(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
         let config: ProjectConfig = parse_yaml("inforge.yaml", inforge_yaml)?;
         let regions = match regions_yaml {
             Some(t) => parse_yaml::<RegionsFile>("regions.yaml", t)?.regions,
@@ -225,27 +211,27 @@ impl Project {
             }
         };
         let config = &self.config;
-        check("inforge.yaml", crate::model::names::check_trust_domain_area("baseDomain", &config.base_domain));
+        check("inforge.yaml", crate::model::names::check_trust_domain("baseDomain", &config.base_domain));
         for env in config.environments.keys() {
-            check("inforge.yaml", crate::model::names::check_segment_area("environment name", env));
+            check("inforge.yaml", crate::model::names::check_segment("environment name", env));
         }
         for (svc, s) in &config.services {
-            check("inforge.yaml", crate::model::names::check_segment_area("service name", svc));
+            check("inforge.yaml", crate::model::names::check_segment("service name", svc));
             if let Some(p) = &s.pki {
-                check("inforge.yaml", crate::model::names::check_segment_area(&format!("services.{svc}.pki"), p));
+                check("inforge.yaml", crate::model::names::check_segment(&format!("services.{svc}.pki"), p));
             }
             for r in s.regions.iter().flatten() {
-                check("inforge.yaml", crate::model::names::check_segment_area(&format!("services.{svc}.regions"), r));
+                check("inforge.yaml", crate::model::names::check_segment(&format!("services.{svc}.regions"), r));
             }
             for d in &s.dns_names {
-                check("inforge.yaml", crate::model::names::check_dns_name_area(&format!("services.{svc}.dnsNames"), d));
+                check("inforge.yaml", crate::model::names::check_dns_name(&format!("services.{svc}.dnsNames"), d));
             }
         }
         for (i, r) in self.regions.iter().enumerate() {
             if self.regions[..i].contains(r) {
                 check("regions.yaml", Err(NameError::Duplicate { field: "regions".into(), value: r.clone() }));
             }
-            check("regions.yaml", crate::model::names::check_segment_area("region", r));
+            check("regions.yaml", crate::model::names::check_segment("region", r));
             if r == "global" {
                 check("regions.yaml", Err(NameError::Reserved { field: "region".into(), value: r.clone() }));
             }
@@ -254,12 +240,7 @@ impl Project {
     }
 
     /// The environment's config, or an error naming it.
-    pub fn environment(&self, env: &str) -> Result<&Environment, crate::Error> {
-        Ok(self.environment_area(env)?)
-    }
-
-    /// [`environment`] with the area's own error type.
-    pub(crate) fn environment_area(&self, env: &str) -> Result<&Environment, ConfigError> {
+    pub fn environment(&self, env: &str) -> Result<&Environment, ConfigError> {
         self.config.environments.get(env).ok_or_else(|| ConfigError::UnknownEnvironment { env: env.to_string() })
     }
 

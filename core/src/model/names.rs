@@ -6,12 +6,7 @@
 use crate::error::NameError;
 
 /// Checks a SPIFFE path segment: `[A-Za-z0-9._-]+`, not `.` or `..`.
-pub fn check_segment(field: &str, value: &str) -> Result<(), crate::Error> {
-    Ok(check_segment_area(field, value)?)
-}
-
-/// [`check_segment`] with the area's own error type.
-pub(crate) fn check_segment_area(field: &str, value: &str) -> Result<(), NameError> {
+pub fn check_segment(field: &str, value: &str) -> Result<(), NameError> {
     // Names become path components (`<service>/mtls/.<scope>@<generation>`); 128 keeps every
     // component well under the 255-byte filesystem limit, so renew can always write them.
     let ok = !value.is_empty()
@@ -30,12 +25,7 @@ pub(crate) fn check_segment_area(field: &str, value: &str) -> Result<(), NameErr
 pub const MAX_SEGMENT: usize = 128;
 
 /// Checks a SPIFFE trust domain: `[a-z0-9._-]+`.
-pub fn check_trust_domain(field: &str, value: &str) -> Result<(), crate::Error> {
-    Ok(check_trust_domain_area(field, value)?)
-}
-
-/// [`check_trust_domain`] with the area's own error type.
-pub(crate) fn check_trust_domain_area(field: &str, value: &str) -> Result<(), NameError> {
+pub fn check_trust_domain(field: &str, value: &str) -> Result<(), NameError> {
     let ok = !value.is_empty()
         && value != "."
         && value != ".."
@@ -49,12 +39,7 @@ pub(crate) fn check_trust_domain_area(field: &str, value: &str) -> Result<(), Na
 
 /// Checks a DNS name for a leaf's DNS SANs (RFC 1123 labels; a leading `*.` wildcard is not
 /// allowed: mesh leaves name exact services).
-pub fn check_dns_name(field: &str, value: &str) -> Result<(), crate::Error> {
-    Ok(check_dns_name_area(field, value)?)
-}
-
-/// [`check_dns_name`] with the area's own error type.
-pub(crate) fn check_dns_name_area(field: &str, value: &str) -> Result<(), NameError> {
+pub fn check_dns_name(field: &str, value: &str) -> Result<(), NameError> {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63

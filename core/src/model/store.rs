@@ -167,12 +167,7 @@ impl Store {
     }
 
     /// Parses and checks a store; `file` names it in errors.
-    pub fn parse(file: &str, text: &str) -> Result<Store, crate::Error> {
-        Ok(Self::parse_area(file, text)?)
-    }
-
-    /// [`parse`] with the area's own error type.
-    pub(crate) fn parse_area(file: &str, text: &str) -> Result<Store, StoreError> {
+    pub fn parse(file: &str, text: &str) -> Result<Store, StoreError> {
         // Read the version first, leniently, so a newer store says "upgrade" rather than
         // failing on the fields it added.
         #[derive(Deserialize)]

@@ -308,7 +308,7 @@ pub fn project_or_implied(
     env: &str,
 ) -> Result<Project, Error> {
     match inforge_yaml {
-        Some(c) => Project::parse(c, regions_yaml),
+        Some(c) => Ok(Project::parse(c, regions_yaml)?),
         None => implied_project(store, regions_yaml, env),
     }
 }
@@ -925,7 +925,7 @@ mod tests {
     #[test]
     fn leaf_checks_against_the_scope_bundle() {
         let (store, project, _, ci) = fixture();
-        let targets = mesh::plan(&project, &store, "prd", &mesh::Filter::default()).unwrap();
+        let targets = mesh::targets(&project, &store, "prd", &mesh::Filter::default()).unwrap();
         let issuers = mesh::open_issuers(&store, &project, "prd", &targets, &ci, now()).unwrap();
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
         let web = targets.iter().find(|t| t.service == "web" && t.scope == "us-east-1").unwrap();

@@ -196,7 +196,7 @@ pub fn plan(
             };
             p.needs = Some(Custodian::Ci);
             let filter = Filter { service: service.as_deref(), pki: Some(name), scopes: None };
-            let targets = crate::mesh::plan(project, store, env, &filter);
+            let targets = crate::mesh::targets(project, store, env, &filter);
             match targets {
                 Ok(targets) => {
                     for t in targets {
@@ -239,7 +239,7 @@ pub fn plan(
                 p.bundles = carriers(project, &scopes, scope);
                 p.chains = vec![scope.clone()];
                 let filter = Filter { service: None, pki: Some(name), scopes: None };
-                for t in crate::mesh::plan(project, store, env, &filter)? {
+                for t in crate::mesh::targets(project, store, env, &filter)? {
                     if &t.scope == scope {
                         p.provider.push(ProviderChange { service: t.service, scope: t.scope, what: "set" });
                     } else if p.bundles.contains(&t.scope) {

@@ -282,15 +282,16 @@ fn check_config(out: &mut Out, project: &Project, store: Option<&Store>, env: &s
     for (file, e) in project.name_problems() {
         out.err(e.code(), &file, "(names)", e.to_string(), e.remedy());
     }
-    if let Err(e) =
-        crate::model::names::check_segment("environment", env).and_then(|_| project.environment(env).map(|_| ()))
-    {
+    let declared = crate::model::names::check_segment("environment", env)
+        .map_err(crate::Error::from)
+        .and_then(|()| project.environment(env).map(|_| ()).map_err(crate::Error::from));
+    if let Err(e) = declared {
         out.error("inforge.yaml", "environments", &e);
         return false;
     }
     if let Ok(environment) = project.environment(env) {
         if let Err(e) = environment.provider.check(env) {
-            out.error("inforge.yaml", &format!("environments.{env}.provider"), &e);
+            out.error("inforge.yaml", &format!("environments.{env}.provider"), &e.into());
         }
     }
     for d in crate::mesh::readiness(project, store, env, &crate::mesh::Filter::default()) {

@@ -1,0 +1,234 @@
+//! In-process tests of the operations layer, through the same calls the frontends make, with
+//! a seeded RNG and fixed times (the test kit below). The scenarios in `tests/scenarios/` run
+//! the same flows through the binary and check them with openssl, age and rustls; these run in
+//! milliseconds and reach the decisions directly.
+
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::crypto::custody::tests::TestSealer;
+use crate::crypto::custody::{Custodian, Identity};
+use crate::crypto::effects::Effects;
+use crate::crypto::keys::Algorithm;
+use crate::mesh::projection::SetTexts;
+use crate::mesh::LeafTarget;
+use crate::model::store::Topology;
+use crate::pki::tiers::RootPhase;
+use crate::views::plan::Planned;
+use crate::views::status::Fetched;
+use crate::Coded;
+
+const CONFIG: &str = include_str!("../../../examples/infra/inforge.yaml");
+const REGIONS: &str = include_str!("../../../examples/infra/regions.yaml");
+const MESH: &str = "wardnet-mesh";
+
+/// The test kit: the example repo's config, one environment, both custodians' identities
+/// (held as text so the keyring can hand out a fresh `Identity` each time), a seeded RNG and
+/// a clock the test moves.
+struct Kit {
+    env: Env,
+    ci: String,
+    root: String,
+    rng: ChaCha20Rng,
+    sealer: TestSealer,
+    now: OffsetDateTime,
+}
+
+/// The effects an operation that creates keys takes, from the kit's fields (so the kit's
+/// environment and identities stay borrowable beside them).
+macro_rules! fx {
+    ($kit:expr) => {
+        &mut Effects { now: $kit.now, rng: &mut $kit.rng, sealer: &mut $kit.sealer }
+    };
+}
+
+/// Both identities (an operator workstation that also holds CI's, as in the tests' repos).
+macro_rules! both {
+    ($kit:expr) => {
+        &mut Ring { ci: Some(&$kit.ci), root: Some(&$kit.root) }
+    };
+}
+
+/// The keyring a frontend would build: both identities, or only the one a posture has.
+struct Ring<'a> {
+    ci: Option<&'a str>,
+    root: Option<&'a str>,
+}
+
+impl Keyring for Ring<'_> {
+    fn identity(&mut self, c: Custodian) -> Result<Identity, Error> {
+        let text = match c {
+            Custodian::Ci => self.ci,
+            Custodian::OfflineRoot => self.root,
+        };
+        Identity::parse(c, "test keyring", text)
+    }
+}
+
+impl Kit {
+    /// A store with the two-tier mesh and an intermediate for `global` and each region.
+    fn mesh() -> Kit {
+        let files = RepoFiles { inforge_yaml: CONFIG, regions_yaml: Some(REGIONS), store: None, secret_store: None };
+        let env = Env::load(&files, "prd").unwrap();
+        let ci = crate::crypto::custody::tests::identity(Custodian::Ci).reveal().to_string();
+        let root = crate::crypto::custody::tests::identity(Custodian::OfflineRoot);
+        let mut kit = Kit {
+            env,
+            ci,
+            root: root.reveal().to_string(),
+            rng: ChaCha20Rng::seed_from_u64(7),
+            sealer: TestSealer,
+            now: OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap(),
+        };
+        let init = init(&kit.env, None, &mut Ring { ci: Some(&kit.ci), root: None }, &root).unwrap();
+        kit.env.store = Some(init.store);
+        let added = add(&kit.env, MESH, Topology::TwoTier, Algorithm::EcdsaP256, fx!(kit)).unwrap();
+        kit.env.store = Some(added.store);
+        for scope in ["global", "us-east-1", "eu-west-1"] {
+            let minted = intermediate(&kit.env, MESH, scope, both!(kit), fx!(kit)).unwrap();
+            kit.env.store = Some(minted.store);
+        }
+        kit
+    }
+
+    fn offline(&self) -> Ring<'_> {
+        Ring { ci: None, root: Some(&self.root) }
+    }
+
+    fn ci_only(&self) -> Ring<'_> {
+        Ring { ci: Some(&self.ci), root: None }
+    }
+
+    /// Every set a renew would write now, as the provider would hand them back.
+    fn renewed(&mut self) -> Vec<(LeafTarget, Fetched)> {
+        let plan =
+            renew(&self.env, &RenewRequest::default(), &mut Ring { ci: Some(&self.ci), root: None }, self.now).unwrap();
+        plan.mint_all(&mut self.rng)
+            .unwrap()
+            .into_iter()
+            .map(|m| {
+                let set =
+                    SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
+                (m.target, Fetched::Held(set))
+            })
+            .collect()
+    }
+
+    fn later(&mut self, days: i64) {
+        self.now += Duration::days(days);
+    }
+}
+
+#[test]
+fn renew_mints_one_verified_leaf_per_service_and_scope_and_asks_only_ci() {
+    let mut kit = Kit::mesh();
+    // The offline identity alone cannot renew: renew asks for the CI identity only.
+    let refused = renew(&kit.env, &RenewRequest::default(), &mut kit.offline(), kit.now).unwrap_err();
+    assert_eq!(refused.code(), "identity-missing");
+    let sets = kit.renewed();
+    let names: Vec<String> = sets.iter().map(|(t, _)| format!("{}/{}", t.service, t.scope)).collect();
+    assert_eq!(names, ["api/global", "billing/global", "web/us-east-1", "web/eu-west-1", "worker/us-east-1"]);
+    let report = status(&kit.env, &sets, kit.now, Duration::days(30)).unwrap();
+    assert!(report.ok, "{:?}", report.sets.iter().map(|s| &s.problems).collect::<Vec<_>>());
+    assert!(report.sets.iter().all(|s| s.chain_phase == Some(RootPhase::Stable) && s.days_left == Some(90)));
+    // Within a 91-day horizon every leaf is expiring.
+    let tight = status(&kit.env, &sets, kit.now, Duration::days(91)).unwrap();
+    assert_eq!(tight.problem_sets, 5);
+    assert!(tight.sets.iter().all(|s| s.problems.iter().any(|p| p.code == "leaf-expiring")));
+}
+
+#[test]
+fn status_reports_missing_and_unreadable_sets_and_keeps_judging_the_rest() {
+    let mut kit = Kit::mesh();
+    let mut sets = kit.renewed();
+    sets[0].1 = Fetched::Missing;
+    sets[1].1 = Fetched::Unreadable("file-not-utf8: bundle.pem is not UTF-8".into());
+    let report = status(&kit.env, &sets, kit.now, Duration::ZERO).unwrap();
+    assert_eq!(report.problem_sets, 2);
+    assert_eq!(report.sets[0].problems[0].code, "set-missing");
+    assert_eq!(report.sets[1].problems[0].code, "set-unreadable");
+    assert!(report.sets[1].present);
+    assert!(report.sets[2..].iter().all(|s| s.problems.is_empty()));
+}
+
+#[test]
+fn an_intermediate_roll_keeps_the_old_one_in_its_scope_bundle() {
+    let mut kit = Kit::mesh();
+    let before =
+        crate::mesh::scope_bundle(kit.env.store().unwrap(), &kit.env.project, "prd", MESH, "us-east-1").unwrap().len();
+    let rolled = rotate_intermediate(&kit.env, MESH, "us-east-1", both!(kit), fx!(kit)).unwrap();
+    kit.env.store = Some(rolled.store);
+    let after =
+        crate::mesh::scope_bundle(kit.env.store().unwrap(), &kit.env.project, "prd", MESH, "us-east-1").unwrap();
+    assert_eq!(after.len(), before + 1, "the previous us-east-1 intermediate stays trusted until it expires");
+    // Leaves minted after the roll come from the new intermediate and verify.
+    let sets = kit.renewed();
+    assert!(status(&kit.env, &sets, kit.now, Duration::ZERO).unwrap().ok);
+}
+
+#[test]
+fn a_root_rotation_goes_through_its_three_phases_and_the_fleet_gate() {
+    let mut kit = Kit::mesh();
+    let before_rotation = kit.renewed();
+    let rotated = rotate_root(&kit.env, MESH, None, &mut Ring { ci: None, root: Some(&kit.root) }, fx!(kit)).unwrap();
+    kit.env.store = Some(rotated.store);
+    // The switch waits for the overlap's minimum (30 days by default).
+    let early = switch_root(&kit.env, MESH, false, kit.now).unwrap_err();
+    assert_eq!(early.code(), "switch-too-early");
+    let plan = plan(&kit.env, MESH, &Planned::Finalize { force: false }, kit.now, &crate::error::Plain).unwrap();
+    assert!(plan.refused.is_some(), "finalize is refused before the switch");
+    kit.later(31);
+    let switched = switch_root(&kit.env, MESH, false, kit.now).unwrap();
+    kit.env.store = Some(switched.store);
+    kit.later(8);
+    check_finalize(&kit.env, MESH, false, kit.now).unwrap();
+    // The fleet gate: sets written before the switch are refused, and so is a provider that
+    // cannot be read at all; a missing or unreadable set is never taken as switched.
+    let targets = fleet_targets(&kit.env, MESH, false).unwrap().unwrap();
+    assert_eq!(targets.len(), 5);
+    let stale = check_fleet(&kit.env, MESH, Ok(&before_rotation), kit.now).unwrap_err();
+    assert_eq!(stale.code(), "fleet-not-switched");
+    let blind = check_fleet(&kit.env, MESH, Err("provider-unreachable: etcd is down".into()), kit.now).unwrap_err();
+    assert_eq!(blind.code(), "fleet-unknown");
+    assert!(blind.to_string().contains("etcd is down"));
+    let mut fresh = kit.renewed();
+    check_fleet(&kit.env, MESH, Ok(&fresh), kit.now).unwrap();
+    fresh[3].1 = Fetched::Unreadable("a FIFO".into());
+    assert_eq!(check_fleet(&kit.env, MESH, Ok(&fresh), kit.now).unwrap_err().code(), "fleet-not-switched");
+    fresh[3].1 = Fetched::Missing;
+    assert_eq!(check_fleet(&kit.env, MESH, Ok(&fresh), kit.now).unwrap_err().code(), "fleet-not-switched");
+    // --force skips the fleet check; finalize needs the offline identity, never CI's.
+    assert!(fleet_targets(&kit.env, MESH, true).unwrap().is_none());
+    let no_root = finalize_root(&kit.env, MESH, false, &mut kit.ci_only(), kit.now).unwrap_err();
+    assert_eq!(no_root.code(), "identity-missing");
+    let done = finalize_root(&kit.env, MESH, false, &mut kit.offline(), kit.now).unwrap();
+    kit.env.store = Some(done.store);
+    assert!(kit.env.store().unwrap().pkis[MESH].previous_roots.is_empty());
+    let after = kit.renewed();
+    assert!(status(&kit.env, &after, kit.now, Duration::ZERO).unwrap().ok);
+}
+
+#[test]
+fn recovery_revokes_the_intermediate_and_remints_only_its_scope() {
+    let mut kit = Kit::mesh();
+    let before = kit.renewed();
+    let (recovered, recovery) = recover_intermediate(&kit.env, MESH, "eu-west-1", both!(kit), fx!(kit)).unwrap();
+    kit.env.store = Some(recovered.store);
+    let scopes: Vec<&str> = recovery.plan.targets.iter().map(|t| t.scope.as_str()).collect();
+    assert_eq!(scopes, ["eu-west-1"]);
+    // The old eu-west-1 leaf now names a revoked issuer; the others are untouched.
+    let report = status(&kit.env, &before, kit.now, Duration::ZERO).unwrap();
+    let eu = report.sets.iter().find(|s| s.scope == "eu-west-1").unwrap();
+    assert!(eu.problems.iter().any(|p| p.code.contains("revoked")), "{:?}", eu.problems);
+    // Regional sets elsewhere are untouched; `global` trusts every region, so its bundles are
+    // stale until the recovery's bundle refresh rewrites them (which it lists).
+    for s in report.sets.iter().filter(|s| s.scope != "eu-west-1") {
+        let codes: Vec<&str> = s.problems.iter().map(|p| p.code).collect();
+        let expected: &[&str] = if s.scope == "global" { &["bundle-stale"] } else { &[] };
+        assert_eq!(codes, expected, "{}/{}", s.service, s.scope);
+    }
+    let refreshed: Vec<&str> = recovery.bundles.iter().map(|b| b.scope.as_str()).collect();
+    assert!(refreshed.contains(&"global") && !refreshed.contains(&"eu-west-1"), "{refreshed:?}");
+}

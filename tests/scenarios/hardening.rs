@@ -687,3 +687,34 @@ fn snapshot_no_fifo(dir: &Path) -> Vec<(PathBuf, u32, u32, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// M3: an identity pasted where a recipient belongs (`--recipient`, the secret store's
+/// `recipient:`, the store's `rootRecipient:`) is a secret: it never reaches stderr or
+/// validate's JSON and SARIF, and the refused init writes no store.
+#[test]
+fn an_identity_given_as_a_recipient_is_never_printed() {
+    let r = Repo::new();
+    let run = r.cmd(&["pki", "init", "prd", "--recipient", &r.ci], &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("error[recipient-invalid]") && run.stderr.contains("not shown"), "{}", run.stderr);
+    assert!(!leaks_identity(&run.stderr) && !leaks_identity(&run.stdout), "{}", run.stderr);
+    assert!(!r.dir.join("resources/prd/pki.enc.yaml").exists(), "the refused init left a store");
+    // The identity in the secret store's `recipient:`.
+    std::fs::write(r.dir.join("resources/prd/secrets.enc.yaml"), format!("recipient: {}\nsecrets: {{}}\n", r.ci))
+        .unwrap();
+    let run = r.cmd(&["pki", "init", "prd"], &[]);
+    assert!(run.stderr.contains("recipient-invalid") && !leaks_identity(&run.stderr), "{}", run.stderr);
+    // The identity as the store's rootRecipient: validate reports it in every format, unshown.
+    let mut r = Repo::initialized();
+    let store = r.store_text();
+    let root_recipient =
+        store.lines().find_map(|l| l.strip_prefix("rootRecipient: ")).unwrap().trim_matches('"').to_string();
+    std::fs::write(r.dir.join("resources/prd/pki.enc.yaml"), store.replace(&root_recipient, &r.ci)).unwrap();
+    r.now = None;
+    for format in ["text", "json", "sarif"] {
+        let run = r.cmd(&["validate", "prd", "--format", format], &[]);
+        assert_eq!(run.code, 1, "{format}");
+        assert!(run.stdout.contains("not shown"), "{format}: {}", run.stdout);
+        assert!(!leaks_identity(&run.stdout) && !leaks_identity(&run.stderr), "{format}: {}", run.stdout);
+    }
+}

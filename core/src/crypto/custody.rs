@@ -101,11 +101,14 @@ impl Identity {
 
 /// Parses and normalises an age X25519 recipient; `field` names it in errors.
 pub fn parse_recipient(field: &str, value: &str) -> Result<String, crate::Error> {
-    value
-        .trim()
-        .parse::<age::x25519::Recipient>()
-        .map(|r| r.to_string())
-        .map_err(|_| CustodyError::RecipientInvalid { field: field.to_string(), value: value.to_string() }.into())
+    value.trim().parse::<age::x25519::Recipient>().map(|r| r.to_string()).map_err(|_| {
+        // An identity pasted where a recipient belongs is a secret: never echo it (bech32 is
+        // case-insensitive, and a plugin identity is a secret too).
+        let upper = value.to_ascii_uppercase();
+        let secret = upper.contains("AGE-SECRET-KEY-") || upper.contains("AGE-PLUGIN-");
+        let value = if secret { String::new() } else { value.to_string() };
+        CustodyError::RecipientInvalid { field: field.to_string(), value, secret }.into()
+    })
 }
 
 /// Whether two recipient strings name the same key. bech32 is case-insensitive, so a
@@ -176,6 +179,21 @@ pub(crate) mod tests {
         let text = format!("# created: now\n# public key: {}\n{}\n", good.recipient(), &*good.reveal());
         assert_eq!(Identity::parse(Custodian::Ci, "f", Some(&text)).unwrap().recipient(), good.recipient());
         assert!(good.expect_recipient(&identity(Custodian::Ci).recipient()).is_err());
+    }
+
+    #[test]
+    fn an_identity_given_as_a_recipient_is_never_echoed() {
+        let id = identity(Custodian::Ci);
+        for text in [id.reveal().to_string(), id.reveal().to_ascii_lowercase()] {
+            let e = parse_recipient("--recipient", &text).unwrap_err();
+            assert_eq!(crate::Coded::code(&e), "recipient-invalid");
+            let shown = format!("{e} {}", crate::Coded::remedy(&e).render(&crate::error::Plain));
+            assert!(!shown.to_ascii_uppercase().contains("AGE-SECRET-KEY-"), "{shown}");
+            assert!(shown.contains("not shown") && shown.contains("age-keygen -y"), "{shown}");
+        }
+        // A public value is still quoted, so a typo is visible.
+        let e = parse_recipient("recipient", "age1typo").unwrap_err();
+        assert!(e.to_string().contains("\"age1typo\""));
     }
 
     #[test]

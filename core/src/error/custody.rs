@@ -52,12 +52,14 @@ pub enum CustodyError {
         expected: String,
     },
     /// A recipient string is not an age X25519 recipient.
-    #[error("{field} {value:?} is not an age X25519 recipient (age1…)")]
+    #[error("{field} {} is not an age X25519 recipient (age1…)", shown_recipient(value, *secret))]
     RecipientInvalid {
         /// Where the recipient came from.
         field: String,
-        /// The rejected value (recipients are public).
+        /// The rejected value (recipients are public); empty when `secret`.
         value: String,
+        /// The value is an age identity (the secret half), so it is never shown.
+        secret: bool,
     },
     /// Decryption failed.
     #[error("cannot decrypt {location}: {reason}")]
@@ -124,6 +126,9 @@ impl Coded for CustodyError {
             CustodyError::IdentityUnreadable { custodian, .. } => {
                 remedy!["make ", *custodian, " hold ", custodian.describe(), " as UTF-8 text"]
             }
+            CustodyError::RecipientInvalid { secret: true, .. } => {
+                "that is an identity, the secret half: give its recipient instead (`age-keygen -y` prints it), and treat the identity as exposed if it was ever committed or logged".into()
+            }
             CustodyError::RecipientInvalid { .. } => {
                 "give an age X25519 recipient such as the output of `age-keygen -y`".into()
             }
@@ -138,5 +143,15 @@ impl Coded for CustodyError {
                 "the store was tampered with or corrupted: restore pki.enc.yaml from git and do not use this key".into()
             }
         }
+    }
+}
+
+/// A rejected recipient as shown in a message: quoted when it is public text, never when it
+/// is an identity.
+fn shown_recipient(value: &str, secret: bool) -> String {
+    if secret {
+        "(an age identity, not shown)".to_string()
+    } else {
+        format!("{value:?}")
     }
 }

@@ -110,13 +110,20 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
     }
     let mut provider = provider::open(&repo, &loaded.env)?;
     let plan = ops::renew(&loaded.env, &req, &mut HostKeyring::from_env(), clock::now()?)?.with_backend(&AWS_LC);
-    mint_and_write(&plan, provider.as_mut(), a.json)
+    let current = || repo.check_store(&a.env, loaded.store_text.as_deref());
+    mint_and_write(&plan, provider.as_mut(), a.json, &current)
 }
 
-/// Mints a plan's leaves across cores and replaces each service+scope as a set.
-fn mint_and_write(plan: &ops::RenewPlan, provider: &mut dyn Provider, json: bool) -> Result<(), CliError> {
+/// Mints a plan's leaves across cores and replaces each service+scope as a set, once the
+/// provider is held and `still_current` passed.
+fn mint_and_write(
+    plan: &ops::RenewPlan,
+    provider: &mut dyn Provider,
+    json: bool,
+    still_current: &dyn Fn() -> Result<(), HostError>,
+) -> Result<(), CliError> {
     let bar = render::progress(plan.targets.len() as u64);
-    let report = inforge_host::mint_and_write(plan, provider, &|| bar.inc(1))?;
+    let report = inforge_host::mint_and_write_checked(plan, provider, &|| bar.inc(1), still_current)?;
     bar.finish_and_clear();
     if json {
         render::json(&report)?;
@@ -278,7 +285,8 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         let req = RenewRequest { service: a.service.clone(), pki: Some(a.name.clone()), scopes: None };
         let mut provider = provider::open(&repo, &loaded.env)?;
         let plan = ops::renew(&loaded.env, &req, &mut HostKeyring::from_env(), clock::now()?)?.with_backend(&AWS_LC);
-        return mint_and_write(&plan, provider.as_mut(), false);
+        let current = || repo.check_store(&a.env, loaded.store_text.as_deref());
+        return mint_and_write(&plan, provider.as_mut(), false, &current);
     }
     let (loaded, lock) = load_for_write(&repo, &a.env)?;
     let mut keyring = HostKeyring::from_env();
@@ -396,7 +404,8 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
         }
     };
     let plan = recovery.plan.with_backend(&AWS_LC);
-    let written = mint_and_write(&plan, provider.as_mut(), false)
+    // The recovery holds the store lock throughout: no other writer can change it meanwhile.
+    let written = mint_and_write(&plan, provider.as_mut(), false, &|| Ok(()))
         .and_then(|_| write_bundles(provider.as_mut(), &recovery.bundles, &a.env));
     if let Err(e) = written {
         renew_now();

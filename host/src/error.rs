@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use inforge_core::error::{Opt, Remedy};
+use inforge_core::error::{Op, Opt, Remedy, Step};
 use inforge_core::{remedy, Coded};
 
 /// Anything a host-side step can fail with.
@@ -58,6 +58,12 @@ pub enum HostError {
     },
     /// A bug: an invariant did not hold.
     Internal(String),
+    /// The store changed while this command waited for the provider (a concurrent rotation
+    /// or recovery): what it planned from is stale.
+    StoreChanged {
+        /// The store.
+        path: PathBuf,
+    },
     /// Another inforge holds the lock.
     Busy {
         /// The lock file.
@@ -118,6 +124,7 @@ impl HostError {
             HostError::ProviderMissing { .. } => "provider-missing",
             HostError::ProviderNotDir { .. } => "provider-not-dir",
             HostError::Busy { .. } => "busy",
+            HostError::StoreChanged { .. } => "store-changed",
             HostError::ProviderUnreachable { .. } => "provider-unreachable",
             HostError::Internal(_) => "internal",
         }
@@ -144,6 +151,10 @@ impl HostError {
             HostError::Busy { path, waited } => {
                 format!("another inforge command is writing to {}; waited {waited} s", path.display())
             }
+            HostError::StoreChanged { path } => format!(
+                "{} changed while this command waited for the provider (a rotation or recovery ran meanwhile); nothing was written",
+                path.display()
+            ),
         }
     }
 
@@ -169,6 +180,9 @@ impl HostError {
                 "check that etcd runs and answers at the configured endpoints (and the TLS files); each set is written in one transaction, so nothing half-written was left: run the command again (a longer wait: INFORGE_ETCD_TIMEOUT=<seconds>)".into()
             }
             HostError::Internal(_) => "this is a bug in inforge; please report it".into(),
+            HostError::StoreChanged { .. } => {
+                remedy!["run ", Step::new(Op::Renew), " again: it plans from the store as it is now"]
+            }
             HostError::Busy { .. } => {
                 "wait for the other command to finish, then run this one again (a longer wait: INFORGE_LOCK_WAIT=<seconds>)".into()
             }

@@ -25,7 +25,7 @@ pub mod seal;
 
 pub use error::HostError;
 pub use parallel::{mint_each, mint_parallel};
-pub use renew::mint_and_write;
+pub use renew::{mint_and_write, mint_and_write_checked};
 
 /// The OS random number generator, the one source of randomness handed to the core.
 pub fn rng() -> rand_core::OsRng {

@@ -15,12 +15,27 @@ pub fn mint_and_write(
     provider: &mut dyn provider::Provider,
     progress: &(dyn Fn() + Sync),
 ) -> Result<inforge_core::ops::RenewReport, HostError> {
+    mint_and_write_checked(plan, provider, progress, &|| Ok(()))
+}
+
+/// [`mint_and_write`], with `still_current` called once the batch holds the provider (for
+/// `dir`, its lock) and before anything is minted: a renew that planned from a store which a
+/// concurrent rotation or recovery has since replaced stops there
+/// ([`crate::repo::Repo::check_store`]), so it can never put back leaves from an intermediate
+/// that recovery revoked while it waited.
+pub fn mint_and_write_checked(
+    plan: &inforge_core::ops::RenewPlan,
+    provider: &mut dyn provider::Provider,
+    progress: &(dyn Fn() + Sync),
+    still_current: &dyn Fn() -> Result<(), HostError>,
+) -> Result<inforge_core::ops::RenewReport, HostError> {
     let started = std::time::Instant::now();
     let info = provider.info();
     if plan.targets.is_empty() {
         return Ok(inforge_core::ops::RenewReport::new(&plan.env, info, Vec::new(), Vec::new(), 0));
     }
     let batch = provider.begin()?;
+    still_current()?;
     let leaves = mint_each(plan, progress, &|i, m| {
         batch.stage(
             i,

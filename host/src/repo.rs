@@ -82,6 +82,17 @@ impl Repo {
     }
 
     /// Takes the environment's store lock (one writer at a time), waiting a bounded time.
+    /// Checks the environment's store still has the text a command planned from (`None`: it
+    /// had none): [`HostError::StoreChanged`] otherwise.
+    pub fn check_store(&self, env: &str, planned_from: Option<&str>) -> Result<(), HostError> {
+        let (now, _) = self.texts(env)?;
+        if now.as_deref() == planned_from {
+            Ok(())
+        } else {
+            Err(HostError::StoreChanged { path: self.store_file(env)? })
+        }
+    }
+
     /// Load the store after taking it, so the write is based on the latest commit.
     pub fn lock_store(&self, env: &str) -> Result<Lock, HostError> {
         // The environment must be valid and declared before its directory is created.

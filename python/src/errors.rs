@@ -141,7 +141,8 @@ fn class_for<'py>(py: Python<'py>, e: &HostError) -> Bound<'py, PyType> {
         HostError::ProviderMissing { .. }
         | HostError::ProviderNotDir { .. }
         | HostError::ProviderUnreachable { .. }
-        | HostError::Busy { .. } => py.get_type::<ProviderError>(),
+        | HostError::Busy { .. }
+        | HostError::StoreChanged { .. } => py.get_type::<ProviderError>(),
         HostError::Internal(_) => py.get_type::<Error>(),
     }
 }

@@ -107,7 +107,8 @@ fn renew(
         let mut provider = provider::open(&repo, &loaded.env)?;
         let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
             .with_backend(&inforge_host::backend::AWS_LC);
-        let report = inforge_host::mint_and_write(&plan, provider.as_mut(), &|| {})?;
+        let current = || repo.check_store(&env, loaded.store_text.as_deref());
+        let report = inforge_host::mint_and_write_checked(&plan, provider.as_mut(), &|| {}, &current)?;
         Ok(RenewReport::of(&report))
     })
     .map_err(|e| to_py(py, e))

@@ -718,3 +718,37 @@ fn an_identity_given_as_a_recipient_is_never_printed() {
         assert!(!leaks_identity(&run.stdout) && !leaks_identity(&run.stderr), "{format}: {}", run.stdout);
     }
 }
+
+/// M2: a renew that planned from the store, then waited for the provider lock while a
+/// recovery replaced the store, must not write leaves from what the recovery revoked. The
+/// race made deterministic: the lock is held while the renew starts and while the store
+/// changes; once the lock frees, the renew re-checks the store and stops.
+#[test]
+fn a_renew_that_waited_for_the_provider_never_writes_from_a_stale_store() {
+    let r = mesh();
+    let p = provider(&r);
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    let mut holder = tool("flock").arg("-o").arg(&p).args(["sleep", "4"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = snapshot(&p);
+    let mut c = std::process::Command::new(BIN);
+    c.arg("-C").arg(&r.dir).args(["pki", "renew", "prd"]);
+    c.env_remove("INFORGE_PKI_ROOT_KEY").env("INFORGE_SECRETS_KEY", &r.ci).env("INFORGE_NOW", NOW);
+    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    let renew = c.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    // Meanwhile the offline operator recovers eu-west-1: the store changes (its provider half
+    // waits for the same lock, so it is run after the renew here).
+    let store_before = r.store_text();
+    r.run(&["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "eu-west-1"]).ok();
+    assert_ne!(r.store_text(), store_before);
+    holder.wait().unwrap();
+    let out = renew.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error[store-changed]") && err.contains("nothing was written"), "{err}");
+    assert!(err.contains("inforge pki renew prd"), "{err}");
+    assert!(snapshot(&p) == before, "the stale renew wrote to the provider");
+    // Run again, it plans from the new store.
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+}

@@ -45,11 +45,11 @@ impl Coded for StoreError {
     fn remedy(&self) -> Remedy {
         let text: String = {
             match self {
-            StoreError::Yaml { file, .. } | StoreError::Invalid { file, .. } => {
-                format!("the store is managed by `inforge pki`: restore it from git (`git checkout -- {file}`) rather than editing it").into()
+                StoreError::Yaml { file, .. } | StoreError::Invalid { file, .. } => {
+                    format!("the store is managed by `inforge pki`: restore it from git (`git checkout -- {file}`) rather than editing it")
+                }
+                StoreError::Version { .. } => "upgrade inforge".into(),
             }
-            StoreError::Version { .. } => "upgrade inforge".into(),
-        }
         };
         text.into()
     }

@@ -1,0 +1,211 @@
+//! The store inspector's decisions (the browser page and the npm package, SPEC §9): a store
+//! as a tree of certificates with their details, the regional trust matrix, checking a pasted
+//! leaf chain against a scope's bundle, validation without `inforge.yaml`, and the diff of two
+//! store versions (what a pull request changes). Credential-free: certificates only; every
+//! trust decision is the one `renew` and `bundle` make ([`mesh::scope_bundle`],
+//! [`mesh::authorize`], [`mesh::peer_identity`]), never a re-implementation.
+
+mod diff;
+mod env;
+mod leaf;
+mod matrix;
+mod view;
+
+pub use diff::*;
+pub use env::*;
+pub use leaf::*;
+pub use matrix::*;
+pub use view::*;
+
+#[cfg(test)]
+mod tests {
+
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::crypto::custody::tests::{identity, TestSealer};
+    use crate::crypto::custody::{Custodian, Identity};
+    use crate::crypto::effects::Effects;
+    use crate::mesh;
+    use crate::model::config::Project;
+    use crate::model::store::{Store, Topology};
+    use crate::Coded;
+    use rand_chacha::rand_core::SeedableRng;
+
+    const CFG: &str = "baseDomain: w.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n  api: {pki: mesh, scope: global}\n  web: {pki: mesh, scope: regional}\n";
+    const REGIONS: &str = "regions: [us-east-1, eu-west-1]\n";
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap()
+    }
+
+    fn fixture() -> (Store, Project, Identity, Identity) {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let (root_id, ci) = (identity(Custodian::OfflineRoot), identity(Custodian::Ci));
+        let project = Project::parse(CFG, Some(REGIONS)).unwrap();
+        let mut store = Store::new(root_id.recipient(), ci.recipient());
+        let mut fx = Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer };
+        let alg = crate::crypto::keys::Algorithm::EcdsaP256;
+        crate::pki::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();
+        crate::pki::lifecycle::add_pki(&mut store, "prd", "daemon", Topology::RootOnly, alg, &mut fx).unwrap();
+        for scope in ["global", "us-east-1", "eu-west-1"] {
+            crate::pki::lifecycle::add_intermediate(&mut store, &project, "prd", "mesh", scope, &root_id, &mut fx)
+                .unwrap();
+        }
+        (store, project, root_id, ci)
+    }
+
+    #[test]
+    fn view_has_every_certificate_with_details() {
+        let (store, ..) = fixture();
+        let v = inspect_store(&store, now());
+        assert_eq!(v.env.as_deref(), Some("prd"));
+        let mesh = v.pkis.iter().find(|p| p.name == "mesh").unwrap();
+        assert_eq!(mesh.certs.len(), 4);
+        let root = &mesh.certs[0];
+        assert_eq!(root.role, Role::Root);
+        assert!(root.is_ca && root.subject_key_id.is_some() && root.fingerprint.len() == 64);
+        let g = mesh.certs.iter().find(|c| c.scope.as_deref() == Some("global")).unwrap();
+        assert_eq!(g.role, Role::Intermediate);
+        assert_eq!(g.authority_key_id, root.subject_key_id);
+        assert_eq!(g.path_len, Some(0));
+        assert_eq!(g.algorithm, Some("ecdsa-p256"));
+        assert!(mesh.unreadable.is_empty());
+    }
+
+    #[test]
+    fn env_comes_from_input_store_or_config() {
+        let (store, project, ..) = fixture();
+        assert_eq!(resolve_env(Some("stg"), Some(&store), None).unwrap(), "stg");
+        assert_eq!(resolve_env(None, Some(&store), None).unwrap(), "prd");
+        assert_eq!(resolve_env(None, None, Some(&project)).unwrap(), "prd");
+        let two = Project::parse(
+            "baseDomain: w.example\nenvironments: {a: {provider: {kind: dir, path: p}}, b: {provider: {kind: dir, path: p}}}\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(resolve_env(None, None, Some(&two)).unwrap_err().code(), "env-unknown");
+        assert_eq!(resolve_env(Some("../x"), None, None).unwrap_err().code(), "name-invalid");
+    }
+
+    #[test]
+    fn matrix_follows_the_bundles_and_the_boundary() {
+        let (store, project, ..) = fixture();
+        let m = trust_matrix(&store, &project, "prd");
+        assert_eq!(m.scopes, vec!["global", "us-east-1", "eu-west-1"]);
+        let mesh = &m.pkis[0];
+        let row = |s: &str| mesh.rows.iter().find(|r| r.scope == s).unwrap();
+        let trusted = |r: &str, c: &str| row(r).cells.iter().find(|x| x.scope == c).unwrap().trusted;
+        assert!(trusted("global", "us-east-1") && trusted("global", "eu-west-1") && trusted("us-east-1", "global"));
+        assert!(!trusted("us-east-1", "eu-west-1") && !trusted("eu-west-1", "us-east-1"));
+        let b = |a: &str, c: &str| m.boundary.iter().find(|x| x.caller == a && x.callee == c).unwrap().allowed;
+        assert!(b("us-east-1", "global") && b("global", "global") && b("us-east-1", "us-east-1"));
+        assert!(!b("global", "us-east-1") && !b("us-east-1", "eu-west-1"));
+        let reason =
+            |a: &str, c: &str| m.boundary.iter().find(|x| x.caller == a && x.callee == c).unwrap().reason.clone();
+        assert_eq!(
+            reason("global", "eu-west-1"),
+            "global→eu-west-1 is refused by authorization on the peer's SPIFFE scope"
+        );
+        assert!(reason("us-east-1", "eu-west-1").contains("cross-region"), "{}", reason("us-east-1", "eu-west-1"));
+        // A scope without an intermediate has an error row, not a panic.
+        let p2 = Project::parse(CFG, Some("regions: [us-east-1, eu-west-1, ap-south-1]\n")).unwrap();
+        let m2 = trust_matrix(&store, &p2, "prd");
+        let r = m2.pkis[0].rows.iter().find(|r| r.scope == "ap-south-1").unwrap();
+        assert_eq!(r.error.as_ref().unwrap().code, "bundle-unavailable");
+    }
+
+    #[test]
+    fn leaf_checks_against_the_scope_bundle() {
+        let (store, project, _, ci) = fixture();
+        let targets = mesh::targets(&project, &store, "prd", &mesh::Filter::default()).unwrap();
+        let issuers = mesh::open_issuers(&store, &project, "prd", &targets, &ci, now()).unwrap();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
+        let web = targets.iter().find(|t| t.service == "web" && t.scope == "us-east-1").unwrap();
+        let leaf = mesh::mint(web, &issuers[&("mesh".into(), "us-east-1".into())], None, now(), &mut rng).unwrap();
+        let ok = check_leaf(&store, &project, "prd", &leaf.cert_pem, None, now()).unwrap();
+        assert!(ok.ok, "{:?}", ok.checks);
+        assert_eq!((ok.scope.as_str(), ok.pki.as_deref()), ("us-east-1", Some("mesh")));
+        // Against eu-west-1's bundle the us-east-1 leaf is not trusted (cross-region).
+        let eu = check_leaf(&store, &project, "prd", &leaf.cert_pem, Some("eu-west-1"), now()).unwrap();
+        assert!(!eu.ok);
+        assert!(eu.checks.iter().any(|c| c.check == "issued-by-bundle" && !c.ok));
+        // Expired by the time of the check.
+        let late =
+            check_leaf(&store, &project, "prd", &leaf.cert_pem, None, now() + time::Duration::days(400)).unwrap();
+        assert!(late.checks.iter().any(|c| c.check == "valid-now" && !c.ok));
+        assert_eq!(check_leaf(&store, &project, "prd", "garbage", None, now()).unwrap_err().code(), "cert-invalid");
+    }
+
+    #[test]
+    fn diff_names_rotations_recoveries_and_new_pkis() {
+        let (before, project, root_id, _) = fixture();
+        let mut after = before.clone();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+        let mut fx = Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer };
+        crate::pki::rotate::rotate_intermediate(&mut after, &project, "prd", "mesh", "us-east-1", &root_id, &mut fx)
+            .unwrap();
+        crate::pki::rotate::recover_intermediate(&mut after, &project, "prd", "mesh", "eu-west-1", &root_id, &mut fx)
+            .unwrap();
+        let alg = crate::crypto::keys::Algorithm::Ed25519;
+        crate::pki::lifecycle::add_pki(&mut after, "prd", "extra", Topology::RootOnly, alg, &mut fx).unwrap();
+        let d = diff_stores(&before, &after);
+        let kinds: Vec<(ChangeKind, Option<&str>)> = d.changes.iter().map(|c| (c.kind, c.scope.as_deref())).collect();
+        assert!(kinds.contains(&(ChangeKind::IntermediateRotated, Some("us-east-1"))), "{kinds:?}");
+        assert!(kinds.contains(&(ChangeKind::IntermediateRecovered, Some("eu-west-1"))), "{kinds:?}");
+        assert!(kinds.contains(&(ChangeKind::Revoked, Some("eu-west-1"))), "{kinds:?}");
+        assert!(kinds.contains(&(ChangeKind::PkiAdded, None)), "{kinds:?}");
+        let rot = d.changes.iter().find(|c| c.kind == ChangeKind::IntermediateRotated).unwrap();
+        assert_ne!(rot.before, rot.after);
+        assert!(diff_stores(&before, &before).unchanged);
+        // Root overlap then finalize.
+        let mut overlap = before.clone();
+        crate::pki::rotate::rotate_root(&mut overlap, "prd", "mesh", &root_id, None, &mut fx).unwrap();
+        let d = diff_stores(&before, &overlap);
+        assert!(d.changes.iter().any(|c| c.kind == ChangeKind::RootOverlapStarted), "{:?}", d.changes);
+        let mut switched = overlap.clone();
+        crate::pki::rotate::switch_root(&mut switched, "mesh", true, now()).unwrap();
+        let d = diff_stores(&overlap, &switched);
+        assert_eq!(d.changes.iter().map(|c| c.kind).collect::<Vec<_>>(), vec![ChangeKind::RootSwitched]);
+        assert_eq!(inspect_store_phase(&switched), crate::pki::tiers::RootPhase::Switched);
+        let mut finalized = switched.clone();
+        crate::pki::rotate::finalize_root(&mut finalized, "mesh", &root_id, true, now()).unwrap();
+        let d = diff_stores(&switched, &finalized);
+        let kinds: Vec<ChangeKind> = d.changes.iter().map(|c| c.kind).collect();
+        assert!(kinds.contains(&ChangeKind::RootFinalized), "{kinds:?}");
+        assert!(!kinds.contains(&ChangeKind::RootReplaced), "{kinds:?}");
+    }
+
+    fn inspect_store_phase(store: &Store) -> crate::pki::tiers::RootPhase {
+        crate::pki::tiers::root_phase(&store.pkis["mesh"])
+    }
+
+    #[test]
+    fn validate_without_config_checks_the_store_and_with_config_is_the_cli_s() {
+        let (store, ..) = fixture();
+        let yaml = store.to_yaml();
+        let r = validate(None, None, Some(&yaml), None, now()).unwrap();
+        assert!(r.ok, "{:?}", r.codes());
+        let late = validate(None, None, Some(&yaml), None, now() + time::Duration::days(3660)).unwrap();
+        assert!(late.codes().contains(&"cert-expired"), "{:?}", late.codes());
+        let cli = crate::views::validate::validate_texts(CFG, Some(REGIONS), Some(&yaml), "prd", now());
+        let ours = validate(Some(CFG), Some(REGIONS), Some(&yaml), None, now()).unwrap();
+        assert_eq!(cli.codes(), ours.codes());
+        // Garbage store without config: the CLI's store-invalid finding.
+        assert_eq!(
+            validate(None, None, Some("\u{0}\u{1}garbage"), None, now()).unwrap().codes(),
+            vec!["store-invalid"]
+        );
+        // Config without a store: store-missing.
+        assert!(validate(Some(CFG), Some(REGIONS), None, None, now()).unwrap().codes().contains(&"store-missing"));
+    }
+
+    #[test]
+    fn authorize_ids_words_the_rule() {
+        let a = authorize_ids("spiffe://w.example/prd/us-east-1/web", "spiffe://w.example/prd/global/api").unwrap();
+        assert!(a.allowed);
+        let b = authorize_ids("spiffe://w.example/prd/global/api", "spiffe://w.example/prd/us-east-1/web").unwrap();
+        assert!(!b.allowed && b.reason.contains("global"));
+        assert_eq!(authorize_ids("nope", "spiffe://w.example/prd/global/api").unwrap_err().code(), "spiffe-id-invalid");
+    }
+}

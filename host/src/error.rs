@@ -163,7 +163,7 @@ impl HostError {
         match self {
             HostError::Core(e) => e.remedy(),
             HostError::Io { .. } => {
-                "check the path exists and is writable (the store is only ever replaced whole)".into()
+                "check that the path exists, is the kind of file named, and is readable and writable by this user".into()
             }
             HostError::NotARepo { .. } => remedy!["run inforge from the infra repo, or point at it with ", Opt::RepoDir],
             HostError::TooLarge { .. } => {

@@ -232,6 +232,9 @@ impl PrivateKey {
 
     /// Parses a PKCS#8 PEM private key; `location` names it in errors.
     pub fn from_pkcs8_pem(pem: &str, location: &str) -> Result<PrivateKey, KeyError> {
+        // Whitespace around the block (an editor's extra trailing newline) is not part of the
+        // key: openssl accepts it, and so does `cert.pem`'s reader.
+        let pem = pem.trim();
         let inner = if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
             Inner::P256(k)
         } else if let Ok(k) = p384::ecdsa::SigningKey::from_pkcs8_pem(pem) {

@@ -7,7 +7,7 @@ use crate::error::remedy::{Coded, Remedy};
 pub enum NameError {
     /// Not a valid SPIFFE path segment.
     #[error(
-        "{field} {value:?} is not a valid name: use 1 to 128 letters, digits, '.', '_' and '-' (and not '.' or '..')"
+        "{field} {value:?} is not a valid name: use 1 to 128 letters, digits, '.', '_' and '-' (not starting with '-', and not '.' or '..')"
     )]
     Segment {
         /// Which field or argument holds the name.

@@ -22,11 +22,13 @@ pub enum RotateError {
         /// Start.
         since: String,
     },
-    /// `--finalize` with no overlap.
-    #[error("{pki:?} has no root overlap to finalize")]
+    /// `--switch` or `--finalize` with no overlap.
+    #[error("{pki:?} has no root overlap to {phase}")]
     NoOverlap {
         /// PKI.
         pki: String,
+        /// The phase asked for: `switch` or `finalize`.
+        phase: &'static str,
     },
     /// `--finalize` too early.
     #[error("the root overlap of {pki:?} started {since} and lasts at least {min_days} days: finalize is allowed from {allowed_at}")]
@@ -138,7 +140,7 @@ impl Coded for RotateError {
             RotateError::OverlapOpen { pki, .. } => {
                 remedy!["finish the current overlap first: ", Step::new(Op::FinalizeRoot).pki(pki)]
             }
-            RotateError::NoOverlap { pki } => remedy!["start one with: ", Step::new(Op::RotateRoot).pki(pki)],
+            RotateError::NoOverlap { pki, .. } => remedy!["start one with: ", Step::new(Op::RotateRoot).pki(pki)],
             RotateError::OverlapTooYoung { .. } => remedy![
                 "wait until then so root-anchoring consumers pick up the new root, or pass ",
                 Opt::Force,

@@ -24,6 +24,17 @@ pub enum UnitsError {
         /// Its scopes, comma separated.
         scopes: String,
     },
+    /// A value that would break the unit's syntax: a control character (a newline would add
+    /// unit lines) or a leading '-' (an option to the bootstrapper).
+    #[error("{field} {value:?} cannot go into a systemd unit: {why}")]
+    BadValue {
+        /// Which input.
+        field: String,
+        /// The value.
+        value: String,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// A path for the host is not absolute or has characters systemd would misread.
     #[error("{field} {value:?} must be an absolute path without whitespace, quotes or '%'")]
     BadPath {
@@ -40,12 +51,16 @@ impl Coded for UnitsError {
             UnitsError::ScopeRequired { .. } => "units-scope-required",
             UnitsError::ScopeNotServed { .. } => "units-scope-unknown",
             UnitsError::BadPath { .. } => "units-path-invalid",
+            UnitsError::BadValue { .. } => "units-value-invalid",
         }
     }
     fn remedy(&self) -> Remedy {
         match self {
             UnitsError::ScopeRequired { scopes, .. } | UnitsError::ScopeNotServed { scopes, .. } => {
                 remedy!["pass ", Opt::Scope, format!(" with the host's region: one of {scopes}")]
+            }
+            UnitsError::BadValue { field, .. } => {
+                format!("fix {field}: one line of text (a YAML block scalar adds a trailing newline: use a plain or quoted string), not starting with '-'").into()
             }
             UnitsError::BadPath { .. } => "give an absolute path such as /usr/local/bin/inforge-bootstrap".into(),
         }

@@ -67,6 +67,18 @@ fn quote(arg: &str) -> String {
     format!("\"{}\"", escaped.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
+/// A value that becomes one ExecStart argument: one line, and not an option.
+fn check_value(field: &str, value: &str) -> Result<(), UnitsError> {
+    let why = if value.chars().any(char::is_control) {
+        "it holds a control character such as a newline, which would add unit lines"
+    } else if value.starts_with('-') {
+        "it starts with '-', so the bootstrapper would read it as an option"
+    } else {
+        return Ok(());
+    };
+    Err(UnitsError::BadValue { field: field.to_string(), value: value.to_string(), why })
+}
+
 fn check_path(field: &'static str, value: &str) -> Result<(), UnitsError> {
     if value.starts_with('/') && !value.chars().any(|c| c.is_whitespace() || "\"'%\\$".contains(c)) {
         Ok(())
@@ -104,6 +116,9 @@ pub fn units(project: &Project, env: &str, service: &str, opts: &UnitOptions) ->
         }
     };
     check_path("the bootstrap binary", &opts.bootstrap_bin)?;
+    if let Some(cmd) = &svc.reload {
+        check_value(&format!("services.{service}.reload"), cmd)?;
+    }
     let runtime_dir = format!("/run/inforge/{service}");
 
     let mut args: Vec<String> = vec![
@@ -221,6 +236,33 @@ mod tests {
         assert_eq!(quote("50%"), "50%%");
         assert_eq!(quote("say \"hi\" $HOME"), "\"say \\\"hi\\\" $$HOME\"");
         assert_eq!(quote(""), "\"\"");
+    }
+
+    /// L1/L2: a value that would add unit lines or read as an option is refused, with the
+    /// field named; a name starting with '-' is not a name at all.
+    #[test]
+    fn values_that_would_break_a_unit_are_refused() {
+        let mut o = opts();
+        o.provider_dir = "/srv/provider-prd".into();
+        for (reload, why) in [
+            ("systemctl reload api\n", "newline"),
+            ("systemctl reload api\nExecStartPost=/bin/sh", "newline"),
+            ("-x", "option"),
+        ] {
+            let cfg = CFG.replace("reload: systemctl reload api", &format!("reload: {reload:?}"));
+            let p = Project::parse(&cfg, Some("regions: [us-east-1, eu-west-1]\n")).unwrap();
+            let e = units(&p, "prd", "api", &o).unwrap_err();
+            assert_eq!(crate::Coded::code(&e), "units-value-invalid", "{reload:?}");
+            assert!(e.to_string().contains("services.api.reload") && e.to_string().contains(why), "{e}");
+        }
+        let cfg = CFG.replace("https://10.0.0.2:2379", "\"https://10.0.0.2:2379\\nExecStartPost=/bin/sh\"");
+        let p = Project::parse(&cfg, Some("regions: [us-east-1, eu-west-1]\n")).unwrap();
+        let e = units(&p, "edge", "api", &opts()).unwrap_err();
+        assert_eq!(crate::Coded::code(&e), "provider-invalid");
+        assert_eq!(
+            crate::Coded::code(&crate::model::names::check_segment("service", "--watch").unwrap_err()),
+            "name-invalid"
+        );
     }
 
     #[test]

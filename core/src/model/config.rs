@@ -80,7 +80,10 @@ impl Provider {
         for e in endpoints {
             let rest = e.strip_prefix("http://").or_else(|| e.strip_prefix("https://"));
             match rest {
-                Some(hostport) if !hostport.is_empty() && !hostport.contains(['/', ' ', '?', '#']) => {}
+                Some(hostport)
+                    if !hostport.is_empty()
+                        && !hostport.contains(['/', '?', '#'])
+                        && !hostport.chars().any(|c| c.is_whitespace() || c.is_control()) => {}
                 _ => return Err(bad("endpoints", &format!("{e:?} is not an http:// or https:// host:port URL"))),
             }
         }

@@ -13,6 +13,9 @@ pub fn check_segment(field: &str, value: &str) -> Result<(), NameError> {
         && value.len() <= MAX_SEGMENT
         && value != "."
         && value != ".."
+        // A leading '-' would read as an option wherever the name is an argument (the
+        // bootstrapper's `--service`, systemd's ExecStart).
+        && !value.starts_with('-')
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
@@ -95,7 +98,7 @@ mod props {
         /// Valid segments are accepted and survive a SPIFFE ID round trip.
         #[test]
         fn valid_segments_round_trip(s in "[A-Za-z0-9._-]{1,30}") {
-            prop_assume!(s != "." && s != "..");
+            prop_assume!(s != "." && s != ".." && !s.starts_with('-'));
             prop_assert!(check_segment("x", &s).is_ok());
             let id = crate::mesh::SpiffeId::new("w.example", "prd", &s, &s);
             prop_assert_eq!(crate::mesh::SpiffeId::parse(&id.to_string()).unwrap(), id);

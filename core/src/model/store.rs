@@ -268,9 +268,19 @@ impl Store {
                 })?;
             }
             if let Some(t) = &pki.root_switched_at {
-                crate::model::time::parse_rfc3339("", t).map_err(|_| {
+                let switched = crate::model::time::parse_rfc3339("", t).map_err(|_| {
                     invalid(format!("{at}.rootSwitchedAt"), format!("is not an RFC 3339 timestamp: {t:?}"))
                 })?;
+                // An impossible timeline: the switch cannot precede the overlap it belongs to
+                // (a forged one would let finalize run right after `rotate --root`).
+                let started =
+                    pki.root_overlap_started.as_deref().and_then(|s| crate::model::time::parse_rfc3339("", s).ok());
+                if started.is_some_and(|s| switched < s) {
+                    return Err(invalid(
+                        format!("{at}.rootSwitchedAt"),
+                        format!("{t} is before rootOverlapStarted: a switch comes after the overlap starts"),
+                    ));
+                }
                 if pki.previous_roots.is_empty() || pki.topology == Topology::RootOnly {
                     return Err(invalid(
                         format!("{at}.rootSwitchedAt"),
@@ -380,7 +390,7 @@ mod props {
     fn pki() -> impl Strategy<Value = Pki> {
         (
             entry(),
-            proptest::collection::btree_map("[A-Za-z0-9_-][A-Za-z0-9._-]{0,12}", entry(), 0..4),
+            proptest::collection::btree_map("[A-Za-z0-9_][A-Za-z0-9._-]{0,12}", entry(), 0..4),
             proptest::collection::btree_map(
                 "[a-z][a-z0-9-]{0,8}",
                 proptest::collection::vec(block("CERTIFICATE"), 1..3),
@@ -405,7 +415,7 @@ mod props {
     proptest! {
         /// Any store we write parses back to itself, and writing it again gives the same bytes.
         #[test]
-        fn canonical_round_trip(pkis in proptest::collection::btree_map("[A-Za-z0-9_-][A-Za-z0-9._-]{0,12}", pki(), 0..3)) {
+        fn canonical_round_trip(pkis in proptest::collection::btree_map("[A-Za-z0-9_][A-Za-z0-9._-]{0,12}", pki(), 0..3)) {
             let mut s = Store::new(R1.into(), R2.into());
             s.pkis = pkis;
             let text = s.to_yaml();

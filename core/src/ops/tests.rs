@@ -67,6 +67,16 @@ impl Keyring for Ring<'_> {
     }
 }
 
+/// An offline-only keyring that owns its identity text.
+struct OwnedRing(String);
+
+impl Keyring for OwnedRing {
+    fn identity(&mut self, c: Custodian) -> Result<Identity, Error> {
+        let text = (c == Custodian::OfflineRoot).then_some(self.0.as_str());
+        Identity::parse(c, "test keyring", text)
+    }
+}
+
 impl Kit {
     /// A store with the two-tier mesh and an intermediate for `global` and each region.
     fn mesh() -> Kit {
@@ -95,6 +105,11 @@ impl Kit {
 
     fn offline(&self) -> Ring<'_> {
         Ring { ci: None, root: Some(&self.root) }
+    }
+
+    /// The offline identity alone, owned (beside a mutable borrow of the kit's RNG).
+    fn offline_owned(&self) -> OwnedRing {
+        OwnedRing(self.root.clone())
     }
 
     fn ci_only(&self) -> Ring<'_> {
@@ -231,4 +246,31 @@ fn recovery_revokes_the_intermediate_and_remints_only_its_scope() {
     }
     let refreshed: Vec<&str> = recovery.bundles.iter().map(|b| b.scope.as_str()).collect();
     assert!(refreshed.contains(&"global") && !refreshed.contains(&"eu-west-1"), "{refreshed:?}");
+}
+
+#[test]
+fn an_impossible_root_timeline_is_refused_when_the_store_is_read() {
+    // L7: a rootSwitchedAt before rootOverlapStarted would let finalize run right after
+    // `rotate --root`; the store's parser refuses it (so validate and every command do).
+    let mut kit = Kit::mesh();
+    let rotated = rotate_root(&kit.env, MESH, None, &mut kit.offline_owned(), fx!(kit)).unwrap();
+    let mut store = rotated.store;
+    let pki = store.pkis.get_mut(MESH).unwrap();
+    let started = crate::model::time::parse_rfc3339("t", pki.root_overlap_started.as_deref().unwrap()).unwrap();
+    pki.root_switched_at = Some(crate::model::time::format_rfc3339(started - Duration::hours(1)));
+    let e = crate::model::store::Store::parse("pki.enc.yaml", &store.to_yaml()).unwrap_err();
+    assert!(e.to_string().contains("before rootOverlapStarted"), "{e}");
+    // The same switch an hour after the start is a (forced) timeline the store allows.
+    let pki = store.pkis.get_mut(MESH).unwrap();
+    pki.root_switched_at = Some(crate::model::time::format_rfc3339(started + Duration::hours(1)));
+    crate::model::store::Store::parse("pki.enc.yaml", &store.to_yaml()).unwrap();
+}
+
+#[test]
+fn a_switch_without_an_overlap_says_switch() {
+    // L10: `--switch` with no overlap named the wrong phase ("to finalize").
+    let kit = Kit::mesh();
+    let e = switch_root(&kit.env, MESH, false, kit.now).unwrap_err();
+    assert_eq!(e.code(), "overlap-none");
+    assert!(e.to_string().contains("no root overlap to switch"), "{e}");
 }

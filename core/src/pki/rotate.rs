@@ -205,7 +205,7 @@ pub struct Finalized {
 pub fn check_switch(store: &Store, name: &str, force: bool, now: OffsetDateTime) -> Result<(), Error> {
     let pki = get_pki(store, name)?;
     if pki.previous_roots.is_empty() {
-        return Err(RotateError::NoOverlap { pki: name.into() }.into());
+        return Err(RotateError::NoOverlap { pki: name.into(), phase: "switch" }.into());
     }
     if pki.topology == Topology::RootOnly {
         return Err(RotateError::SwitchNotApplicable { pki: name.into() }.into());
@@ -244,7 +244,7 @@ pub fn switch_root(store: &mut Store, name: &str, force: bool, now: OffsetDateTi
 pub fn check_finalize(store: &Store, name: &str, force: bool, now: OffsetDateTime) -> Result<(), Error> {
     let pki = get_pki(store, name)?;
     if pki.previous_roots.is_empty() {
-        return Err(RotateError::NoOverlap { pki: name.into() }.into());
+        return Err(RotateError::NoOverlap { pki: name.into(), phase: "finalize" }.into());
     }
     if force {
         return Ok(());

@@ -101,9 +101,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// Python's words for remedies: keyword arguments where the Python call has one, else the
 /// environment variable the module reads, else the inforge CLI (store-changing operations
 /// and the offline identity belong to the CLI).
-pub struct PyWording;
+#[derive(Default)]
+pub struct PyWording<'a> {
+    /// The environment the call was for: steps that name none take it.
+    pub env: Option<&'a str>,
+}
 
-impl Wording for PyWording {
+impl Wording for PyWording<'_> {
     fn opt(&self, o: Opt) -> String {
         match o {
             Opt::RepoDir => "the repo argument".into(),
@@ -114,6 +118,10 @@ impl Wording for PyWording {
             Opt::Recipient => "the inforge CLI's --recipient age1…".into(),
             Opt::Force => "the inforge CLI's --force".into(),
         }
+    }
+
+    fn env(&self) -> Option<&str> {
+        self.env
     }
 
     fn identity(&self, c: Custodian) -> String {
@@ -149,7 +157,12 @@ fn class_for<'py>(py: Python<'py>, e: &HostError) -> Bound<'py, PyType> {
 
 /// A host or core failure as the area's exception, with `.code`, `.message` and `.hint`.
 pub fn to_py(py: Python<'_>, e: HostError) -> PyErr {
-    let (code, message, hint) = (e.code(), e.message(), e.remedy().render(&PyWording));
+    to_py_in(py, e, None)
+}
+
+/// [`to_py`] for a call about one environment: the hint's commands name it.
+pub fn to_py_in(py: Python<'_>, e: HostError, env: Option<&str>) -> PyErr {
+    let (code, message, hint) = (e.code(), e.message(), e.remedy().render(&PyWording { env }));
     let err = PyErr::from_type(class_for(py, &e), (message.clone(),));
     let value = err.value(py);
     let set = value

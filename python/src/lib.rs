@@ -26,7 +26,7 @@ use pyo3::types::{PyDateTime, PyString, PyTzInfo};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use errors::{core_to_py, to_py, PyWording};
+use errors::{core_to_py, to_py, to_py_in, PyWording};
 use types::{Decision, Diagnostic, Leaf, RenewReport, Store};
 
 /// `now=` as the core's time: a timezone-aware `datetime` (a naive one is ambiguous: refused
@@ -73,14 +73,15 @@ fn keyring(secrets_key: Option<String>) -> HostKeyring {
 #[pyo3(signature = (repo, env, *, now=None))]
 fn validate(py: Python<'_>, repo: PathBuf, env: String, now: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Diagnostic>> {
     let now = when(py, now)?;
+    let env_shown = env.clone();
     py.detach(move || -> Result<Vec<Diagnostic>, HostError> {
         let repo = Repo::open(&repo)?;
         let (store, secrets) = repo.texts(&env)?;
         let mut report = ops::validate(&repo.files(store.as_deref(), secrets.as_deref()), &env, time_or_clock(now)?);
-        report.reword(&PyWording);
+        report.reword(&PyWording { env: Some(&env) });
         Ok(report.diagnostics.iter().map(Diagnostic::of).collect())
     })
-    .map_err(|e| to_py(py, e))
+    .map_err(|e| to_py_in(py, e, Some(&env_shown)))
 }
 
 /// Mints a leaf for every mesh service (or only `service`) in every scope and writes each
@@ -100,6 +101,7 @@ fn renew(
 ) -> PyResult<RenewReport> {
     let now = when(py, now)?;
     let mut keyring = keyring(secrets_key);
+    let env_shown = env.clone();
     py.detach(move || -> Result<RenewReport, HostError> {
         let repo = Repo::open(&repo)?;
         let loaded = repo.load(&env)?;
@@ -111,7 +113,7 @@ fn renew(
         let report = inforge_host::mint_and_write_checked(&plan, provider.as_mut(), &|| {}, &current)?;
         Ok(RenewReport::of(&report))
     })
-    .map_err(|e| to_py(py, e))
+    .map_err(|e| to_py_in(py, e, Some(&env_shown)))
 }
 
 /// Mints `service`'s leaves (one per scope) in memory, for a deploy script that delivers
@@ -129,6 +131,7 @@ fn mint(
 ) -> PyResult<Vec<Leaf>> {
     let now = when(py, now)?;
     let mut keyring = keyring(secrets_key);
+    let env_shown = env.clone();
     py.detach(move || -> Result<Vec<Leaf>, HostError> {
         let repo = Repo::open(&repo)?;
         let loaded = repo.load(&env)?;
@@ -138,7 +141,7 @@ fn mint(
         let minted = inforge_host::mint_parallel(&plan, &|| {})?;
         Ok(minted.into_iter().map(Leaf::of).collect::<Result<Vec<_>, _>>()?)
     })
-    .map_err(|e| to_py(py, e))
+    .map_err(|e| to_py_in(py, e, Some(&env_shown)))
 }
 
 /// A PEM trust bundle, byte-equal to `inforge pki bundle`: a scope's bundle (`scope=`: what
@@ -157,6 +160,7 @@ fn bundle(
     if scope.is_some() == roots {
         return Err(PyValueError::new_err("pass exactly one of scope=\"<scope>\" or roots=True"));
     }
+    let env_shown = env.clone();
     py.detach(move || -> Result<String, HostError> {
         let repo = Repo::open(&repo)?;
         let loaded = repo.load(&env)?;
@@ -166,7 +170,7 @@ fn bundle(
         };
         Ok(ops::bundle(&loaded.env, &pki, which)?)
     })
-    .map_err(|e| to_py(py, e))
+    .map_err(|e| to_py_in(py, e, Some(&env_shown)))
 }
 
 /// Parses a PKI store: a path (`str` without a newline, or `os.PathLike`) or the store's YAML

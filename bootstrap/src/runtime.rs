@@ -71,12 +71,10 @@ pub fn current(dir: &Path) -> Result<Option<SetTexts>, BootError> {
         let p = dir.join(name);
         match fs::symlink_metadata(&p) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            _ => match inforge_host::fsio::read_text(&p) {
-                Ok(t) => Ok(Some(t)),
-                // A dangling link or unreadable file: treat as absent, the projection rewrites it.
-                Err(HostError::Io { .. }) => Ok(None),
-                Err(e) => Err(BootError::Host(e)),
-            },
+            // Whatever cannot be read as a set (a dangling link, a FIFO the service user planted,
+            // a file that is not UTF-8 or is too large) counts as absent: the projection
+            // rewrites the set instead of failing every run from now on.
+            _ => Ok(inforge_host::fsio::read_regular(&p).ok()),
         }
     };
     match (read("cert.pem")?, read("key.pem")?, read("bundle.pem")?) {

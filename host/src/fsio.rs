@@ -12,6 +12,27 @@ use crate::HostError;
 /// one, small enough that pointing inforge at `/dev/zero` fails at once.
 pub const MAX_FILE: u64 = 16 << 20;
 
+/// [`read_text`] for a file another user may have replaced: opened without blocking (a FIFO
+/// planted there never stalls the reader) and read only if it is a regular file.
+pub fn read_regular(path: &Path) -> Result<String, HostError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| HostError::io("read", path, e))?;
+    let meta = f.metadata().map_err(|e| HostError::io("read", path, e))?;
+    if !meta.is_file() {
+        return Err(HostError::io("read", path, std::io::Error::other("not a regular file")));
+    }
+    let mut buf = Vec::new();
+    f.take(MAX_FILE + 1).read_to_end(&mut buf).map_err(|e| HostError::io("read", path, e))?;
+    if buf.len() as u64 > MAX_FILE {
+        return Err(HostError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE });
+    }
+    String::from_utf8(buf).map_err(|_| HostError::NotUtf8 { path: path.to_path_buf() })
+}
+
 /// Reads a UTF-8 text file of at most [`MAX_FILE`] bytes.
 pub fn read_text(path: &Path) -> Result<String, HostError> {
     let f = fs::File::open(path).map_err(|e| HostError::io("read", path, e))?;

@@ -948,3 +948,36 @@ fn poll_interval_is_bounded_at_parse_time() {
         assert!(stderr.contains("--poll-interval") && !stderr.contains("panicked"), "{bad}: {stderr}");
     }
 }
+
+/// L4/L5: whatever in the runtime directory cannot be read as a set (a file that is not UTF-8,
+/// a FIFO the service user planted) counts as no set: the projection replaces it and exits 0,
+/// instead of failing (or hanging) on every run from then on.
+#[test]
+fn a_broken_or_planted_runtime_set_is_replaced_never_blocks() {
+    let r = Repo::initialized();
+    renew(&r, &[]).ok();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let h = Host::new("api", "global", Host::dir_source(&provider));
+    assert_eq!(h.project(&[]).0, 0);
+    let held = h.dir.join("cert.pem").canonicalize().unwrap();
+    let mut bytes = std::fs::read(&held).unwrap();
+    bytes.extend_from_slice(&[0xff, 0xfe]);
+    std::fs::write(&held, bytes).unwrap();
+    let (code, doc) = h.project(&[]);
+    assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
+    // A FIFO in place of cert.pem: opened without blocking, so the run finishes.
+    std::fs::remove_file(h.dir.join("cert.pem")).unwrap();
+    assert!(tool("mkfifo").arg(h.dir.join("cert.pem")).status().unwrap().success());
+    let out = tool("timeout")
+        .args(["-s", "KILL", "20"])
+        .arg(boot_bin())
+        .args(["project", "--service", "api", "--scope", "global", "--json", "--runtime-dir"])
+        .arg(&h.dir)
+        .args(&h.source)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{doc} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(doc["status"], "changed", "{doc}");
+    assert!(std::fs::symlink_metadata(h.dir.join("cert.pem")).unwrap().file_type().is_symlink());
+}

@@ -158,7 +158,7 @@ fn bundle(
     roots: bool,
 ) -> PyResult<String> {
     if scope.is_some() == roots {
-        return Err(PyValueError::new_err("pass exactly one of scope=\"<scope>\" or roots=True"));
+        return Err(PyValueError::new_err("pass exactly one of scope= (a scope such as \"global\") or roots=True"));
     }
     let env_shown = env.clone();
     py.detach(move || -> Result<String, HostError> {

@@ -14,8 +14,8 @@ use rand_chacha::rand_core::SeedableRng;
 /// A keyring holding the CI identity (as revealed text), for `ops::renew`.
 pub struct CiKeyring(pub String);
 impl Keyring for CiKeyring {
-    fn identity(&mut self, c: Custodian) -> Result<Identity, inforge_core::Error> {
-        Identity::parse(c, "bench", if c == Custodian::Ci { Some(&self.0) } else { None })
+    fn identities(&mut self, c: Custodian) -> Result<Vec<Identity>, inforge_core::Error> {
+        Ok(vec![Identity::parse(c, "bench", if c == Custodian::Ci { Some(&self.0) } else { None })?])
     }
 }
 
@@ -71,7 +71,7 @@ fn build(pkis: &[String], services: usize, regions: usize, algorithm: Algorithm)
     let ci = Identity::from_age(age::x25519::Identity::generate(), Custodian::Ci);
     let now = time::OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
-    let mut store = Store::new(root.recipient(), ci.recipient());
+    let mut store = Store::new(root.recipient().unwrap_or_default(), ci.recipient().unwrap_or_default());
     let mut fx = Effects { now, rng: &mut rng, sealer: &mut AgeSealer };
     for name in pkis {
         add_pki(&mut store, "prd", name, Topology::TwoTier, algorithm, &mut fx).unwrap();

@@ -74,6 +74,7 @@ impl Wording for HostWording {
             Opt::Scope => "--scope".into(),
             Opt::Roots => "CI's `inforge pki bundle --roots`".into(),
             Opt::Wait => "INFORGE_LOCK_WAIT".into(),
+            Opt::PassphraseFile => "CI's INFORGE_PASSPHRASE_FILE".into(),
         }
     }
     fn identity(&self, c: Custodian) -> String {

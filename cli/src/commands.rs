@@ -17,8 +17,8 @@ use inforge_host::{clock, rng, HostError};
 use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
-    AddArgs, BundleArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RenewArgs, RotateArgs, StatusArgs, UnitsArgs,
-    ValidateArgs,
+    AddArgs, BundleArgs, CustodyArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RekeyArgs, RenewArgs,
+    RotateArgs, StatusArgs, UnitsArgs, ValidateArgs,
 };
 
 fn effects<'a>(
@@ -50,13 +50,28 @@ pub fn init(dir: &Path, a: InitArgs) -> Result<(), CliError> {
     let repo = Repo::open(dir)?;
     let (loaded, lock) = load_for_write(&repo, &a.env)?;
     let root = inforge_host::seal::generate_root_identity();
-    let changed = ops::init(&loaded.env, a.recipient.as_deref(), &mut HostKeyring::from_env(), &root)?;
-    // Print the identity first: if stdout is closed, fail before the store exists, so the
-    // only copy of the root identity can never be lost.
-    if !render::stdout_keeps_output() {
-        return Err(CliError::IdentityWouldBeLost);
+    let custody = match a.quorum {
+        None => ops::RootCustody::Single(&root),
+        Some(threshold) => ops::RootCustody::Quorum { identity: &root, threshold, custodians: &a.custodian },
+    };
+    let (mut r, mut s) = (rng(), AgeSealer);
+    let changed = ops::init(
+        &loaded.env,
+        a.recipient.as_deref(),
+        &mut HostKeyring::from_env(),
+        custody,
+        &mut effects(clock::now()?, &mut r, &mut s),
+    )?;
+    if a.quorum.is_none() {
+        // Print the identity first: if stdout is closed, fail before the store exists, so the
+        // only copy of the root identity can never be lost.
+        if !render::stdout_keeps_output() {
+            return Err(CliError::IdentityWouldBeLost);
+        }
+        render::out(&format!("{}\n", &*root.reveal()))?;
     }
-    render::out(&format!("{}\n", &*root.reveal()))?;
+    // Under a quorum the identity exists only as the sealed shares in the store.
+    drop(root);
     save(&repo, &loaded, &changed, &lock)?;
     render::initialized(&changed.report, &loaded.env.project.meshes());
     Ok(())
@@ -413,4 +428,47 @@ pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> 
     }
     render::recovered(&a.env, &changed.report);
     Ok(())
+}
+
+pub fn custody(dir: &Path, a: CustodyArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let loaded = repo.load(&a.env)?;
+    let view = ops::custody(&loaded.env)?;
+    if a.json {
+        render::json(&view)
+    } else {
+        render::out(&view.text())
+    }
+}
+
+pub fn rekey(dir: &Path, a: RekeyArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let (loaded, lock) = load_for_write(&repo, &a.env)?;
+    let (mut r, mut s) = (rng(), AgeSealer);
+    let mut fx = effects(clock::now()?, &mut r, &mut s);
+    let mut keyring = HostKeyring::from_env();
+    let changed = if a.ci {
+        ops::rekey_ci(&loaded.env, &mut keyring, &mut fx, a.plan)?
+    } else {
+        // A new quorum always comes with a new identity (generated here, never shown).
+        let fresh = inforge_host::seal::generate_root_identity();
+        let holder = match (a.quorum, a.recipient.as_deref()) {
+            (Some(threshold), _) => ops::NewRootHolder::Quorum(ops::RootCustody::Quorum {
+                identity: &fresh,
+                threshold,
+                custodians: &a.custodian,
+            }),
+            (None, Some(r)) => ops::NewRootHolder::Recipient(r),
+            (None, None) => unreachable!("clap requires --recipient or --quorum with --root"),
+        };
+        ops::rekey_root(&loaded.env, holder, &mut keyring, &mut fx, a.plan)?
+    };
+    if !a.plan && !changed.report.unchanged {
+        save(&repo, &loaded, &changed, &lock)?;
+    }
+    if a.json {
+        render::json(&changed.report)
+    } else {
+        render::out(&render::rekeyed_text(&changed.report))
+    }
 }

@@ -30,6 +30,7 @@ impl Wording for Cli<'_> {
             Opt::Roots => "--roots",
             Opt::Now => "INFORGE_NOW",
             Opt::Wait => "--wait",
+            Opt::PassphraseFile => "INFORGE_PASSPHRASE_FILE",
         }
         .into()
     }

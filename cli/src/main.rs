@@ -60,6 +60,53 @@ enum PkiCommand {
     /// What the provider holds per service and scope, against the store: leaf, issuer, chain
     /// phase, expiry, problems. Exits 1 on a problem.
     Status(StatusArgs),
+    /// Who holds what: the CI recipient, the offline root's recipient or quorum, and the keys
+    /// each seals. Needs no identity.
+    Custody(CustodyArgs),
+    /// Re-seal one custodian's keys to a new holder: `--ci` follows the secret store's
+    /// `recipient:`; `--root` moves the cold roots to a new recipient or quorum.
+    Rekey(RekeyArgs),
+}
+
+#[derive(Args)]
+pub struct CustodyArgs {
+    /// Environment name.
+    pub env: String,
+    /// One JSON document on stdout (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["ci", "root"])))]
+#[command(group(clap::ArgGroup::new("holder").args(["recipient", "quorum"])))]
+pub struct RekeyArgs {
+    /// Environment name.
+    pub env: String,
+    /// Re-seal every CI-held key (intermediates, root-only roots) to the secret store's
+    /// `recipient:`; opens them with the previous CI identity (INFORGE_SECRETS_KEY).
+    #[arg(long)]
+    pub ci: bool,
+    /// Re-seal every cold root key to a new offline root holder; opens them with the current
+    /// root identity or quorum (INFORGE_PKI_ROOT_KEY / INFORGE_PKI_ROOT_KEY_FILE=a:b).
+    #[arg(long, requires = "holder")]
+    pub root: bool,
+    /// With --root: one person's new identity, by its recipient.
+    #[arg(long, requires = "root", value_name = "AGE1…")]
+    pub recipient: Option<String>,
+    /// With --root: a new root identity split among the custodians, any M of them rebuild it.
+    #[arg(long, requires_all = ["root", "custodian"], value_name = "M")]
+    pub quorum: Option<u32>,
+    /// With --quorum: a custodian's recipient (repeat once per custodian; age1… or a
+    /// plugin's, e.g. age1yubikey1…).
+    #[arg(long, requires = "quorum", value_name = "AGE1…")]
+    pub custodian: Vec<String>,
+    /// Print what would be re-sealed and write nothing; needs no identity.
+    #[arg(long)]
+    pub plan: bool,
+    /// One JSON document on stdout (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -210,6 +257,14 @@ pub struct InitArgs {
     /// The CI recipient (default: the secret store's `recipient:`, else INFORGE_SECRETS_KEY's).
     #[arg(long, value_name = "AGE1…")]
     pub recipient: Option<String>,
+    /// Split the new offline root identity among the custodians: any M of them rebuild it,
+    /// and nobody (this command included) ever prints or writes it whole.
+    #[arg(long, requires = "custodian", value_name = "M")]
+    pub quorum: Option<u32>,
+    /// With --quorum: a custodian's recipient (repeat once per custodian; age1… or a
+    /// plugin's, e.g. age1yubikey1…).
+    #[arg(long, requires = "quorum", value_name = "AGE1…")]
+    pub custodian: Vec<String>,
 }
 
 #[derive(Args)]
@@ -259,6 +314,8 @@ impl Command {
             Command::Pki(PkiCommand::RecoverIntermediate(a)) => &a.env,
             Command::Pki(PkiCommand::Units(a)) => &a.env,
             Command::Pki(PkiCommand::Status(a)) => &a.env,
+            Command::Pki(PkiCommand::Custody(a)) => &a.env,
+            Command::Pki(PkiCommand::Rekey(a)) => &a.env,
             Command::Validate(a) => &a.env,
         }
     }
@@ -280,6 +337,8 @@ fn main() {
         Command::Pki(PkiCommand::RecoverIntermediate(a)) => commands::recover_intermediate(&dir, a),
         Command::Pki(PkiCommand::Units(a)) => commands::units(&dir, a),
         Command::Pki(PkiCommand::Status(a)) => commands::status(&dir, a),
+        Command::Pki(PkiCommand::Custody(a)) => commands::custody(&dir, a),
+        Command::Pki(PkiCommand::Rekey(a)) => commands::rekey(&dir, a),
         Command::Validate(a) => commands::validate(&dir, a),
     };
     if let Err(e) = result {

@@ -53,10 +53,23 @@ pub fn progress(len: u64) -> indicatif::ProgressBar {
 
 pub fn initialized(r: &Initialized, meshes: &[String]) {
     eprintln!("created {} (CI recipient {})", store_path(&r.env), r.recipient);
-    eprintln!("the line on stdout is the OFFLINE ROOT IDENTITY; it is shown only this once:");
-    eprintln!("  - store it offline (password manager / hardware token), never in CI or git;");
-    eprintln!("  - export it as INFORGE_PKI_ROOT_KEY only for `intermediate`, `rotate --intermediate|--root`");
-    eprintln!("    and `recover-intermediate`, on an operator workstation.");
+    if let Some(q) = &r.quorum {
+        eprintln!(
+            "the offline root identity ({}) is split: any {} of these {} custodians rebuild it; nobody holds it whole:",
+            r.root_recipient,
+            q.threshold,
+            q.custodians.len()
+        );
+        for c in &q.custodians {
+            eprintln!("  - {c}");
+        }
+        eprintln!("  offline operations take the custodians' identity files: INFORGE_PKI_ROOT_KEY_FILE=a:b (one per custodian).");
+    } else {
+        eprintln!("the line on stdout is the OFFLINE ROOT IDENTITY; it is shown only this once:");
+        eprintln!("  - store it offline (password manager / hardware token), never in CI or git;");
+        eprintln!("  - export it as INFORGE_PKI_ROOT_KEY only for `intermediate`, `rotate --intermediate|--root`");
+        eprintln!("    and `recover-intermediate`, on an operator workstation.");
+    }
     if meshes.is_empty() {
         eprintln!("next: add a PKI with `inforge pki add {}`, its name and `--topology two-tier|root-only`", r.env);
     }
@@ -210,4 +223,33 @@ pub fn renewed(r: &RenewReport) {
         r.elapsed_ms,
         r.provider.path
     );
+}
+
+/// `pki rekey`'s report: the recipient diff, what was re-sealed, and what re-sealing cannot do.
+pub fn rekeyed_text(r: &inforge_core::ops::Rekeyed) -> String {
+    use std::fmt::Write;
+    let who = r.custodian.short();
+    let holder = |c: &inforge_core::ops::Custody| match &c.quorum {
+        None => c.recipient.clone(),
+        Some(q) => {
+            format!("{} (any {} of {}: {})", c.recipient, q.threshold, q.custodians.len(), q.custodians.join(", "))
+        }
+    };
+    let mut s = String::new();
+    if r.unchanged {
+        let _ = writeln!(s, "{}: the {who} keys are already sealed to {}; nothing to re-key", r.env, r.to.recipient);
+        return s;
+    }
+    let verb = if r.planned { "would re-seal" } else { "re-sealed" };
+    let _ = writeln!(s, "{}: {verb} {} {who} key(s)", r.env, r.resealed.len());
+    let _ = writeln!(s, "  - {}", holder(&r.from));
+    let _ = writeln!(s, "  + {}", holder(&r.to));
+    for k in &r.resealed {
+        let _ = writeln!(s, "  {k}");
+    }
+    if r.planned {
+        let _ = writeln!(s, "plan only: nothing was opened or written");
+    }
+    let _ = writeln!(s, "note: {}", r.note);
+    s
 }

@@ -35,13 +35,19 @@ pub fn read_regular(path: &Path) -> Result<String, HostError> {
 
 /// Reads a UTF-8 text file of at most [`MAX_FILE`] bytes.
 pub fn read_text(path: &Path) -> Result<String, HostError> {
+    let buf = read_bytes(path)?;
+    String::from_utf8(buf).map_err(|_| HostError::NotUtf8 { path: path.to_path_buf() })
+}
+
+/// Reads a file of at most [`MAX_FILE`] bytes.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, HostError> {
     let f = fs::File::open(path).map_err(|e| HostError::io("read", path, e))?;
     let mut buf = Vec::new();
     f.take(MAX_FILE + 1).read_to_end(&mut buf).map_err(|e| HostError::io("read", path, e))?;
     if buf.len() as u64 > MAX_FILE {
         return Err(HostError::TooLarge { path: path.to_path_buf(), limit: MAX_FILE });
     }
-    String::from_utf8(buf).map_err(|_| HostError::NotUtf8 { path: path.to_path_buf() })
+    Ok(buf)
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);

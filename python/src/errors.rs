@@ -115,6 +115,7 @@ impl Wording for PyWording<'_> {
             Opt::Roots => "roots=True".into(),
             Opt::Now => "now= (or INFORGE_NOW)".into(),
             Opt::Wait => "INFORGE_LOCK_WAIT".into(),
+            Opt::PassphraseFile => "INFORGE_PASSPHRASE_FILE".into(),
             Opt::Recipient => "the inforge CLI's --recipient age1…".into(),
             Opt::Force => "the inforge CLI's --force".into(),
         }

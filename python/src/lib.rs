@@ -58,11 +58,7 @@ fn time_or_clock(now: Option<OffsetDateTime>) -> Result<OffsetDateTime, HostErro
 /// Identities: `secrets_key=` if given, else `INFORGE_SECRETS_KEY` / `INFORGE_SECRETS_KEY_FILE`
 /// (read only when the operation asks for the CI identity).
 fn keyring(secrets_key: Option<String>) -> HostKeyring {
-    HostKeyring {
-        secrets_key: secrets_key.map(Zeroizing::new),
-        root_key: None,
-        explicit_names: ("secrets_key", "root_key"),
-    }
+    HostKeyring::explicit(secrets_key.map(Zeroizing::new), None, ("secrets_key", "root_key"))
 }
 
 /// Validates one environment of an infra repo, credential-free: the same findings (codes,

@@ -29,6 +29,7 @@ impl Wording for Js {
             Opt::Force => "the inforge CLI's --force".into(),
             Opt::Roots => "the inforge CLI's --roots".into(),
             Opt::Wait => "the inforge CLI's --wait".into(),
+            Opt::PassphraseFile => "the inforge CLI's INFORGE_PASSPHRASE_FILE".into(),
         }
     }
     fn identity(&self, c: Custodian) -> String {

@@ -8,3 +8,4 @@ pub mod custody;
 pub mod effects;
 pub mod keys;
 pub mod profile;
+pub mod quorum;

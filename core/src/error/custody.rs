@@ -1,6 +1,6 @@
 //! The custody area's failures (moved out of `crypto::custody` so the error module depends on no area).
 
-use crate::error::remedy::{Coded, Remedy};
+use crate::error::remedy::{Coded, Opt, Remedy};
 use crate::model::custodian::Custodian;
 use crate::remedy;
 
@@ -13,8 +13,8 @@ pub enum CustodyError {
         /// Whose identity.
         custodian: Custodian,
     },
-    /// The identity given does not hold an age X25519 identity.
-    #[error("{source_name} does not hold an age X25519 identity (AGE-SECRET-KEY-1…)")]
+    /// The identity given does not hold an age identity.
+    #[error("{source_name} does not hold an age identity (AGE-SECRET-KEY-1… or AGE-PLUGIN-…)")]
     IdentityInvalid {
         /// Whose identity.
         custodian: Custodian,
@@ -85,6 +85,58 @@ pub enum CustodyError {
         /// The secret store's recipient.
         secret_store: String,
     },
+    /// Fewer custodians' shares opened than the quorum's threshold.
+    #[error(
+        "quorum not met: {opened} of the offline root's shares opened, {needed} needed (from {given} identity source{}); missing custodians: {}",
+        if *given == 1 { "" } else { "s" },
+        missing.join(", ")
+    )]
+    QuorumNotMet {
+        /// Shares that opened.
+        opened: usize,
+        /// The threshold.
+        needed: usize,
+        /// Recipients of the custodians whose shares did not open.
+        missing: Vec<String>,
+        /// How many identity sources were given.
+        given: usize,
+    },
+    /// A share opened but is not a share of this store's root identity.
+    #[error("the root share of custodian {custodian}, opened with {source_name}, is invalid: {reason}")]
+    ShareInvalid {
+        /// The custodian's recipient (public).
+        custodian: String,
+        /// Which identity source opened it.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A passphrase-protected identity file and no passphrase to open it.
+    #[error("{source_name} is passphrase-protected and no passphrase was given (no terminal to ask on)")]
+    PassphraseMissing {
+        /// The identity file.
+        source_name: String,
+    },
+    /// The passphrase does not open the identity file.
+    #[error("the passphrase given does not open {source_name}")]
+    PassphraseWrong {
+        /// The identity file.
+        source_name: String,
+    },
+    /// An `AGE-PLUGIN-…` identity or a plugin recipient whose program is not on PATH.
+    #[error("{source_name} needs the age plugin program age-plugin-{plugin}, which is not on PATH")]
+    PluginMissing {
+        /// The plugin's name (`yubikey`).
+        plugin: String,
+        /// Where the identity or recipient came from.
+        source_name: String,
+    },
+    /// A quorum policy breaks a rule.
+    #[error("invalid quorum: {problem}")]
+    QuorumPolicyInvalid {
+        /// Which rule, with the values.
+        problem: String,
+    },
     /// The decrypted key does not belong to the certificate it is stored with.
     #[error("the private key at {location} does not match its certificate's public key")]
     KeyMismatch {
@@ -105,6 +157,12 @@ impl Coded for CustodyError {
             CustodyError::Decrypt { .. } => "decrypt-failed",
             CustodyError::Seal { .. } => "encrypt-failed",
             CustodyError::KeyMismatch { .. } => "key-mismatch",
+            CustodyError::QuorumNotMet { .. } => "quorum-not-met",
+            CustodyError::ShareInvalid { .. } => "share-invalid",
+            CustodyError::QuorumPolicyInvalid { .. } => "quorum-invalid",
+            CustodyError::PassphraseMissing { .. } => "passphrase-missing",
+            CustodyError::PassphraseWrong { .. } => "passphrase-wrong",
+            CustodyError::PluginMissing { .. } => "plugin-missing",
             CustodyError::RecipientMismatch { .. } => "recipient-mismatch",
         }
     }
@@ -113,9 +171,13 @@ impl Coded for CustodyError {
             CustodyError::IdentityMissing { custodian } => {
                 remedy!["set ", *custodian, " to ", custodian.describe()]
             }
-            CustodyError::IdentityInvalid { custodian, .. } => {
-                remedy!["set ", *custodian, " to ", custodian.describe(), ", the whole AGE-SECRET-KEY-1… line"]
-            }
+            CustodyError::IdentityInvalid { custodian, .. } => remedy![
+                "set ",
+                *custodian,
+                " to ",
+                custodian.describe(),
+                ": an age identity file (AGE-SECRET-KEY-1… or AGE-PLUGIN-… lines; `#` comments and blank lines allowed)"
+            ],
             CustodyError::IdentityWrong { custodian, .. } => remedy![
                 *custodian,
                 " must be ",
@@ -136,8 +198,32 @@ impl Coded for CustodyError {
                 "the ciphertext is corrupt or was not encrypted to this identity: restore pki.enc.yaml from git".into()
             }
             CustodyError::Seal { .. } => "check the store's recipients".into(),
-            CustodyError::RecipientMismatch { .. } => {
-                "restore pki.enc.yaml from git, or fix the secret store's `recipient:`; the two must name the same CI key".into()
+            CustodyError::RecipientMismatch { .. } => remedy![
+                "if the CI identity was replaced, re-seal the store to it with `",
+                crate::error::Step::new(crate::error::Op::RekeyCi),
+                "` (with the previous CI identity); otherwise fix the secret store's `recipient:` or restore pki.enc.yaml from git"
+            ],
+            CustodyError::QuorumNotMet { needed, .. } => remedy![
+                format!("bring at least {needed} custodians together and give each one's identity file in "),
+                Custodian::OfflineRoot,
+                " (several files are separated by ':'); nothing was changed"
+            ],
+            CustodyError::ShareInvalid { .. } => {
+                "the store's rootQuorum was tampered with or mixed with another store's: restore pki.enc.yaml from git, and check that custodian's identity file".into()
+            }
+            CustodyError::PassphraseMissing { .. } => {
+                remedy!["run it at a terminal to be asked, or name ", Opt::PassphraseFile, " (one passphrase per line)"]
+            }
+            CustodyError::PassphraseWrong { .. } => remedy![
+                "give that file's passphrase (at the terminal, or in ",
+                Opt::PassphraseFile,
+                "); nothing was changed"
+            ],
+            CustodyError::PluginMissing { plugin, .. } => {
+                format!("install age-plugin-{plugin} and put it on PATH (hardware identities need their plugin)").into()
+            }
+            CustodyError::QuorumPolicyInvalid { .. } => {
+                "give N distinct custodian recipients (none of them the CI recipient) and a threshold M with 1 ≤ M ≤ N".into()
             }
             CustodyError::KeyMismatch { .. } => {
                 "the store was tampered with or corrupted: restore pki.enc.yaml from git and do not use this key".into()

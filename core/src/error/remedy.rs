@@ -39,6 +39,8 @@ pub enum Opt {
     Now,
     /// Bounded wait for a lock.
     Wait,
+    /// Where a passphrase-protected identity file's passphrase comes from without a terminal.
+    PassphraseFile,
 }
 
 /// An operation a remedy asks for, with the arguments known at the failure.
@@ -83,6 +85,8 @@ pub enum Op {
     RenewBundlesOnly,
     /// List the PKIs.
     Ls,
+    /// Re-seal the CI-held keys to the secret store's recipient.
+    RekeyCi,
 }
 
 impl Step {
@@ -222,10 +226,11 @@ impl Step {
             Op::Renew => ("renew", false, &[]),
             Op::RenewBundlesOnly => ("renew", false, &["--bundles-only"]),
             Op::Ls => ("ls", false, &[]),
+            Op::RekeyCi => ("rekey", false, &["--ci"]),
         };
         words.push(verb);
         words.extend(self.env.as_deref());
-        if !matches!(self.op, Op::Init | Op::Renew | Op::RenewBundlesOnly | Op::Ls) {
+        if !matches!(self.op, Op::Init | Op::Renew | Op::RenewBundlesOnly | Op::Ls | Op::RekeyCi) {
             words.extend(self.pki.as_deref());
         }
         if takes_scope {
@@ -271,6 +276,7 @@ impl Wording for Plain {
             Opt::Roots => "the roots",
             Opt::Now => "the operation's time",
             Opt::Wait => "a longer lock wait",
+            Opt::PassphraseFile => "a passphrase file",
         }
         .into()
     }

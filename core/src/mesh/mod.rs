@@ -82,7 +82,7 @@ pub(crate) mod tests {
         let (root_id, ci) = (identity(Custodian::OfflineRoot), identity(Custodian::Ci));
         let cfg = "baseDomain: w.example\nenvironments: {prd: {provider: {kind: dir, path: p}}}\nservices:\n  api: {pki: mesh, scope: global}\n  web: {pki: mesh, scope: regional}\n";
         let project = Project::parse(cfg, Some("regions: [us-east-1]\n")).unwrap();
-        let mut store = Store::new(root_id.recipient(), ci.recipient());
+        let mut store = Store::new(root_id.recipient().unwrap(), ci.recipient().unwrap());
         let mut fx = Effects { now, rng: &mut rng, sealer: &mut TestSealer };
         let alg = crate::crypto::keys::Algorithm::EcdsaP256;
         crate::pki::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();

@@ -23,3 +23,6 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// The key algorithms, by their store and command-line names.
 pub const ALGORITHM_NAMES: [&str; 3] = ["ecdsa-p256", "ecdsa-p384", "ed25519"];
+
+/// Most custodians a quorum may have: Shamir's scheme over GF(256) gives at most 255 shares.
+pub const MAX_CUSTODIANS: usize = 255;

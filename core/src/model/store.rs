@@ -16,7 +16,7 @@ use crate::model::names::check_segment;
 
 /// The first line of every store inforge writes.
 pub const HEADER: &str = "# managed by `inforge pki` — do not edit by hand\n";
-pub use crate::model::limits::FORMAT_VERSION;
+pub use crate::model::limits::{FORMAT_VERSION, MAX_CUSTODIANS};
 
 /// Where an environment's store lives, relative to the repo root.
 pub fn store_path(env: &str) -> String {
@@ -137,6 +137,29 @@ pub struct Pki {
     pub revoked: Vec<Revoked>,
 }
 
+/// M-of-N custody of the offline root identity (docs/store-format.md, "rootQuorum").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Quorum {
+    /// How many shares rebuild the identity (1 ≤ threshold ≤ shares).
+    pub threshold: u32,
+    /// One share per custodian, in the order the custodians were given.
+    pub shares: Vec<SealedShare>,
+}
+
+/// One custodian's share of the offline root identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealedShare {
+    /// The custodian's age recipient (X25519 or a plugin's, e.g. `age1yubikey1…`).
+    pub custodian: String,
+    /// Integrity check of the share (public): lowercase hex SHA-256 over a label, the
+    /// store's `rootRecipient` and the share, so a wrong share is named without trying subsets.
+    pub check: String,
+    /// The share, age-armored to `custodian`.
+    pub share: Block,
+}
+
 /// The whole store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -146,6 +169,11 @@ pub struct Store {
     pub version: u32,
     /// The offline operator's age recipient (cold two-tier root keys).
     pub root_recipient: String,
+    /// Quorum custody of the offline root identity (SPEC §10): the identity behind
+    /// `rootRecipient` split into shares, each sealed to one custodian. Absent when one person
+    /// holds the whole identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_quorum: Option<Quorum>,
     /// The CI age recipient (intermediate and root-only keys).
     pub recipient: String,
     /// PKIs by name.
@@ -163,7 +191,7 @@ const AGE_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 impl Store {
     /// A new, empty store.
     pub fn new(root_recipient: String, recipient: String) -> Store {
-        Store { version: FORMAT_VERSION, root_recipient, recipient, pkis: BTreeMap::new() }
+        Store { version: FORMAT_VERSION, root_recipient, root_quorum: None, recipient, pkis: BTreeMap::new() }
     }
 
     /// Parses and checks a store; `file` names it in errors.
@@ -200,6 +228,33 @@ impl Store {
                 "rootRecipient".into(),
                 "equals recipient: the offline root and CI must be different custodians".into(),
             ));
+        }
+        if let Some(q) = &self.root_quorum {
+            let n = q.shares.len();
+            if q.threshold == 0 || q.threshold as usize > n || n > MAX_CUSTODIANS {
+                return Err(invalid(
+                    "rootQuorum".into(),
+                    format!("threshold {} of {n} shares: need 1 ≤ threshold ≤ shares ≤ {MAX_CUSTODIANS}", q.threshold),
+                ));
+            }
+            let mut seen = Vec::new();
+            for (i, share) in q.shares.iter().enumerate() {
+                let at = format!("rootQuorum.shares[{i}]");
+                let custodian = crate::crypto::custody::parse_custodian_recipient("custodian", &share.custodian)
+                    .map_err(|e| invalid(format!("{at}.custodian"), e.to_string()))?;
+                if seen.contains(&custodian) {
+                    return Err(invalid(format!("{at}.custodian"), "names a custodian twice".into()));
+                }
+                seen.push(custodian);
+                if share.check.len() != 64
+                    || !share.check.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    return Err(invalid(format!("{at}.check"), "must be 64 lowercase hex digits (a SHA-256)".into()));
+                }
+                if !share.share.0.starts_with(AGE_BEGIN) {
+                    return Err(invalid(format!("{at}.share"), "must be age armored ciphertext".into()));
+                }
+            }
         }
         let cert = |loc: String, b: &Block| {
             if b.0.starts_with(CERT_BEGIN) {

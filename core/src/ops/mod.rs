@@ -17,11 +17,13 @@ use crate::model::config::Project;
 use crate::model::store::{store_path, Store};
 use crate::Error;
 
+mod custody;
 mod read;
 mod renew;
 mod rotation;
 mod setup;
 
+pub use custody::*;
 pub use read::*;
 pub use renew::*;
 pub use rotation::*;
@@ -43,8 +45,33 @@ pub struct RepoFiles<'a> {
 /// Where identities come from: the shell's environment variables and files, Python keyword
 /// arguments… Asked only when an operation needs one.
 pub trait Keyring {
-    /// The identity of `custodian`, or `identity-missing` / `identity-invalid`.
-    fn identity(&mut self, custodian: Custodian) -> Result<Identity, Error>;
+    /// The identities given for `custodian`, one per source (the custodians of a quorum give
+    /// one file each), with plugin identities already resolved; `identity-missing` /
+    /// `identity-invalid` when there is none or one is unusable.
+    fn identities(&mut self, custodian: Custodian) -> Result<Vec<Identity>, Error>;
+}
+
+/// The identity an operation acts as for `custodian`, checked against the store: under quorum
+/// custody of the offline root, rebuilt in memory from the custodians' shares
+/// ([`crate::crypto::quorum::rebuild`]); else every given identity, as one.
+pub fn unlock(keyring: &mut dyn Keyring, custodian: Custodian, store: &Store) -> Result<Identity, Error> {
+    let mut sources = keyring.identities(custodian)?;
+    if sources.is_empty() {
+        return Err(crate::error::CustodyError::IdentityMissing { custodian }.into());
+    }
+    let id = match (custodian, &store.root_quorum) {
+        (Custodian::OfflineRoot, Some(q)) => crate::crypto::quorum::rebuild(&sources, q, &store.root_recipient)?,
+        _ => {
+            let first = sources.remove(0);
+            first.merge(sources)
+        }
+    };
+    let expected = match custodian {
+        Custodian::OfflineRoot => &store.root_recipient,
+        Custodian::Ci => &store.recipient,
+    };
+    id.expect_recipient(expected)?;
+    Ok(id)
 }
 
 /// One environment of a loaded repo.

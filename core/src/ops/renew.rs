@@ -109,7 +109,7 @@ pub fn renew(
             backend: &crate::crypto::keys::PURE_RUST,
         });
     }
-    let ci = keyring.identity(Custodian::Ci)?;
+    let ci = unlock(keyring, Custodian::Ci, store)?;
     let issuers = mesh::open_issuers(store, &env.project, &env.name, &targets, &ci, now)?;
     Ok(RenewPlan { env: env.name.clone(), targets, issuers, now, backend: &crate::crypto::keys::PURE_RUST })
 }

@@ -26,7 +26,7 @@ pub fn rotate_intermediate(
     let mut store = env.store_mut()?;
     crate::pki::rotate::check_intermediate_rotation(&store, &env.project, name, scope)?;
     before_sealing(env, &store, fx.now)?;
-    let root_id = keyring.identity(Custodian::OfflineRoot)?;
+    let root_id = unlock(keyring, Custodian::OfflineRoot, &store)?;
     crate::pki::rotate::rotate_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
     let report = minted_intermediate(&store, name, scope)?;
     Ok(Changed { store, report })
@@ -62,7 +62,7 @@ pub fn rotate_root(
         tiers::check_overlap_days("the minimum overlap (days)", d)?;
     }
     before_sealing(env, &store, fx.now)?;
-    let operator = keyring.identity(Custodian::OfflineRoot)?;
+    let operator = unlock(keyring, Custodian::OfflineRoot, &store)?;
     crate::pki::rotate::rotate_root(&mut store, &env.name, name, &operator, min_overlap_days, fx)?;
     let p = tiers::get_pki(&store, name)?;
     let root = Cert::from_pem(p.root.cert.as_str(), "new root")?;
@@ -200,7 +200,7 @@ pub fn finalize_root(
     let mut store = env.store_mut()?;
     crate::model::time::check_now("the time", now)?;
     crate::pki::rotate::check_finalize(&store, name, force, now)?;
-    let operator = keyring.identity(Custodian::OfflineRoot)?;
+    let operator = unlock(keyring, Custodian::OfflineRoot, &store)?;
     let done = crate::pki::rotate::finalize_root(&mut store, name, &operator, force, now)?;
     Ok(Changed { store, report: Finalized { pki: name.into(), roots: done.roots, intermediates: done.intermediates } })
 }
@@ -245,7 +245,7 @@ pub fn recover_intermediate(
     let mut store = env.store_mut()?;
     crate::pki::rotate::check_intermediate_rotation(&store, &env.project, name, scope)?;
     before_sealing(env, &store, fx.now)?;
-    let root_id = keyring.identity(Custodian::OfflineRoot)?;
+    let root_id = unlock(keyring, Custodian::OfflineRoot, &store)?;
     let (revoked, fresh) =
         crate::pki::rotate::recover_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
     let issuer = mesh::issuer_with_key(&store, &env.project, &env.name, name, scope, fresh, fx.now)?;

@@ -58,12 +58,12 @@ struct Ring<'a> {
 }
 
 impl Keyring for Ring<'_> {
-    fn identity(&mut self, c: Custodian) -> Result<Identity, Error> {
+    fn identities(&mut self, c: Custodian) -> Result<Vec<Identity>, Error> {
         let text = match c {
             Custodian::Ci => self.ci,
             Custodian::OfflineRoot => self.root,
         };
-        Identity::parse(c, "test keyring", text)
+        Ok(vec![Identity::parse(c, "test keyring", text)?])
     }
 }
 
@@ -71,9 +71,9 @@ impl Keyring for Ring<'_> {
 struct OwnedRing(String);
 
 impl Keyring for OwnedRing {
-    fn identity(&mut self, c: Custodian) -> Result<Identity, Error> {
+    fn identities(&mut self, c: Custodian) -> Result<Vec<Identity>, Error> {
         let text = (c == Custodian::OfflineRoot).then_some(self.0.as_str());
-        Identity::parse(c, "test keyring", text)
+        Ok(vec![Identity::parse(c, "test keyring", text)?])
     }
 }
 
@@ -92,7 +92,9 @@ impl Kit {
             sealer: TestSealer,
             now: OffsetDateTime::from_unix_timestamp(1_796_000_000).unwrap(),
         };
-        let init = init(&kit.env, None, &mut Ring { ci: Some(&kit.ci), root: None }, &root).unwrap();
+        let ci = kit.ci.clone();
+        let init = init(&kit.env, None, &mut Ring { ci: Some(&ci), root: None }, RootCustody::Single(&root), fx!(kit))
+            .unwrap();
         kit.env.store = Some(init.store);
         let added = add(&kit.env, MESH, Topology::TwoTier, Algorithm::EcdsaP256, fx!(kit)).unwrap();
         kit.env.store = Some(added.store);
@@ -273,4 +275,130 @@ fn a_switch_without_an_overlap_says_switch() {
     let e = switch_root(&kit.env, MESH, false, kit.now).unwrap_err();
     assert_eq!(e.code(), "overlap-none");
     assert!(e.to_string().contains("no root overlap to switch"), "{e}");
+}
+
+/// Several identity sources for one custodian (the files of `INFORGE_PKI_ROOT_KEY_FILE=a:b`).
+struct Sources(Vec<String>, Custodian);
+
+impl Keyring for Sources {
+    fn identities(&mut self, c: Custodian) -> Result<Vec<Identity>, Error> {
+        if c != self.1 || self.0.is_empty() {
+            return Err(crate::error::CustodyError::IdentityMissing { custodian: c }.into());
+        }
+        self.0.iter().enumerate().map(|(i, t)| Identity::parse(c, &format!("file{i}"), Some(t))).collect()
+    }
+}
+
+fn fresh(c: Custodian) -> String {
+    crate::crypto::custody::tests::identity(c).reveal().to_string()
+}
+
+fn recipient_of(identity: &str) -> String {
+    Identity::parse(Custodian::Ci, "t", Some(identity)).unwrap().recipient().unwrap()
+}
+
+/// Whether `identity` opens any ciphertext in the store (keys and shares).
+fn opens_anything(store: &Store, identity: &str) -> bool {
+    let id = Identity::parse(Custodian::OfflineRoot, "t", Some(identity)).unwrap();
+    let keys = crate::views::custody::sealed_keys(store).into_iter().map(|k| k.2.key.as_str().to_string());
+    let shares = store.root_quorum.iter().flat_map(|q| q.shares.iter().map(|s| s.share.as_str().to_string()));
+    keys.chain(shares).collect::<Vec<_>>().iter().any(|ct| id.try_open(ct).is_ok())
+}
+
+#[test]
+fn a_quorum_root_signs_with_two_of_three_and_refuses_one() {
+    let mut kit = Kit::mesh();
+    let custodians: Vec<String> = (0..3).map(|_| fresh(Custodian::OfflineRoot)).collect();
+    let recipients: Vec<String> = custodians.iter().map(|c| recipient_of(c)).collect();
+    let new_root = crate::crypto::custody::tests::identity(Custodian::OfflineRoot);
+    let holder =
+        NewRootHolder::Quorum(RootCustody::Quorum { identity: &new_root, threshold: 2, custodians: &recipients });
+    // The plan opens nothing and needs no identity.
+    let planned = rekey_root(&kit.env, holder, &mut Sources(vec![], Custodian::OfflineRoot), fx!(kit), true).unwrap();
+    assert!(planned.report.planned && planned.report.resealed == ["pkis.wardnet-mesh.root.key"]);
+    assert_eq!(&planned.store, kit.env.store().unwrap());
+    let rekeyed = rekey_root(&kit.env, holder, &mut kit.offline_owned(), fx!(kit), false).unwrap();
+    assert_eq!(rekeyed.report.to.quorum.as_ref().unwrap().threshold, 2);
+    kit.env.store = Some(rekeyed.store);
+    let store = kit.env.store().unwrap().clone();
+    // The old single root identity opens nothing the store holds now; no custodian alone does.
+    assert!(!opens_anything(&store, &kit.root));
+    for c in &custodians {
+        let id = Identity::parse(Custodian::OfflineRoot, "t", Some(c)).unwrap();
+        assert!(id.try_open(store.pkis[MESH].root.key.as_str()).is_err());
+    }
+    // Round trip through the store's text: the policy survives a write and a read.
+    assert_eq!(Store::parse("s", &store.to_yaml()).unwrap(), store);
+    // 2 of 3 sign a roll of the us-east-1 intermediate; 1 of 3 is refused, naming the others.
+    let two = Sources(vec![custodians[0].clone(), custodians[2].clone()], Custodian::OfflineRoot);
+    let rolled = rotate_intermediate(&kit.env, MESH, "us-east-1", &mut { two }, fx!(kit)).unwrap();
+    let one = Sources(vec![custodians[1].clone()], Custodian::OfflineRoot);
+    let e = rotate_intermediate(&kit.env, MESH, "us-east-1", &mut { one }, fx!(kit)).unwrap_err();
+    assert_eq!(e.code(), "quorum-not-met");
+    assert!(e.to_string().contains(&recipients[0]) && e.to_string().contains(&recipients[2]), "{e}");
+    kit.env.store = Some(rolled.store);
+    let sets = kit.renewed();
+    assert!(status(&kit.env, &sets, kit.now, Duration::ZERO).unwrap().ok);
+    // Back to one person: quorum → single, opened by two custodians.
+    let single = fresh(Custodian::OfflineRoot);
+    let r = recipient_of(&single);
+    let two = Sources(vec![custodians[1].clone(), custodians[0].clone()], Custodian::OfflineRoot);
+    let back = rekey_root(&kit.env, NewRootHolder::Recipient(&r), &mut { two }, fx!(kit), false).unwrap();
+    assert!(back.store.root_quorum.is_none() && back.store.root_recipient == r);
+    for c in &custodians {
+        assert!(!opens_anything(&back.store, c), "an old share holder opens nothing after the re-key");
+    }
+    kit.env.store = Some(back.store);
+    kit.root = single;
+    assert!(rotate_intermediate(&kit.env, MESH, "global", &mut kit.offline_owned(), fx!(kit)).is_ok());
+}
+
+#[test]
+fn rekey_ci_follows_the_secret_store_and_the_old_identity_is_refused() {
+    let mut kit = Kit::mesh();
+    let new_ci = fresh(Custodian::Ci);
+    // Nothing to do while the secret store still names the current recipient.
+    kit.env.secret_store_recipient = Some(recipient_of(&kit.ci));
+    let same = rekey_ci(&kit.env, &mut Sources(vec![kit.ci.clone()], Custodian::Ci), fx!(kit), false).unwrap();
+    assert!(same.report.unchanged && same.report.resealed.is_empty());
+    kit.env.secret_store_recipient = Some(recipient_of(&new_ci));
+    // Until the re-key, everything that seals refuses with recipient-mismatch.
+    let e = rotate_intermediate(&kit.env, MESH, "global", both!(kit), fx!(kit)).unwrap_err();
+    assert_eq!(e.code(), "recipient-mismatch");
+    // The new identity cannot open the old keys, so the re-key needs the old one.
+    let mut wrong = Sources(vec![new_ci.clone()], Custodian::Ci);
+    assert_eq!(rekey_ci(&kit.env, &mut wrong, fx!(kit), false).unwrap_err().code(), "identity-wrong");
+    let rekeyed = rekey_ci(&kit.env, &mut Sources(vec![kit.ci.clone()], Custodian::Ci), fx!(kit), false).unwrap();
+    assert_eq!(rekeyed.report.resealed.len(), 3, "{:?}", rekeyed.report.resealed);
+    let old_ci = std::mem::replace(&mut kit.ci, new_ci);
+    kit.env.store = Some(rekeyed.store);
+    assert!(!opens_anything(kit.env.store().unwrap(), &old_ci));
+    // renew works with the new identity; the old one is refused before anything is opened.
+    let sets = kit.renewed();
+    assert!(status(&kit.env, &sets, kit.now, Duration::ZERO).unwrap().ok);
+    let mut old = Sources(vec![old_ci], Custodian::Ci);
+    let e = renew(&kit.env, &RenewRequest::default(), &mut old, kit.now).unwrap_err();
+    assert_eq!(e.code(), "identity-wrong");
+    // The root-held key was not touched.
+    assert!(opens_anything(kit.env.store().unwrap(), &kit.root));
+}
+
+#[test]
+fn a_quorum_store_is_created_with_no_secret_in_its_report() {
+    let mut kit = Kit::mesh();
+    let files = RepoFiles { inforge_yaml: CONFIG, regions_yaml: Some(REGIONS), store: None, secret_store: None };
+    let env = Env::load(&files, "prd").unwrap();
+    let custodians: Vec<String> = (0..2).map(|_| fresh(Custodian::OfflineRoot)).map(|c| recipient_of(&c)).collect();
+    let root = crate::crypto::custody::tests::identity(Custodian::OfflineRoot);
+    let custody = RootCustody::Quorum { identity: &root, threshold: 3, custodians: &custodians };
+    let ci = kit.ci.clone();
+    let e = init(&env, None, &mut Ring { ci: Some(&ci), root: None }, custody, fx!(kit)).unwrap_err();
+    assert_eq!(e.code(), "quorum-invalid");
+    let custody = RootCustody::Quorum { identity: &root, threshold: 2, custodians: &custodians };
+    let made = init(&env, None, &mut Ring { ci: Some(&ci), root: None }, custody, fx!(kit)).unwrap();
+    let text = serde_json::to_string(&made.report).unwrap() + &made.store.to_yaml();
+    assert!(!text.to_ascii_uppercase().contains("AGE-SECRET-KEY"), "{text}");
+    assert_eq!(made.report.quorum.unwrap().custodians, custodians);
+    let view = crate::views::custody::custody(&made.store, "prd", None);
+    assert_eq!(view.root.quorum.unwrap().custodians.len(), 2);
 }

@@ -128,7 +128,7 @@ mod tests {
         let root_id = identity(Custodian::OfflineRoot);
         let ci = identity(Custodian::Ci);
         let project = Project::parse("baseDomain: w.example\n", Some("regions: [us-east-1]\n")).unwrap();
-        let mut s = Store::new(root_id.recipient(), ci.recipient());
+        let mut s = Store::new(root_id.recipient().unwrap(), ci.recipient().unwrap());
         add_pki(
             &mut s,
             "prd",

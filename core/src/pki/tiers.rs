@@ -336,5 +336,10 @@ pub fn check_custodians(store: &Store) -> Result<(), Error> {
     if crate::crypto::custody::same_recipient(&store.root_recipient, &store.recipient) {
         return Err(PkiError::SameCustodian { recipient: store.recipient.clone() }.into());
     }
+    if let Some(q) = &store.root_quorum {
+        if q.shares.iter().any(|s| crate::crypto::custody::same_recipient(&s.custodian, &store.recipient)) {
+            return Err(PkiError::SameCustodian { recipient: store.recipient.clone() }.into());
+        }
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! What inforge shows without changing anything: the `pki ls` listing, `pki status`, the
 //! `--plan` forecasts, credential-free validation and the browser inspector's views.
 
+pub mod custody;
 pub mod inspect;
 pub mod listing;
 pub mod plan;

@@ -43,7 +43,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
         let (root_id, ci) = (identity(Custodian::OfflineRoot), identity(Custodian::Ci));
         let project = Project::parse(CFG, Some(REGIONS)).unwrap();
-        let mut store = Store::new(root_id.recipient(), ci.recipient());
+        let mut store = Store::new(root_id.recipient().unwrap(), ci.recipient().unwrap());
         let mut fx = Effects { now: now(), rng: &mut rng, sealer: &mut TestSealer };
         let alg = crate::crypto::keys::Algorithm::EcdsaP256;
         crate::pki::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();

@@ -22,6 +22,10 @@ trap 'rm -f "$log"' EXIT
 # Plain `cargo test` in the workspace root: it tests the default members, so it also builds
 # inforge-bootstrap (its own tests need the binary), which the hosts scenarios run beside inforge.
 cargo test 2>&1 | tee "$log"
+# The in-tree test age plugin (tests/age-plugin) against Debian's age CLI; the custody
+# scenarios run inforge through it.
+cargo clippy -q -p age-plugin-inforgetest --all-targets -- -D warnings
+cargo test -p age-plugin-inforgetest 2>&1 | tee -a "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
 echo "== Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)" >&2

@@ -4,6 +4,7 @@
 mod support;
 
 mod battery;
+mod custody;
 mod foundation;
 mod golden;
 mod hardening;

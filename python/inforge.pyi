@@ -416,6 +416,13 @@ def authorize(caller: str, callee: str) -> Decision:
     :class:`MeshError` (``spiffe-id-invalid``).
     """
 
+def custody(store_yaml: str, env: str) -> str:
+    """Who holds what in a store: the ``inforge pki custody --json`` document (compact JSON).
+
+    The CI recipient, the offline root's recipient or quorum (threshold, custodians) and the
+    keys each seals. Decrypts nothing and needs no identity.
+    """
+
 def list_store(store_yaml: str, env: str, now: str) -> str:
     """The ``inforge pki ls --json`` document (compact JSON) for a store's text at ``now``
     (RFC 3339 text)."""

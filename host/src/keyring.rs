@@ -112,7 +112,7 @@ impl Keyring for HostKeyring {
             (None, Some(paths)) => {
                 let mut out = Vec::new();
                 for path in paths.split(':').filter(|p| !p.trim().is_empty()) {
-                    out.push(self.from_file(c, Path::new(path), fvar)?);
+                    out.push(self.read_file(c, Path::new(path), fvar)?);
                 }
                 if out.is_empty() {
                     return Err(CustodyError::IdentityMissing { custodian: c }.into());
@@ -126,7 +126,7 @@ impl Keyring for HostKeyring {
 
 impl HostKeyring {
     /// One identity file: plain, or passphrase-protected; plugin identities resolved.
-    fn from_file(&mut self, c: Custodian, p: &Path, fvar: &str) -> Result<Identity, inforge_core::Error> {
+    fn read_file(&mut self, c: Custodian, p: &Path, fvar: &str) -> Result<Identity, inforge_core::Error> {
         let name = format!("the file {} ({fvar})", p.display());
         let unreadable = |reason: String| CustodyError::IdentityUnreadable {
             custodian: c,

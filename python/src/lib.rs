@@ -227,6 +227,20 @@ fn list_store(py: Python<'_>, store_yaml: &str, env: &str, now: &str) -> PyResul
     run().map_err(|e| core_to_py(py, e))
 }
 
+/// Who holds what in a store (the `inforge pki custody --json` document, compact JSON): the
+/// CI recipient, the offline root's recipient or quorum (threshold, custodians), and the keys
+/// each seals. Decrypts nothing and needs no identity.
+#[pyfunction]
+fn custody(py: Python<'_>, store_yaml: &str, env: &str) -> PyResult<String> {
+    let run = || -> Result<String, inforge_core::Error> {
+        inforge_core::ops::check_env_name(env)?;
+        let store = inforge_core::model::store::Store::parse("pki.enc.yaml", store_yaml)?;
+        let view = inforge_core::views::custody::custody(&store, env, None);
+        Ok(serde_json::to_string(&view).unwrap_or_default())
+    };
+    run().map_err(|e| core_to_py(py, e))
+}
+
 /// inforge for Python deploy scripts: validate an infra repo, renew the provider or mint a
 /// service's leaf at release time, build trust bundles, inspect a PKI store, and apply the
 /// regional boundary. Failures raise `inforge.Error` subclasses with `.code` and `.hint`.
@@ -252,5 +266,6 @@ fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_store, m)?)?;
     m.add_function(wrap_pyfunction!(authorize, m)?)?;
     m.add_function(wrap_pyfunction!(list_store, m)?)?;
+    m.add_function(wrap_pyfunction!(custody, m)?)?;
     Ok(())
 }

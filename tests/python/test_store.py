@@ -8,6 +8,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 import inforge
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -109,6 +111,17 @@ def test_overlap_and_revocation_reach_python(repo: Repo) -> None:
 def test_list_store_still_gives_the_ls_document(template: Repo) -> None:
     doc = json.loads(inforge.list_store(template.store_path.read_text(), "prd", NOW_TEXT))
     assert doc == cli_json(template.cmd("pki", "ls", "prd", "--json"))
+
+
+def test_custody_gives_the_cli_custody_document(template: Repo) -> None:
+    doc = json.loads(inforge.custody(template.store_path.read_text(), "prd"))
+    cli = cli_json(template.cmd("pki", "custody", "prd", "--json"))
+    assert doc == cli
+    assert doc["root"]["seals"] == ["pkis.wardnet-mesh.root.key"]
+    assert "pkis.daemon-ca.root.key" in doc["ci"]["seals"]
+    with pytest.raises(inforge.Error) as e:
+        inforge.custody(template.store_path.read_text(), "../prd")
+    assert e.value.code == "name-invalid"
 
 
 def test_reprs_are_python_like(template: Repo) -> None:

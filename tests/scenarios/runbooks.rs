@@ -71,7 +71,8 @@ fn run_runbook(name: &str) {
         let mut c = tool("bash");
         c.args(["-euo", "pipefail", "-c", step]).current_dir(&r.dir);
         c.env("PATH", &path).env("INFORGE_NOW", fmt(now));
-        c.env_remove("INFORGE_PKI_ROOT_KEY").env_remove("INFORGE_SECRETS_KEY");
+        c.env_remove("INFORGE_PKI_ROOT_KEY").env_remove("INFORGE_PKI_ROOT_KEY_FILE");
+        c.env_remove("INFORGE_SECRETS_KEY").env_remove("INFORGE_SECRETS_KEY_FILE");
         for (k, v) in [
             ("GIT_AUTHOR_NAME", "operator"),
             ("GIT_AUTHOR_EMAIL", "op@example.invalid"),
@@ -81,6 +82,7 @@ fn run_runbook(name: &str) {
             c.env(k, v);
         }
         let root = r.root.clone().unwrap();
+        let outside = r.dir.parent().unwrap(); // ../ of the repo: provider, identity files
         match posture.as_str() {
             "offline-root" => {
                 c.env("INFORGE_PKI_ROOT_KEY", &root);
@@ -90,6 +92,15 @@ fn run_runbook(name: &str) {
             }
             "incident" => {
                 c.env("INFORGE_PKI_ROOT_KEY", &root).env("INFORGE_SECRETS_KEY", &r.ci);
+            }
+            // The replacement CI identity an earlier step made (`age-keygen -o ../new-ci.key`).
+            "new-ci" => {
+                c.env("INFORGE_SECRETS_KEY_FILE", outside.join("new-ci.key"));
+            }
+            // Two of the three root custodians an earlier step made (a 2-of-3 quorum).
+            "custodians" => {
+                let file = |n: u32| outside.join(format!("custodian-{n}.key")).display().to_string();
+                c.env("INFORGE_PKI_ROOT_KEY_FILE", format!("{}:{}", file(1), file(3)));
             }
             "none" => {}
             other => panic!("{name} step {}: unknown posture {other:?}", i + 1),
@@ -140,6 +151,16 @@ fn runbook_recover_intermediate() {
 }
 
 #[test]
+fn runbook_ci_identity_leaked() {
+    run_runbook("ci-identity-leaked.md");
+}
+
+#[test]
+fn runbook_root_custodian_left() {
+    run_runbook("root-custodian-left.md");
+}
+
+#[test]
 fn every_runbook_is_executed() {
     let dir = examples().join("../docs/runbooks");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -150,7 +171,15 @@ fn every_runbook_is_executed() {
     names.sort();
     assert_eq!(
         names,
-        ["add-region.md", "recover-intermediate.md", "rotate-intermediate.md", "rotate-leaf.md", "rotate-root.md"],
+        [
+            "add-region.md",
+            "ci-identity-leaked.md",
+            "recover-intermediate.md",
+            "root-custodian-left.md",
+            "rotate-intermediate.md",
+            "rotate-leaf.md",
+            "rotate-root.md"
+        ],
         "a new runbook needs a test above"
     );
 }

@@ -151,6 +151,13 @@ export interface Change {
   kind: ChangeKind; pki: string; scope: string | null; subject: string; before: string | null; after: string | null;
 }
 export interface StoreDiff { changes: Change[]; unchanged: boolean; }
+export interface ShareHolder { recipient: string; kind: string; location: string; }
+export interface QuorumView { threshold: number; custodians: ShareHolder[]; }
+export interface Holder {
+  custodian: "ci" | "offline-root"; recipient: string; secretStoreRecipient?: string;
+  quorum?: QuorumView; seals: string[];
+}
+export interface CustodyView { env: string; ci: Holder; root: Holder; note: string; }
 "#;
 
 /// Every certificate of a store with its details (`now`: RFC 3339, default the clock).
@@ -238,6 +245,15 @@ pub fn diff_stores(before_yaml: &str, after_yaml: &str) -> Result<JsValue, JsVal
     let before = Store::parse("before/pki.enc.yaml", before_yaml).map_err(to_js)?;
     let after = Store::parse("after/pki.enc.yaml", after_yaml).map_err(to_js)?;
     to_value(&inspect::diff_stores(&before, &after))
+}
+
+/// Who holds what (the `inforge pki custody --json` document): the CI recipient, the offline
+/// root's recipient or quorum, and the keys each seals. No identity.
+#[wasm_bindgen(js_name = custodyView, unchecked_return_type = "CustodyView")]
+pub fn custody_view(store_yaml: &str, env: &str) -> Result<JsValue, JsValue> {
+    inforge_core::ops::check_env_name(env).map_err(to_js)?;
+    let store = parse_store(store_yaml, Some(env))?;
+    to_value(&inforge_core::views::custody::custody(&store, env, None))
 }
 
 /// Lists a store's PKIs (the `inforge pki ls --json` document) at `now` (RFC 3339).

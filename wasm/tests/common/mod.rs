@@ -30,7 +30,7 @@ pub fn stores() -> (String, String) {
     let root = Identity::from_age(age::x25519::Identity::generate(), Custodian::OfflineRoot);
     let ci = Identity::from_age(age::x25519::Identity::generate(), Custodian::Ci);
     let project = Project::parse(CFG, Some(REGIONS)).unwrap();
-    let mut store = Store::new(root.recipient(), ci.recipient());
+    let mut store = Store::new(root.recipient().unwrap(), ci.recipient().unwrap());
     let mut fx = Effects { now, rng: &mut rng, sealer: &mut AgeSealer };
     let alg = inforge_core::crypto::keys::Algorithm::EcdsaP256;
     inforge_core::pki::lifecycle::add_pki(&mut store, "prd", "mesh", Topology::TwoTier, alg, &mut fx).unwrap();
@@ -78,6 +78,17 @@ macro_rules! wasm_tests {
             assert_eq!(certs[0]["isCa"], true);
             assert_eq!(certs[1]["authorityKeyId"], certs[0]["subjectKeyId"]);
             assert_eq!(certs[1]["fingerprint"].as_str().unwrap().len(), 64);
+        }
+
+        #[wasm_bindgen_test]
+        fn custody_view_names_each_custodians_keys() {
+            let (before, _) = common::stores();
+            let v = common::json(inforge_wasm::custody_view(&before, "prd").unwrap());
+            assert_eq!(v["root"]["seals"], json!(["pkis.mesh.root.key"]));
+            assert_eq!(v["ci"]["seals"].as_array().unwrap().len(), 3);
+            assert!(v["root"].get("quorum").is_none());
+            let (code, _) = common::code_of(inforge_wasm::custody_view(&before, "../x").unwrap_err());
+            assert_eq!(code, "name-invalid");
         }
 
         #[wasm_bindgen_test]

@@ -27,10 +27,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     "$py" -m pip install -q --disable-pip-version-check "${missing[@]}"
 fi
 
-echo "== maturin build --release (python/ → $wheels)" >&2
+# Users get a release wheel; the test run builds the dev profile (dependencies are still
+# optimised, see Cargo.toml), which reuses what `cargo test` already compiled instead of a
+# second, release build of the whole dependency tree (minutes on a 2-core CI machine).
+profile=(--release)
+[ "${1:-}" = "test" ] && profile=()
+echo "== maturin build ${profile[*]:-(dev profile)} (python/ → $wheels)" >&2
 rm -f "$wheels"/inforge-*.whl
 started=$(date +%s)
-"$venv/bin/maturin" build --release -q -m python/Cargo.toml -i "$py" --out "$wheels"
+"$venv/bin/maturin" build "${profile[@]}" -q -m python/Cargo.toml -i "$py" --out "$wheels"
 wheel=$(ls "$wheels"/inforge-*.whl)
 echo "built $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KiB) in $(($(date +%s) - started)) s" >&2
 "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"

@@ -4,19 +4,21 @@
 # included), and the quickstart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every section header carries the wall time so far: CI logs show where the minutes go.
+section() { echo "== [+$((SECONDS / 60))m$((SECONDS % 60))s] $*" >&2; }
 bash scripts/setup.sh
 
-echo "== cargo fmt --check" >&2
+section "cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== module graph: no cycle in core/ or host/ (scripts/check-cycles.py)" >&2
+section "module graph: no cycle in core/ or host/ (scripts/check-cycles.py)"
 python3 scripts/check-cycles.py
 
-echo "== clippy (core/ must stay IO-free: see core/clippy.toml)" >&2
+section "clippy (core/ must stay IO-free: see core/clippy.toml)"
 cargo clippy -q -p inforge-core --all-targets -- -D warnings
 cargo clippy -q -p inforge-host -p inforge-cli -p inforge-bootstrap --all-targets -- -D warnings
 
-echo "== cargo test (unit + scenarios; the hosts scenarios start a real etcd on 127.0.0.1)" >&2
+section "cargo test (unit + scenarios; the hosts scenarios start a real etcd on 127.0.0.1)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Plain `cargo test` in the workspace root: it tests the default members, so it also builds
@@ -28,30 +30,31 @@ cargo clippy -q -p age-plugin-inforgetest --all-targets -- -D warnings
 cargo test -p age-plugin-inforgetest 2>&1 | tee -a "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
-echo "== Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)" >&2
+section "Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)"
 cargo clippy -q -p inforge-py -- -D warnings
 bash scripts/python.sh test 2>&1 | tee "$log"
 py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | awk '{print $1}')
 passed=$((passed + ${py_passed:-0}))
 
-echo "== bindings and benchmarks compile (wasm/, python/, benches/)" >&2
+section "bindings and benchmarks compile (wasm/, python/, benches/)"
 cargo check -q -p inforge-wasm -p inforge-py
 cargo check -q -p inforge-benches --benches
 
-echo "== fuzz targets compile (one per parser: store, config, certs, identity, armor)" >&2
-cargo check -q --manifest-path core/fuzz/Cargo.toml --bins
+section "fuzz targets compile (one per parser: store, config, certs, identity, armor, quorum policy)"
+# The main target dir: the fuzz crate shares the dependencies the checks above compiled.
+cargo check -q --manifest-path core/fuzz/Cargo.toml --bins --target-dir target
 
-echo "== the core and the wasm bindings build for wasm32-unknown-unknown (no host crate there)" >&2
+section "the core and the wasm bindings build for wasm32-unknown-unknown (no host crate there)"
 cargo check -q -p inforge-core -p inforge-wasm --target wasm32-unknown-unknown
 cargo clippy -q -p inforge-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-echo "== WASM package and browser inspector (scripts/web-test.sh: wasm-bindgen tests in Node and Chromium, corpus CLI vs WASM, page end to end)" >&2
+section "WASM package and browser inspector (scripts/web-test.sh: wasm-bindgen tests in Node and Chromium, corpus CLI vs WASM, page end to end)"
 cargo build -q -p inforge-cli
 INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/web-test.sh 2>&1 | tee "$log"
 web_passed=$(grep -o '^web: [0-9]* passed' "$log" | awk '{print $2}')
 passed=$((passed + ${web_passed:-0}))
 
-echo "== quickstart (README main command) on the debug build" >&2
+section "quickstart (README main command) on the debug build"
 cargo build -q -p inforge-cli -p inforge-bootstrap
 # `cargo build` leaves out dev-dependency features: this binary is what users get, and it must
 # not read the crash-safety hook (host/src/fault.rs). The variable's name is absent from it,
@@ -65,14 +68,14 @@ INFORGE_TEST_FAULT=store-before-rename target/debug/inforge -C "$fault_repo" pki
   --recipient "$(age-keygen 2>/dev/null | grep -o 'age1[0-9a-z]*')" > "$fault_repo/root-identity.txt"
 test -s "$fault_repo/resources/prd/pki.enc.yaml"
 rm -rf "$fault_repo"
-echo "release binary ignores INFORGE_TEST_FAULT: ok" >&2
+echo "release binary ignores INFORGE_TEST_FAULT: ok"
 INFORGE_BIN="$PWD/target/debug/inforge" bash scripts/quickstart.sh >/dev/null
-echo "quickstart: ok" >&2
+echo "quickstart: ok"
 
-echo "== benches/etcd-renew.sh on the debug build, small N (proves the etcd benchmark works)" >&2
+section "benches/etcd-renew.sh on the debug build, small N (proves the etcd benchmark works)"
 INFORGE_BIN_DIR="$PWD/target/debug" bash benches/etcd-renew.sh 20 >&2
 
-echo "== benches/compare.sh on the debug build, small N (proves the peer comparison works)" >&2
+section "benches/compare.sh on the debug build, small N (proves the peer comparison works)"
 cargo build -q -p inforge-benches --bin inforge-limits
 INFORGE_BIN_DIR="$PWD/target/debug" bash benches/compare.sh 20 >&2
 echo "inforge: $passed passed, 0 failed"

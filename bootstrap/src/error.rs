@@ -75,6 +75,7 @@ impl Wording for HostWording {
             Opt::Roots => "CI's `inforge pki bundle --roots`".into(),
             Opt::Wait => "INFORGE_LOCK_WAIT".into(),
             Opt::PassphraseFile => "CI's INFORGE_PASSPHRASE_FILE".into(),
+            Opt::CustodianFiles => "an operator's INFORGE_PKI_ROOT_KEY_FILE".into(),
         }
     }
     fn identity(&self, c: Custodian) -> String {

@@ -85,7 +85,7 @@ pub fn add(dir: &Path, a: AddArgs) -> Result<(), CliError> {
     let (mut r, mut s) = (rng(), AgeSealer);
     let changed = ops::add(&loaded.env, &a.name, topology, algorithm, &mut effects(clock::now()?, &mut r, &mut s))?;
     save(&repo, &loaded, &changed, &lock)?;
-    render::added(&a.env, &changed.report);
+    render::added(&a.env, &changed.report, changed.store.root_quorum.is_some());
     Ok(())
 }
 

@@ -31,6 +31,7 @@ impl Wording for Cli<'_> {
             Opt::Now => "INFORGE_NOW",
             Opt::Wait => "--wait",
             Opt::PassphraseFile => "INFORGE_PASSPHRASE_FILE",
+            Opt::CustodianFiles => "INFORGE_PKI_ROOT_KEY_FILE=a.key:b.key",
         }
         .into()
     }

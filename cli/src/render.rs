@@ -78,7 +78,7 @@ pub fn initialized(r: &Initialized, meshes: &[String]) {
     }
 }
 
-pub fn added(env: &str, r: &Added) {
+pub fn added(env: &str, r: &Added, quorum: bool) {
     let custody = match r.topology {
         Topology::TwoTier => "cold: its key is sealed to the offline rootRecipient",
         Topology::RootOnly => "online: its key is sealed to the CI recipient for the issuer",
@@ -91,7 +91,16 @@ pub fn added(env: &str, r: &Added) {
         store_path(env)
     );
     if r.topology == Topology::TwoTier {
-        eprintln!("next (offline): {}", step(Step::new(Op::Intermediate).env(env).pki(&r.pki).scope("global")));
+        let next = Step::new(Op::Intermediate).env(env).pki(&r.pki).scope("global");
+        if quorum {
+            // The root identity is held by a quorum: the custodians bring their files.
+            eprintln!(
+                "next (offline, with the custodians): INFORGE_PKI_ROOT_KEY_FILE=a.key:b.key {}",
+                next.command_line()
+            );
+        } else {
+            eprintln!("next (offline): {}", step(next));
+        }
     }
 }
 

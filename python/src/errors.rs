@@ -116,6 +116,7 @@ impl Wording for PyWording<'_> {
             Opt::Now => "now= (or INFORGE_NOW)".into(),
             Opt::Wait => "INFORGE_LOCK_WAIT".into(),
             Opt::PassphraseFile => "INFORGE_PASSPHRASE_FILE".into(),
+            Opt::CustodianFiles => "INFORGE_PKI_ROOT_KEY_FILE=a.key:b.key".into(),
             Opt::Recipient => "the inforge CLI's --recipient age1…".into(),
             Opt::Force => "the inforge CLI's --force".into(),
         }

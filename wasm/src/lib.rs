@@ -30,6 +30,7 @@ impl Wording for Js {
             Opt::Roots => "the inforge CLI's --roots".into(),
             Opt::Wait => "the inforge CLI's --wait".into(),
             Opt::PassphraseFile => "the inforge CLI's INFORGE_PASSPHRASE_FILE".into(),
+            Opt::CustodianFiles => "the inforge CLI's INFORGE_PKI_ROOT_KEY_FILE=a.key:b.key".into(),
         }
     }
     fn identity(&self, c: Custodian) -> String {

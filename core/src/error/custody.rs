@@ -204,9 +204,9 @@ impl Coded for CustodyError {
                 "` (with the previous CI identity); otherwise fix the secret store's `recipient:` or restore pki.enc.yaml from git"
             ],
             CustodyError::QuorumNotMet { needed, .. } => remedy![
-                format!("bring at least {needed} custodians together and give each one's identity file in "),
-                Custodian::OfflineRoot,
-                " (several files are separated by ':'); nothing was changed"
+                format!("bring at least {needed} custodians together and give one identity file each: "),
+                Opt::CustodianFiles,
+                "; nothing was changed"
             ],
             CustodyError::ShareInvalid { .. } => {
                 "the store's rootQuorum was tampered with or mixed with another store's: restore pki.enc.yaml from git, and check that custodian's identity file".into()

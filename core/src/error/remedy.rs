@@ -41,6 +41,8 @@ pub enum Opt {
     Wait,
     /// Where a passphrase-protected identity file's passphrase comes from without a terminal.
     PassphraseFile,
+    /// The quorum custodians' identity files, one per custodian.
+    CustodianFiles,
 }
 
 /// An operation a remedy asks for, with the arguments known at the failure.
@@ -277,6 +279,7 @@ impl Wording for Plain {
             Opt::Now => "the operation's time",
             Opt::Wait => "a longer lock wait",
             Opt::PassphraseFile => "a passphrase file",
+            Opt::CustodianFiles => "the custodians' identity files",
         }
         .into()
     }

@@ -127,6 +127,7 @@ function render() {
     $("loaded").textContent += " No store loaded: only the config's own findings are shown.";
   }
   renderSummary();
+  renderCustody();
   renderTree();
   renderTimeline();
   renderMatrix();
@@ -151,6 +152,34 @@ function renderSummary() {
     fact("Expired", expired),
     fact("Store format", `version ${v.version}`),
   );
+  sec.hidden = false;
+}
+
+// Who holds what (the CLI's `pki custody`): the CI recipient, the offline root's recipient or
+// quorum, and the keys each seals. Public facts: recipients are not secrets.
+function renderCustody() {
+  const sec = $("custody");
+  const v = state.view;
+  const c = v ? attempt("reading custody", () => inforge.custodyView(state.store, envInput() ?? v.env ?? "env")) : null;
+  if (!c) {
+    sec.hidden = true;
+    $("custody-body").replaceChildren();
+    return;
+  }
+  const seals = (list) => h("ul", { class: "small" }, ...list.map((k) => h("li", { class: "mono" }, k)));
+  const root = c.root.quorum
+    ? [h("p", { id: "custody-root" }, h("strong", {}, "Offline root: "),
+        `quorum, any ${c.root.quorum.threshold} of ${c.root.quorum.custodians.length} custodians rebuild `,
+        h("span", { class: "mono" }, c.root.recipient)),
+       h("ol", { class: "small" }, ...c.root.quorum.custodians.map((s) =>
+         h("li", {}, h("span", { class: "mono" }, s.recipient), ` (${s.kind})`)))]
+    : [h("p", { id: "custody-root" }, h("strong", {}, "Offline root: "), "one identity, ", h("span", { class: "mono" }, c.root.recipient))];
+  $("custody-body").replaceChildren(
+    h("p", { id: "custody-ci" }, h("strong", {}, "CI: "), h("span", { class: "mono" }, c.ci.recipient)),
+    seals(c.ci.seals),
+    ...root,
+    seals(c.root.seals),
+    h("p", { class: "muted small" }, c.note));
   sec.hidden = false;
 }
 

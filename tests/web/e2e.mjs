@@ -76,6 +76,10 @@ try {
     const horizonX = Number(await page.locator("#timeline-svg line.mark.horizon").getAttribute("x1"));
     assert.ok(horizonX > nowX, "the leaf TTL horizon is after now");
     assert.match(await text("#validation-summary"), /no errors/);
+    // Custody: the same facts as `inforge pki custody` (one root identity in the quickstart).
+    assert.match(await text("#custody-root"), /Offline root: one identity, age1[0-9a-z]+/);
+    assert.match(await text("#custody"), /pkis\.wardnet-mesh\.intermediates\.us-east-1\.key/);
+    assert.match(await text("#custody"), /pkis\.daemon-ca\.root\.key/);
     await page.screenshot({ path: `${shots}/inspector-overview.png`, fullPage: true });
   });
 

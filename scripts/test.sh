@@ -59,8 +59,8 @@ cargo build -q -p inforge-cli -p inforge-bootstrap
 # `cargo build` leaves out dev-dependency features: this binary is what users get, and it must
 # not read the crash-safety hook (host/src/fault.rs). The variable's name is absent from it,
 # and naming a fault point changes nothing (init writes its store and exits 0).
-if grep -q INFORGE_TEST_FAULT target/debug/inforge; then
-  echo "the non-test inforge binary reads INFORGE_TEST_FAULT" >&2; exit 1
+if grep -q -e INFORGE_TEST_FAULT -e INFORGE_TEST_PAUSE target/debug/inforge; then
+  echo "the non-test inforge binary reads INFORGE_TEST_FAULT or INFORGE_TEST_PAUSE" >&2; exit 1
 fi
 fault_repo=$(mktemp -d)
 cp examples/infra/inforge.yaml examples/infra/regions.yaml "$fault_repo/"

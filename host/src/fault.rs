@@ -13,6 +13,21 @@ pub fn fault_point(point: &str) {
     }
 }
 
+/// Pauses here for two seconds when `INFORGE_TEST_PAUSE` names `point` (test builds only),
+/// saying so on stderr, so a scenario can act while a writer holds its lock.
+#[cfg(feature = "test-faults")]
+pub fn pause_point(point: &str) {
+    if std::env::var_os("INFORGE_TEST_PAUSE").is_some_and(|v| v == point) {
+        eprintln!("inforge: test pause at {point}");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+}
+
+/// Does nothing: this build has no test pauses.
+#[cfg(not(feature = "test-faults"))]
+#[inline(always)]
+pub fn pause_point(_point: &str) {}
+
 /// Does nothing: this build has no test faults.
 #[cfg(not(feature = "test-faults"))]
 #[inline(always)]

@@ -9,9 +9,16 @@
 //!   set stays atomic on its own. There is no cross-set transaction (etcd caps a transaction
 //!   at 128 operations by default), so a renew that fails part-way has replaced some sets
 //!   whole and left the others untouched; running it again completes it.
+//! - **One writer at a time, across machines**: every write (a renew's batch, a bundle
+//!   refresh) holds etcd's lock `<prefix>.lock` (the lock API, as `etcdctl lock` takes it)
+//!   under a lease of [`lock_ttl`] seconds that a background task keeps alive. Two CI runners
+//!   renewing one environment queue instead of interleaving; a runner that dies frees the
+//!   lock when its lease expires. Every write transaction also checks that the lock key still
+//!   exists, so a writer whose lease lapsed (a network partition longer than the TTL) writes
+//!   nothing more: the lock fences, not just advises.
 //! - The client is etcd's maintained Rust client (`etcd-client`, gRPC over tonic), driven by
-//!   a current-thread tokio runtime owned by the provider: the rest of inforge stays
-//!   synchronous.
+//!   a tokio runtime owned by the provider (one worker thread, so the lease keep-alive runs
+//!   while the command mints): the rest of inforge stays synchronous.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,7 +76,8 @@ impl EtcdProvider {
     /// Connects (bounded by the timeout). TLS files are read here; their contents never
     /// appear in errors.
     pub fn connect(cfg: EtcdConfig) -> Result<EtcdProvider, HostError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .map_err(|e| HostError::Internal(format!("cannot start the etcd client runtime: {e}")))?;
@@ -199,6 +207,7 @@ fn unreachable_err(op: &'static str, cfg: &EtcdConfig, e: etcd_client::Error) ->
 struct EtcdBatch<'a> {
     provider: &'a EtcdProvider,
     sets: Slots<OwnedSet>,
+    lock: WriterLock<'a>,
 }
 
 /// A staged set's text (the key zeroized on drop).
@@ -225,39 +234,157 @@ impl Batch for EtcdBatch<'_> {
         Ok(())
     }
 
-    fn commit(self: Box<Self>) -> Result<Vec<String>, HostError> {
+    fn commit(mut self: Box<Self>) -> Result<Vec<String>, HostError> {
         let owned = self.sets.take()?;
         let sets: Vec<SetFiles<'_>> = owned
             .iter()
             .map(|o| SetFiles { service: &o.service, scope: &o.scope, cert: &o.cert, key: &o.key, bundle: &o.bundle })
             .collect();
-        self.provider.put_sets(&sets)
+        crate::fault::pause_point("etcd-before-commit");
+        let written = self.provider.put_sets(&sets, &self.lock.key)?;
+        self.lock.release();
+        Ok(written)
+    }
+}
+
+/// The writer lock's name: beside the prefix, never inside a set's keys.
+fn lock_name(prefix: &str) -> String {
+    format!("{prefix}.lock")
+}
+
+/// The lease TTL of the writer lock: `INFORGE_ETCD_LOCK_TTL` seconds (2–300), default 10.
+pub fn lock_ttl() -> i64 {
+    std::env::var("INFORGE_ETCD_LOCK_TTL")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|t| (2..=300).contains(t))
+        .unwrap_or(10)
+}
+
+/// A held writer lock: the lock key (owned by the lease) and the lease, kept alive by a task
+/// on the provider's runtime until released or dropped.
+struct WriterLock<'a> {
+    provider: &'a EtcdProvider,
+    key: Vec<u8>,
+    lease: i64,
+    keeper: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl EtcdProvider {
+    /// Takes the writer lock, waiting up to `wait` for another writer (then `busy`). The
+    /// lease is kept alive from the start, so a long wait never outlives it.
+    fn lock_writers(&self, wait: Duration) -> Result<WriterLock<'_>, HostError> {
+        let mut client = self.client.clone();
+        let name = lock_name(&self.cfg.prefix);
+        let cfg = &self.cfg;
+        let ttl = lock_ttl();
+        let lease =
+            self.rt.block_on(client.lease_grant(ttl, None)).map_err(|e| unreachable_err("lease from", cfg, e))?.id();
+        let mut keep = self.client.clone();
+        let period = Duration::from_millis((ttl as u64 * 1000) / 3);
+        let keeper = self.rt.spawn(async move {
+            if let Ok((mut keeper, mut stream)) = keep.lease_keep_alive(lease).await {
+                loop {
+                    if keeper.keep_alive().await.is_err() {
+                        break;
+                    }
+                    let _ = stream.message().await;
+                    tokio::time::sleep(period).await;
+                }
+            }
+        });
+        // From here the lease is ours: dropping the guard on any failure revokes it, which
+        // also deletes a lock key a timed-out request may still have created.
+        let mut guard = WriterLock { provider: self, key: Vec::new(), lease, keeper: Some(keeper) };
+        let started = std::time::Instant::now();
+        let key = self.rt.block_on(async {
+            loop {
+                let left = wait.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    return Err(HostError::Busy { path: name.clone().into(), waited: wait.as_secs() });
+                }
+                let opts = etcd_client::LockOptions::new().with_lease(lease);
+                match tokio::time::timeout(left, client.lock(name.as_bytes(), Some(opts))).await {
+                    Ok(Ok(r)) => return Ok(r.key().to_vec()),
+                    // The client's per-request timeout ended this call while the lock is
+                    // still held by another writer: ask again until the lock wait is over.
+                    // (tonic's `Code` is not re-exported by etcd-client; its name is stable.)
+                    Ok(Err(etcd_client::Error::GRpcStatus(s))) if format!("{:?}", s.code()) == "DeadlineExceeded" => {
+                        continue
+                    }
+                    Ok(Err(e)) => return Err(unreachable_err("lock", cfg, e)),
+                    Err(_) => return Err(HostError::Busy { path: name.clone().into(), waited: wait.as_secs() }),
+                }
+            }
+        })?;
+        guard.key = key;
+        Ok(guard)
+    }
+}
+
+impl WriterLock<'_> {
+    /// Stops the keep-alive and revokes the lease (which deletes the lock key), so the next
+    /// writer goes at once rather than after the TTL.
+    fn release(&mut self) {
+        if let Some(k) = self.keeper.take() {
+            k.abort();
+            let mut client = self.provider.client.clone();
+            let lease = self.lease;
+            let _ = self.provider.rt.block_on(async move { client.lease_revoke(lease).await });
+        }
+    }
+}
+
+impl Drop for WriterLock<'_> {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
 impl EtcdProvider {
-    /// One transaction per set, [`IN_FLIGHT`] at a time.
-    fn put_sets(&self, sets: &[SetFiles<'_>]) -> Result<Vec<String>, HostError> {
+    /// One transaction per set, [`IN_FLIGHT`] at a time, each applied only while the writer
+    /// lock's key (`lock_key`) still exists.
+    fn put_sets(&self, sets: &[SetFiles<'_>], lock_key: &[u8]) -> Result<Vec<String>, HostError> {
         let client = &self.client;
         let this = self;
-        self.rt.block_on(async {
+        let applied: Vec<bool> = self.rt.block_on(async {
             stream::iter(sets.iter().map(|s| {
                 let mut kv = client.kv_client();
-                let txn = Txn::new().and_then([
+                let txn = Txn::new().when([Compare::version(lock_key, CompareOp::Greater, 0)]).and_then([
                     TxnOp::put(this.key(s.service, s.scope, "cert.pem"), s.cert, None),
                     TxnOp::put(this.key(s.service, s.scope, "key.pem"), s.key, None),
                     TxnOp::put(this.key(s.service, s.scope, "bundle.pem"), s.bundle, None),
                 ]);
-                async move { kv.txn(txn).await.map_err(|e| unreachable_err("write to", &this.cfg, e)) }
+                async move {
+                    kv.txn(txn).await.map(|r| r.succeeded()).map_err(|e| unreachable_err("write to", &this.cfg, e))
+                }
             }))
             .buffered(IN_FLIGHT)
             .try_collect::<Vec<_>>()
             .await
         })?;
+        if applied.iter().any(|ok| !ok) {
+            return Err(self.lock_lost(applied.iter().filter(|ok| **ok).count(), applied.len()));
+        }
         Ok(sets
             .iter()
             .map(|s| format!("{}{}/{}/mtls/{}", self.cfg.endpoints[0], self.cfg.prefix, s.service, s.scope))
             .collect())
+    }
+}
+
+impl EtcdProvider {
+    /// The writer lock's lease lapsed mid-write (etcd unreachable for longer than the TTL):
+    /// another writer may hold it now, so nothing more was written.
+    fn lock_lost(&self, written: usize, total: usize) -> HostError {
+        HostError::ProviderUnreachable {
+            op: "write to",
+            endpoints: self.cfg.endpoints.join(","),
+            detail: format!(
+                "the writer lock {} expired mid-write (its lease lapsed); {written} of {total} sets were written whole, the rest untouched",
+                lock_name(&self.cfg.prefix)
+            ),
+        }
     }
 }
 
@@ -267,10 +394,13 @@ impl Provider for EtcdProvider {
     }
 
     fn begin(&mut self) -> Result<Box<dyn Batch + '_>, HostError> {
-        Ok(Box::new(EtcdBatch { provider: self, sets: Slots::new() }))
+        let lock = self.lock_writers(crate::lock::wait())?;
+        Ok(Box::new(EtcdBatch { provider: self, sets: Slots::new(), lock }))
     }
 
     fn refresh_bundles(&mut self, bundles: &[BundleOnly<'_>]) -> Result<Vec<(String, String)>, HostError> {
+        let mut lock = self.lock_writers(crate::lock::wait())?;
+        let lock_key = lock.key.clone();
         let client = &self.client;
         let this = &*self;
         // Only where a leaf exists: the put happens in the same transaction as the check.
@@ -278,7 +408,10 @@ impl Provider for EtcdProvider {
             stream::iter(bundles.iter().map(|b| {
                 let mut kv = client.kv_client();
                 let txn = Txn::new()
-                    .when([Compare::version(this.key(b.service, b.scope, "cert.pem"), CompareOp::Greater, 0)])
+                    .when([
+                        Compare::version(this.key(b.service, b.scope, "cert.pem"), CompareOp::Greater, 0),
+                        Compare::version(lock_key.as_slice(), CompareOp::Greater, 0),
+                    ])
                     .and_then([TxnOp::put(this.key(b.service, b.scope, "bundle.pem"), b.bundle, None)]);
                 async move {
                     kv.txn(txn).await.map(|r| r.succeeded()).map_err(|e| unreachable_err("write to", &this.cfg, e))
@@ -288,6 +421,19 @@ impl Provider for EtcdProvider {
             .try_collect()
             .await
         })?;
+        // A refused put is a set without a leaf, or a lost lock: tell them apart.
+        if applied.iter().any(|ok| !ok) {
+            let mut kv = self.client.kv_client();
+            let held = self
+                .rt
+                .block_on(kv.get(lock_key.as_slice(), None))
+                .map(|r| !r.kvs().is_empty())
+                .map_err(|e| unreachable_err("read from", &self.cfg, e))?;
+            if !held {
+                return Err(self.lock_lost(applied.iter().filter(|ok| **ok).count(), applied.len()));
+            }
+        }
+        lock.release();
         Ok(bundles
             .iter()
             .zip(applied)

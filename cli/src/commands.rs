@@ -258,14 +258,16 @@ fn print_plan(
 ) -> Result<(), CliError> {
     let loaded = repo.load(env)?;
     let now = clock::now()?;
-    let mut p = ops::plan(&loaded.env, name, what, now, &CLI)?;
+    let quorum = loaded.env.store.as_ref().and_then(|s| s.root_quorum.as_ref()).map(|q| (q.threshold, q.shares.len()));
+    let words = Cli { env: None, root_quorum: quorum };
+    let mut p = ops::plan(&loaded.env, name, what, now, &words)?;
     // Finalize's fleet half reads the provider, as the command would.
     if let (inforge_core::views::plan::Planned::Finalize { force: false }, None) = (what, &p.refused) {
         if let Err(e) = fleet_gate(repo, &loaded, name, now) {
             p.refuse(inforge_core::views::plan::Refusal {
                 code: e.code(),
                 message: e.message(),
-                hint: e.hint(&Cli { env: Some(env) }),
+                hint: e.hint(&Cli { env: Some(env), root_quorum: quorum }),
             });
         }
     }
@@ -273,11 +275,15 @@ fn print_plan(
         // The JSON names the identity the command needs by the CLI's variable (docs/json.md).
         let mut doc = serde_json::to_value(&p).unwrap_or_default();
         if let Some(c) = p.needs {
-            doc["needs"] = inforge_host::keyring::env_var(c).into();
+            let var = match (c, quorum) {
+                (inforge_core::crypto::custody::Custodian::OfflineRoot, Some(_)) => "INFORGE_PKI_ROOT_KEY_FILE",
+                _ => inforge_host::keyring::env_var(c),
+            };
+            doc["needs"] = var.into();
         }
         render::json(&doc)
     } else {
-        render::out(&p.text(&CLI))
+        render::out(&p.text(&words))
     }
 }
 

@@ -15,10 +15,13 @@ use inforge_host::HostError;
 pub struct Cli<'a> {
     /// The environment the command was run for, when it names one.
     pub env: Option<&'a str>,
+    /// The store's root quorum (threshold, custodians), when known: the offline root is then
+    /// given as the custodians' identity files.
+    pub root_quorum: Option<(u32, usize)>,
 }
 
 /// The CLI's words where the step carries its own environment.
-pub const CLI: Cli<'static> = Cli { env: None };
+pub const CLI: Cli<'static> = Cli { env: None, root_quorum: None };
 
 impl Wording for Cli<'_> {
     fn opt(&self, o: Opt) -> String {
@@ -36,10 +39,17 @@ impl Wording for Cli<'_> {
         .into()
     }
     fn identity(&self, c: Custodian) -> String {
-        env_var(c).to_string()
+        match (c, self.root_quorum) {
+            (Custodian::OfflineRoot, Some((m, n))) => {
+                format!("INFORGE_PKI_ROOT_KEY_FILE ({m} of the {n} custodians' identity files, ':'-separated)")
+            }
+            _ => env_var(c).to_string(),
+        }
     }
     fn step(&self, s: &Step) -> String {
-        if s.op == Op::Intermediate {
+        if s.op == Op::Intermediate && self.root_quorum.is_some() {
+            format!("INFORGE_PKI_ROOT_KEY_FILE=a.key:b.key {}", s.command_line())
+        } else if s.op == Op::Intermediate {
             // Only the offline identity signs an intermediate: say where it goes.
             format!("{}=… {}", env_var(Custodian::OfflineRoot), s.command_line())
         } else {
@@ -139,6 +149,6 @@ impl CliError {
             return; // the report itself was the output
         }
         eprintln!("error[{}]: {}", self.code(), self.message());
-        eprintln!("  hint: {}", self.hint(&Cli { env }));
+        eprintln!("  hint: {}", self.hint(&Cli { env, root_quorum: None }));
     }
 }

@@ -131,6 +131,17 @@ pub enum CustodyError {
         /// Where the identity or recipient came from.
         source_name: String,
     },
+    /// `rekey --ci` was not given the identity the CI keys are sealed to now.
+    #[error(
+        "{}: re-sealing opens the CI keys with the previous CI identity, the one of the store's recipient ({recipient})",
+        if *given { "the CI identity given is not the previous one" } else { "no CI identity was given" }
+    )]
+    PreviousCiIdentityNeeded {
+        /// The store's current CI recipient.
+        recipient: String,
+        /// An identity was given (the wrong one).
+        given: bool,
+    },
     /// A quorum policy breaks a rule.
     #[error("invalid quorum: {problem}")]
     QuorumPolicyInvalid {
@@ -161,6 +172,8 @@ impl Coded for CustodyError {
             CustodyError::ShareInvalid { .. } => "share-invalid",
             CustodyError::QuorumPolicyInvalid { .. } => "quorum-invalid",
             CustodyError::PassphraseMissing { .. } => "passphrase-missing",
+            CustodyError::PreviousCiIdentityNeeded { given: true, .. } => "identity-wrong",
+            CustodyError::PreviousCiIdentityNeeded { given: false, .. } => "identity-missing",
             CustodyError::PassphraseWrong { .. } => "passphrase-wrong",
             CustodyError::PluginMissing { .. } => "plugin-missing",
             CustodyError::RecipientMismatch { .. } => "recipient-mismatch",
@@ -211,6 +224,11 @@ impl Coded for CustodyError {
             CustodyError::ShareInvalid { .. } => {
                 "the store's rootQuorum was tampered with or mixed with another store's: restore pki.enc.yaml from git, and check that custodian's identity file".into()
             }
+            CustodyError::PreviousCiIdentityNeeded { .. } => remedy![
+                "set ",
+                Custodian::Ci,
+                " to the previous CI identity (the secret store already names the new one); nothing was changed"
+            ],
             CustodyError::PassphraseMissing { .. } => {
                 remedy!["run it at a terminal to be asked, or name ", Opt::PassphraseFile, " (one passphrase per line)"]
             }

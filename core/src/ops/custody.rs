@@ -95,7 +95,14 @@ pub fn rekey_ci(
         return Ok(Changed { store, report });
     }
     check_not_root_holder(&store, &target)?;
-    let old = unlock(keyring, Custodian::Ci, &store)?;
+    let old = unlock(keyring, Custodian::Ci, &store).map_err(|e| match crate::Coded::code(&e) {
+        "identity-missing" | "identity-wrong" => CustodyError::PreviousCiIdentityNeeded {
+            recipient: store.recipient.clone(),
+            given: crate::Coded::code(&e) == "identity-wrong",
+        }
+        .into(),
+        _ => e,
+    })?;
     reseal(&mut store, Custodian::Ci, &old, &target, fx)?;
     store.recipient = target;
     crate::pki::tiers::check_custodians(&store)?;

@@ -155,7 +155,7 @@ impl HostKeyring {
             // An age file encrypted to a recipient is not an identity file.
             return Err(invalid().into());
         }
-        let passphrase = self.passphrase(name)?;
+        let passphrase = self.passphrase(c, name)?;
         let identity = age::scrypt::Identity::new(passphrase);
         let wrong = || CustodyError::PassphraseWrong { source_name: name.to_string() };
         let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).map_err(|_| wrong())?;
@@ -165,13 +165,13 @@ impl HostKeyring {
     }
 
     /// The passphrase for the next protected file.
-    fn passphrase(&mut self, name: &str) -> Result<SecretString, inforge_core::Error> {
+    fn passphrase(&mut self, c: Custodian, name: &str) -> Result<SecretString, inforge_core::Error> {
         let index = self.protected_seen;
         self.protected_seen += 1;
         if let Some(path) = std::env::var_os(PASSPHRASE_FILE_VAR) {
             let p = Path::new(&path);
             let text = Zeroizing::new(crate::fsio::read_text(p).map_err(|e| CustodyError::IdentityUnreadable {
-                custodian: Custodian::OfflineRoot,
+                custodian: c,
                 source_name: format!("{PASSPHRASE_FILE_VAR} ({})", p.display()),
                 reason: e.message(),
             })?);

@@ -191,11 +191,16 @@ fn a_quorum_root_from_init_through_every_identity_form_to_rekey() {
     none.env_remove("INFORGE_PKI_ROOT_KEY").env_remove("INFORGE_PASSPHRASE_FILE").envs(e3.iter().copied());
     none.stdin(std::process::Stdio::null());
     let out = Run::from(none.output().unwrap()).fails("passphrase-missing", "INFORGE_PASSPHRASE_FILE");
+    scan_for_secrets(&["pki", "intermediate"], &out);
     assert!(out.stderr.contains("custodian-b.age"), "{}", out.stderr);
     assert!(r.store() == before, "a refused command changed the store");
     e[2].1 = pass.display().to_string();
     let e4: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    r.cmd(&["pki", "intermediate", "prd", "wardnet-mesh", "us-east-1"], &e4).ok();
+    let signed = r.cmd(&["pki", "intermediate", "prd", "wardnet-mesh", "us-east-1"], &e4).ok();
+    // Neither passphrase is ever echoed.
+    for run in [&signed, &out] {
+        assert!(!format!("{}{}", run.stdout, run.stderr).contains("horse"), "a passphrase was printed");
+    }
     run_with(&["pki", "intermediate", "prd", "wardnet-mesh", "eu-west-1"], &[&b, &a]).ok();
 
     // The age CLI: no single custodian opens the cold root key; each opens its own share only.

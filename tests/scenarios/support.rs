@@ -100,9 +100,14 @@ pub fn scan_for_secrets(args: &[&str], run: &Run) {
 }
 
 /// Whether text contains an actual age identity (not just the `AGE-SECRET-KEY-1…` format name).
+/// Plugin identities (`AGE-PLUGIN-<NAME>-1…`, a hardware key's handle) count too.
 pub fn leaks_identity(text: &str) -> bool {
-    text.match_indices("AGE-SECRET-KEY-1")
-        .any(|(i, m)| text[i + m.len()..].chars().take_while(|c| c.is_ascii_alphanumeric()).count() >= 20)
+    let upper = text.to_ascii_uppercase();
+    let long_tail = |i: usize, len: usize| {
+        upper[i + len..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').count() >= 20
+    };
+    upper.match_indices("AGE-SECRET-KEY-1").any(|(i, m)| long_tail(i, m.len()))
+        || upper.match_indices("AGE-PLUGIN-").any(|(i, m)| long_tail(i, m.len()))
 }
 
 /// A scratch infra repo (copy of examples/) with a CI identity made by `age-keygen`.

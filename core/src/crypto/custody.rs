@@ -125,6 +125,12 @@ impl Identity {
         &self.source
     }
 
+    /// Whether one of this identity's native keys is `expected` (proof of possession without
+    /// decrypting anything).
+    pub fn holds_native(&self, expected: &str) -> bool {
+        self.native.iter().any(|n| same_recipient(&n.to_public().to_string(), expected))
+    }
+
     /// Fails unless this identity is the one the store names for its custodian: one of its
     /// native keys must be `expected`. An identity holding plugin keys passes when no native
     /// key matches, since only decryption can tell (and every decrypted key is checked against

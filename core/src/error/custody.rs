@@ -112,7 +112,7 @@ pub enum CustodyError {
         reason: String,
     },
     /// A passphrase-protected identity file and no passphrase to open it.
-    #[error("{source_name} is passphrase-protected and no passphrase was given (no terminal to ask on)")]
+    #[error("{source_name} is passphrase-protected and no passphrase was given for it")]
     PassphraseMissing {
         /// The identity file.
         source_name: String,
@@ -141,6 +141,23 @@ pub enum CustodyError {
         recipient: String,
         /// An identity was given (the wrong one).
         given: bool,
+    },
+    /// The identity (a rebuilt quorum, or plugin keys) does not open the custodian's keys.
+    #[error(
+        "the {} identity given does not open {location}, a key the store holds for it: the store's recipient and quorum do not belong to its keys",
+        custodian.short()
+    )]
+    CustodyInconsistent {
+        /// Whose identity.
+        custodian: Custodian,
+        /// The key tried.
+        location: String,
+    },
+    /// The secret store names no CI recipient to re-key to.
+    #[error("{secrets_path} names no `recipient:`: there is no new CI recipient to re-seal to")]
+    SecretStoreRecipientMissing {
+        /// The secret store consulted.
+        secrets_path: String,
     },
     /// A quorum policy breaks a rule.
     #[error("invalid quorum: {problem}")]
@@ -172,6 +189,8 @@ impl Coded for CustodyError {
             CustodyError::ShareInvalid { .. } => "share-invalid",
             CustodyError::QuorumPolicyInvalid { .. } => "quorum-invalid",
             CustodyError::PassphraseMissing { .. } => "passphrase-missing",
+            CustodyError::CustodyInconsistent { .. } => "custody-inconsistent",
+            CustodyError::SecretStoreRecipientMissing { .. } => "recipient-missing",
             CustodyError::PreviousCiIdentityNeeded { given: true, .. } => "identity-wrong",
             CustodyError::PreviousCiIdentityNeeded { given: false, .. } => "identity-missing",
             CustodyError::PassphraseWrong { .. } => "passphrase-wrong",
@@ -229,6 +248,15 @@ impl Coded for CustodyError {
                 Custodian::Ci,
                 " to the previous CI identity (the secret store already names the new one); nothing was changed"
             ],
+            CustodyError::CustodyInconsistent { custodian, .. } => remedy![
+                "check you gave the identities of this environment's ",
+                custodian.short(),
+                " custodian(s); if they are right, the store's rootRecipient/rootQuorum or recipient were replaced: restore pki.enc.yaml from git and review who changed them"
+            ],
+            CustodyError::SecretStoreRecipientMissing { secrets_path } => format!(
+                "put the new CI recipient in {secrets_path} as `recipient:` (the secret store is the source of truth for it), then re-key"
+            )
+            .into(),
             CustodyError::PassphraseMissing { .. } => {
                 remedy!["run it at a terminal to be asked, or name ", Opt::PassphraseFile, " (one passphrase per line)"]
             }

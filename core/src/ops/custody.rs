@@ -72,10 +72,9 @@ pub fn rekey_ci(
     plan: bool,
 ) -> Result<Changed<Rekeyed>, Error> {
     let mut store = env.store_mut()?;
-    let target = env
-        .secret_store_recipient
-        .clone()
-        .ok_or_else(|| PkiError::NoRecipient { secrets_path: format!("resources/{}/secrets.enc.yaml", env.name) })?;
+    let target = env.secret_store_recipient.clone().ok_or_else(|| CustodyError::SecretStoreRecipientMissing {
+        secrets_path: format!("resources/{}/secrets.enc.yaml", env.name),
+    })?;
     crate::model::time::check_now("the time", fx.now)?;
     let from = Custody { recipient: store.recipient.clone(), quorum: None };
     let to = Custody { recipient: target.clone(), quorum: None };
@@ -91,10 +90,12 @@ pub fn rekey_ci(
         unchanged,
         note: RESEAL_NOTE,
     };
+    if !unchanged {
+        check_not_root_holder(&store, &target)?;
+    }
     if unchanged || plan {
         return Ok(Changed { store, report });
     }
-    check_not_root_holder(&store, &target)?;
     let old = unlock(keyring, Custodian::Ci, &store).map_err(|e| match crate::Coded::code(&e) {
         "identity-missing" | "identity-wrong" => CustodyError::PreviousCiIdentityNeeded {
             recipient: store.recipient.clone(),
@@ -147,7 +148,18 @@ pub fn rekey_root(
         }),
         _ => None,
     };
-    let unchanged = policy.is_none() && store.root_quorum.is_none() && same_recipient(&target, &store.root_recipient);
+    let same = same_recipient(&target, &store.root_recipient);
+    if same && policy.is_none() && store.root_quorum.is_some() {
+        // Nobody holds a quorum's identity whole: moving the keys "to" it would drop the
+        // shares and leave them sealed to an identity no one has.
+        return Err(CustodyError::QuorumPolicyInvalid {
+            problem: format!(
+                "{target} is the quorum's own recipient, whose identity nobody holds whole: give a new recipient"
+            ),
+        }
+        .into());
+    }
+    let unchanged = policy.is_none() && store.root_quorum.is_none() && same;
     let report = Rekeyed {
         env: env.name.clone(),
         custodian: Custodian::OfflineRoot,

@@ -71,6 +71,22 @@ pub fn unlock(keyring: &mut dyn Keyring, custodian: Custodian, store: &Store) ->
         Custodian::Ci => &store.recipient,
     };
     id.expect_recipient(expected)?;
+    // Possession is proven up front by a native key matching the recipient. A plugin-only
+    // identity cannot be matched without decrypting, and a rebuilt quorum identity matches
+    // whatever `rootRecipient` the store names, even one a store writer replaced together with
+    // the quorum: both must open a key the store holds for this custodian, and that key must
+    // belong to its committed certificate (commands like `rotate --root` decrypt nothing else).
+    let quorum = custodian == Custodian::OfflineRoot && store.root_quorum.is_some();
+    if quorum || !id.holds_native(expected) {
+        if let Some((_, location, entry)) =
+            crate::views::custody::sealed_keys(store).into_iter().find(|k| k.0 == custodian)
+        {
+            let cert = crate::crypto::cert::Cert::from_pem(entry.cert.as_str(), &location)?;
+            id.open_key(entry.key.as_str(), &cert, &location).map_err(|_| {
+                crate::error::CustodyError::CustodyInconsistent { custodian, location: location.clone() }
+            })?;
+        }
+    }
     Ok(id)
 }
 

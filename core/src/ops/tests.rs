@@ -402,3 +402,120 @@ fn a_quorum_store_is_created_with_no_secret_in_its_report() {
     let view = crate::views::custody::custody(&made.store, "prd", None);
     assert_eq!(view.root.quorum.unwrap().custodians.len(), 2);
 }
+
+/// The kit's mesh moved to a 2-of-3 quorum; returns the custodians' identity texts.
+fn quorum_kit() -> (Kit, Vec<String>) {
+    let mut kit = Kit::mesh();
+    let custodians: Vec<String> = (0..3).map(|_| fresh(Custodian::OfflineRoot)).collect();
+    let recipients: Vec<String> = custodians.iter().map(|c| recipient_of(c)).collect();
+    let new_root = crate::crypto::custody::tests::identity(Custodian::OfflineRoot);
+    let holder =
+        NewRootHolder::Quorum(RootCustody::Quorum { identity: &new_root, threshold: 2, custodians: &recipients });
+    let rekeyed = rekey_root(&kit.env, holder, &mut kit.offline_owned(), fx!(kit), false).unwrap();
+    kit.env.store = Some(rekeyed.store);
+    (kit, custodians)
+}
+
+#[test]
+fn a_store_writer_cannot_swap_in_a_quorum_of_their_own_or_lower_the_threshold() {
+    let (mut kit, custodians) = quorum_kit();
+    let recipients: Vec<String> = custodians.iter().map(|c| recipient_of(c)).collect();
+    let two = || Sources(vec![custodians[0].clone(), custodians[1].clone()], Custodian::OfflineRoot);
+    // A consistent replacement: the attacker's own root identity, split to the same custodians
+    // with valid checks. The custodians rebuild it, but it opens no root key of the store.
+    let attacker = crate::crypto::custody::tests::identity(Custodian::OfflineRoot);
+    let mut forged = kit.env.store().unwrap().clone();
+    forged.root_quorum =
+        Some(crate::crypto::quorum::split(&attacker, 2, &recipients, &mut kit.rng, &mut kit.sealer).unwrap());
+    forged.root_recipient = attacker.recipient().unwrap();
+    let mut env = kit.env.clone();
+    env.store = Some(forged);
+    let e = rotate_root(&env, MESH, None, &mut two(), fx!(kit)).unwrap_err();
+    assert_eq!(e.code(), "custody-inconsistent", "{e}");
+    assert!(e.to_string().contains("pkis.wardnet-mesh.root.key"));
+    // The threshold lowered to 1: one custodian's share rebuilds nothing usable.
+    let mut lowered = kit.env.store().unwrap().clone();
+    lowered.root_quorum.as_mut().unwrap().threshold = 1;
+    let mut env = kit.env.clone();
+    env.store = Some(lowered);
+    let one = Sources(vec![custodians[2].clone()], Custodian::OfflineRoot);
+    let e = rotate_intermediate(&env, MESH, "global", &mut { one }, fx!(kit)).unwrap_err();
+    assert!(["identity-wrong", "custody-inconsistent"].contains(&e.code()), "{e}");
+    // The genuine quorum still works.
+    assert!(rotate_root(&kit.env, MESH, None, &mut two(), fx!(kit)).is_ok());
+}
+
+#[test]
+fn a_plugin_only_identity_must_open_a_root_key_to_authorise() {
+    let mut kit = Kit::mesh();
+    // An identity file with only a plugin line: the core cannot match it to rootRecipient, so
+    // it must prove possession by opening the root key; an unresolved plugin opens nothing.
+    struct PluginOnly;
+    impl Keyring for PluginOnly {
+        fn identities(&mut self, c: Custodian) -> Result<Vec<Identity>, Error> {
+            let line = "AGE-PLUGIN-INFORGETEST-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQSX3ZH2";
+            Ok(vec![Identity::parse(c, "plugin.txt", Some(line))?])
+        }
+    }
+    let e = rotate_root(&kit.env, MESH, None, &mut PluginOnly, fx!(kit)).unwrap_err();
+    assert_eq!(e.code(), "custody-inconsistent", "{e}");
+}
+
+#[test]
+fn rekey_between_quorums_and_the_refusals_that_keep_keys_reachable() {
+    let (mut kit, old) = quorum_kit();
+    let store = kit.env.store().unwrap().clone();
+    // "To" the quorum's own recipient would leave the keys sealed to an identity nobody holds.
+    let own = store.root_recipient.clone();
+    let two = || Sources(vec![old[0].clone(), old[2].clone()], Custodian::OfflineRoot);
+    let e = rekey_root(&kit.env, NewRootHolder::Recipient(&own), &mut two(), fx!(kit), false).unwrap_err();
+    assert_eq!(e.code(), "quorum-invalid", "{e}");
+    // Quorum → quorum with new custodians: a new identity; the old shares open nothing.
+    let new: Vec<String> = (0..2).map(|_| fresh(Custodian::OfflineRoot)).collect();
+    let recipients: Vec<String> = new.iter().map(|c| recipient_of(c)).collect();
+    let identity = crate::crypto::custody::tests::identity(Custodian::OfflineRoot);
+    let holder =
+        NewRootHolder::Quorum(RootCustody::Quorum { identity: &identity, threshold: 2, custodians: &recipients });
+    let moved = rekey_root(&kit.env, holder, &mut two(), fx!(kit), false).unwrap();
+    assert_ne!(moved.store.root_recipient, own);
+    for c in &old {
+        assert!(!opens_anything(&moved.store, c));
+    }
+    kit.env.store = Some(moved.store);
+    let both_new = Sources(new.clone(), Custodian::OfflineRoot);
+    assert!(rotate_intermediate(&kit.env, MESH, "global", &mut { both_new }, fx!(kit)).is_ok());
+    // A custodian can never become the CI recipient, and the plan says so too.
+    kit.env.secret_store_recipient = Some(recipients[0].clone());
+    for plan in [true, false] {
+        let e = rekey_ci(&kit.env, &mut Sources(vec![kit.ci.clone()], Custodian::Ci), fx!(kit), plan).unwrap_err();
+        assert_eq!(e.code(), "quorum-invalid", "plan={plan}: {e}");
+    }
+    // No recipient in the secret store: say where the new one goes.
+    kit.env.secret_store_recipient = None;
+    let e = rekey_ci(&kit.env, &mut Sources(vec![kit.ci.clone()], Custodian::Ci), fx!(kit), false).unwrap_err();
+    assert_eq!(e.code(), "recipient-missing");
+    assert!(e.remedy().render(&crate::error::Plain).contains("secrets.enc.yaml"));
+}
+
+#[test]
+fn the_store_parser_enforces_the_quorum_rules() {
+    let (kit, _) = quorum_kit();
+    let text = kit.env.store().unwrap().to_yaml();
+    let good = Store::parse("s", &text).unwrap();
+    let q = good.root_quorum.as_ref().unwrap();
+    let first = q.shares[0].custodian.clone();
+    let second = q.shares[1].custodian.clone();
+    for (bad, needle) in [
+        (text.replace("threshold: 2", "threshold: 0"), "threshold 0 of 3"),
+        (text.replace("threshold: 2", "threshold: 4"), "threshold 4 of 3"),
+        (text.replacen(&second, &first, 1), "names a custodian twice"),
+        (text.replacen(&q.shares[1].check, &"Z".repeat(64), 1), "64 lowercase hex"),
+    ] {
+        let e = Store::parse("s", &bad).unwrap_err();
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
+    }
+    // The CI recipient as a custodian parses, and every operation's custodian check refuses it.
+    let ci_custodian = Store::parse("s", &text.replacen(&second, &recipient_of(&kit.ci), 1)).unwrap();
+    let e = crate::pki::tiers::check_custodians(&ci_custodian).unwrap_err();
+    assert_eq!(e.code(), "custodians-same", "{e}");
+}

@@ -215,11 +215,10 @@ pub fn units(dir: &Path, a: UnitsArgs) -> Result<(), CliError> {
     match &a.out_dir {
         Some(out) => {
             for f in &units.files {
-                let path = out.join(&f.path);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| HostError::io("create", parent, e))?;
-                }
-                std::fs::write(&path, &f.contents).map_err(|e| HostError::io("write", &path, e))?;
+                // Units are often written as root into a shared directory: never through a
+                // link planted there (a link at a file's name is replaced, one at a
+                // directory's name refused).
+                let path = inforge_host::fsio::write_under(out, Path::new(&f.path), f.contents.as_bytes())?;
                 render::out(&format!("{}\n", path.display()))?;
             }
             Ok(())
@@ -337,8 +336,18 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
     if a.finalize {
         let now = clock::now()?;
         ops::check_finalize(&loaded.env, &a.name, a.force, now)?;
+        let root_only = loaded
+            .env
+            .store
+            .as_ref()
+            .and_then(|s| s.pkis.get(&a.name))
+            .is_some_and(|p| p.topology == Topology::RootOnly);
         if !a.force {
             fleet_gate(&repo, &loaded, &a.name, now)?;
+        } else if root_only {
+            eprintln!(
+                "warning: --force: finalizing before the minimum overlap; consumers that have not taken the new root fail on the issuer's new certificates"
+            );
         } else {
             eprintln!(
                 "warning: --force: finalizing without the phase and fleet checks; a host whose chain still starts on the previous root fails with consumers that trust only the new root until it re-projects"
@@ -346,7 +355,7 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
         }
         let changed = ops::finalize_root(&loaded.env, &a.name, a.force, &mut keyring, now)?;
         save(&repo, &loaded, &changed, &lock)?;
-        render::finalized(&a.env, &changed.report);
+        render::finalized(&a.env, &changed.report, root_only);
         return Ok(());
     }
     let changed = ops::rotate_root(

@@ -132,7 +132,17 @@ pub fn intermediate_rotated(env: &str, r: &IntermediateMinted) {
     );
 }
 
-pub fn finalized(env: &str, r: &Finalized) {
+pub fn finalized(env: &str, r: &Finalized, root_only: bool) {
+    if root_only {
+        eprintln!(
+            "finalized the root overlap of {:?}: dropped {} previous root(s); commit {} and hand `inforge pki bundle {env} {} --roots` to its consumers",
+            r.pki,
+            r.roots,
+            store_path(env),
+            r.pki
+        );
+        return;
+    }
     eprintln!(
         "finalized the root overlap of {:?}: dropped {} previous root(s) and {} re-signed intermediate certificate(s); commit {}",
         r.pki,
@@ -147,6 +157,20 @@ pub fn finalized(env: &str, r: &Finalized) {
 }
 
 pub fn root_rotated(env: &str, r: &RootRotated) {
+    if !r.switches {
+        // A root-only PKI: no intermediates, no mesh leaves; its issuer and the consumers that
+        // anchor on it are what move.
+        eprintln!("started a dual-root overlap for {:?} (root-only): a new root beside the current one", r.pki);
+        eprintln!("next:");
+        eprintln!(
+            "  1. commit {}; hand `inforge pki bundle {env} {} --roots` (both roots) to the consumers that trust it",
+            store_path(env),
+            r.pki
+        );
+        eprintln!("  2. move the online issuer to the new root (its key is sealed to the CI recipient)");
+        eprintln!("  3. from {}: {}", r.switch_allowed_at, step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki)));
+        return;
+    }
     eprintln!("started a dual-root overlap for {:?}: new root, every intermediate re-signed keeping its key", r.pki);
     eprintln!("next:");
     eprintln!(
@@ -158,10 +182,6 @@ pub fn root_rotated(env: &str, r: &RootRotated) {
         "  2. run `{}` (mesh services are undisturbed: same intermediate keys)",
         step(Step::new(Op::Renew).env(env))
     );
-    if !r.switches {
-        eprintln!("  3. from {}: {}", r.switch_allowed_at, step(Step::new(Op::FinalizeRoot).env(env).pki(&r.pki)));
-        return;
-    }
     eprintln!(
         "  3. from {}: {} (chains then put the new root's path first), renew, let hosts re-project",
         r.switch_allowed_at,

@@ -106,3 +106,77 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), 
     }
     Ok(())
 }
+
+/// Writes `rel` under the directory `root` (which the user named) without following any link
+/// below `root`: a missing directory is made, an existing one must be a real directory, and
+/// the file is created fresh beside its name (`O_EXCL`) and renamed over it, so a link planted
+/// at the name is replaced, never written through. Returns the path written.
+pub fn write_under(root: &Path, rel: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, HostError> {
+    use std::path::Component;
+    let refuse = |p: &Path, why: &str| HostError::io("write under", p, std::io::Error::other(why.to_string()));
+    let parts: Vec<&std::ffi::OsStr> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(n) => Ok(n),
+            _ => Err(refuse(rel, "not a plain relative path")),
+        })
+        .collect::<Result<_, _>>()?;
+    let Some((file, parents)) = parts.split_last() else { return Err(refuse(rel, "empty path")) };
+    let mut dir = root.to_path_buf();
+    for p in parents {
+        dir.push(p);
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_dir() => {}
+            Ok(_) => {
+                return Err(refuse(&dir, "is a link or a file, not a directory: inforge does not write through it"))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir(&dir).map_err(|e| HostError::io("create", &dir, e))?
+            }
+            Err(e) => return Err(HostError::io("inspect", &dir, e)),
+        }
+    }
+    let target = dir.join(file);
+    let tmp = dir.join(format!(".{}.tmp-{}", file.to_string_lossy(), unique_suffix()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &target)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(HostError::io("write", &target, e));
+    }
+    Ok(target)
+}
+
+#[cfg(test)]
+mod write_under_tests {
+    use super::*;
+
+    #[test]
+    fn a_planted_link_is_replaced_or_refused_never_written_through() {
+        let t = tempfile::tempdir().unwrap();
+        let victim = t.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let out = t.path().join("out");
+        fs::create_dir(&out).unwrap();
+        // A link at the file's name: replaced by the file, the victim untouched.
+        std::os::unix::fs::symlink(&victim, out.join("api.service")).unwrap();
+        write_under(&out, Path::new("api.service"), b"[Unit]\n").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(!fs::symlink_metadata(out.join("api.service")).unwrap().file_type().is_symlink());
+        // A link at a directory's name: refused, nothing written in its target.
+        let elsewhere = t.path().join("elsewhere");
+        fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, out.join("api.service.d")).unwrap();
+        let e = write_under(&out, Path::new("api.service.d/inforge.conf"), b"x").unwrap_err();
+        assert!(e.to_string().contains("does not write through"), "{e}");
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+        // Normal case: directories made, file written.
+        let p = write_under(&out, Path::new("web.service.d/inforge.conf"), b"y").unwrap();
+        assert_eq!(fs::read(p).unwrap(), b"y");
+        assert!(write_under(&out, Path::new("../x"), b"z").is_err());
+    }
+}

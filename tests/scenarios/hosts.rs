@@ -781,11 +781,23 @@ fn units_pass_systemd_analyze_verify_and_drive_the_bootstrapper() {
     let r = Repo::initialized();
     let out = tempfile::tempdir().unwrap();
     let bin = boot_bin().display().to_string();
-    r.cmd(
-        &["pki", "units", "prd", "api", "--bootstrap-bin", &bin, "--out-dir", &out.path().display().to_string()],
-        &[],
-    )
-    .ok();
+    // Links planted in the output directory (hardening L3): one at a file's name is replaced,
+    // never written through; one at a directory's name is refused, its target left empty.
+    let aside = tempfile::tempdir().unwrap();
+    let victim = aside.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::os::unix::fs::symlink(&victim, out.path().join("api-renew.timer")).unwrap();
+    let elsewhere = aside.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.path().join("api.service.d")).unwrap();
+    let units_api =
+        ["pki", "units", "prd", "api", "--bootstrap-bin", &bin, "--out-dir", &out.path().display().to_string()];
+    r.cmd(&units_api, &[]).fails("io", "does not write through");
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "a unit was written through a planted link");
+    std::fs::remove_file(out.path().join("api.service.d")).unwrap();
+    r.cmd(&units_api, &[]).ok();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep", "a unit was written through a planted link");
+    assert!(!std::fs::symlink_metadata(out.path().join("api-renew.timer")).unwrap().file_type().is_symlink());
     r.cmd(
         &[
             "pki",

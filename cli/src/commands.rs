@@ -125,6 +125,15 @@ pub fn renew(dir: &Path, a: RenewArgs) -> Result<(), CliError> {
     }
     let mut provider = provider::open(&repo, &loaded.env)?;
     let plan = ops::renew(&loaded.env, &req, &mut HostKeyring::from_env(), clock::now()?)?.with_backend(&AWS_LC);
+    if let (Some(secret), Some(store)) = (&loaded.env.secret_store_recipient, &loaded.env.store) {
+        // Renew seals nothing, so it runs; but the keys are still sealed to the old CI key.
+        if !inforge_core::crypto::custody::same_recipient(secret, &store.recipient) {
+            eprintln!(
+                "warning: the secret store names a new CI recipient ({secret}) but the store's keys are still sealed to {}: run `inforge pki rekey {} --ci` with the previous CI identity",
+                store.recipient, a.env
+            );
+        }
+    }
     let current = || repo.check_store(&a.env, loaded.store_text.as_deref());
     mint_and_write(&plan, provider.as_mut(), a.json, &current)
 }

@@ -511,6 +511,21 @@ fn writers_on_one_prefix_take_turns(etcd: &Etcd, r: &Repo) {
     // inside it); B, started meanwhile, waits for it and writes after A: every set ends as
     // B's. Without the lock B would write during A's pause and A would overwrite it.
     let r2 = etcd_repo(etcd);
+    // Meanwhile a host-like reader fetches and verifies every set in a loop: it never sees
+    // one torn, though the sets change from one PKI's to another's under it.
+    let cfg = inforge_host::provider::EtcdConfig {
+        endpoints: vec![etcd.url()],
+        prefix: "/inforge/prd".into(),
+        ca_file: None,
+        client_cert: None,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = crate::support::torn_set_reader(
+        Box::new(inforge_host::provider::EtcdProvider::connect(cfg).unwrap()),
+        time::OffsetDateTime::now_utc(),
+        stop.clone(),
+    );
     let a = renew_paused_in_lock(r, &[]);
     let b = {
         let mut c = Command::new(BIN);
@@ -523,6 +538,10 @@ fn writers_on_one_prefix_take_turns(etcd: &Etcd, r: &Repo) {
     assert!(a.status.success() && b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
     assert_eq!(sets_chain_to(etcd, &r2.store_text()), 5, "the second writer's sets were overwritten");
     assert_eq!(sets_chain_to(etcd, &r.store_text()), 0);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (reads, torn) = reader.join().unwrap();
+    assert!(torn.is_empty(), "{} of {reads} reads were torn: {:?}", torn.len(), &torn[..torn.len().min(5)]);
+    assert!(reads >= 20, "the reader ran only {reads} reads");
 
     // A holder of our own SIGKILLed inside its lock (lease TTL 2 s): the next renew proceeds
     // once the lease lapses, and the killed one wrote nothing.

@@ -280,3 +280,38 @@ pub fn hand_to_nobody(base: &Path, dir: &Path) {
     std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711)).unwrap();
     std::os::unix::fs::chown(dir, Some(65534), Some(65534)).unwrap();
 }
+
+/// A reader that fetches every example set in a loop through a provider (as a host does),
+/// verifying each with the bootstrapper's own check (leaf ↔ key, chain ↔ bundle, SPIFFE ID)
+/// until `stop`; returns how many sets it read and what it found torn.
+pub fn torn_set_reader(
+    provider: Box<dyn inforge_host::provider::Provider + Send>,
+    now: time::OffsetDateTime,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        let sets = [
+            ("api", "global"),
+            ("billing", "global"),
+            ("web", "us-east-1"),
+            ("web", "eu-west-1"),
+            ("worker", "us-east-1"),
+        ];
+        let (mut reads, mut torn) = (0usize, Vec::new());
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for (svc, scope) in sets {
+                match provider.fetch(svc, scope) {
+                    Ok(Some(set)) => {
+                        reads += 1;
+                        if let Err(e) = inforge_core::mesh::projection::verify_set(svc, scope, &set, now) {
+                            torn.push(format!("{svc}/{scope}: {e}"));
+                        }
+                    }
+                    Ok(None) => torn.push(format!("{svc}/{scope}: missing")),
+                    Err(e) => torn.push(format!("{svc}/{scope}: {e}")),
+                }
+            }
+        }
+        (reads, torn)
+    })
+}

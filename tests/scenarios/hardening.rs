@@ -407,6 +407,36 @@ fn provider_sets_whole(p: &Path) {
     }
 }
 
+/// Hardening L8: the slot layout survives what a writer of the provider directory can plant.
+/// A regular file at a standby link's name is cleared (renews of the scope never get stuck
+/// on it), and a scope link spelled `.global@0/` (the live slot, another spelling) is
+/// recognised, so renew never rewrites the live generation in place under its readers.
+#[test]
+fn odd_entries_in_the_slot_layout_neither_block_renew_nor_rewrite_the_live_generation() {
+    let r = mesh();
+    let p = provider(&r);
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    let mtls = p.join("api").join("mtls");
+    assert_eq!(std::fs::read_link(mtls.join("global")).unwrap(), Path::new(".global@0"));
+    // A regular file where the next slot's standby link goes.
+    std::fs::write(mtls.join(".global@link-1"), "planted").unwrap();
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    assert_eq!(std::fs::read_link(mtls.join("global")).unwrap(), Path::new(".global@1"));
+    // The live link re-spelled with a trailing slash: the next renew must treat slot 1 as
+    // live and leave its files as they are.
+    std::fs::remove_file(mtls.join("global")).unwrap();
+    std::os::unix::fs::symlink(".global@1/", mtls.join("global")).unwrap();
+    let live = std::fs::read(mtls.join(".global@1/cert.pem")).unwrap();
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    assert_eq!(
+        std::fs::read(mtls.join(".global@1/cert.pem")).unwrap(),
+        live,
+        "the live generation was rewritten in place"
+    );
+    assert_eq!(std::fs::read_link(mtls.join("global")).unwrap(), Path::new(".global@2"));
+    provider_sets_whole(&p);
+}
+
 /// The reader never sees a torn set (hardening round 2, "Also build" 3): a host-like reader
 /// fetches and verifies every set in a loop while renews, an intermediate roll with its
 /// bundle refresh, and a compromise recovery rewrite the `dir` provider.

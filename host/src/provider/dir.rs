@@ -200,9 +200,12 @@ fn link_name(scope: &str, k: u8) -> String {
     format!(".{scope}@link-{k}")
 }
 
-/// The slot a link target names, if it is one of this scope's.
+/// The slot a link target names, if it is one of this scope's (`.<scope>@<k>`, also spelled
+/// `./.<scope>@<k>/`).
 fn slot_of(target: &Path, scope: &str) -> Option<u8> {
-    let rest = target.to_str()?.strip_prefix('.')?.strip_prefix(scope)?.strip_prefix('@')?;
+    let t = target.to_str()?.trim_end_matches('/');
+    let t = t.strip_prefix("./").unwrap_or(t);
+    let rest = t.strip_prefix('.')?.strip_prefix(scope)?.strip_prefix('@')?;
     match rest.as_bytes() {
         [d @ b'0'..=b'9'] if d - b'0' < SLOTS => Some(d - b'0'),
         _ => None,
@@ -287,8 +290,13 @@ fn ensure_link(target: &str, link: &Path) -> Result<(), HostError> {
     match fs::read_link(link) {
         Ok(t) if t == Path::new(target) => return Ok(()),
         Ok(_) => fs::remove_file(link).map_err(io("remove", link))?,
-        Err(_) if fs::symlink_metadata(link).is_ok() => fs::remove_dir_all(link).map_err(io("remove", link))?,
-        Err(_) => {}
+        // Something else at the standby's name (a killed writer's leftover, or planted): a
+        // directory or a file, removed either way, so the scope's renews never get stuck on it.
+        Err(_) => match fs::symlink_metadata(link) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(link).map_err(io("remove", link))?,
+            Ok(_) => fs::remove_file(link).map_err(io("remove", link))?,
+            Err(_) => {}
+        },
     }
     std::os::unix::fs::symlink(target, link).map_err(io("symlink", link))
 }
@@ -323,7 +331,15 @@ impl DirProvider {
         let link = mtls.join(s.scope);
         let previous = fs::read_link(&link).ok();
         let adopt = previous.is_none() && fs::symlink_metadata(&link).is_ok();
-        let current = previous.as_deref().and_then(|t| slot_of(t, s.scope));
+        let mut current = previous.as_deref().and_then(|t| slot_of(t, s.scope));
+        if current.is_none() && previous.is_some() {
+            // A link spelled some other way that still reaches one of our slots: that slot is
+            // live, so it must not be the one recycled in place.
+            if let Ok(real) = fs::canonicalize(&link) {
+                current =
+                    (0..SLOTS).find(|k| fs::canonicalize(mtls.join(slot_name(s.scope, *k))).is_ok_and(|p| p == real));
+            }
+        }
         let slot = current.map_or(0, |c| (c + 1) % SLOTS);
         let name = slot_name(s.scope, slot);
         let target = mtls.join(&name);

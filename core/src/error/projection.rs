@@ -27,7 +27,7 @@ pub enum ProjectionError {
         scope: String,
     },
     /// The leaf names another service or scope, or claims a scope its issuer does not serve.
-    #[error("the leaf in {service}/{scope} is {found}, not this service's leaf in this scope")]
+    #[error("the leaf in {service}/{scope} is not this service's leaf in this scope: {found}")]
     WrongIdentity {
         /// Service.
         service: String,

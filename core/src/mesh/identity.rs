@@ -81,13 +81,24 @@ pub enum Denied {
     },
     /// The peer's leaf claims a scope its issuing intermediate does not serve (a leaf minted
     /// with another scope's intermediate key), or its chain is not an inforge chain.
-    #[error("the peer's leaf claims {claimed} but was issued by {issuer:?}, which does not serve that scope")]
+    #[error("{}", issuer_scope_text(claimed, issuer))]
     IssuerScope {
         /// The SPIFFE ID the leaf claims (or "no SPIFFE ID").
         claimed: String,
         /// The issuing certificate's subject (or "no issuer in the chain").
         issuer: String,
     },
+}
+
+/// What [`Denied::IssuerScope`] says when the chain has no issuer of the leaf at all.
+const NO_ISSUER: &str = "no issuer in the chain";
+
+fn issuer_scope_text(claimed: &str, issuer: &str) -> String {
+    if issuer == NO_ISSUER {
+        format!("the peer's leaf ({claimed}) comes without its issuer in the chain")
+    } else {
+        format!("the peer's leaf claims {claimed} but was issued by {issuer:?}, which does not serve that scope")
+    }
 }
 
 /// The peer's identity as the mesh vouches for it, from the chain it presented (leaf first,
@@ -101,20 +112,20 @@ pub enum Denied {
 /// which renew checks against the root).
 pub fn peer_identity(chain_pem: &str) -> Result<SpiffeId, Denied> {
     let deny = |claimed: &str, issuer: &str| Denied::IssuerScope { claimed: claimed.into(), issuer: issuer.into() };
-    let certs = crate::crypto::cert::parse_bundle(chain_pem, "peer chain")
-        .map_err(|_| deny("no SPIFFE ID", "no issuer in the chain"))?;
+    let certs =
+        crate::crypto::cert::parse_bundle(chain_pem, "peer chain").map_err(|_| deny("no SPIFFE ID", NO_ISSUER))?;
     let Some((leaf, rest)) = certs.split_first() else {
-        return Err(deny("no SPIFFE ID", "no issuer in the chain"));
+        return Err(deny("no SPIFFE ID", NO_ISSUER));
     };
     let uris = leaf.uri_sans();
     let id = match uris.as_slice() {
-        [one] => SpiffeId::parse(one).map_err(|_| deny(one, "no issuer in the chain"))?,
-        _ => return Err(deny("no single SPIFFE ID", "no issuer in the chain")),
+        [one] => SpiffeId::parse(one).map_err(|_| deny(one, NO_ISSUER))?,
+        _ => return Err(deny("no single SPIFFE ID", NO_ISSUER)),
     };
     let issuer = rest
         .iter()
         .find(|c| c.subject() == leaf.issuer() && leaf.verify_signed_by(c, "peer").is_ok())
-        .ok_or_else(|| deny(&id.to_string(), "no issuer in the chain"))?;
+        .ok_or_else(|| deny(&id.to_string(), NO_ISSUER))?;
     let cn = issuer.common_name().unwrap_or_default();
     let parts: Vec<&str> = cn.split(' ').collect();
     match parts.as_slice() {

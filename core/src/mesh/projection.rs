@@ -89,7 +89,7 @@ fn verify_whole(service: &str, scope: &str, set: &SetTexts, now: OffsetDateTime)
     let wrong = |found: String| ProjectionError::WrongIdentity { service: service.into(), scope: scope.into(), found };
     let id: SpiffeId = peer_identity(&set.cert).map_err(|d| wrong(d.to_string()))?;
     if id.service != service || id.scope != scope {
-        return Err(wrong(id.to_string()));
+        return Err(wrong(format!("it is {id}")));
     }
     let bundle = parse_bundle(&set.bundle, "bundle.pem").map_err(|e| malformed("bundle.pem", e.to_string()))?;
     if bundle.is_empty() {
@@ -183,6 +183,20 @@ mod tests {
         // Another service's whole, sound set under this service's name.
         assert_eq!(code(&set(&web), "api", "global", now), "set-wrong-identity");
         assert_eq!(code(&good, "api", "us-east-1", now), "set-wrong-identity");
+        // The message reads as a sentence whatever the leaf is (hardening L10).
+        let msg = verify_set("api", "global", &set(&web), now).unwrap_err().to_string();
+        assert!(
+            msg.ends_with("not this service's leaf in this scope: it is spiffe://w.example/prd/us-east-1/web"),
+            "{msg}"
+        );
+        let mut orphan = good.clone();
+        // api's leaf beside web's (us-east-1) intermediate: a chain without the leaf's issuer.
+        let leaf = crate::crypto::cert::parse_bundle(&api.cert_pem, "t").unwrap()[0].pem();
+        let other = crate::crypto::cert::parse_bundle(&web.cert_pem, "t").unwrap()[1].pem();
+        orphan.cert = format!("{leaf}{other}");
+        let msg = verify_set("api", "global", &orphan, now).unwrap_err().to_string();
+        assert!(msg.contains("(spiffe://w.example/prd/global/api) comes without its issuer in the chain"), "{msg}");
+        assert!(!msg.contains("issued by \"no issuer"), "{msg}");
         // The region's bundle trusts {us-east-1, global}; the global bundle trusts both too,
         // so an untrusted leaf needs a bundle without its issuer: web's leaf against a bundle
         // holding only the global intermediate.

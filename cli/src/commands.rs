@@ -149,10 +149,17 @@ fn mint_and_write(
     let bar = render::progress(plan.targets.len() as u64);
     let report = inforge_host::mint_and_write_checked(plan, provider, &|| bar.inc(1), still_current)?;
     bar.finish_and_clear();
-    if json {
-        render::json(&report)?;
-    } else {
-        render::out(&render::renew_text(&report))?;
+    let printed = if json { render::json(&report) } else { render::out(&render::renew_text(&report)) };
+    if let Err(e) = printed {
+        // The provider already holds the new sets: say so, so nobody re-runs a renew (or
+        // worse, a recovery) believing this one failed.
+        eprintln!(
+            "note: the renew itself succeeded: {} leaves were written to {} {}; only this report could not be printed",
+            report.leaves.len(),
+            report.provider.kind,
+            report.provider.path
+        );
+        return Err(e);
     }
     render::renewed(&report);
     Ok(())

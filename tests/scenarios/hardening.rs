@@ -437,6 +437,23 @@ fn odd_entries_in_the_slot_layout_neither_block_renew_nor_rewrite_the_live_gener
     provider_sets_whole(&p);
 }
 
+/// Hardening L10: with stdout on a full disk, renew still writes the provider, then fails
+/// saying the renew itself succeeded, so nobody re-runs it (or a recovery) believing it failed.
+#[test]
+fn a_renew_whose_report_cannot_be_printed_says_the_renew_succeeded() {
+    let r = mesh();
+    let p = provider(&r);
+    let mut c = std::process::Command::new(BIN);
+    c.arg("-C").arg(&r.dir).args(["pki", "renew", "prd"]).env("INFORGE_NOW", NOW);
+    c.env_remove("INFORGE_PKI_ROOT_KEY").env("INFORGE_SECRETS_KEY", &r.ci);
+    c.stdout(std::fs::File::options().write(true).open("/dev/full").unwrap());
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the renew itself succeeded: 5 leaves were written"), "{err}");
+    provider_sets_whole(&p);
+}
+
 /// The reader never sees a torn set (hardening round 2, "Also build" 3): a host-like reader
 /// fetches and verifies every set in a loop while renews, an intermediate roll with its
 /// bundle refresh, and a compromise recovery rewrite the `dir` provider.

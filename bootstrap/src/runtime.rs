@@ -163,6 +163,12 @@ pub fn replace(dir: &Path, set: &SetTexts) -> Result<(), BootError> {
         let _ = fs::remove_dir_all(&gen_dir);
         return Err(e);
     }
+    // The generation being replaced: it stays until the next projection, so a reader that
+    // resolved `.current` just before the swap still finds its files.
+    let previous = rustix::fs::readlinkat(&dfd, ".current", Vec::new())
+        .ok()
+        .and_then(|t| t.into_string().ok())
+        .filter(|t| t.starts_with(".gen-") && !t.contains('/'));
     // Swap `.current` (one rename: atomic), then make sure the fixed links exist.
     let tmp_name = format!(".current-{suffix}");
     let tmp = dir.join(&tmp_name);
@@ -187,12 +193,13 @@ pub fn replace(dir: &Path, set: &SetTexts) -> Result<(), BootError> {
         chown_link(&dfd, &tmp, &tmp_name, owner)?;
         rustix::fs::renameat(&dfd, &tmp_name, &dfd, name).map_err(sys("link", &dir.join(name)))?;
     }
-    // Old generations go; the one just replaced too (readers reopen after the reload).
-    // `remove_dir_all` and `remove_file` never follow a link at the name they remove.
+    // Older generations go; the one just replaced stays one more round (a reader may be in
+    // it until it reopens after the reload). `remove_dir_all` and `remove_file` never follow a
+    // link at the name they remove.
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let stale_gen = name.starts_with(".gen-") && name != gen_name;
+            let stale_gen = name.starts_with(".gen-") && name != gen_name && previous.as_deref() != Some(name.as_str());
             let stale_tmp = name.starts_with(".current-") || (name.starts_with('.') && name.contains(".pem-"));
             if stale_gen {
                 let _ = fs::remove_dir_all(e.path());
@@ -246,5 +253,48 @@ pub fn clear_pending(dir: &Path) -> Result<(), BootError> {
     match rustix::fs::unlinkat(&dfd, PENDING, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(sys("remove", &p)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroizing;
+
+    fn set(n: u8) -> SetTexts {
+        SetTexts {
+            cert: format!("cert {n}\n"),
+            key: Zeroizing::new(format!("key {n}\n")),
+            bundle: format!("bundle {n}\n"),
+        }
+    }
+
+    fn generations(dir: &Path) -> Vec<String> {
+        let mut g: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".gen-"))
+            .collect();
+        g.sort();
+        g
+    }
+
+    /// Hardening L10: a reader that resolved `.current` before a projection keeps a whole
+    /// generation until the next one: the replaced generation stays one round.
+    #[test]
+    fn the_replaced_generation_stays_until_the_next_projection() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path();
+        replace(dir, &set(1)).unwrap();
+        let first = fs::read_link(dir.join(".current")).unwrap();
+        replace(dir, &set(2)).unwrap();
+        // The first generation, as a reader that resolved it before the swap sees it.
+        assert_eq!(fs::read_to_string(dir.join(&first).join("cert.pem")).unwrap(), "cert 1\n");
+        assert_eq!(generations(dir).len(), 2);
+        replace(dir, &set(3)).unwrap();
+        assert!(!dir.join(&first).exists(), "a generation two rounds old is removed");
+        assert_eq!(generations(dir).len(), 2);
+        assert_eq!(fs::read_to_string(dir.join("cert.pem")).unwrap(), "cert 3\n");
     }
 }

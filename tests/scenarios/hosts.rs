@@ -419,6 +419,52 @@ fn dir_provider_two_hosts_project_reload_once_and_refuse_tampering() {
     assert_eq!((code, doc["status"].as_str(), doc["kept"].as_bool()), (0, Some("failed"), Some(true)), "{doc}");
 }
 
+/// A service's reader of the runtime directory (resolve `.current` once, read the three files
+/// from that generation) never sees a torn set while the bootstrapper projects new leaves under
+/// it, renew after renew (hardening round 2, "Also build" 3).
+#[test]
+fn a_reader_of_the_runtime_dir_never_sees_a_torn_set_while_it_projects() {
+    let r = Repo::initialized();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let h = Host::new("api", "global", Host::dir_source(&provider));
+    renew(&r, &[]).ok();
+    assert_eq!(h.project(&[]).0, 0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (dir, flag) = (h.dir.clone(), stop.clone());
+    let reader = std::thread::spawn(move || {
+        let now = time::OffsetDateTime::now_utc();
+        let (mut reads, mut torn) = (0usize, Vec::new());
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let Ok(generation) = std::fs::read_link(dir.join(".current")) else { continue };
+            let g = dir.join(generation);
+            // A slow reader (a service busy between resolving and opening): the generation it
+            // resolved must outlive a projection that happens meanwhile.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let read = |f: &str| std::fs::read_to_string(g.join(f));
+            match (read("cert.pem"), read("key.pem"), read("bundle.pem")) {
+                (Ok(cert), Ok(key), Ok(bundle)) => {
+                    reads += 1;
+                    let set = inforge_core::mesh::projection::SetTexts { cert, key: key.into(), bundle };
+                    if let Err(e) = inforge_core::mesh::projection::verify_set("api", "global", &set, now) {
+                        torn.push(e.to_string());
+                    }
+                }
+                other => torn.push(format!("a file of {} was gone: {:?}", g.display(), other.0.err())),
+            }
+        }
+        (reads, torn)
+    });
+    for _ in 0..4 {
+        renew(&r, &[]).ok();
+        let (code, doc) = h.project(&[]);
+        assert_eq!((code, doc["status"].as_str()), (0, Some("changed")), "{doc}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (reads, torn) = reader.join().unwrap();
+    assert!(torn.is_empty(), "{} of {reads} reads were torn: {:?}", torn.len(), &torn[..torn.len().min(3)]);
+    assert!(reads >= 5, "the reader ran only {reads} reads");
+}
+
 #[test]
 fn etcd_provider_renew_writes_sets_and_two_hosts_project_them() {
     let etcd = Etcd::start();

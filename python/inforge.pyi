@@ -45,6 +45,7 @@ __all__ = [
     "load_store",
     "authorize",
     "list_store",
+    "custody",
 ]
 
 __version__: str

@@ -122,6 +122,8 @@ pub fn write_under(root: &Path, rel: &Path, bytes: &[u8]) -> Result<std::path::P
         })
         .collect::<Result<_, _>>()?;
     let Some((file, parents)) = parts.split_last() else { return Err(refuse(rel, "empty path")) };
+    // The directory the user named is theirs: made if missing, as `--out-dir` always did.
+    fs::create_dir_all(root).map_err(|e| HostError::io("create", root, e))?;
     let mut dir = root.to_path_buf();
     for p in parents {
         dir.push(p);
@@ -178,5 +180,8 @@ mod write_under_tests {
         let p = write_under(&out, Path::new("web.service.d/inforge.conf"), b"y").unwrap();
         assert_eq!(fs::read(p).unwrap(), b"y");
         assert!(write_under(&out, Path::new("../x"), b"z").is_err());
+        // The named directory itself may not exist yet.
+        let fresh = t.path().join("new/units");
+        assert_eq!(fs::read(write_under(&fresh, Path::new("a.service.d/x.conf"), b"w").unwrap()).unwrap(), b"w");
     }
 }

@@ -14,9 +14,11 @@ cargo fmt --all -- --check
 section "module graph: no cycle in core/ or host/ (scripts/check-cycles.py)"
 python3 scripts/check-cycles.py
 
-section "clippy (core/ must stay IO-free: see core/clippy.toml)"
-cargo clippy -q -p inforge-core --all-targets -- -D warnings
-cargo clippy -q -p inforge-host -p inforge-cli -p inforge-bootstrap --all-targets -- -D warnings
+section "clippy on every native crate (core/ must stay IO-free: see core/clippy.toml)"
+# One invocation: one feature resolution, so the dependency tree is checked once, not once per
+# crate set. --all-targets covers the benches (benches/) and the test age plugin too.
+cargo clippy -q -p inforge-core -p inforge-host -p inforge-cli -p inforge-bootstrap \
+  -p inforge-py -p inforge-benches -p age-plugin-inforgetest --all-targets -- -D warnings
 
 section "cargo test (unit + scenarios; the hosts scenarios start a real etcd on 127.0.0.1)"
 log=$(mktemp)
@@ -26,26 +28,20 @@ trap 'rm -f "$log"' EXIT
 cargo test 2>&1 | tee "$log"
 # The in-tree test age plugin (tests/age-plugin) against Debian's age CLI; the custody
 # scenarios run inforge through it.
-cargo clippy -q -p age-plugin-inforgetest --all-targets -- -D warnings
 cargo test -p age-plugin-inforgetest 2>&1 | tee -a "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
 section "Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)"
-cargo clippy -q -p inforge-py -- -D warnings
 bash scripts/python.sh test 2>&1 | tee "$log"
 py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | awk '{print $1}')
 passed=$((passed + ${py_passed:-0}))
-
-section "bindings and benchmarks compile (wasm/, python/, benches/)"
-cargo check -q -p inforge-wasm -p inforge-py
-cargo check -q -p inforge-benches --benches
 
 section "fuzz targets compile (one per parser: store, config, certs, identity, armor, quorum policy)"
 # The main target dir: the fuzz crate shares the dependencies the checks above compiled.
 cargo check -q --manifest-path core/fuzz/Cargo.toml --bins --target-dir target
 
 section "the core and the wasm bindings build for wasm32-unknown-unknown (no host crate there)"
-cargo check -q -p inforge-core -p inforge-wasm --target wasm32-unknown-unknown
+# clippy checks inforge-core as a dependency of inforge-wasm, for wasm32.
 cargo clippy -q -p inforge-wasm --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 section "WASM package and browser inspector (scripts/web-test.sh: wasm-bindgen tests in Node and Chromium, corpus CLI vs WASM, page end to end)"

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use clap::{ArgGroup, Parser, Subcommand};
 use inforge_core::mesh::projection::{self, Action, Projected};
 use inforge_core::model::config::Provider as ProviderConfig;
+use inforge_core::views::metrics::{self, HostMetrics};
 use inforge_host::provider::{self, Opened, WatchOutcome};
 use serde::Serialize;
 
@@ -94,6 +95,14 @@ struct ProjectArgs {
     /// Print one JSON document per projection on stdout.
     #[arg(long)]
     json: bool,
+    /// After every projection, write the host's metrics here (Prometheus text exposition,
+    /// atomically: the leaf's expiry, the last success, failures counted across runs), e.g.
+    /// `/var/lib/prometheus/node-exporter/inforge-<service>-<scope>.prom`. docs/metrics.md.
+    #[arg(long, value_name = "FILE")]
+    metrics_file: Option<PathBuf>,
+    /// The `env` label of those metrics (the environment this host belongs to).
+    #[arg(long, value_name = "ENV", requires = "metrics_file")]
+    metrics_env: Option<String>,
 }
 
 /// A duration in seconds: a finite number from 0 to 3600 (an hour), so NaN, infinity, a
@@ -264,7 +273,33 @@ fn project_once(a: &ProjectArgs, source: Result<&Source, BootError>) -> Report {
     report
 }
 
+/// `--metrics-file`: this projection's metrics, carried over from the file's previous values
+/// (the core decides what carries over). A metrics file that cannot be written is reported on
+/// stderr and never turns a good projection into a failed one.
+fn write_metrics(a: &ProjectArgs, r: &Report) {
+    let Some(path) = &a.metrics_file else { return };
+    let previous = inforge_host::fsio::read_regular(path).ok();
+    let leaf_not_after = r
+        .leaf
+        .as_ref()
+        .and_then(|l| inforge_core::model::time::parse_rfc3339("notAfter", &l.not_after).ok())
+        .map(|t| t.unix_timestamp());
+    let now = HostMetrics {
+        env: a.metrics_env.clone().unwrap_or_default(),
+        service: a.service.clone(),
+        scope: a.scope.clone(),
+        leaf_not_after,
+        ..HostMetrics::default()
+    };
+    let at = inforge_host::clock::now().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let m = metrics::host_next(previous.as_deref(), now, r.error.is_none(), at);
+    if let Err(e) = inforge_host::fsio::write_atomic(path, metrics::host_exposition(&m).as_bytes(), Some(0o644)) {
+        eprintln!("inforge-bootstrap: cannot write the metrics file: {}", e.message());
+    }
+}
+
 fn emit(a: &ProjectArgs, r: &Report) {
+    write_metrics(a, r);
     if a.json {
         match serde_json::to_string(r) {
             Ok(s) => println!("{s}"),

@@ -18,7 +18,7 @@ use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
     AddArgs, BundleArgs, CustodyArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RekeyArgs, RenewArgs,
-    RotateArgs, StatusArgs, UnitsArgs, ValidateArgs,
+    RotateArgs, StatusArgs, StatusFormat, UnitsArgs, ValidateArgs,
 };
 
 fn effects<'a>(
@@ -404,11 +404,22 @@ pub fn status(dir: &Path, a: StatusArgs) -> Result<(), CliError> {
     let now = clock::now()?;
     let provider = provider::open(&repo, &loaded.env)?;
     let fetched = provider::fetch_sets(provider.as_ref(), ops::status_targets(&loaded.env)?)?;
-    let report = ops::status(&loaded.env, &fetched, now, within)?;
-    if a.json {
-        render::json(&report)?;
-    } else {
-        render::out(&report.to_string())?;
+    let format = if a.json { StatusFormat::Json } else { a.format.unwrap_or(StatusFormat::Text) };
+    let (report, text) = match format {
+        StatusFormat::Prometheus => ops::status_metrics(&loaded.env, &fetched, now, within)?,
+        _ => {
+            let report = ops::status(&loaded.env, &fetched, now, within)?;
+            let text = match format {
+                StatusFormat::Json => render::json_text(&report)?,
+                _ => report.to_string(),
+            };
+            (report, text)
+        }
+    };
+    match &a.out {
+        // Not secret: the usual 0644 of a textfile collector's file.
+        Some(path) => inforge_host::fsio::write_atomic(path, text.as_bytes(), Some(0o644))?,
+        None => render::out(&text)?,
     }
     if report.ok {
         Ok(())

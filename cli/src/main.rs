@@ -202,9 +202,27 @@ pub struct StatusArgs {
     /// A leaf expiring within this is a problem (e.g. 30d, 12h; default 7d).
     #[arg(long, value_name = "DURATION", default_value = "7d")]
     pub fail_within: String,
-    /// One JSON document on stdout (docs/json.md).
-    #[arg(long)]
+    /// One JSON document on stdout (docs/json.md); the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Output format: text, json, or prometheus (text exposition; docs/metrics.md).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<StatusFormat>,
+    /// Write the output to this file atomically (a temporary file in its directory, then a
+    /// rename), e.g. into node_exporter's textfile directory, instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+/// `pki status --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// One line per set (the default).
+    Text,
+    /// One JSON document (docs/json.md).
+    Json,
+    /// Prometheus text exposition 0.0.4 (docs/metrics.md).
+    Prometheus,
 }
 
 #[derive(Args)]

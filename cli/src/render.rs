@@ -23,7 +23,12 @@ pub fn out(text: &str) -> Result<(), CliError> {
 
 /// One JSON document on stdout.
 pub fn json(doc: &impl serde::Serialize) -> Result<(), CliError> {
-    out(&format!("{}\n", serde_json::to_string_pretty(doc).unwrap_or_default()))
+    out(&json_text(doc)?)
+}
+
+/// One JSON document, as text (for `--out`).
+pub fn json_text(doc: &impl serde::Serialize) -> Result<String, CliError> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(doc).unwrap_or_default()))
 }
 
 /// Whether stdout can keep what is written to it. Rust reopens a closed fd 1 as /dev/null at

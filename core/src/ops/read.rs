@@ -1,4 +1,4 @@
-//! Operations that read only: `status_targets`, `status`, `ls`, `validate`, `units`.
+//! Operations that read only: `status_targets`, `status`, `status_metrics`, `ls`, `validate`, `units`.
 
 use time::OffsetDateTime;
 
@@ -21,6 +21,19 @@ pub fn status(
 ) -> Result<crate::views::status::StatusReport, Error> {
     crate::model::time::check_now("the time", now)?;
     Ok(crate::views::status::status(&env.project, env.store()?, &env.name, fetched, now, within))
+}
+
+/// `inforge pki status --format prometheus`: the report and its text exposition (every
+/// certificate in the store, every leaf the provider holds, problems, root phases).
+pub fn status_metrics(
+    env: &Env,
+    fetched: &[(crate::mesh::LeafTarget, crate::views::status::Fetched)],
+    now: OffsetDateTime,
+    within: time::Duration,
+) -> Result<(crate::views::status::StatusReport, String), Error> {
+    let report = status(env, fetched, now, within)?;
+    let text = crate::views::metrics::status_exposition(env.store()?, &report, now)?;
+    Ok((report, text))
 }
 
 /// `pki ls`: the listing. Credential-free.

@@ -13,7 +13,7 @@ Identities are never printed: pass the CI identity as ``secrets_key=`` or leave 
 
 import os
 from datetime import datetime
-from typing import Dict, List, Literal, Optional, Union, final
+from typing import Any, Dict, List, Literal, Optional, Union, final
 
 __all__ = [
     "__version__",
@@ -40,6 +40,7 @@ __all__ = [
     "Decision",
     "validate",
     "renew",
+    "status",
     "mint",
     "bundle",
     "load_store",
@@ -415,6 +416,23 @@ def authorize(caller: str, callee: str) -> Decision:
     Intra-region, region→global and global→global are allowed; cross-region and global→region
     are refused, as are calls between trust domains or environments. A malformed ID raises
     :class:`MeshError` (``spiffe-id-invalid``).
+    """
+
+def status(
+    repo: _StrPath, env: str, *, fail_within: str = "7d", now: Optional[datetime] = None
+) -> Dict[str, Any]:
+    """The provider's sets judged against the store: the ``inforge pki status <env> --json``
+    document as a dict (``ok``, ``problemSets``, ``phases``, and per set its leaf, issuer,
+    chain phase and problems with codes).
+
+    Problems are data, not exceptions. Needs no identity.
+
+    Raises:
+        ConfigError: no inforge.yaml, or an unknown environment.
+        StoreError: no store, or one that does not parse.
+        ProviderError: the provider cannot be reached.
+        TimeError: ``fail_within`` is not a duration (30d, 12h…), or ``now`` is outside the
+            range certificates can express.
     """
 
 def custody(store_yaml: str, env: str) -> str:

@@ -41,8 +41,8 @@ echo "built $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KiB) in $(($(date 
 "$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
 
 if [ "${1:-}" = "test" ]; then
-    echo "== the inforge CLI the comparison tests run (target/debug/inforge)" >&2
-    cargo build -q -p inforge-cli
+    echo "== the inforge CLI and bootstrapper the comparison tests run (target/debug/)" >&2
+    cargo build -q -p inforge-cli -p inforge-bootstrap
     export INFORGE_BIN="$PWD/target/debug/inforge"
     echo "== stubtest: python/inforge.pyi matches the built module" >&2
     "$py" -m mypy.stubtest inforge --ignore-disjoint-bases --allowlist python/stubtest-allowlist.txt

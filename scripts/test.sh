@@ -31,7 +31,11 @@ cargo test 2>&1 | tee "$log"
 cargo test -p age-plugin-inforgetest 2>&1 | tee -a "$log"
 passed=$(grep -o 'test result: ok\. [0-9]* passed' "$log" | awk '{s += $4} END {print s + 0}')
 
-section "Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python)"
+section "alerting rules (deploy/prometheus): promtool check and unit tests"
+promtool check rules deploy/prometheus/inforge-alerts.yml
+(cd deploy/prometheus && promtool test rules inforge-alerts.test.yml inforge-alerts-days.test.yml)
+
+section "Python bindings: wheel, stubtest, mypy --strict, pytest (tests/python, with the live Prometheus test)"
 bash scripts/python.sh test 2>&1 | tee "$log"
 py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | awk '{print $1}')
 passed=$((passed + ${py_passed:-0}))

@@ -223,6 +223,7 @@ pub fn units(dir: &Path, a: UnitsArgs) -> Result<(), CliError> {
         provider_dir,
         etcd_tls_dir: a.etcd_tls_dir.clone(),
         watch: a.watch,
+        metrics_dir: a.metrics_dir.clone(),
     };
     let units = ops::units(&loaded.env, &a.service, &opts)?;
     if a.json {

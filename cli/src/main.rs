@@ -248,6 +248,10 @@ pub struct UnitsArgs {
     /// hosts pick up a renew or a recovery within seconds.
     #[arg(long)]
     pub watch: bool,
+    /// node_exporter's textfile directory on the hosts (e.g. /var/lib/prometheus/node-exporter):
+    /// every projection writes the host's leaf metrics there (docs/metrics.md).
+    #[arg(long, value_name = "DIR")]
+    pub metrics_dir: Option<String>,
     /// Write the files under this directory (e.g. /etc/systemd/system) instead of printing.
     #[arg(long, conflicts_with = "json")]
     pub out_dir: Option<std::path::PathBuf>,

@@ -80,6 +80,37 @@ fn validate(py: Python<'_>, repo: PathBuf, env: String, now: Option<&Bound<'_, P
     .map_err(|e| to_py_in(py, e, Some(&env_shown)))
 }
 
+/// The provider's sets judged against the store: the `inforge pki status <env> --json`
+/// document as a dict (`ok`, `problemSets`, `phases`, and per set its leaf, issuer, chain
+/// phase and problems with codes). Problems are data, not exceptions; an exception means no
+/// report could be made (no inforge.yaml, no store, an unreachable provider, a bad `now=` or
+/// `fail_within=`: `TimeError`). Needs no identity.
+#[pyfunction]
+#[pyo3(signature = (repo, env, *, fail_within="7d".to_string(), now=None))]
+#[pyo3(text_signature = "(repo, env, *, fail_within='7d', now=None)")]
+fn status<'py>(
+    py: Python<'py>,
+    repo: PathBuf,
+    env: String,
+    fail_within: String,
+    now: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let now = when(py, now)?;
+    let env_shown = env.clone();
+    let text = py
+        .detach(move || -> Result<String, HostError> {
+            let within = inforge_core::model::time::parse_duration("fail_within=", &fail_within)?;
+            let repo = Repo::open(&repo)?;
+            let loaded = repo.load(&env)?;
+            let provider = provider::open(&repo, &loaded.env)?;
+            let fetched = provider::fetch_sets(provider.as_ref(), ops::status_targets(&loaded.env)?)?;
+            let report = ops::status(&loaded.env, &fetched, time_or_clock(now)?, within)?;
+            Ok(serde_json::to_string(&report).unwrap_or_default())
+        })
+        .map_err(|e| to_py_in(py, e, Some(&env_shown)))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
 /// Mints a leaf for every mesh service (or only `service`) in every scope and writes each
 /// service+scope's `cert.pem`, `key.pem` and `bundle.pem` to the environment's provider
 /// exactly as `inforge pki renew` does (same files, same lock, same atomic replacement).
@@ -261,6 +292,7 @@ fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Decision>()?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(renew, m)?)?;
+    m.add_function(wrap_pyfunction!(status, m)?)?;
     m.add_function(wrap_pyfunction!(mint, m)?)?;
     m.add_function(wrap_pyfunction!(bundle, m)?)?;
     m.add_function(wrap_pyfunction!(load_store, m)?)?;

@@ -269,3 +269,19 @@ def test_live_prometheus_sees_the_expiry_and_alerts_when_the_clock_moves(
     fired = {(a["labels"]["service"], a["labels"]["scope"]) for a in alerts}
     assert fired == set(leaves(repo.provider)) and ("api", "global") in fired
     assert wait_for("InforgeStatusProblems", lambda: firing(url, "InforgeStatusProblems"))
+
+
+def test_python_status_is_the_cli_json(renewed: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import inforge
+
+    (renewed.provider / "api" / "mtls" / "global" / "key.pem").unlink()
+    cli = json.loads(renewed.cmd("pki", "status", "prd", "--json", "--fail-within", "30d").stdout)
+    monkeypatch.setenv("INFORGE_NOW", renewed.now or "")
+    got = inforge.status(renewed.dir, "prd", fail_within="30d")
+    assert got == cli and got["ok"] is False and got["problemSets"] == 1
+    when = datetime(2027, 2, 15, tzinfo=timezone.utc)  # 5 days before the leaves end
+    late = inforge.status(renewed.dir, "prd", now=when)
+    assert {p["code"] for s in late["sets"] for p in s["problems"]} >= {"leaf-expiring"}
+    with pytest.raises(inforge.TimeError) as e:
+        inforge.status(renewed.dir, "prd", fail_within="soon")
+    assert e.value.code and "fail_within" in str(e.value)

@@ -32,6 +32,9 @@ pub struct UnitOptions {
     pub etcd_tls_dir: String,
     /// A watching service instead of the timer pair.
     pub watch: bool,
+    /// node_exporter's textfile directory on hosts: each projection writes
+    /// `inforge-<service>-<scope>.prom` there (`--metrics-file`, docs/metrics.md).
+    pub metrics_dir: Option<String>,
 }
 
 /// One unit file.
@@ -152,6 +155,11 @@ pub fn units(project: &Project, env: &str, service: &str, opts: &UnitOptions) ->
             }
         }
     }
+    if let Some(dir) = &opts.metrics_dir {
+        check_path("the metrics directory", dir)?;
+        let file = format!("{}/inforge-{service}-{scope}.prom", dir.trim_end_matches('/'));
+        args.extend(["--metrics-file".into(), file, "--metrics-env".into(), env.to_string()]);
+    }
     let on_change = match &svc.reload {
         Some(cmd) => vec!["--reload-command".to_string(), cmd.clone()],
         None => vec!["--restart-command".to_string(), format!("systemctl try-restart {service}.service")],
@@ -222,6 +230,7 @@ mod tests {
             provider_dir: "/srv/provider prd%".into(),
             etcd_tls_dir: "/etc/inforge/etcd".into(),
             watch: false,
+            metrics_dir: None,
         }
     }
 
@@ -280,6 +289,19 @@ mod tests {
         assert!(
             u.files[2].contents.contains("RandomizedDelaySec=1h") && u.files[2].contents.contains("Persistent=true")
         );
+    }
+
+    #[test]
+    fn metrics_dir_wires_every_projection_to_its_own_file() {
+        let mut o = opts();
+        o.provider_dir = "/srv/provider-prd".into();
+        o.scope = Some("eu-west-1".into());
+        o.metrics_dir = Some("/var/lib/prometheus/node-exporter/".into());
+        let u = units(&project(), "prd", "web", &o).unwrap();
+        let flags = " --metrics-file /var/lib/prometheus/node-exporter/inforge-web-eu-west-1.prom --metrics-env prd";
+        assert!(u.files.iter().filter(|f| f.path != "web-renew.timer").all(|f| f.contents.contains(flags)), "{u:?}");
+        o.metrics_dir = Some("relative/dir".into());
+        assert_eq!(units(&project(), "prd", "web", &o).unwrap_err().code(), "units-path-invalid");
     }
 
     #[test]

@@ -11,6 +11,9 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v protoc >/dev/null 2>&1 || need_apt+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || need_apt+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || need_apt+=(etcd-client)
+# `pki history` scenarios build a history with the git CLI and SSH-sign a commit.
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
 # /usr/bin/time: peak RSS in the benchmark scripts (benches/compare.sh, benches/etcd-renew.sh).
 [ -x /usr/bin/time ] || need_apt+=(time)
 # `systemd-analyze verify` checks the units `inforge pki units` writes.

@@ -468,7 +468,7 @@ const KIND = {
   "previous-intermediate-dropped": "previous intermediate dropped from bundles", "root-overlap-started": "root rotated: overlap started",
   "root-switched": "root overlap switched: chains put the new root's path first",
   "root-finalized": "root overlap finalized (previous root dropped)", "root-replaced": "root replaced without overlap",
-  revoked: "certificate revoked", "recipient-changed": "recipient changed",
+  revoked: "certificate revoked", "recipient-changed": "recipient changed", "quorum-changed": "root quorum changed",
 };
 
 async function review() {

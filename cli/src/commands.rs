@@ -17,8 +17,8 @@ use inforge_host::{clock, rng, HostError};
 use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
-    AddArgs, BundleArgs, CustodyArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RekeyArgs, RenewArgs,
-    RotateArgs, StatusArgs, StatusFormat, UnitsArgs, ValidateArgs,
+    AddArgs, BundleArgs, CustodyArgs, HistoryArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RekeyArgs,
+    RenewArgs, RotateArgs, StatusArgs, StatusFormat, UnitsArgs, ValidateArgs,
 };
 
 fn effects<'a>(
@@ -427,6 +427,24 @@ pub fn status(dir: &Path, a: StatusArgs) -> Result<(), CliError> {
     } else {
         Err(CliError::StatusProblems { sets: report.problem_sets })
     }
+}
+
+/// `pki history`: the host reads the store's versions from git, the core classifies them.
+pub fn history(dir: &Path, a: HistoryArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    ops::check_env_name(&a.env)?;
+    let revisions = inforge_host::history::store_revisions(&repo.root, &a.env, a.since.as_deref())?;
+    let history = ops::history(&a.env, &revisions)?;
+    let mut text = String::new();
+    for e in &history.events {
+        if a.json {
+            text.push_str(&serde_json::to_string(e).unwrap_or_default());
+        } else {
+            text.push_str(&e.to_string());
+        }
+        text.push('\n');
+    }
+    render::out(&text)
 }
 
 pub fn recover_intermediate(dir: &Path, a: RecoverArgs) -> Result<(), CliError> {

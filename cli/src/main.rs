@@ -63,9 +63,24 @@ enum PkiCommand {
     /// Who holds what: the CI recipient, the offline root's recipient or quorum, and the keys
     /// each seals. Needs no identity.
     Custody(CustodyArgs),
+    /// The store's audit trail from the infra repo's git history: one event per change
+    /// (rotation, recovery, root phases, custody, revocation) with commit, author and date.
+    History(HistoryArgs),
     /// Re-seal one custodian's keys to a new holder: `--ci` follows the secret store's
     /// `recipient:`; `--root` moves the cold roots to a new recipient or quorum.
     Rekey(RekeyArgs),
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// Environment name.
+    pub env: String,
+    /// One JSON object per event per line (JSON lines, for a SIEM; docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Leave out what this revision (commit, tag, branch, HEAD~N) already holds.
+    #[arg(long, value_name = "REV")]
+    pub since: Option<String>,
 }
 
 #[derive(Args)]
@@ -337,6 +352,7 @@ impl Command {
             Command::Pki(PkiCommand::Units(a)) => &a.env,
             Command::Pki(PkiCommand::Status(a)) => &a.env,
             Command::Pki(PkiCommand::Custody(a)) => &a.env,
+            Command::Pki(PkiCommand::History(a)) => &a.env,
             Command::Pki(PkiCommand::Rekey(a)) => &a.env,
             Command::Validate(a) => &a.env,
         }
@@ -360,6 +376,7 @@ fn main() {
         Command::Pki(PkiCommand::Units(a)) => commands::units(&dir, a),
         Command::Pki(PkiCommand::Status(a)) => commands::status(&dir, a),
         Command::Pki(PkiCommand::Custody(a)) => commands::custody(&dir, a),
+        Command::Pki(PkiCommand::History(a)) => commands::history(&dir, a),
         Command::Pki(PkiCommand::Rekey(a)) => commands::rekey(&dir, a),
         Command::Validate(a) => commands::validate(&dir, a),
     };

@@ -64,6 +64,23 @@ pub enum HostError {
         /// The store.
         path: PathBuf,
     },
+    /// `pki history`: the infra repo is not inside a git work tree.
+    GitRepoMissing {
+        /// The infra repo.
+        dir: PathBuf,
+    },
+    /// `pki history --since`: git knows no such revision.
+    GitRevUnknown {
+        /// What was given.
+        rev: String,
+    },
+    /// `pki history`: libgit2 could not read the history.
+    Git {
+        /// What was being done.
+        op: &'static str,
+        /// libgit2's message.
+        detail: String,
+    },
     /// Another inforge holds the lock.
     Busy {
         /// The lock file.
@@ -127,6 +144,9 @@ impl HostError {
             HostError::StoreChanged { .. } => "store-changed",
             HostError::ProviderUnreachable { .. } => "provider-unreachable",
             HostError::Internal(_) => "internal",
+            HostError::GitRepoMissing { .. } => "git-repo-missing",
+            HostError::GitRevUnknown { .. } => "git-rev-unknown",
+            HostError::Git { .. } => "git-failed",
         }
     }
 
@@ -151,6 +171,11 @@ impl HostError {
             HostError::Busy { path, waited } => {
                 format!("another inforge command is writing to {}; waited {waited} s", path.display())
             }
+            HostError::GitRepoMissing { dir } => {
+                format!("{} is not inside a git work tree: the history is read from git", dir.display())
+            }
+            HostError::GitRevUnknown { rev } => format!("git knows no revision `{rev}`"),
+            HostError::Git { op, detail } => format!("cannot {op} the git history: {detail}"),
             HostError::StoreChanged { path } => format!(
                 "{} changed while this command waited for the provider (a rotation or recovery ran meanwhile); nothing was written",
                 path.display()
@@ -180,6 +205,13 @@ impl HostError {
                 "check that etcd runs and answers at the configured endpoints (and the TLS files); each set is written in one transaction, so nothing half-written was left: run the command again (a longer wait: INFORGE_ETCD_TIMEOUT=<seconds>)".into()
             }
             HostError::Internal(_) => "this is a bug in inforge; please report it".into(),
+            HostError::GitRepoMissing { .. } => {
+                "run it in a clone of the infra repo (the directory holding .git, or one below it)".into()
+            }
+            HostError::GitRevUnknown { .. } => {
+                "name a commit, tag or branch that exists in this clone (e.g. a tag, HEAD~10; fetch it first if it is remote)".into()
+            }
+            HostError::Git { .. } => "check that the clone is complete and readable (`git fsck`)".into(),
             HostError::StoreChanged { .. } => {
                 remedy!["run ", Step::new(Op::Renew), " again: it plans from the store as it is now"]
             }

@@ -15,6 +15,8 @@ pub mod clock;
 pub mod error;
 pub mod fault;
 pub mod fsio;
+#[cfg(feature = "history")]
+pub mod history;
 pub mod keyring;
 pub mod lock;
 pub mod parallel;

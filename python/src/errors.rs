@@ -153,7 +153,11 @@ fn class_for<'py>(py: Python<'py>, e: &HostError) -> Bound<'py, PyType> {
         | HostError::ProviderUnreachable { .. }
         | HostError::Busy { .. }
         | HostError::StoreChanged { .. } => py.get_type::<ProviderError>(),
-        HostError::Internal(_) => py.get_type::<Error>(),
+        // The module reads no git history (`pki history` is the CLI's); mapped for completeness.
+        HostError::Internal(_)
+        | HostError::GitRepoMissing { .. }
+        | HostError::GitRevUnknown { .. }
+        | HostError::Git { .. } => py.get_type::<Error>(),
     }
 }
 

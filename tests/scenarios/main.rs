@@ -8,6 +8,7 @@ mod custody;
 mod foundation;
 mod golden;
 mod hardening;
+mod history;
 mod hosts;
 mod mesh;
 mod phases;

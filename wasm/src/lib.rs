@@ -147,7 +147,7 @@ export interface Authorization { allowed: boolean; reason: string; }
 export type ChangeKind =
   | "pki-added" | "pki-removed" | "intermediate-minted" | "intermediate-rotated" | "intermediate-recovered"
   | "intermediate-replaced" | "intermediate-removed" | "previous-intermediate-dropped"
-  | "root-overlap-started" | "root-switched" | "root-finalized" | "root-replaced" | "revoked" | "recipient-changed";
+  | "root-overlap-started" | "root-switched" | "root-finalized" | "root-replaced" | "revoked" | "recipient-changed" | "quorum-changed";
 export interface Change {
   kind: ChangeKind; pki: string; scope: string | null; subject: string; before: string | null; after: string | null;
 }

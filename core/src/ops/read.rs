@@ -36,6 +36,16 @@ pub fn status_metrics(
     Ok((report, text))
 }
 
+/// `inforge pki history`: the store's audit trail from the versions the shell read from git,
+/// each classified like the inspector's change review.
+pub fn history(
+    env: &str,
+    revisions: &[crate::views::history::Revision],
+) -> Result<crate::views::history::History, Error> {
+    check_env_name(env)?;
+    Ok(crate::views::history::history(env, revisions))
+}
+
 /// `pki ls`: the listing. Credential-free.
 pub fn ls(env: &Env, now: OffsetDateTime) -> Result<Listing, Error> {
     crate::views::listing::listing(env.store()?, &env.name, now)

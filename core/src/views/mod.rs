@@ -3,6 +3,7 @@
 //! `--plan` forecasts, credential-free validation and the browser inspector's views.
 
 pub mod custody;
+pub mod history;
 pub mod inspect;
 pub mod listing;
 pub mod metrics;

@@ -40,6 +40,8 @@ pub enum ChangeKind {
     Revoked,
     /// The CI or offline recipient changed.
     RecipientChanged,
+    /// The offline root's quorum changed (threshold, custodians, or shares re-dealt).
+    QuorumChanged,
 }
 
 /// One change between two store versions.
@@ -91,6 +93,24 @@ pub fn diff_stores(before: &Store, after: &Store) -> StoreDiff {
         if !crate::crypto::custody::same_recipient(b, a) {
             ch(ChangeKind::RecipientChanged, "", None, field.into(), Some(b.clone()), Some(a.clone()));
         }
+    }
+    if before.root_quorum != after.root_quorum {
+        let policy = |q: &Option<crate::model::store::Quorum>| {
+            q.as_ref().map(|q| {
+                format!("{} of {}: {}", q.threshold, q.shares.len(), {
+                    let who: Vec<&str> = q.shares.iter().map(|s| s.custodian.as_str()).collect();
+                    who.join(", ")
+                })
+            })
+        };
+        ch(
+            ChangeKind::QuorumChanged,
+            "",
+            None,
+            "rootQuorum".into(),
+            policy(&before.root_quorum),
+            policy(&after.root_quorum),
+        );
     }
     let names: BTreeSet<&String> = before.pkis.keys().chain(after.pkis.keys()).collect();
     for name in names {

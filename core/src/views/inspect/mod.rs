@@ -56,6 +56,49 @@ mod tests {
     }
 
     #[test]
+    fn history_classifies_each_version_and_reads_past_an_unreadable_one() {
+        use crate::views::history::{history, Revision};
+        let (store, ..) = fixture();
+        let empty = Store::new(store.root_recipient.clone(), store.recipient.clone());
+        let (t0, t1, bad) = (empty.to_yaml(), store.to_yaml(), "pkis: [".to_string());
+        let rewritten = format!("{t1}\n");
+        let rev = |b: Option<&String>, a: Option<&String>| Revision {
+            commit: Some("c0ffee".into()),
+            author: "Ada".into(),
+            time: 1_790_000_000,
+            before: b.cloned(),
+            after: a.cloned(),
+            ..Revision::default()
+        };
+        let revs = [
+            rev(None, Some(&t0)),
+            rev(Some(&t0), Some(&bad)),
+            rev(Some(&bad), Some(&t1)),
+            rev(Some(&t1), Some(&rewritten)),
+            rev(Some(&rewritten), None),
+        ];
+        let h = history("prd", &revs);
+        let kinds: Vec<String> = h.events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "store-created",
+                "store-unreadable",
+                "pki-added",
+                "pki-added",
+                "intermediate-minted",
+                "intermediate-minted",
+                "intermediate-minted",
+                "store-rewritten",
+                "store-deleted"
+            ]
+        );
+        assert!(h.events[1].subject.starts_with("store-"), "{}", h.events[1].subject);
+        assert_eq!(h.events[0].date.as_deref(), Some("2026-09-21T14:13:20Z"));
+        assert!(h.events.iter().all(|e| e.author == "Ada" && e.commit.as_deref() == Some("c0ffee")));
+    }
+
+    #[test]
     fn view_has_every_certificate_with_details() {
         let (store, ..) = fixture();
         let v = inspect_store(&store, now());

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{snapshot, tool, Repo, Run, BIN};
+use crate::support::{openssl, snapshot, tool, write, Repo, Run, BIN};
 use crate::tls::{openssl_handshake, rustls_handshake, Svid};
 
 /// The bootstrap binary, built beside `inforge` (scripts/test.sh tests both packages).
@@ -629,6 +629,26 @@ fn etcd_with_client_tls_renew_and_project_and_refuse_without_a_client_certificat
     assert_eq!((run.code, doc["problemSets"].as_u64()), (1, Some(4)), "{doc}");
     let api = doc["sets"].as_array().unwrap().iter().find(|s| s["service"] == "api").unwrap();
     assert_eq!((api["present"].as_bool(), api["problems"].as_array().map(Vec::len)), (Some(true), Some(0)), "{api}");
+    // The Prometheus exposition over etcd: api's leaf sample is its notAfter as openssl reads
+    // it from etcd; the four unwritten sets are counted, not sampled.
+    let prom = r.cmd(&["pki", "status", "prd", "--format", "prometheus"], &[]);
+    assert_eq!(prom.code, 1, "{}", prom.stderr);
+    let pem = write(r.tmp.path(), "etcd-api.pem", &etcd.get("/inforge/prd/api/mtls/global/cert.pem"));
+    let (ok, end) = openssl(&["x509", "-in", &pem.display().to_string(), "-noout", "-enddate"], r.tmp.path());
+    assert!(ok, "{end}");
+    let date = tool("date").args(["-u", "+%s", "-d", end.trim().trim_start_matches("notAfter=")]).output().unwrap();
+    let secs = String::from_utf8(date.stdout).unwrap().trim().to_string();
+    let leaves: Vec<&str> = prom
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("inforge_certificate_expiration_timestamp_seconds{") && l.contains("kind=\"leaf\""))
+        .collect();
+    assert_eq!(leaves.len(), 1, "{}", prom.stdout);
+    assert!(
+        leaves[0].contains("service=\"api\",state=") && leaves[0].ends_with(&format!(" {secs}")),
+        "{leaves:?} vs {secs}"
+    );
+    assert!(prom.stdout.contains("inforge_status_problems{env=\"prd\",code=\"set-missing\"} 4\n"), "{}", prom.stdout);
     let f = |n: &str| tls.join(n).display().to_string();
     let mut source = Host::etcd_source(&etcd);
     source.extend([

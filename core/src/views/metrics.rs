@@ -256,7 +256,8 @@ pub fn host_previous(text: &str, service: &str, scope: &str) -> HostMetrics {
         }
         let name = series.split('{').next().unwrap_or_default();
         match name {
-            FAILURES => m.failures = value.parse().unwrap_or(0),
+            // In i64's range: what the text format's integer samples carry back.
+            FAILURES => m.failures = value.parse::<i64>().ok().and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
             LAST_SUCCESS => m.last_success = value.parse().ok(),
             EXPIRY => m.leaf_not_after = value.parse().ok(),
             _ => {}

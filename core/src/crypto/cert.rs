@@ -3,7 +3,7 @@
 //! Issuing lives in [`crate::crypto::profile`]; this module is the read side used by listings,
 //! custody checks, bundles and validation.
 
-use der::{Decode, DecodePem, Encode, Tagged};
+use der::{Decode, Encode, Tagged};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use x509_cert::ext::pkix::{
@@ -49,10 +49,8 @@ pub struct Cert {
 impl Cert {
     /// Parses one PEM certificate; `location` names it in errors.
     pub fn from_pem(pem: &str, location: &str) -> Result<Cert, CertError> {
-        let err = |reason: String| CertError::Parse { location: location.to_string(), reason };
-        let inner = Certificate::from_pem(pem.trim().as_bytes()).map_err(|e| err(e.to_string()))?;
-        let der = inner.to_der().map_err(|e| err(e.to_string()))?;
-        Ok(Cert { inner, der })
+        let der = pem_block(pem.trim(), location)?;
+        Cert::from_der(&der, location)
     }
 
     /// Parses one DER certificate.
@@ -277,19 +275,38 @@ impl Cert {
     }
 }
 
-/// Splits a PEM bundle into certificates.
+/// One PEM `CERTIFICATE` block to DER. Decoded whole by pem-rfc7468 (`der::pem::decode_vec`),
+/// never by der's streaming `PemReader` (which `Certificate::from_pem` and `load_pem_chain`
+/// use): on a body cut inside the DER length ("MII=") that reader loops forever (der 0.7.10,
+/// found by the `fetched_set` fuzz target), and a hostile set or store must never hang a
+/// command, the bootstrapper or the browser inspector.
+fn pem_block(block: &str, location: &str) -> Result<Vec<u8>, CertError> {
+    let err = |reason: String| CertError::Parse { location: location.to_string(), reason };
+    let (label, der) = der::pem::decode_vec(block.as_bytes()).map_err(|e| err(e.to_string()))?;
+    if label != "CERTIFICATE" {
+        return Err(err(format!("PEM type label `{label}` where a CERTIFICATE belongs")));
+    }
+    Ok(der)
+}
+
+/// Splits a PEM bundle into certificates: blocks separated by whitespace only, as RFC 7468
+/// writes them (text before, between or after the blocks is an error, as it was).
 pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
-    let certs = Certificate::load_pem_chain(pem.as_bytes())
-        .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
-    certs
-        .into_iter()
-        .map(|inner| {
-            let der = inner
-                .to_der()
-                .map_err(|e| CertError::Parse { location: location.to_string(), reason: e.to_string() })?;
-            Ok(Cert { inner, der })
-        })
-        .collect()
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut certs = Vec::new();
+    let mut rest = pem.trim_start();
+    while !rest.is_empty() {
+        let Some(at) = rest.find(END) else {
+            return Err(CertError::Parse {
+                location: location.to_string(),
+                reason: "a PEM block without its -----END CERTIFICATE----- line".into(),
+            });
+        };
+        let (block, after) = rest.split_at(at + END.len());
+        certs.push(Cert::from_der(&pem_block(block, location)?, location)?);
+        rest = after.trim_start();
+    }
+    Ok(certs)
 }
 
 fn to_time(t: x509_cert::time::Time) -> OffsetDateTime {
@@ -305,4 +322,21 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PEM body cut after its DER length's first bytes ("MII=" decodes to 0x30 0x82): der
+    /// 0.7's streaming PemReader looped forever on it (found by the `fetched_set` fuzz target:
+    /// a hostile provider set hung the bootstrapper, `pki status` and `validate`). Both entry
+    /// points must refuse it at once.
+    #[test]
+    fn a_truncated_pem_body_is_an_error_not_a_hang() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n";
+        assert!(parse_bundle(pem, "cert.pem").is_err());
+        assert!(Cert::from_pem(pem, "cert.pem").is_err());
+        assert!(parse_bundle(&format!("{pem}lc"), "cert.pem").is_err());
+    }
 }

@@ -6,7 +6,7 @@ import init, * as inforge from "./pkg/inforge_wasm.js";
 const MAX_FILE = 16 << 20;
 const SVG = "http://www.w3.org/2000/svg";
 
-const state = { store: null, config: null, regions: null, view: null, names: {} };
+const state = { store: null, config: null, regions: null, view: null, names: {}, pair: null };
 const $ = (id) => document.getElementById(id);
 
 /** Builds an element: h("p", {class: "x"}, "text", child…). */
@@ -94,10 +94,12 @@ async function loadFiles(files) {
   clearError();
   if (!files.length) return;
   const got = {};
+  const stores = [];
   for (const f of files) {
     try {
       const text = await readText(f);
       const kind = kindOf(f.name, text);
+      if (kind === "store") stores.push({ f, text });
       got[kind] = text;
       state.names[kind] = f.name;
     } catch (e) {
@@ -111,9 +113,23 @@ async function loadFiles(files) {
     if (!("config" in got)) state.config = null, delete state.names.config;
     if (!("regions" in got)) state.regions = null, delete state.names.regions;
   }
+  // Two stores picked together are a before and an after (older file first): the review
+  // compares them and the page shows the newer one, instead of keeping one and losing the other.
+  if (stores.length === 2) {
+    const [b, a] = stores.sort((x, y) => x.f.lastModified - y.f.lastModified);
+    state.store = a.text;
+    state.names.store = a.f.name;
+    state.pair = { b, a };
+  } else if (stores.length > 2) {
+    showError("reading the files", new Error(`${stores.length} stores picked at once: pick one, or two (before and after) to review a change`));
+    return;
+  } else {
+    state.pair = null;
+  }
   if ("config" in got) state.config = got.config;
   if ("regions" in got) state.regions = got.regions;
   render();
+  if (state.pair) showReview(state.pair.b.text, state.pair.a.text, `${state.pair.b.f.name} (older)`, `${state.pair.a.f.name} (newer)`);
 }
 
 function render() {
@@ -463,7 +479,7 @@ function authorize(ev) {
 
 const KIND = {
   "pki-added": "PKI added", "pki-removed": "PKI removed", "intermediate-minted": "intermediate minted",
-  "intermediate-rotated": "intermediate rotated (old one kept in bundles)", "intermediate-recovered": "intermediate recovered (old one revoked)",
+  "intermediate-rotated": "intermediate rotated (old one kept in bundles, or re-signed by a new root)", "intermediate-recovered": "intermediate recovered (old one revoked)",
   "intermediate-replaced": "intermediate replaced without overlap", "intermediate-removed": "intermediate removed",
   "previous-intermediate-dropped": "previous intermediate dropped from bundles", "root-overlap-started": "root rotated: overlap started",
   "root-switched": "root overlap switched: chains put the new root's path first",
@@ -471,12 +487,12 @@ const KIND = {
   revoked: "certificate revoked", "recipient-changed": "recipient changed", "quorum-changed": "root quorum changed",
 };
 
+/** Reads the review's two file inputs, then shows the review. */
 async function review() {
   clearError();
   const [b, a] = [$("before").files[0], $("after").files[0]];
-  const box = $("diff");
   if (!b || !a) {
-    box.replaceChildren(h("p", { class: "muted" }, `Load the ${b ? "after" : "before"} version too.`));
+    $("diff").replaceChildren(h("p", { class: "muted" }, `Load the ${b ? "after" : "before"} version too.`));
     return;
   }
   let bt, at;
@@ -486,19 +502,36 @@ async function review() {
     showError("reading the versions", e);
     return;
   }
-  const d = attempt("comparing the versions", () => inforge.diffStores(bt, at));
+  showReview(bt, at, b.name, a.name);
+}
+
+/** The change review (the same core function as `inforge store diff`). */
+function showReview(bt, at, bName, aName) {
+  const box = $("diff");
+  const d = attempt("comparing the versions", () => inforge.reviewStores(bt, at, envInput() ?? state.view?.env ?? undefined));
   if (!d) {
     box.replaceChildren();
     return;
   }
   const fp = (f) => (f ? h("code", { class: "fp", title: f }, f) : "—");
+  const bundles = {};
+  for (const x of d.bundles) (bundles[x.pki] ??= []).push(x.scope ?? "roots");
   box.replaceChildren(
-    h("p", { id: "diff-summary" }, d.unchanged ? "No certificate changed." : `${d.changes.length} change(s):`),
-    d.unchanged ? "" : h("table", { class: "diff" },
+    h("p", { class: "muted", id: "diff-files" }, `Before: ${bName} · after: ${aName}`),
+    h("p", { id: "diff-summary" }, d.unchanged ? "No certificate, custody or revocation changed."
+      : `${d.changes.length} change(s)${d.warnings.length ? `, ${d.warnings.length} warning(s)` : ""}:`),
+    d.warnings.length ? h("ul", { id: "diff-warnings", class: "checks" }, ...d.warnings.map((w) => h("li", { class: "bad", "data-code": w.code },
+      "⚠ ", h("code", {}, w.code), ` ${w.pki ? `${w.pki} ` : ""}${w.slot}: ${w.message}`))) : "",
+    d.changes.length ? h("table", { class: "diff" },
       h("thead", {}, h("tr", {}, ...["Change", "PKI", "Scope", "Subject", "Before (SHA-256)", "After (SHA-256)"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, ...d.changes.map((c) => h("tr", { class: c.kind, "data-kind": c.kind },
         h("td", {}, KIND[c.kind] || c.kind), h("td", {}, c.pki), h("td", {}, c.scope ?? ""), h("td", {}, c.subject),
-        h("td", {}, fp(c.before)), h("td", {}, fp(c.after)))))),
+        h("td", {}, fp(c.before)), h("td", {}, fp(c.after)))))) : "",
+    d.bundles.length ? h("p", { id: "diff-bundles" }, "Bundles that change (hosts trust anew after the next renew): ",
+      Object.entries(bundles).map(([p, l]) => `${p}: ${l.join(", ")}`).join("; ")) : "",
+    d.next.length ? h("div", { id: "diff-next" }, h("h3", {}, "Next steps"),
+      h("ol", {}, ...d.next.map((n) => h("li", { "data-op": n.step.op },
+        n.from ? `from ${n.from}: ` : "", h("code", {}, n.command), ` — ${n.why}`)))) : "",
   );
 }
 

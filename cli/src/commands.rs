@@ -17,8 +17,9 @@ use inforge_host::{clock, rng, HostError};
 use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
-    AddArgs, BundleArgs, CustodyArgs, HistoryArgs, InitArgs, IntermediateArgs, LsArgs, RecoverArgs, RekeyArgs,
-    RenewArgs, RotateArgs, StatusArgs, StatusFormat, UnitsArgs, ValidateArgs,
+    AddArgs, BundleArgs, CustodyArgs, DiffFormat, HistoryArgs, InitArgs, InstallGitArgs, IntermediateArgs, LsArgs,
+    RecoverArgs, RekeyArgs, RenewArgs, RotateArgs, StatusArgs, StatusFormat, StoreDiffArgs, StoreMergeArgs,
+    StoreShowArgs, UnitsArgs, ValidateArgs,
 };
 
 fn effects<'a>(
@@ -342,7 +343,7 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
     }
     // --root
     if a.force && !(a.finalize || a.switch) {
-        return Err(CliError::Usage("--force goes with --root --switch or --root --finalize".into()));
+        return Err(CliError::Usage("--force goes with --root --switch or --root --finalize".into(), "inforge pki rotate"));
     }
     if a.switch {
         let changed = ops::switch_root(&loaded.env, &a.name, a.force, clock::now()?)?;
@@ -532,4 +533,108 @@ pub fn rekey(dir: &Path, a: RekeyArgs) -> Result<(), CliError> {
     } else {
         render::out(&render::rekeyed_text(&changed.report))
     }
+}
+
+/// The environment a store path names (`…/resources/ENV/pki.enc.yaml`).
+fn env_of_path(path: &Path) -> Option<String> {
+    let parts: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect();
+    match parts.as_slice() {
+        [.., "resources", env, "pki.enc.yaml"] => Some(env.to_string()),
+        _ => None,
+    }
+}
+
+pub fn store_show(dir: &Path, a: StoreShowArgs) -> Result<(), CliError> {
+    if !a.check && a.files.len() > 1 {
+        return Err(CliError::Usage("give one store file to show (several only with --check)".into(), "inforge store show"));
+    }
+    let mut not_canonical = 0;
+    for file in &a.files {
+        let path = dir.join(file);
+        let text = inforge_host::fsio::read_text(&path)?;
+        let name = file.display().to_string();
+        if a.check {
+            if !ops::store_is_canonical(&name, &text)? {
+                eprintln!("{name}: not in the canonical form inforge writes");
+                not_canonical += 1;
+            }
+        } else if !text.trim().is_empty() {
+            // An empty file is no store (git's textconv of an added or deleted file): show nothing.
+            render::out(&ops::show_store(&name, &text)?)?;
+        }
+    }
+    if not_canonical > 0 {
+        return Err(CliError::NotCanonical { files: not_canonical });
+    }
+    Ok(())
+}
+
+pub fn store_diff(dir: &Path, a: StoreDiffArgs) -> Result<(), CliError> {
+    let usage = |m: &str| CliError::Usage(m.into(), "inforge store diff");
+    let (old_name, new_name, old, new, path) = match &a.git {
+        Some(range) => {
+            let [path] = a.files.as_slice() else {
+                return Err(usage("with --git, give one path: the store's path in the repo (resources/ENV/pki.enc.yaml)"));
+            };
+            let (old, new) = inforge_host::git::store_at_range(dir, path, range)?;
+            let (b, h) = range.split_once("..").unwrap_or((range, ""));
+            let at = |rev: &str| format!("{} at {}", path.display(), if rev.trim_matches('.').is_empty() { "HEAD" } else { rev.trim_matches('.') });
+            (at(b), at(h), old.unwrap_or_default(), new.unwrap_or_default(), path.clone())
+        }
+        None => {
+            let [old, new] = a.files.as_slice() else {
+                return Err(usage("give two store files, OLD NEW (or --git RANGE and one path)"));
+            };
+            let read = |p: &Path| inforge_host::fsio::read_text(&dir.join(p));
+            (old.display().to_string(), new.display().to_string(), read(old)?, read(new)?, new.clone())
+        }
+    };
+    let env = a.env.clone().or_else(|| env_of_path(&path));
+    let review = ops::review_stores((&old_name, &old), (&new_name, &new), env.as_deref())?;
+    let w = Cli { env: env.as_deref(), root_quorum: None };
+    match if a.json { DiffFormat::Json } else { a.format.unwrap_or(DiffFormat::Text) } {
+        DiffFormat::Json => render::json(&review),
+        DiffFormat::Text => render::out(&render::review_text(&review, &w)),
+        DiffFormat::Markdown => render::out(&render::review_markdown(&review, &w, &path.display().to_string())),
+    }
+}
+
+pub fn store_merge(dir: &Path, a: StoreMergeArgs) -> Result<(), CliError> {
+    let read = |p: &Path| inforge_host::fsio::read_text(&dir.join(p));
+    let (base, ours, theirs) = (read(&a.base)?, read(&a.ours)?, read(&a.theirs)?);
+    let env = a.path.as_deref().and_then(env_of_path);
+    match ops::merge_stores(Some(&base), &ours, &theirs, env.as_deref())? {
+        ops::Merged::Clean { text, .. } => {
+            if text != ours {
+                inforge_host::fsio::write_atomic(&dir.join(&a.ours), text.as_bytes(), None)?;
+            }
+            Ok(())
+        }
+        ops::Merged::Conflicts(conflicts) => {
+            let file = a.path.as_ref().map(|p| p.display().to_string());
+            for c in &conflicts {
+                let place = if c.pki.is_empty() { c.slot.clone() } else { format!("pki {}, {}", c.pki, c.slot) };
+                eprintln!("conflict in {}: {place}: {}", file.as_deref().unwrap_or("the store"), c.reason);
+            }
+            Err(CliError::MergeConflicts { count: conflicts.len(), path: file })
+        }
+    }
+}
+
+pub fn store_install_git(dir: &Path, a: InstallGitArgs) -> Result<(), CliError> {
+    let command = match a.command {
+        Some(c) => c,
+        None => std::env::current_exe()
+            .map_err(|e| CliError::io("find", Path::new("the inforge binary"), e))?
+            .display()
+            .to_string(),
+    };
+    let done = inforge_host::git::install_drivers(dir, &command, a.global)?;
+    let attrs = if done.attributes_added { "added to" } else { "already in" };
+    render::out(&format!(
+        "`{}` {attrs} {}\ngit config ({}): diff.inforge.textconv and merge.inforge.driver run {command}\n",
+        inforge_host::git::ATTRIBUTES_LINE,
+        done.attributes.display(),
+        done.config
+    ))
 }

@@ -75,8 +75,21 @@ pub enum CliError {
         /// Sets with problems.
         sets: usize,
     },
-    /// A combination of flags clap cannot express.
-    Usage(String),
+    /// A combination of flags clap cannot express: the message and the command whose
+    /// `--help` explains it.
+    Usage(String, &'static str),
+    /// `store show --check` found stores not in canonical form (already listed on stderr).
+    NotCanonical {
+        /// How many files.
+        files: usize,
+    },
+    /// `store merge` found slots changed on both branches (already listed on stderr).
+    MergeConflicts {
+        /// How many.
+        count: usize,
+        /// The store's path in the repo, when git gave it.
+        path: Option<String>,
+    },
 }
 
 impl From<HostError> for CliError {
@@ -102,7 +115,9 @@ impl CliError {
             CliError::ValidationFailed => "validation-failed",
             CliError::IdentityWouldBeLost => "stdout-discarded",
             CliError::StatusProblems { .. } => "status-problems",
-            CliError::Usage(_) => "usage",
+            CliError::Usage(..) => "usage",
+            CliError::MergeConflicts { .. } => "merge-conflict",
+            CliError::NotCanonical { .. } => "store-not-canonical",
         }
     }
 
@@ -114,7 +129,11 @@ impl CliError {
                 "stdout is closed or /dev/null: the offline root identity printed there would be lost".into()
             }
             CliError::StatusProblems { sets } => format!("{sets} provider set(s) have problems"),
-            CliError::Usage(m) => m.clone(),
+            CliError::Usage(m, _) => m.clone(),
+            CliError::NotCanonical { files } => format!("{files} store file(s) are not in canonical form"),
+            CliError::MergeConflicts { count, .. } => {
+                format!("{count} slot(s) of the store changed on both branches; ours is left as it was")
+            }
         }
     }
 
@@ -131,14 +150,26 @@ impl CliError {
                     w.step(&Step::new(Op::Renew))
                 )
             }
-            CliError::Usage(_) => "see `inforge pki rotate --help`".into(),
+            CliError::Usage(_, cmd) => format!("see `{cmd} --help`"),
+            CliError::NotCanonical { .. } => {
+                "a text edit or a text merge changed the layout: restore the file from git and redo the change with \
+                 inforge (or merge with the store merge driver: `inforge store install-git`)"
+                    .into()
+            }
+            CliError::MergeConflicts { path, .. } => {
+                let file = path.as_deref().unwrap_or("the store");
+                format!(
+                    "keep one branch's store (`git checkout --ours {file}` or `--theirs`), commit the merge, then \
+                     redo the other branch's operation for each slot listed with inforge"
+                )
+            }
         }
     }
 
     /// Exit status for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) => 2,
+            CliError::Usage(..) => 2,
             _ => 1,
         }
     }

@@ -33,6 +33,94 @@ enum Command {
     Pki(PkiCommand),
     /// Credential-free checks of config ↔ store, chains, profiles and expiry horizons.
     Validate(ValidateArgs),
+    /// Store files in git: a readable rendering (diff textconv), the change review, a merge
+    /// driver, and the wiring of both into a repo. Need no identity and no inforge.yaml.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Print a store file as readable, secret-free text: per PKI and tier its subject, serial,
+    /// fingerprint, validity, algorithm and custodian; revocations; root phase; custody.
+    Show(StoreShowArgs),
+    /// What a change between two versions of a store does: each change, the bundles that
+    /// change, who acts next and from when, and what looks wrong.
+    Diff(StoreDiffArgs),
+    /// git merge driver (`%O %A %B %P`): a three-way merge of two stores, slot by slot. Writes
+    /// the merged store to OURS and exits 0, or leaves OURS untouched and exits 1 naming each
+    /// conflicting PKI and tier.
+    Merge(StoreMergeArgs),
+    /// Wire `store show` (diff textconv) and `store merge` (merge driver) into this git repo:
+    /// `.gitattributes` beside inforge.yaml and the repo's git config.
+    InstallGit(InstallGitArgs),
+}
+
+#[derive(Args)]
+pub struct StoreShowArgs {
+    /// The store file (any path: git's textconv passes a temporary copy).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Print nothing; exit 1 unless every file is a store in canonical form (exactly what
+    /// inforge writes), e.g. in a pre-commit hook.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Args)]
+pub struct StoreDiffArgs {
+    /// OLD NEW: two store files (an empty file stands for an absent store). With --git: the
+    /// store's path in the repo, e.g. resources/prd/pki.enc.yaml.
+    #[arg(num_args = 1..=2, required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Compare the store at two revisions of the repo: BASE..HEAD, or BASE...HEAD (from
+    /// their merge base, as a pull request shows it).
+    #[arg(long, value_name = "RANGE")]
+    pub git: Option<String>,
+    /// The environment the next steps' commands name (default: from the path
+    /// resources/ENV/pki.enc.yaml).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// One JSON document on stdout (docs/json.md); the same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Output format: text, markdown (a pull-request comment) or json.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<DiffFormat>,
+}
+
+/// `store diff --format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Plain text (the default).
+    Text,
+    /// Markdown, for a pull-request comment.
+    Markdown,
+    /// One JSON document (docs/json.md).
+    Json,
+}
+
+#[derive(Args)]
+pub struct StoreMergeArgs {
+    /// The common ancestor's version (%O; empty when both branches added the file).
+    pub base: PathBuf,
+    /// Our version (%A); receives the merged store.
+    pub ours: PathBuf,
+    /// Their version (%B).
+    pub theirs: PathBuf,
+    /// The store's path in the repo (%P): resources/ENV/pki.enc.yaml names the environment,
+    /// so the merged intermediates' subjects are checked too.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct InstallGitArgs {
+    /// Write the driver config to your global git config (~/.gitconfig) instead of the repo's.
+    #[arg(long)]
+    pub global: bool,
+    /// The command git runs (default: this inforge binary's absolute path).
+    #[arg(long, value_name = "PATH")]
+    pub command: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -338,9 +426,9 @@ pub struct LsArgs {
 }
 
 impl Command {
-    /// The environment every command acts on (remedies name it).
-    fn env(&self) -> &str {
-        match self {
+    /// The environment the command acts on (remedies name it); store-file commands have none.
+    fn env(&self) -> Option<&str> {
+        Some(match self {
             Command::Pki(PkiCommand::Init(a)) => &a.env,
             Command::Pki(PkiCommand::Add(a)) => &a.env,
             Command::Pki(PkiCommand::Intermediate(a)) => &a.env,
@@ -355,7 +443,9 @@ impl Command {
             Command::Pki(PkiCommand::History(a)) => &a.env,
             Command::Pki(PkiCommand::Rekey(a)) => &a.env,
             Command::Validate(a) => &a.env,
-        }
+            Command::Store(StoreCommand::Diff(a)) => return a.env.as_deref(),
+            Command::Store(_) => return None,
+        })
     }
 }
 
@@ -363,7 +453,7 @@ fn main() {
     inforge_host::backend::install();
     let cli = Cli::parse();
     let dir = cli.dir.unwrap_or_else(|| PathBuf::from("."));
-    let env = cli.command.env().to_string();
+    let env = cli.command.env().map(str::to_string);
     let result = match cli.command {
         Command::Pki(PkiCommand::Init(a)) => commands::init(&dir, a),
         Command::Pki(PkiCommand::Add(a)) => commands::add(&dir, a),
@@ -379,9 +469,13 @@ fn main() {
         Command::Pki(PkiCommand::History(a)) => commands::history(&dir, a),
         Command::Pki(PkiCommand::Rekey(a)) => commands::rekey(&dir, a),
         Command::Validate(a) => commands::validate(&dir, a),
+        Command::Store(StoreCommand::Show(a)) => commands::store_show(&dir, a),
+        Command::Store(StoreCommand::Diff(a)) => commands::store_diff(&dir, a),
+        Command::Store(StoreCommand::Merge(a)) => commands::store_merge(&dir, a),
+        Command::Store(StoreCommand::InstallGit(a)) => commands::store_install_git(&dir, a),
     };
     if let Err(e) = result {
-        e.report(Some(&env));
+        e.report(env.as_deref());
         std::process::exit(e.exit_code());
     }
 }

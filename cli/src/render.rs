@@ -287,3 +287,124 @@ pub fn rekeyed_text(r: &inforge_core::ops::Rekeyed) -> String {
     let _ = writeln!(s, "note: {}", r.note);
     s
 }
+
+fn kind_label(k: inforge_core::views::inspect::ChangeKind) -> String {
+    serde_json::to_value(k).ok().and_then(|v| v.as_str().map(|s| s.replace('-', " "))).unwrap_or_default()
+}
+
+fn short_fp(f: &Option<String>) -> String {
+    f.as_deref().map(|f| f.chars().take(16).collect()).unwrap_or_else(|| "-".into())
+}
+
+fn bundle_names(r: &inforge_core::views::review::Review) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for b in &r.bundles {
+        let name = b.scope.clone().unwrap_or_else(|| "roots".into());
+        match out.iter_mut().find(|(p, _)| *p == b.pki) {
+            Some((_, list)) => {
+                list.push_str(", ");
+                list.push_str(&name);
+            }
+            None => out.push((b.pki.clone(), name)),
+        }
+    }
+    out
+}
+
+/// `store diff` as text.
+pub fn review_text(r: &inforge_core::views::review::Review, w: &crate::error::Cli<'_>) -> String {
+    if r.unchanged {
+        return "no change a reviewer must look at (certificates, custody and revocations are as before)\n".into();
+    }
+    let mut s = String::new();
+    if !r.changes.is_empty() {
+        s.push_str("changes:\n");
+    }
+    for c in &r.changes {
+        let place = match (&c.pki[..], &c.scope) {
+            ("", _) => String::new(),
+            (p, Some(sc)) => format!(" {p}/{sc}"),
+            (p, None) => format!(" {p}"),
+        };
+        s.push_str(&format!(
+            "  {}{place}: {} ({} -> {})\n",
+            kind_label(c.kind),
+            c.subject,
+            short_fp(&c.before),
+            short_fp(&c.after)
+        ));
+    }
+    if !r.bundles.is_empty() {
+        s.push_str("bundles that change (hosts trust anew after the next renew):\n");
+        for (pki, list) in bundle_names(r) {
+            s.push_str(&format!("  {pki}: {list}\n"));
+        }
+    }
+    if !r.next.is_empty() {
+        s.push_str("next:\n");
+        for n in &r.next {
+            let from = n.from.as_deref().map(|f| format!("from {f}: ")).unwrap_or_default();
+            s.push_str(&format!("  {from}{} ({})\n", w.step(&n.step), n.why));
+        }
+    }
+    if !r.warnings.is_empty() {
+        s.push_str("warnings:\n");
+        for x in &r.warnings {
+            let place = if x.pki.is_empty() { x.slot.clone() } else { format!("{} {}", x.pki, x.slot) };
+            s.push_str(&format!("  [{}] {place}: {}\n", x.code, x.message));
+        }
+    }
+    s
+}
+
+/// Markdown cell text: no pipe or newline breaks the table, no backtick breaks a code span.
+fn cell(t: &str) -> String {
+    t.replace('|', "\\|").replace(['\n', '\r'], " ").replace('`', "'")
+}
+
+/// `store diff --format markdown`: a pull-request comment.
+pub fn review_markdown(r: &inforge_core::views::review::Review, w: &crate::error::Cli<'_>, file: &str) -> String {
+    let mut s = format!("### inforge: `{}`\n\n", cell(file));
+    if r.unchanged {
+        s.push_str("No change a reviewer must look at: certificates, custody and revocations are as before.\n");
+        return s;
+    }
+    if !r.warnings.is_empty() {
+        s.push_str("**Warnings**\n\n");
+        for x in &r.warnings {
+            let place = if x.pki.is_empty() { x.slot.clone() } else { format!("{} {}", x.pki, x.slot) };
+            s.push_str(&format!("- :warning: **{}** (`{}`): {}\n", x.code, cell(&place), cell(&x.message)));
+        }
+        s.push('\n');
+    }
+    if !r.changes.is_empty() {
+        s.push_str("| Change | PKI | Scope | Subject | Before | After |\n|---|---|---|---|---|---|\n");
+        for c in &r.changes {
+            s.push_str(&format!(
+                "| {} | {} | {} | `{}` | `{}` | `{}` |\n",
+                kind_label(c.kind),
+                cell(&c.pki),
+                cell(c.scope.as_deref().unwrap_or("")),
+                cell(&c.subject),
+                cell(&short_fp(&c.before)),
+                cell(&short_fp(&c.after))
+            ));
+        }
+        s.push('\n');
+    }
+    if !r.bundles.is_empty() {
+        s.push_str("**Bundles that change** (hosts trust anew after the next renew): ");
+        let list: Vec<String> =
+            bundle_names(r).into_iter().map(|(p, l)| format!("`{}`: {}", cell(&p), cell(&l))).collect();
+        s.push_str(&list.join("; "));
+        s.push_str("\n\n");
+    }
+    if !r.next.is_empty() {
+        s.push_str("**Next steps**\n\n");
+        for n in &r.next {
+            let from = n.from.as_deref().map(|f| format!("from {f}: ")).unwrap_or_default();
+            s.push_str(&format!("- [ ] {from}`{}` — {}\n", cell(&w.step(&n.step)), cell(&n.why)));
+        }
+    }
+    s
+}

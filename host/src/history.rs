@@ -10,29 +10,11 @@
 
 use std::path::Path;
 
-use git2::{Oid, Repository, Sort};
+use git2::{Oid, Sort};
 use inforge_core::views::history::Revision;
 
 use crate::error::HostError;
-
-fn git(op: &'static str) -> impl Fn(git2::Error) -> HostError {
-    move |e| HostError::Git { op, detail: e.message().to_string() }
-}
-
-/// The store file's text at a commit (`None`: the file is absent there). A blob that is not
-/// UTF-8 is kept as lossy text: the core then reports that version unreadable.
-fn text_at(repo: &Repository, commit: &git2::Commit<'_>, rel: &Path) -> Result<Option<String>, HostError> {
-    let tree = commit.tree().map_err(git("read the tree of"))?;
-    let entry = match tree.get_path(rel) {
-        Ok(e) => e,
-        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
-        Err(e) => return Err(git("read the store in")(e)),
-    };
-    let Ok(blob) = repo.find_blob(entry.id()) else {
-        return Ok(None); // a directory or submodule at the store's path: no store there
-    };
-    Ok(Some(String::from_utf8_lossy(blob.content()).into_owned()))
-}
+use crate::git::{git, text_at};
 
 fn blob_id(commit: &git2::Commit<'_>, rel: &Path) -> Option<Oid> {
     commit.tree().ok()?.get_path(rel).ok().map(|e| e.id())
@@ -41,18 +23,11 @@ fn blob_id(commit: &git2::Commit<'_>, rel: &Path) -> Option<Oid> {
 /// The store's revisions for `env`, oldest first. `since`: a revision (commit, tag, branch,
 /// `HEAD~3`…) whose history is left out.
 pub fn store_revisions(dir: &Path, env: &str, since: Option<&str>) -> Result<Vec<Revision>, HostError> {
-    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-    let repo = Repository::discover(dir).map_err(|_| HostError::GitRepoMissing { dir: dir.to_path_buf() })?;
-    let workdir = repo.workdir().ok_or_else(|| HostError::GitRepoMissing { dir: dir.to_path_buf() })?;
-    let store = dir.join("resources").join(env).join("pki.enc.yaml");
+    let (repo, workdir) = crate::git::open(dir)?;
+    let file = Path::new("resources").join(env).join("pki.enc.yaml");
+    let store = dir.join(&file);
     // The store's path inside the git tree (the infra repo may be a subdirectory of it).
-    let canon = |p: &Path| std::fs::canonicalize(p).map_err(|e| HostError::io("resolve", p, e));
-    let rel = canon(dir)?
-        .strip_prefix(canon(workdir)?)
-        .map_err(|_| HostError::GitRepoMissing { dir: dir.to_path_buf() })?
-        .join("resources")
-        .join(env)
-        .join("pki.enc.yaml");
+    let rel = crate::git::tree_path(dir, &workdir, &file)?;
 
     let mut walk = repo.revwalk().map_err(git("walk"))?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME | Sort::REVERSE).map_err(git("walk"))?;

@@ -16,6 +16,8 @@ pub mod error;
 pub mod fault;
 pub mod fsio;
 #[cfg(feature = "history")]
+pub mod git;
+#[cfg(feature = "history")]
 pub mod history;
 pub mod keyring;
 pub mod lock;

@@ -84,6 +84,12 @@ fn cases() -> Vec<Case> {
         Case { name: "huge minimum overlap", brk: Nothing, args: &["pki", "rotate", "prd", "wardnet-mesh", "--root", "--min-overlap-days", "99999"], env: root, code: "number-out-of-range" },
         Case { name: "init over a store", brk: Nothing, args: &["pki", "init", "prd"], env: none, code: "store-exists" },
         Case { name: "rotate an absent scope", brk: Field(&["pkis", "wardnet-mesh", "intermediates", "eu-west-1"], "DELETE"), args: &["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "eu-west-1"], env: root, code: "scope-missing" },
+        // Store files for git (docs/git.md).
+        Case { name: "store show of a non-store", brk: File(STORE, "", "nope: 1\n"), args: &["store", "show", STORE], env: none, code: "store-invalid" },
+        Case { name: "store show --check of a hand edit", brk: File(STORE, "version: 1", "version: 1 # edited"), args: &["store", "show", "--check", STORE], env: none, code: "store-not-canonical" },
+        Case { name: "store diff of a binary file", brk: Bytes(STORE, b"\x00\xff\xfe\x01"), args: &["store", "diff", STORE, STORE], env: none, code: "file-not-utf8" },
+        Case { name: "store merge with a config as base", brk: Nothing, args: &["store", "merge", "inforge.yaml", STORE, STORE], env: none, code: "store-invalid" },
+        Case { name: "store diff --git outside git", brk: Nothing, args: &["store", "diff", "--git", "HEAD~1..HEAD", STORE], env: none, code: "git-repo-missing" },
         // The environment.
         Case { name: "INFORGE_NOW garbage", brk: Nothing, args: ls, env: &["INFORGE_NOW=yesterday"], code: "time-invalid" },
         Case { name: "INFORGE_NOW far future", brk: Nothing, args: renew, env: &["ci", "INFORGE_NOW=9999-12-31T00:00:00Z"], code: "time-invalid" },

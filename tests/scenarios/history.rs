@@ -1,36 +1,10 @@
 //! `pki history`: the store's audit trail, read from a git history that three authors built
 //! here with the `git` CLI (one commit SSH-signed), checked against `git log`.
 
-use std::path::Path;
-use std::process::Command;
-
 use crate::support::*;
 
 const T0: &str = "2027-01-01T00:00:00Z";
 const T_SWITCH: &str = "2027-02-01T00:00:00Z";
-
-/// `git` in `dir` as `who`, with no user or system config in the way.
-fn git(dir: &Path, who: &str, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", who)
-        .env("GIT_AUTHOR_EMAIL", format!("{}@example.org", who.to_lowercase()))
-        .env("GIT_COMMITTER_NAME", who)
-        .env("GIT_COMMITTER_EMAIL", format!("{}@example.org", who.to_lowercase()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn commit(dir: &Path, who: &str, message: &str) -> String {
-    git(dir, who, &["add", "-A"]);
-    git(dir, who, &["commit", "-q", "-m", message]);
-    git(dir, who, &["rev-parse", "HEAD"]).trim().to_string()
-}
 
 fn events(r: &Repo, extra: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec!["pki", "history", "prd", "--json"];

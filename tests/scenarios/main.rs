@@ -6,6 +6,7 @@ mod support;
 mod battery;
 mod custody;
 mod foundation;
+mod gitstore;
 mod golden;
 mod hardening;
 mod history;

@@ -315,3 +315,27 @@ pub fn torn_set_reader(
         (reads, torn)
     })
 }
+
+/// `git` in `dir` as `who`, with no user or system config in the way.
+pub fn git(dir: &Path, who: &str, args: &[&str]) -> String {
+    let out = tool("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", who)
+        .env("GIT_AUTHOR_EMAIL", format!("{}@example.org", who.to_lowercase()))
+        .env("GIT_COMMITTER_NAME", who)
+        .env("GIT_COMMITTER_EMAIL", format!("{}@example.org", who.to_lowercase()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn commit(dir: &Path, who: &str, message: &str) -> String {
+    git(dir, who, &["add", "-A"]);
+    git(dir, who, &["commit", "-q", "-m", message]);
+    git(dir, who, &["rev-parse", "HEAD"]).trim().to_string()
+}
+

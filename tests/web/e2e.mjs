@@ -2,7 +2,7 @@
 // Usage: node e2e.mjs <page base URL> <corpus dir> <100-PKI repo dir> <screenshot dir>
 // The page must make no request outside its own origin and throw no uncaught exception.
 import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import assert from "node:assert/strict";
 
@@ -119,6 +119,7 @@ try {
   });
 
   await step("review a rotation between two store versions", async () => {
+    await page.fill("#env", "prd");
     await page.setInputFiles("#before", `${corpus}/.before.pki.enc.yaml`);
     await page.setInputFiles("#after", `${corpus}/.after.pki.enc.yaml`);
     await page.waitForSelector("#diff-summary");
@@ -131,7 +132,27 @@ try {
     assert.match(cells[5], /^[0-9a-f]{64}$/);
     assert.notEqual(cells[4], cells[5]);
     assert.equal(await page.locator("#diff tbody tr").count(), 1, "a roll changes one slot only");
+    // The consequences, as `inforge store diff` gives them.
+    assert.match(await text("#diff-bundles"), /wardnet-mesh: global, us-east-1/);
+    assert.match(await text('#diff-next li[data-op="renew"]'), /inforge pki renew prd — hosts get the new leaves/);
     await page.locator("#review").screenshot({ path: `${shots}/inspector-review.png` });
+  });
+
+  await step("two stores picked at once: the older is before, the newer after", async () => {
+    await fresh();
+    const dir = mkdtempSync(`${tmpdir()}/inforge-pair-`);
+    const [b, a] = [`${dir}/old-pki.enc.yaml`, `${dir}/new-pki.enc.yaml`];
+    copyFileSync(`${corpus}/.before.pki.enc.yaml`, b);
+    copyFileSync(`${corpus}/.after.pki.enc.yaml`, a);
+    utimesSync(b, 1_700_000_000, 1_700_000_000);
+    utimesSync(a, 1_800_000_000, 1_800_000_000);
+    // Picked newer first: the order of the picker does not decide.
+    await page.setInputFiles("#files", [a, b]);
+    await page.waitForSelector("#diff-summary");
+    assert.match(await text("#diff-files"), /Before: old-pki\.enc\.yaml \(older\) · after: new-pki\.enc\.yaml \(newer\)/);
+    assert.equal(await page.locator('#diff tr[data-kind="intermediate-rotated"]').count(), 1);
+    assert.match(await text("#loaded"), /new-pki\.enc\.yaml \(store\)/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const bad = async (name, payload, code, more) => {

@@ -152,6 +152,13 @@ export interface Change {
   kind: ChangeKind; pki: string; scope: string | null; subject: string; before: string | null; after: string | null;
 }
 export interface StoreDiff { changes: Change[]; unchanged: boolean; }
+export interface BundleChange { pki: string; scope: string | null; }
+export interface Step { op: string; env: string | null; pki: string | null; scope: string | null; }
+export interface NextStep { step: Step; command: string; from: string | null; why: string; }
+export interface ReviewWarning { code: string; pki: string; slot: string; message: string; }
+export interface StoreReview {
+  changes: Change[]; bundles: BundleChange[]; next: NextStep[]; warnings: ReviewWarning[]; unchanged: boolean;
+}
 export interface ShareHolder { recipient: string; kind: string; location: string; }
 export interface QuorumView { threshold: number; custodians: ShareHolder[]; }
 export interface Holder {
@@ -246,6 +253,43 @@ pub fn diff_stores(before_yaml: &str, after_yaml: &str) -> Result<JsValue, JsVal
     let before = Store::parse("before/pki.enc.yaml", before_yaml).map_err(to_js)?;
     let after = Store::parse("after/pki.enc.yaml", after_yaml).map_err(to_js)?;
     to_value(&inspect::diff_stores(&before, &after))
+}
+
+/// A next step with its command in the CLI's words (the browser cannot run it).
+#[derive(Serialize)]
+struct JsNext<'a> {
+    step: &'a inforge_core::error::Step,
+    command: String,
+    from: Option<&'a str>,
+    why: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsReview<'a> {
+    changes: &'a [inspect::Change],
+    bundles: &'a [inforge_core::views::review::BundleChange],
+    next: Vec<JsNext<'a>>,
+    warnings: &'a [inforge_core::views::review::ReviewWarning],
+    unchanged: bool,
+}
+
+/// The change review of a pull request (`inforge store diff --json`, the same core function):
+/// the changes, the bundles whose content changes, who acts next and from when, and what looks
+/// wrong. `env` fills the next steps' commands. An empty text is an absent store.
+#[wasm_bindgen(js_name = reviewStores, unchecked_return_type = "StoreReview")]
+pub fn review_stores(before_yaml: &str, after_yaml: &str, env: Option<String>) -> Result<JsValue, JsValue> {
+    let r = inforge_core::ops::review_stores(
+        ("before/pki.enc.yaml", before_yaml),
+        ("after/pki.enc.yaml", after_yaml),
+        env.as_deref(),
+    )
+    .map_err(to_js)?;
+    let next = r
+        .next
+        .iter()
+        .map(|n| JsNext { step: &n.step, command: Js.step(&n.step), from: n.from.as_deref(), why: &n.why })
+        .collect();
+    to_value(&JsReview { changes: &r.changes, bundles: &r.bundles, next, warnings: &r.warnings, unchanged: r.unchanged })
 }
 
 /// Who holds what (the `inforge pki custody --json` document): the CI recipient, the offline

@@ -18,8 +18,13 @@ use crate::Error;
 /// The relation is symmetric, so this is also the set of scopes whose bundles carry `scope`:
 /// recovery re-mints exactly these scopes' leaves so their hosts get new bundles at once.
 pub fn trusted_scopes(project: &Project, scope: &str) -> Vec<String> {
+    trusted_scopes_in(&project.regions, scope)
+}
+
+/// [`trusted_scopes`] over a list of regions (the change review knows only the store's scopes).
+pub fn trusted_scopes_in(regions: &[String], scope: &str) -> Vec<String> {
     if scope == GLOBAL {
-        std::iter::once(GLOBAL.to_string()).chain(project.regions.iter().cloned()).collect()
+        std::iter::once(GLOBAL.to_string()).chain(regions.iter().cloned()).collect()
     } else {
         vec![scope.to_string(), GLOBAL.to_string()]
     }

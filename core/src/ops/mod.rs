@@ -18,12 +18,14 @@ use crate::model::store::{store_path, Store};
 use crate::Error;
 
 mod custody;
+mod merge;
 mod read;
 mod renew;
 mod rotation;
 mod setup;
 
 pub use custody::*;
+pub use merge::*;
 pub use read::*;
 pub use renew::*;
 pub use rotation::*;

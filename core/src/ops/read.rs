@@ -1,4 +1,5 @@
-//! Operations that read only: `status_targets`, `status`, `status_metrics`, `ls`, `validate`, `units`.
+//! Operations that read only: `status_targets`, `status`, `status_metrics`, `ls`, `validate`, `units`,
+//! and the store-file views for git (`show_store`, `review_stores`).
 
 use time::OffsetDateTime;
 
@@ -73,4 +74,46 @@ pub fn units(
     opts: &crate::mesh::units::UnitOptions,
 ) -> Result<crate::mesh::units::Units, Error> {
     crate::mesh::units::units(&env.project, &env.name, service, opts)
+}
+
+/// `inforge store show`: the secret-free rendering of one store file (no `inforge.yaml`
+/// needed). `file` names it in errors.
+pub fn show_store(file: &str, text: &str) -> Result<String, Error> {
+    Ok(crate::views::show::show(&Store::parse(file, text)?))
+}
+
+/// `inforge store show --check`: whether a store file is exactly what inforge would write for
+/// it (hand edits and merges by text leave it otherwise). Errors when it is not a store.
+pub fn store_is_canonical(file: &str, text: &str) -> Result<bool, Error> {
+    Ok(Store::parse(file, text)?.to_yaml() == text)
+}
+
+/// `inforge store diff`: the change review between two versions of a store file. An empty
+/// text is an absent file (the store was created or deleted): it is compared as the other
+/// version with no PKI. `env` fills the next steps' commands.
+pub fn review_stores(
+    old: (&str, &str),
+    new: (&str, &str),
+    env: Option<&str>,
+) -> Result<crate::views::review::Review, Error> {
+    if let Some(env) = env {
+        check_env_name(env)?;
+    }
+    let parse = |(file, text): (&str, &str)| -> Result<Option<Store>, Error> {
+        if text.trim().is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some(Store::parse(file, text)?))
+        }
+    };
+    let (before, after) = match (parse(old)?, parse(new)?) {
+        (Some(b), Some(a)) => (b, a),
+        (None, Some(a)) => (Store { pkis: Default::default(), ..a.clone() }, a),
+        (Some(b), None) => (b.clone(), Store { pkis: Default::default(), ..b }),
+        (None, None) => {
+            let empty = Store::new(String::new(), String::new());
+            (empty.clone(), empty)
+        }
+    };
+    Ok(crate::views::review::review(&before, &after, env))
 }

@@ -519,3 +519,128 @@ fn the_store_parser_enforces_the_quorum_rules() {
     let e = crate::pki::tiers::check_custodians(&ci_custodian).unwrap_err();
     assert_eq!(e.code(), "custodians-same", "{e}");
 }
+
+/// The store of a kit as text, and the kit moved on to a store changed by `f`.
+fn branch(kit: &mut Kit, f: impl FnOnce(&mut Kit) -> Store) -> String {
+    let base = kit.env.store.clone();
+    let changed = f(kit);
+    kit.env.store = base;
+    changed.to_yaml()
+}
+
+fn merged(base: &str, ours: &str, theirs: &str) -> Merged {
+    merge_stores(Some(base), ours, theirs, Some("prd")).unwrap()
+}
+
+#[test]
+fn independent_changes_merge_and_the_result_validates_and_renews() {
+    let mut kit = Kit::mesh();
+    let base = kit.env.store().unwrap().to_yaml();
+    let ours = branch(&mut kit, |k| add(&k.env, "daemon-ca", Topology::RootOnly, Algorithm::Ed25519, fx!(k)).unwrap().store);
+    let theirs = branch(&mut kit, |k| {
+        let ring = &mut Ring { ci: Some(&k.ci), root: Some(&k.root) };
+        rotate_intermediate(&k.env, MESH, "us-east-1", ring, fx!(k)).unwrap().store
+    });
+    let Merged::Clean { store, text } = merged(&base, &ours, &theirs) else { panic!("expected a clean merge") };
+    assert!(store.pkis.contains_key("daemon-ca"));
+    let theirs_store = Store::parse("t", &theirs).unwrap();
+    assert_eq!(store.pkis[MESH], theirs_store.pkis[MESH], "the rotation came through whole");
+    assert_eq!(Store::parse("m", &text).unwrap().to_yaml(), text, "written canonically");
+    // Either order gives the same store.
+    let Merged::Clean { text: swapped, .. } = merged(&base, &theirs, &ours) else { panic!() };
+    assert_eq!(swapped, text);
+    // One side unchanged: the other side, byte for byte.
+    let Merged::Clean { text: same, .. } = merged(&base, &base, &theirs) else { panic!() };
+    assert_eq!(same, theirs);
+    // The merged store validates and renews.
+    let report = crate::views::validate::validate(&kit.env.project, Some(&store), "prd", kit.now);
+    assert!(!report.diagnostics.iter().any(|d| d.severity == crate::views::validate::Severity::Error), "{report:?}");
+    kit.env.store = Some(*store);
+    let sets = kit.renewed();
+    assert!(status(&kit.env, &sets, kit.now, Duration::ZERO).unwrap().ok);
+}
+
+#[test]
+fn a_recovery_beside_a_rotation_merges_and_two_rotations_of_one_slot_conflict() {
+    let mut kit = Kit::mesh();
+    let base = kit.env.store().unwrap().to_yaml();
+    let rotate = |k: &mut Kit, scope: &str| {
+        let ring = &mut Ring { ci: Some(&k.ci), root: Some(&k.root) };
+        rotate_intermediate(&k.env, MESH, scope, ring, fx!(k)).unwrap().store
+    };
+    let ours = branch(&mut kit, |k| rotate(k, "us-east-1"));
+    let theirs = branch(&mut kit, |k| {
+        let ring = &mut Ring { ci: Some(&k.ci), root: Some(&k.root) };
+        recover_intermediate(&k.env, MESH, "eu-west-1", ring, fx!(k)).unwrap().0.store
+    });
+    let Merged::Clean { store, .. } = merged(&base, &ours, &theirs) else { panic!("expected a clean merge") };
+    assert_eq!(store.pkis[MESH].revoked.len(), 1, "the recovery's revocation is kept");
+    assert!(store.pkis[MESH].previous_intermediates.contains_key("us-east-1"), "the roll's overlap is kept");
+
+    let again = branch(&mut kit, |k| rotate(k, "us-east-1"));
+    let Merged::Conflicts(c) = merged(&base, &ours, &again) else { panic!("two rolls of one slot must conflict") };
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!((c[0].pki.as_str(), c[0].slot.as_str()), (MESH, "intermediate us-east-1"));
+    // A root rotation re-signs every scope: it conflicts with a roll of any of them.
+    let root = branch(&mut kit, |k| {
+        rotate_root(&k.env, MESH, None, &mut Ring { ci: None, root: Some(&k.root) }, fx!(k)).unwrap().store
+    });
+    let Merged::Conflicts(c) = merged(&base, &root, &ours) else { panic!("root rotation vs roll must conflict") };
+    assert!(c.iter().any(|c| c.slot == "intermediate us-east-1"), "{c:?}");
+}
+
+#[test]
+fn a_rekey_conflicts_with_keys_the_other_branch_sealed_to_the_old_recipient() {
+    let mut kit = Kit::mesh();
+    let base = kit.env.store().unwrap().to_yaml();
+    let mut rekeyed = Store::parse("b", &base).unwrap();
+    rekeyed.recipient = "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into();
+    let ours = rekeyed.to_yaml();
+    let theirs = branch(&mut kit, |k| {
+        let ring = &mut Ring { ci: Some(&k.ci), root: Some(&k.root) };
+        rotate_intermediate(&k.env, MESH, "global", ring, fx!(k)).unwrap().store
+    });
+    let Merged::Conflicts(c) = merged(&base, &ours, &theirs) else { panic!("expected a conflict") };
+    assert_eq!(c[0].slot, "intermediate global", "{c:?}");
+    assert!(c[0].reason.contains("re-keyed"), "{c:?}");
+    // Garbage in one input is an error, not a merge.
+    assert_eq!(merge_stores(Some(&base), "version: [", &theirs, None).unwrap_err().code(), "store-invalid");
+}
+
+#[test]
+fn the_review_names_bundles_next_steps_and_what_looks_wrong() {
+    let mut kit = Kit::mesh();
+    let before = kit.env.store().unwrap().clone();
+    let rolled = {
+        let ring = &mut Ring { ci: Some(&kit.ci), root: Some(&kit.root) };
+        rotate_intermediate(&kit.env, MESH, "us-east-1", ring, fx!(kit)).unwrap().store
+    };
+    let r = crate::views::review::review(&before, &rolled, Some("prd"));
+    assert_eq!(r.changes.len(), 1);
+    assert_eq!(r.changes[0].kind, crate::views::inspect::ChangeKind::IntermediateRotated);
+    let scopes: Vec<Option<&str>> = r.bundles.iter().map(|b| b.scope.as_deref()).collect();
+    assert_eq!(scopes, [Some("global"), Some("us-east-1")], "a region's roll changes its bundle and global's");
+    assert_eq!(r.next.len(), 1);
+    assert_eq!(r.next[0].step.op, crate::error::Op::Renew);
+    assert!(r.warnings.is_empty());
+
+    // A root rotation: renew now, switch from the overlap's minimum.
+    let rotated =
+        rotate_root(&kit.env, MESH, None, &mut Ring { ci: None, root: Some(&kit.root) }, fx!(kit)).unwrap().store;
+    let r = crate::views::review::review(&before, &rotated, Some("prd"));
+    let switch = r.next.iter().find(|n| n.step.op == crate::error::Op::SwitchRoot).expect("switch step");
+    let min = crate::model::time::format_rfc3339(kit.now + Duration::days(30));
+    assert_eq!(switch.from.as_deref(), Some(min.as_str()));
+    assert!(r.bundles.iter().any(|b| b.scope.is_none()), "the roots bundle changes");
+
+    // A key swapped under an unchanged certificate.
+    let mut swapped = before.clone();
+    let p = swapped.pkis.get_mut(MESH).unwrap();
+    p.intermediates.get_mut("us-east-1").unwrap().key = p.intermediates["global"].key.clone();
+    let r = crate::views::review::review(&before, &swapped, None);
+    assert!(r.changes.is_empty());
+    assert_eq!(r.warnings.len(), 1);
+    assert_eq!(r.warnings[0].code, "key-changed-without-certificate");
+    assert_eq!(r.warnings[0].slot, "intermediate us-east-1");
+    assert!(!r.unchanged);
+}

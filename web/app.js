@@ -479,7 +479,8 @@ function authorize(ev) {
 
 const KIND = {
   "pki-added": "PKI added", "pki-removed": "PKI removed", "intermediate-minted": "intermediate minted",
-  "intermediate-rotated": "intermediate rotated (old one kept in bundles, or re-signed by a new root)", "intermediate-recovered": "intermediate recovered (old one revoked)",
+  "intermediate-rotated": "intermediate rotated (old one kept in bundles)",
+  "intermediate-resigned": "intermediate re-signed by the new root (same key)", "intermediate-recovered": "intermediate recovered (old one revoked)",
   "intermediate-replaced": "intermediate replaced without overlap", "intermediate-removed": "intermediate removed",
   "previous-intermediate-dropped": "previous intermediate dropped from bundles", "root-overlap-started": "root rotated: overlap started",
   "root-switched": "root overlap switched: chains put the new root's path first",

@@ -343,7 +343,10 @@ pub fn rotate(dir: &Path, a: RotateArgs) -> Result<(), CliError> {
     }
     // --root
     if a.force && !(a.finalize || a.switch) {
-        return Err(CliError::Usage("--force goes with --root --switch or --root --finalize".into(), "inforge pki rotate"));
+        return Err(CliError::Usage(
+            "--force goes with --root --switch or --root --finalize".into(),
+            "inforge pki rotate",
+        ));
     }
     if a.switch {
         let changed = ops::switch_root(&loaded.env, &a.name, a.force, clock::now()?)?;
@@ -546,7 +549,10 @@ fn env_of_path(path: &Path) -> Option<String> {
 
 pub fn store_show(dir: &Path, a: StoreShowArgs) -> Result<(), CliError> {
     if !a.check && a.files.len() > 1 {
-        return Err(CliError::Usage("give one store file to show (several only with --check)".into(), "inforge store show"));
+        return Err(CliError::Usage(
+            "give one store file to show (several only with --check)".into(),
+            "inforge store show",
+        ));
     }
     let mut not_canonical = 0;
     for file in &a.files {
@@ -574,11 +580,19 @@ pub fn store_diff(dir: &Path, a: StoreDiffArgs) -> Result<(), CliError> {
     let (old_name, new_name, old, new, path) = match &a.git {
         Some(range) => {
             let [path] = a.files.as_slice() else {
-                return Err(usage("with --git, give one path: the store's path in the repo (resources/ENV/pki.enc.yaml)"));
+                return Err(usage(
+                    "with --git, give one path: the store's path in the repo (resources/ENV/pki.enc.yaml)",
+                ));
             };
             let (old, new) = inforge_host::git::store_at_range(dir, path, range)?;
             let (b, h) = range.split_once("..").unwrap_or((range, ""));
-            let at = |rev: &str| format!("{} at {}", path.display(), if rev.trim_matches('.').is_empty() { "HEAD" } else { rev.trim_matches('.') });
+            let at = |rev: &str| {
+                format!(
+                    "{} at {}",
+                    path.display(),
+                    if rev.trim_matches('.').is_empty() { "HEAD" } else { rev.trim_matches('.') }
+                )
+            };
             (at(b), at(h), old.unwrap_or_default(), new.unwrap_or_default(), path.clone())
         }
         None => {

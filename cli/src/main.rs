@@ -33,8 +33,9 @@ enum Command {
     Pki(PkiCommand),
     /// Credential-free checks of config ↔ store, chains, profiles and expiry horizons.
     Validate(ValidateArgs),
-    /// Store files in git: a readable rendering (diff textconv), the change review, a merge
-    /// driver, and the wiring of both into a repo. Need no identity and no inforge.yaml.
+    /// Store files in git: readable diffs, the change review, a merge driver (no identity).
+    ///
+    /// None of these needs an identity or inforge.yaml: they read store files only.
     #[command(subcommand)]
     Store(StoreCommand),
 }

@@ -344,7 +344,7 @@ pub fn review_text(r: &inforge_core::views::review::Review, w: &crate::error::Cl
         s.push_str("next:\n");
         for n in &r.next {
             let from = n.from.as_deref().map(|f| format!("from {f}: ")).unwrap_or_default();
-            s.push_str(&format!("  {from}{} ({})\n", w.step(&n.step), n.why));
+            s.push_str(&format!("  {from}{} — {}\n", w.step(&n.step), n.why));
         }
     }
     if !r.warnings.is_empty() {

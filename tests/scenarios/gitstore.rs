@@ -43,13 +43,17 @@ fn git_diff_merge_and_review_go_through_the_store_drivers() {
     r.run(&["store", "show", "--check", "resources/prd/pki.enc.yaml"]).ok();
 
     // git diff after a rotation: the rotated intermediate's facts, no ciphertext, no PEM.
-    let old_serial = openssl_serial(&r.store_text(), &["pkis", "wardnet-mesh", "intermediates", "us-east-1", "cert"], &scratch);
+    let old_serial =
+        openssl_serial(&r.store_text(), &["pkis", "wardnet-mesh", "intermediates", "us-east-1", "cert"], &scratch);
     r.run(&["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "us-east-1"]).ok();
-    let new_serial = openssl_serial(&r.store_text(), &["pkis", "wardnet-mesh", "intermediates", "us-east-1", "cert"], &scratch);
+    let new_serial =
+        openssl_serial(&r.store_text(), &["pkis", "wardnet-mesh", "intermediates", "us-east-1", "cert"], &scratch);
     let diff = git(&dir, "Ada", &["diff"]);
-    assert!(diff.contains(&format!("-    serial: {old_serial}")), "{diff}");
+    // The new intermediate's lines are added; the old one's stay, now under the retired
+    // intermediates that the scope's bundle keeps trusting.
     assert!(diff.contains(&format!("+    serial: {new_serial}")), "{diff}");
-    assert!(diff.contains("previous intermediate us-east-1 0"), "{diff}");
+    assert!(diff.contains("+  previous intermediate us-east-1 0 (certificate only, kept in bundles):"), "{diff}");
+    assert!(diff.contains(&format!("     serial: {old_serial}")), "{diff}");
     for noise in ["BEGIN AGE ENCRYPTED", "BEGIN CERTIFICATE", "-----"] {
         assert!(!diff.contains(noise), "{noise} in the diff:\n{diff}");
     }
@@ -59,7 +63,8 @@ fn git_diff_merge_and_review_go_through_the_store_drivers() {
     assert!(!log.contains("BEGIN AGE ENCRYPTED") && !log.contains("BEGIN CERTIFICATE"), "{log}");
 
     // The review as a pull-request comment, from git.
-    let md = r.run(&["store", "diff", "--git", "HEAD~1..HEAD", "resources/prd/pki.enc.yaml", "--format", "markdown"]).ok();
+    let md =
+        r.run(&["store", "diff", "--git", "HEAD~1..HEAD", "resources/prd/pki.enc.yaml", "--format", "markdown"]).ok();
     assert!(md.stdout.contains("| intermediate rotated | wardnet-mesh | us-east-1 |"), "{}", md.stdout);
     assert!(md.stdout.contains("`inforge pki renew prd`"), "{}", md.stdout);
     assert!(md.stdout.contains("`wardnet-mesh`: global, us-east-1"), "{}", md.stdout);
@@ -84,7 +89,9 @@ fn git_diff_merge_and_review_go_through_the_store_drivers() {
     r.run(&["validate", "prd"]).ok();
     r.run(&["pki", "renew", "prd"]).ok();
     let leaf = r.tmp.path().join("provider-prd/web/mtls/eu-west-1");
-    let (ok, out) = openssl(&["verify", "-partial_chain", "-CAfile", "bundle.pem", "cert.pem"], &leaf);
+    // At T0 (2027-01-01T00:00:00Z), the time the leaves were minted for.
+    let (ok, out) =
+        openssl(&["verify", "-attime", "1798761600", "-partial_chain", "-CAfile", "bundle.pem", "cert.pem"], &leaf);
     assert!(ok, "{out}");
 
     // Two rolls of the same intermediate conflict: ours untouched, the slot named.

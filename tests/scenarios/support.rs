@@ -338,4 +338,3 @@ pub fn commit(dir: &Path, who: &str, message: &str) -> String {
     git(dir, who, &["commit", "-q", "-m", message]);
     git(dir, who, &["rev-parse", "HEAD"]).trim().to_string()
 }
-

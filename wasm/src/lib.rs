@@ -146,7 +146,7 @@ export interface LeafCheck {
 export interface Authorization { allowed: boolean; reason: string; }
 export type ChangeKind =
   | "pki-added" | "pki-removed" | "intermediate-minted" | "intermediate-rotated" | "intermediate-recovered"
-  | "intermediate-replaced" | "intermediate-removed" | "previous-intermediate-dropped"
+  | "intermediate-replaced" | "intermediate-resigned" | "intermediate-removed" | "previous-intermediate-dropped"
   | "root-overlap-started" | "root-switched" | "root-finalized" | "root-replaced" | "revoked" | "recipient-changed" | "quorum-changed";
 export interface Change {
   kind: ChangeKind; pki: string; scope: string | null; subject: string; before: string | null; after: string | null;
@@ -289,7 +289,13 @@ pub fn review_stores(before_yaml: &str, after_yaml: &str, env: Option<String>) -
         .iter()
         .map(|n| JsNext { step: &n.step, command: Js.step(&n.step), from: n.from.as_deref(), why: &n.why })
         .collect();
-    to_value(&JsReview { changes: &r.changes, bundles: &r.bundles, next, warnings: &r.warnings, unchanged: r.unchanged })
+    to_value(&JsReview {
+        changes: &r.changes,
+        bundles: &r.bundles,
+        next,
+        warnings: &r.warnings,
+        unchanged: r.unchanged,
+    })
 }
 
 /// Who holds what (the `inforge pki custody --json` document): the CI recipient, the offline

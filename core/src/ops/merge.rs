@@ -193,7 +193,9 @@ impl Merge<'_> {
             match pick(rb.get(fp), ro.get(fp), rt.get(fp)) {
                 Ok(Some(r)) => revoked.push(r),
                 Ok(None) => {}
-                Err(()) => self.conflict(name, format!("revoked {}", short(fp)), "recorded differently on both branches"),
+                Err(()) => {
+                    self.conflict(name, format!("revoked {}", short(fp)), "recorded differently on both branches")
+                }
             }
         }
         merged.revoked = revoked;

@@ -536,7 +536,8 @@ fn merged(base: &str, ours: &str, theirs: &str) -> Merged {
 fn independent_changes_merge_and_the_result_validates_and_renews() {
     let mut kit = Kit::mesh();
     let base = kit.env.store().unwrap().to_yaml();
-    let ours = branch(&mut kit, |k| add(&k.env, "daemon-ca", Topology::RootOnly, Algorithm::Ed25519, fx!(k)).unwrap().store);
+    let ours =
+        branch(&mut kit, |k| add(&k.env, "daemon-ca", Topology::RootOnly, Algorithm::Ed25519, fx!(k)).unwrap().store);
     let theirs = branch(&mut kit, |k| {
         let ring = &mut Ring { ci: Some(&k.ci), root: Some(&k.root) };
         rotate_intermediate(&k.env, MESH, "us-east-1", ring, fx!(k)).unwrap().store

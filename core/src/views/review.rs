@@ -116,8 +116,9 @@ pub fn review(before: &Store, after: &Store, env: Option<&str>) -> Review {
         }
     };
     let mut next: Vec<NextStep> = Vec::new();
+    // One entry per step: the first reason given (the most specific) stands.
     let mut add = |n: NextStep| {
-        if !next.contains(&n) {
+        if !next.iter().any(|m| m.step == n.step && m.from == n.from) {
             next.push(n);
         }
     };
@@ -140,6 +141,7 @@ pub fn review(before: &Store, after: &Store, env: Option<&str>) -> Review {
             }
             ChangeKind::IntermediateMinted
             | ChangeKind::IntermediateRotated
+            | ChangeKind::IntermediateResigned
             | ChangeKind::IntermediateReplaced
             | ChangeKind::PreviousIntermediateDropped
             | ChangeKind::RootFinalized
@@ -195,10 +197,7 @@ pub fn review(before: &Store, after: &Store, env: Option<&str>) -> Review {
                 "custody-changed",
                 "",
                 c.subject.clone(),
-                format!(
-                    "custody changed ({}): confirm the new holder with the custodians before merging",
-                    c.subject
-                ),
+                format!("custody changed ({}): confirm the new holder with the custodians before merging", c.subject),
             ),
             ChangeKind::PkiRemoved | ChangeKind::IntermediateRemoved => {}
         }

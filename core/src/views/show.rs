@@ -49,12 +49,8 @@ fn cert_lines(out: &mut String, indent: &str, pem: &str) {
             let _ = writeln!(out, "{indent}issuer: {}", c.issuer());
             let _ = writeln!(out, "{indent}serial: {}", c.serial_hex());
             let _ = writeln!(out, "{indent}sha256: {}", c.fingerprint());
-            let _ = writeln!(
-                out,
-                "{indent}valid: {} .. {}",
-                format_rfc3339(c.not_before()),
-                format_rfc3339(c.not_after())
-            );
+            let _ =
+                writeln!(out, "{indent}valid: {} .. {}", format_rfc3339(c.not_before()), format_rfc3339(c.not_after()));
             let alg = c.key_algorithm().map(|a| a.name()).unwrap_or("unknown");
             let _ = writeln!(out, "{indent}algorithm: {alg}");
         }
@@ -142,7 +138,8 @@ mod tests {
 
     #[test]
     fn a_sealed_key_is_named_by_digest_never_shown() {
-        let key = Block::new("-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24\n-----END AGE ENCRYPTED FILE-----\n");
+        let key =
+            Block::new("-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24\n-----END AGE ENCRYPTED FILE-----\n");
         let mut store = Store::new("age1root".into(), "age1ci".into());
         store.pkis.insert(
             "m".into(),

@@ -24,6 +24,9 @@ pub enum ChangeKind {
     IntermediateRecovered,
     /// A scope's intermediate was replaced with no overlap and no revocation.
     IntermediateReplaced,
+    /// A scope's intermediate was re-signed by a new root, keeping its key (a root overlap's
+    /// twin: leaves and their keys are undisturbed).
+    IntermediateResigned,
     /// A scope's intermediate disappeared.
     IntermediateRemoved,
     /// A retired intermediate left the bundles.
@@ -77,6 +80,14 @@ pub(crate) fn fp(pem: &str) -> (String, String) {
     match Cert::from_pem(pem, "diff") {
         Ok(c) => (c.fingerprint(), c.subject()),
         Err(e) => (format!("unreadable ({})", e.code()), "(unreadable certificate)".into()),
+    }
+}
+
+/// Both certificates parse and carry the same public key.
+fn same_key(a: &str, b: &str) -> bool {
+    match (Cert::from_pem(a, "diff"), Cert::from_pem(b, "diff")) {
+        (Ok(a), Ok(b)) => a.public_key_bytes() == b.public_key_bytes(),
+        _ => false,
     }
 }
 
@@ -174,6 +185,8 @@ pub fn diff_stores(before: &Store, after: &Store) -> StoreDiff {
                             a.previous_intermediates.get(scope).into_iter().flatten().any(|p| fp(p.as_str()).0 == fb);
                         let kind = if revoked_a.contains(fb.as_str()) {
                             ChangeKind::IntermediateRecovered
+                        } else if ra != rb && same_key(eb.cert.as_str(), ea.cert.as_str()) {
+                            ChangeKind::IntermediateResigned
                         } else if kept {
                             ChangeKind::IntermediateRotated
                         } else {

@@ -206,6 +206,9 @@ mod tests {
         crate::pki::rotate::rotate_root(&mut overlap, "prd", "mesh", &root_id, None, &mut fx).unwrap();
         let d = diff_stores(&before, &overlap);
         assert!(d.changes.iter().any(|c| c.kind == ChangeKind::RootOverlapStarted), "{:?}", d.changes);
+        // Each intermediate is re-signed by the new root with its key kept: not a roll.
+        let resigned = d.changes.iter().filter(|c| c.kind == ChangeKind::IntermediateResigned).count();
+        assert_eq!(resigned, overlap.pkis["mesh"].intermediates.len(), "{:?}", d.changes);
         let mut switched = overlap.clone();
         crate::pki::rotate::switch_root(&mut switched, "mesh", true, now()).unwrap();
         let d = diff_stores(&overlap, &switched);

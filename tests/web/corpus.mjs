@@ -50,4 +50,24 @@ for (const name of readdirSync(dir).filter((n) => !n.startsWith(".")).sort()) {
   passed++;
 }
 assert.ok(passed >= 10, `only ${passed} corpus cases`);
+
+// The change review, both frontends: `inforge store diff --json` and the package's
+// `reviewStores` on the same pairs of store versions (the browser adds each step's command).
+const store = (name) => `${dir}/${name}/resources/prd/pki.enc.yaml`;
+const pairs = [[`${dir}/.before.pki.enc.yaml`, `${dir}/.after.pki.enc.yaml`]];
+if (existsSync(store("rotated")) && existsSync(store("recovered"))) pairs.push([store("rotated"), store("recovered")]);
+pairs.push([`${dir}/.after.pki.enc.yaml`, `${dir}/.before.pki.enc.yaml`]);
+for (const [b, a] of pairs) {
+  const cli = JSON.parse(execFileSync(bin, ["store", "diff", b, a, "--env", "prd", "--json"]));
+  const wasm = inforge.reviewStores(readFileSync(b, "utf8"), readFileSync(a, "utf8"), "prd");
+  for (const n of wasm.next) {
+    assert.ok(n.command.startsWith("inforge pki "), n.command);
+    delete n.command;
+  }
+  for (const n of cli.next) n.from ??= null;
+  assert.deepEqual(wasm, cli, `review ${b} -> ${a}: the CLI and WASM disagree`);
+  assert.ok(!cli.unchanged && cli.changes.length > 0, `review ${b} -> ${a}: no change found`);
+  console.log(`ok review ${b.split("/").slice(-3).join("/")} -> ${a.split("/").slice(-3).join("/")}: ${cli.changes.length} change(s), ${cli.next.length} step(s) identical`);
+  passed++;
+}
 console.log(`corpus: ${passed} passed`);

@@ -45,6 +45,7 @@ __all__ = [
     "bundle",
     "load_store",
     "authorize",
+    "authorize_peer",
     "list_store",
     "custody",
 ]
@@ -346,6 +347,9 @@ class Decision:
     @property
     def reason(self) -> str:
         """Why (for a refusal: which rule)."""
+    @property
+    def caller(self) -> Optional[str]:
+        """The caller's SPIFFE ID as the mesh vouches for it (None: the chain's leaf claims a scope its issuer does not serve)."""
 
 # ------------------------------------------------------------------------------- functions
 
@@ -415,6 +419,16 @@ def authorize(caller: str, callee: str) -> Decision:
 
     Intra-region, region→global and global→global are allowed; cross-region and global→region
     are refused, as are calls between trust domains or environments. A malformed ID raises
+    :class:`MeshError` (``spiffe-id-invalid``).
+    """
+
+def authorize_peer(chain_pem: str, callee: str) -> Decision:
+    """The peer check to run after the TLS handshake, on the chain the caller presented (leaf
+    first, then its intermediate, as in ``cert.pem``).
+
+    The leaf may claim only its issuing intermediate's scope (a leaked regional intermediate's
+    key cannot mint a ``global`` caller), then :func:`authorize`'s boundary rule applies.
+    ``Decision.caller`` is the verified SPIFFE ID, or None. A malformed callee raises
     :class:`MeshError` (``spiffe-id-invalid``).
     """
 

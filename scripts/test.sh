@@ -40,7 +40,7 @@ bash scripts/python.sh test 2>&1 | tee "$log"
 py_passed=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | awk '{print $1}')
 passed=$((passed + ${py_passed:-0}))
 
-section "fuzz targets compile (one per parser: store, config, certs, identity, armor, quorum policy, fetched set, host metrics file)"
+section "fuzz targets compile (one per parser: store, config, certs, identity, armor, quorum policy, fetched set, host metrics file; and the store merge)"
 # The main target dir: the fuzz crate shares the dependencies the checks above compiled.
 cargo check -q --manifest-path core/fuzz/Cargo.toml --bins --target-dir target
 

@@ -241,7 +241,19 @@ fn load_store(py: Python<'_>, path_or_text: &Bound<'_, PyAny>) -> PyResult<Store
 #[pyfunction]
 fn authorize(py: Python<'_>, caller: &str, callee: &str) -> PyResult<Decision> {
     let d = inforge_core::views::inspect::authorize_ids(caller, callee).map_err(|e| core_to_py(py, e))?;
-    Ok(Decision { allowed: d.allowed, reason: d.reason })
+    Ok(Decision { allowed: d.allowed, reason: d.reason, caller: d.caller })
+}
+
+/// The peer check a service embeds after the TLS handshake (`ssl.SSLSocket.getpeercert` gives
+/// the leaf; the chain is leaf first, then its intermediate, as in `cert.pem`): the leaf may
+/// claim only its issuing intermediate's scope, then the regional boundary rule. A leaf forged
+/// with a leaked regional intermediate's key to claim a `global` ID is refused, though its
+/// IDs alone would pass `authorize`. `Decision.caller` is the verified ID, or None. A
+/// malformed callee raises `inforge.MeshError` (`spiffe-id-invalid`).
+#[pyfunction]
+fn authorize_peer(py: Python<'_>, chain_pem: &str, callee: &str) -> PyResult<Decision> {
+    let d = inforge_core::views::inspect::authorize_chain(chain_pem, callee).map_err(|e| core_to_py(py, e))?;
+    Ok(Decision { allowed: d.allowed, reason: d.reason, caller: d.caller })
 }
 
 /// Lists a store's PKIs as the `inforge pki ls --json` document (compact JSON) at `now`
@@ -297,6 +309,7 @@ fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bundle, m)?)?;
     m.add_function(wrap_pyfunction!(load_store, m)?)?;
     m.add_function(wrap_pyfunction!(authorize, m)?)?;
+    m.add_function(wrap_pyfunction!(authorize_peer, m)?)?;
     m.add_function(wrap_pyfunction!(list_store, m)?)?;
     m.add_function(wrap_pyfunction!(custody, m)?)?;
     Ok(())

@@ -463,6 +463,9 @@ pub struct Decision {
     pub allowed: bool,
     /// Why (for a refusal: which rule).
     pub reason: String,
+    /// The caller's SPIFFE ID as the mesh vouches for it (`authorize_peer`: None when the
+    /// chain's leaf claims a scope its issuer does not serve).
+    pub caller: Option<String>,
 }
 
 #[pymethods]

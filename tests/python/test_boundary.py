@@ -4,7 +4,9 @@ region→global ✅, global→global ✅, cross-region ❌ by trust, global→re
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+import json
+from pathlib import Path
+from typing import Any, Dict, Tuple
 
 import inforge
 import pytest
@@ -90,3 +92,45 @@ def test_the_boundary_by_trust_and_by_authorization(repo: Repo) -> None:
             x509.UniformResourceIdentifier
         )[0]
         assert inforge.authorize(uri, b.spiffe_id).allowed is authorized, (caller, callee)
+
+
+PEERS = Path(__file__).resolve().parents[1] / "corpus" / "peers"
+PEER_CASES = json.loads((PEERS / "cases.json").read_text())
+
+
+def peer_chain(spec: str) -> str:
+    name = spec.removeprefix("LEAF_ONLY:")
+    text = (PEERS / name).read_text()
+    if spec.startswith("LEAF_ONLY:"):
+        end = "-----END CERTIFICATE-----\n"
+        text = text[: text.index(end) + len(end)]
+    return text
+
+
+@pytest.mark.parametrize("case", PEER_CASES, ids=[c["name"] for c in PEER_CASES])
+def test_authorize_peer_answers_the_peer_corpus(case: Dict[str, Any]) -> None:
+    """The same cases as the Rust core's and the WASM package's (tests/corpus/peers)."""
+    chain = peer_chain(case["chain"])
+    if "error" in case:
+        with pytest.raises(inforge.MeshError) as e:
+            inforge.authorize_peer(chain, case["callee"])
+        assert e.value.code == case["error"]
+        return
+    d = inforge.authorize_peer(chain, case["callee"])
+    assert d.allowed is case["allowed"], d.reason
+    assert d.caller == case["caller"]
+
+
+def test_the_forgery_passes_on_ids_and_is_caught_on_the_chain() -> None:
+    forged = peer_chain("forged-global-by-us-east-1.pem")
+    leaf = x509.load_pem_x509_certificate(forged.encode())
+    claimed = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    uri = claimed.get_values_for_type(x509.UniformResourceIdentifier)[0]
+    assert uri == sid("global", "api-twin")
+    # pyca confirms the regional intermediate signed it.
+    issuer = x509.load_pem_x509_certificate(forged.encode()[forged.encode().index(b"-----END CERTIFICATE-----") + 26 :])
+    assert "us-east-1" in issuer.subject.rfc4514_string()
+    leaf.verify_directly_issued_by(issuer)
+    assert inforge.authorize(uri, sid("global", "api")).allowed
+    d = inforge.authorize_peer(forged, sid("global", "api"))
+    assert not d.allowed and d.caller is None and "us-east-1" in d.reason

@@ -51,6 +51,26 @@ for (const name of readdirSync(dir).filter((n) => !n.startsWith(".")).sort()) {
 }
 assert.ok(passed >= 10, `only ${passed} corpus cases`);
 
+// The peer check (tests/corpus/peers): the same cases the Rust core and Python run.
+const peers = new URL("../corpus/peers/", import.meta.url);
+const peerText = (f) => readFileSync(new URL(f, peers), "utf8");
+for (const c of JSON.parse(peerText("cases.json"))) {
+  let chain = peerText(c.chain.replace(/^LEAF_ONLY:/, ""));
+  if (c.chain.startsWith("LEAF_ONLY:")) {
+    const end = "-----END CERTIFICATE-----\n";
+    chain = chain.slice(0, chain.indexOf(end) + end.length);
+  }
+  if (c.error) {
+    assert.throws(() => inforge.authorizePeer(chain, c.callee), (e) => e.code === c.error, c.name);
+  } else {
+    const a = inforge.authorizePeer(chain, c.callee);
+    assert.equal(a.allowed, c.allowed, `${c.name}: ${a.reason}`);
+    assert.equal(a.caller, c.caller, c.name);
+  }
+  console.log(`ok peer ${c.name}`);
+  passed++;
+}
+
 // The change review, both frontends: `inforge store diff --json` and the package's
 // `reviewStores` on the same pairs of store versions (the browser adds each step's command).
 const store = (name) => `${dir}/${name}/resources/prd/pki.enc.yaml`;

@@ -143,7 +143,7 @@ export interface LeafCheck {
   ok: boolean; scope: string; pki: string | null; spiffeId: string | null; leaf: CertView;
   issuerFingerprint: string | null; checks: { check: string; ok: boolean; detail: string }[];
 }
-export interface Authorization { allowed: boolean; reason: string; }
+export interface Authorization { allowed: boolean; reason: string; caller: string | null; }
 export type ChangeKind =
   | "pki-added" | "pki-removed" | "intermediate-minted" | "intermediate-rotated" | "intermediate-recovered"
   | "intermediate-replaced" | "intermediate-resigned" | "intermediate-removed" | "previous-intermediate-dropped"
@@ -245,6 +245,16 @@ pub fn check_leaf(#[wasm_bindgen(unchecked_param_type = "LeafInput")] input: JsV
 #[wasm_bindgen(unchecked_return_type = "Authorization")]
 pub fn authorize(caller_spiffe_id: &str, callee_spiffe_id: &str) -> Result<JsValue, JsValue> {
     to_value(&inspect::authorize_ids(caller_spiffe_id, callee_spiffe_id).map_err(to_js)?)
+}
+
+/// The peer check a service embeds after the TLS handshake: the caller known by the chain it
+/// presented (leaf first, then its intermediate), whose leaf may claim only its issuing
+/// intermediate's scope, then the regional boundary rule. A forged leaf (a regional
+/// intermediate's key signing a `global` ID) is refused here though its IDs would pass
+/// `authorize`.
+#[wasm_bindgen(js_name = authorizePeer, unchecked_return_type = "Authorization")]
+pub fn authorize_peer(chain_pem: &str, callee_spiffe_id: &str) -> Result<JsValue, JsValue> {
+    to_value(&inspect::authorize_chain(chain_pem, callee_spiffe_id).map_err(to_js)?)
 }
 
 /// What changed from one store version to another (a pull request's review).

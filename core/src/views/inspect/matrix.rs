@@ -160,6 +160,10 @@ pub struct Authorization {
     pub allowed: bool,
     /// Why.
     pub reason: String,
+    /// The caller's SPIFFE ID as the mesh vouches for it: the given ID for [`authorize_ids`];
+    /// for [`authorize_chain`], the leaf's, once its issuer serves the scope it claims (else
+    /// `None`).
+    pub caller: Option<String>,
 }
 
 /// [`mesh::authorize`] on two ID strings; a malformed ID is an error (`spiffe-id-invalid`).
@@ -169,7 +173,28 @@ pub fn authorize_ids(caller: &str, callee: &str) -> Result<Authorization, Error>
         Ok(()) => Authorization {
             allowed: true,
             reason: format!("{} → {} is within the regional boundary", a.scope, b.scope),
+            caller: Some(a.to_string()),
         },
-        Err(d) => Authorization { allowed: false, reason: d.to_string() },
+        Err(d) => Authorization { allowed: false, reason: d.to_string(), caller: Some(a.to_string()) },
+    })
+}
+
+/// [`mesh::authorize_peer`] for a caller known by the chain it presented after the TLS
+/// handshake (leaf first, then its intermediate, as in `cert.pem`): the leaf may claim only
+/// its issuing intermediate's scope, then the boundary rule. What a service embeds; a
+/// malformed callee ID is an error (`spiffe-id-invalid`), a bad chain a refusal.
+pub fn authorize_chain(chain_pem: &str, callee: &str) -> Result<Authorization, Error> {
+    let callee = SpiffeId::parse(callee.trim())?;
+    Ok(match mesh::authorize_peer(chain_pem, &callee) {
+        Ok(caller) => Authorization {
+            allowed: true,
+            reason: format!("{} → {} is within the regional boundary", caller.scope, callee.scope),
+            caller: Some(caller.to_string()),
+        },
+        Err(d) => {
+            // The chain's identity may be sound and the boundary the refusal.
+            let caller = mesh::peer_identity(chain_pem).ok().map(|c| c.to_string());
+            Authorization { allowed: false, reason: d.to_string(), caller }
+        }
     })
 }

@@ -246,6 +246,50 @@ mod tests {
         assert!(validate(Some(CFG), Some(REGIONS), None, None, now()).unwrap().codes().contains(&"store-missing"));
     }
 
+    /// The peer-check corpus (tests/corpus/peers), the same cases the Python and WASM
+    /// frontends run.
+    #[test]
+    fn authorize_chain_answers_the_peer_corpus() {
+        let cases: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../../../../tests/corpus/peers/cases.json")).unwrap();
+        let file = |name: &str| -> String {
+            match name {
+                "web-us-east-1.pem" => include_str!("../../../../tests/corpus/peers/web-us-east-1.pem"),
+                "web-eu-west-1.pem" => include_str!("../../../../tests/corpus/peers/web-eu-west-1.pem"),
+                "api-global.pem" => include_str!("../../../../tests/corpus/peers/api-global.pem"),
+                "forged-global-by-us-east-1.pem" => {
+                    include_str!("../../../../tests/corpus/peers/forged-global-by-us-east-1.pem")
+                }
+                other => panic!("no fixture {other}"),
+            }
+            .to_string()
+        };
+        for c in &cases {
+            let spec = c["chain"].as_str().unwrap();
+            let chain = match spec.strip_prefix("LEAF_ONLY:") {
+                Some(f) => {
+                    let text = file(f);
+                    let end = text.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----\n".len();
+                    text[..end].to_string()
+                }
+                None => file(spec),
+            };
+            let got = authorize_chain(&chain, c["callee"].as_str().unwrap());
+            match c.get("error") {
+                Some(code) => assert_eq!(got.unwrap_err().code(), code.as_str().unwrap(), "{}", c["name"]),
+                None => {
+                    let a = got.unwrap();
+                    assert_eq!(a.allowed, c["allowed"].as_bool().unwrap(), "{}: {}", c["name"], a.reason);
+                    assert_eq!(a.caller.as_deref(), c["caller"].as_str(), "{}", c["name"]);
+                }
+            }
+        }
+        // On IDs alone, the forgery's claim would pass: only the chain tells.
+        assert!(authorize_ids("spiffe://wardnet.example/prd/global/api-twin", "spiffe://wardnet.example/prd/global/api")
+            .unwrap()
+            .allowed);
+    }
+
     #[test]
     fn authorize_ids_words_the_rule() {
         let a = authorize_ids("spiffe://w.example/prd/us-east-1/web", "spiffe://w.example/prd/global/api").unwrap();

@@ -285,9 +285,11 @@ mod tests {
             }
         }
         // On IDs alone, the forgery's claim would pass: only the chain tells.
-        assert!(authorize_ids("spiffe://wardnet.example/prd/global/api-twin", "spiffe://wardnet.example/prd/global/api")
-            .unwrap()
-            .allowed);
+        assert!(
+            authorize_ids("spiffe://wardnet.example/prd/global/api-twin", "spiffe://wardnet.example/prd/global/api")
+                .unwrap()
+                .allowed
+        );
     }
 
     #[test]

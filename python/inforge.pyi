@@ -266,6 +266,9 @@ class Leaf:
     def not_after(self) -> datetime:
         """End of validity (timezone-aware, UTC)."""
     @property
+    def capped(self) -> bool:
+        """The intermediate's end of life cut the leaf short of its lifetime (:func:`mint` also warns with a ``UserWarning``): roll the intermediate."""
+    @property
     def cert_pem(self) -> str:
         """``cert.pem``: the leaf, then its intermediate."""
     @property
@@ -311,6 +314,9 @@ class LeafReport:
     @property
     def not_after(self) -> datetime:
         """End of validity (timezone-aware, UTC)."""
+    @property
+    def capped(self) -> bool:
+        """The intermediate's end of life cut the leaf short of its lifetime (:func:`renew` also warns with a ``UserWarning``): roll the intermediate."""
     @property
     def dir(self) -> str:
         """The directory holding this set's ``cert.pem``, ``key.pem`` and ``bundle.pem``."""

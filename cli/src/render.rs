@@ -257,6 +257,18 @@ pub fn renewed(r: &RenewReport) {
         r.elapsed_ms,
         r.provider.path
     );
+    // A leaf cut short by its intermediate: only a roll of that intermediate fixes it, and a
+    // renew would not say so otherwise (the leaf is valid, just short).
+    let mut rolls: Vec<(&str, &str)> = Vec::new();
+    for l in r.leaves.iter().filter(|l| l.capped) {
+        eprintln!("warning: {} ends with its intermediate at {}, short of its lifetime", l.spiffe_id, l.not_after);
+        if !rolls.contains(&(l.pki.as_str(), l.scope.as_str())) {
+            rolls.push((l.pki.as_str(), l.scope.as_str()));
+        }
+    }
+    for (pki, scope) in rolls {
+        eprintln!("  roll it (offline): {}", step(Step::new(Op::RotateIntermediate).env(&r.env).pki(pki).scope(scope)));
+    }
 }
 
 /// `pki rekey`'s report: the recipient diff, what was re-sealed, and what re-sealing cannot do.

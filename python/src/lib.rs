@@ -129,18 +129,23 @@ fn renew(
     let now = when(py, now)?;
     let mut keyring = keyring(secrets_key);
     let env_shown = env.clone();
-    py.detach(move || -> Result<RenewReport, HostError> {
-        let repo = Repo::open(&repo)?;
-        let loaded = repo.load(&env)?;
-        let req = RenewRequest { service, ..RenewRequest::default() };
-        let mut provider = provider::open(&repo, &loaded.env)?;
-        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
-            .with_backend(&inforge_host::backend::AWS_LC);
-        let current = || repo.check_store(&env, loaded.store_text.as_deref());
-        let report = inforge_host::mint_and_write_checked(&plan, provider.as_mut(), &|| {}, &current)?;
-        Ok(RenewReport::of(&report))
-    })
-    .map_err(|e| to_py_in(py, e, Some(&env_shown)))
+    let report = py
+        .detach(move || -> Result<RenewReport, HostError> {
+            let repo = Repo::open(&repo)?;
+            let loaded = repo.load(&env)?;
+            let req = RenewRequest { service, ..RenewRequest::default() };
+            let mut provider = provider::open(&repo, &loaded.env)?;
+            let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
+                .with_backend(&inforge_host::backend::AWS_LC);
+            let current = || repo.check_store(&env, loaded.store_text.as_deref());
+            let report = inforge_host::mint_and_write_checked(&plan, provider.as_mut(), &|| {}, &current)?;
+            Ok(RenewReport::of(&report))
+        })
+        .map_err(|e| to_py_in(py, e, Some(&env_shown)))?;
+    for l in report.leaves.iter().filter(|l| l.capped) {
+        warn_capped(py, &env_shown, &l.pki, &l.scope, &l.spiffe_id, OffsetDateTime::from(l.not_after))?;
+    }
+    Ok(report)
 }
 
 /// Mints `service`'s leaves (one per scope) in memory, for a deploy script that delivers
@@ -159,16 +164,35 @@ fn mint(
     let now = when(py, now)?;
     let mut keyring = keyring(secrets_key);
     let env_shown = env.clone();
-    py.detach(move || -> Result<Vec<Leaf>, HostError> {
-        let repo = Repo::open(&repo)?;
-        let loaded = repo.load(&env)?;
-        let req = RenewRequest { service: Some(service), ..RenewRequest::default() };
-        let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
-            .with_backend(&inforge_host::backend::AWS_LC);
-        let minted = inforge_host::mint_parallel(&plan, &|| {})?;
-        Ok(minted.into_iter().map(Leaf::of).collect::<Result<Vec<_>, _>>()?)
-    })
-    .map_err(|e| to_py_in(py, e, Some(&env_shown)))
+    let leaves = py
+        .detach(move || -> Result<Vec<Leaf>, HostError> {
+            let repo = Repo::open(&repo)?;
+            let loaded = repo.load(&env)?;
+            let req = RenewRequest { service: Some(service), ..RenewRequest::default() };
+            let plan = ops::renew(&loaded.env, &req, &mut keyring, time_or_clock(now)?)?
+                .with_backend(&inforge_host::backend::AWS_LC);
+            let minted = inforge_host::mint_parallel(&plan, &|| {})?;
+            Ok(minted.into_iter().map(Leaf::of).collect::<Result<Vec<_>, _>>()?)
+        })
+        .map_err(|e| to_py_in(py, e, Some(&env_shown)))?;
+    for l in leaves.iter().filter(|l| l.capped) {
+        warn_capped(py, &env_shown, &l.pki, &l.scope, &l.spiffe_id, OffsetDateTime::from(l.not_after))?;
+    }
+    Ok(leaves)
+}
+
+/// A leaf cut short by its intermediate's end of life: a `UserWarning` naming the roll that
+/// fixes it (the CLI prints the same on stderr).
+fn warn_capped(py: Python<'_>, env: &str, pki: &str, scope: &str, id: &str, end: OffsetDateTime) -> PyResult<()> {
+    let step =
+        inforge_core::error::Step::new(inforge_core::error::Op::RotateIntermediate).env(env).pki(pki).scope(scope);
+    let msg = format!(
+        "{id} ends with its intermediate at {}, short of its lifetime: roll the intermediate ({})",
+        inforge_core::model::time::format_rfc3339(end),
+        PyWording { env: Some(env) }.step(&step)
+    );
+    let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+    PyErr::warn(py, &category, &std::ffi::CString::new(msg).unwrap_or_default(), 1)
 }
 
 /// A PEM trust bundle, byte-equal to `inforge pki bundle`: a scope's bundle (`scope=`: what

@@ -307,6 +307,9 @@ pub struct Leaf {
     /// End of validity (timezone-aware, UTC).
     #[pyo3(get)]
     pub not_after: UtcDateTime,
+    /// The intermediate's end of life cut the leaf short of its lifetime (`mint` also warns).
+    #[pyo3(get)]
+    pub capped: bool,
     /// `cert.pem`: the leaf, then its intermediate (the provider's `cert.pem`).
     #[pyo3(get)]
     pub cert_pem: String,
@@ -343,6 +346,7 @@ impl Leaf {
             serial: m.issued.serial_hex.clone(),
             not_before: utc(m.issued.not_before),
             not_after: utc(m.issued.not_after),
+            capped: m.issued.capped,
             certificate: Certificate::of(&leaf),
             cert_pem: m.cert_pem,
             bundle_pem: m.bundle_pem.to_string(),
@@ -384,6 +388,8 @@ pub struct LeafReport {
     pub serial: String,
     /// End of validity (timezone-aware, UTC).
     pub not_after: UtcDateTime,
+    /// The intermediate's end of life cut the leaf short of its lifetime (`renew` also warns).
+    pub capped: bool,
     /// The directory the provider put `cert.pem`, `key.pem` and `bundle.pem` in.
     pub dir: String,
 }
@@ -441,6 +447,7 @@ impl RenewReport {
                 spiffe_id: l.spiffe_id.clone(),
                 serial: l.serial.clone(),
                 not_after: utc(l.not_after_time),
+                capped: l.capped,
                 dir: l.dir.clone(),
             })
             .collect();

@@ -92,3 +92,19 @@ def test_mint_with_other_algorithms(repo: Repo) -> None:
     leaf, intermediate = x509.load_pem_x509_certificates(e.cert_pem.encode())
     assert intermediate in x509.load_pem_x509_certificates(e.bundle_pem.encode())
     leaf.verify_directly_issued_by(intermediate)
+
+
+def test_a_leaf_cut_short_by_its_intermediate_says_so(repo: Repo) -> None:
+    """Close to the intermediate's end, a 90-day leaf cannot fit: mint and renew mark it and
+    warn, naming the roll that fixes it (a newcomer once minted 32-day leaves in silence)."""
+    (full,) = inforge.mint(repo.dir, "prd", "api", secrets_key=repo.ci, now=NOW)
+    assert not full.capped
+    intermediate = x509.load_pem_x509_certificates(full.cert_pem.encode())[1]
+    late = intermediate.not_valid_after_utc - timedelta(days=30)
+    with pytest.warns(UserWarning, match=r"ends with its intermediate .* inforge pki rotate prd wardnet-mesh --intermediate global"):
+        (short,) = inforge.mint(repo.dir, "prd", "api", secrets_key=repo.ci, now=late)
+    assert short.capped
+    assert short.not_after == intermediate.not_valid_after_utc
+    with pytest.warns(UserWarning, match="ends with its intermediate"):
+        report = inforge.renew(repo.dir, "prd", secrets_key=repo.ci, now=late)
+    assert all(l.capped for l in report.leaves)

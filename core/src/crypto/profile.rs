@@ -164,6 +164,9 @@ pub struct IssuedLeaf {
     pub not_before: OffsetDateTime,
     /// notAfter, whole seconds, UTC.
     pub not_after: OffsetDateTime,
+    /// The issuer's end of life cut the leaf short of the lifetime asked for (it ends with its
+    /// intermediate): renew, mint and status say so, since only an intermediate roll fixes it.
+    pub capped: bool,
 }
 
 /// [`issue_leaf`] without parsing the result back.
@@ -190,11 +193,12 @@ pub fn issue_leaf_der(
     let second = |t: OffsetDateTime| t.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
     p.not_before = second((now - BACKDATE).max(issuer.0.not_before()));
     p.not_after = second((now + spec.ttl).min(issuer.0.not_after()));
+    let capped = second(now + spec.ttl) > p.not_after;
     let (not_before, not_after) = (p.not_before, p.not_after);
     let serial_hex = p.serial_number.as_ref().map(|s| hex(s.as_ref())).unwrap_or_default();
     let iss = issuer_of(issuer.0, issuer.1, "leaf")?;
     let c = p.signed_by(key, &iss).map_err(issue_err("leaf"))?;
-    Ok(IssuedLeaf { der: c.der().to_vec(), serial_hex, not_before, not_after })
+    Ok(IssuedLeaf { der: c.der().to_vec(), serial_hex, not_before, not_after, capped })
 }
 
 fn sign_with(

@@ -133,6 +133,9 @@ pub struct LeafReport {
     /// notAfter as a time, for frontends with a native time type.
     #[serde(skip)]
     pub not_after_time: OffsetDateTime,
+    /// The intermediate's end of life cut the leaf short of its lifetime (it ends with its
+    /// intermediate): roll that intermediate.
+    pub capped: bool,
     /// Where the provider put it.
     pub dir: String,
 }
@@ -148,6 +151,7 @@ impl LeafReport {
             serial: m.issued.serial_hex.clone(),
             not_after: crate::model::time::format_rfc3339(m.issued.not_after),
             not_after_time: m.issued.not_after,
+            capped: m.issued.capped,
             dir: String::new(),
         }
     }

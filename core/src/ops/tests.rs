@@ -8,6 +8,7 @@ use rand_chacha::ChaCha20Rng;
 use time::{Duration, OffsetDateTime};
 
 use super::*;
+use crate::crypto::cert::Cert;
 use crate::crypto::custody::tests::TestSealer;
 use crate::crypto::custody::{Custodian, Identity};
 use crate::crypto::effects::Effects;
@@ -644,4 +645,35 @@ fn the_review_names_bundles_next_steps_and_what_looks_wrong() {
     assert_eq!(r.warnings[0].code, "key-changed-without-certificate");
     assert_eq!(r.warnings[0].slot, "intermediate us-east-1");
     assert!(!r.unchanged);
+}
+
+#[test]
+fn a_leaf_cut_short_by_its_intermediate_is_reported_by_renew_and_status() {
+    let mut kit = Kit::mesh();
+    // 30 days before the intermediates end: a 90-day leaf would outlive them.
+    let end = Cert::from_pem(kit.env.store().unwrap().pkis[MESH].intermediates["global"].cert.as_str(), "t")
+        .unwrap()
+        .not_after();
+    kit.now = end - Duration::days(30);
+    let plan = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap();
+    let minted = plan.mint_all(&mut kit.rng).unwrap();
+    assert!(
+        minted.iter().all(|m| m.issued.capped && m.issued.not_after <= end),
+        "every leaf ends with its intermediate"
+    );
+    let report = LeafReport::of(&minted[0]);
+    assert!(report.capped);
+    let sets: Vec<(LeafTarget, Fetched)> = minted
+        .iter()
+        .map(|m| {
+            let set = SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
+            (m.target.clone(), Fetched::Held(set))
+        })
+        .collect();
+    let st = status(&kit.env, &sets, kit.now, Duration::days(7)).unwrap();
+    assert!(st.sets.iter().all(|s| s.problems.iter().any(|p| p.code == "leaf-capped")), "{:?}", st.sets[0].problems);
+    // A full-length leaf is not capped.
+    kit.now = end - Duration::days(1000);
+    let plan = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap();
+    assert!(plan.mint_all(&mut kit.rng).unwrap().iter().all(|m| !m.issued.capped));
 }

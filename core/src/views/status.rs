@@ -246,6 +246,22 @@ fn one(
         _ => IssuerState::Unknown,
     };
     s.issuer_state = Some(state);
+    // Cut short by its intermediate: the leaf ends with it, short of a full lifetime. Only a
+    // roll of the intermediate fixes it (a renew mints the same short leaf again).
+    if let Some(iss) = presented_issuer {
+        let life = leaf.not_after() - leaf.not_before();
+        if leaf.not_after() >= iss.not_after() && life < Duration::days(crate::crypto::profile::LEAF_DAYS) {
+            s.problems.push(p(
+                "leaf-capped",
+                format!(
+                    "the leaf ends with its intermediate at {}: it lasts {} days, not {}; roll the intermediate",
+                    crate::model::time::format_rfc3339(leaf.not_after()),
+                    life.whole_days(),
+                    crate::crypto::profile::LEAF_DAYS
+                ),
+            ));
+        }
+    }
     match state {
         IssuerState::Current => {}
         IssuerState::Revoked => {

@@ -27,6 +27,7 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use errors::{core_to_py, to_py, to_py_in, PyWording};
+use inforge_core::Wording;
 use types::{Decision, Diagnostic, Leaf, RenewReport, Store};
 
 /// `now=` as the core's time: a timezone-aware `datetime` (a naive one is ambiguous: refused

@@ -101,7 +101,7 @@ def test_a_leaf_cut_short_by_its_intermediate_says_so(repo: Repo) -> None:
     assert not full.capped
     intermediate = x509.load_pem_x509_certificates(full.cert_pem.encode())[1]
     late = intermediate.not_valid_after_utc - timedelta(days=30)
-    with pytest.warns(UserWarning, match=r"ends with its intermediate .* inforge pki rotate prd wardnet-mesh --intermediate global"):
+    with pytest.warns(UserWarning, match=r"ends with its intermediate .*\(inforge pki rotate prd wardnet-mesh --intermediate global\)"):
         (short,) = inforge.mint(repo.dir, "prd", "api", secrets_key=repo.ci, now=late)
     assert short.capped
     assert short.not_after == intermediate.not_valid_after_utc

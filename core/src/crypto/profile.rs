@@ -108,8 +108,8 @@ pub fn issue_root(
     Ok(Cert::from_der(c.der(), "new root")?)
 }
 
-/// Issues (or re-signs, when `key` is an existing intermediate's public key) a scope's
-/// intermediate, signed by `root`. Its lifetime is capped to the root's.
+/// Issues a scope's intermediate for a fresh key, signed by `root`. Its lifetime is capped to
+/// the root's.
 pub fn issue_intermediate(
     pki: &str,
     env: &str,
@@ -119,11 +119,29 @@ pub fn issue_intermediate(
     now: OffsetDateTime,
     rng: &mut impl CryptoRngCore,
 ) -> Result<Cert, crate::Error> {
+    issue_intermediate_until(pki, env, scope, key, root, now, None, rng)
+}
+
+/// [`issue_intermediate`], ending no later than `until`: a re-signed intermediate (a root
+/// overlap's twin, over an existing key) keeps its key's end of life, so a key's life never
+/// grows with each root rotation.
+#[allow(clippy::too_many_arguments)] // the tier's facts, each distinct; a struct would only rename them
+pub fn issue_intermediate_until(
+    pki: &str,
+    env: &str,
+    scope: &str,
+    key: &PublicKey,
+    root: (&Cert, &PrivateKey),
+    now: OffsetDateTime,
+    until: Option<OffsetDateTime>,
+    rng: &mut impl CryptoRngCore,
+) -> Result<Cert, crate::Error> {
     let cn = format!("{pki} {env} {scope} intermediate CA {}", short_key_id(key.bytes()));
     let mut p = ca_params(cn, CaTier::Intermediate, key.bytes(), rng);
     p.use_authority_key_identifier_extension = true;
     p.not_before = (now - BACKDATE).max(root.0.not_before());
-    p.not_after = (now + Duration::days(INTERMEDIATE_DAYS)).min(root.0.not_after());
+    let end = (now + Duration::days(INTERMEDIATE_DAYS)).min(root.0.not_after());
+    p.not_after = until.map_or(end, |u| end.min(u));
     sign_with(p, key, root, "intermediate")
 }
 

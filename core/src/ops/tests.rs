@@ -677,3 +677,18 @@ fn a_leaf_cut_short_by_its_intermediate_is_reported_by_renew_and_status() {
     let plan = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap();
     assert!(plan.mint_all(&mut kit.rng).unwrap().iter().all(|m| !m.issued.capped));
 }
+
+#[test]
+fn a_re_signed_intermediate_keeps_its_key_s_end_of_life() {
+    let mut kit = Kit::mesh();
+    let before = kit.env.store().unwrap().pkis[MESH].clone();
+    kit.later(400);
+    let rotated = rotate_root(&kit.env, MESH, None, &mut kit.offline_owned(), fx!(kit)).unwrap().store;
+    for (scope, e) in &rotated.pkis[MESH].intermediates {
+        let twin = Cert::from_pem(e.cert.as_str(), "twin").unwrap();
+        let old = Cert::from_pem(before.intermediates[scope].cert.as_str(), "old").unwrap();
+        assert_eq!(twin.public_key_bytes(), old.public_key_bytes(), "{scope}: same key");
+        assert_eq!(twin.not_after(), old.not_after(), "{scope}: a root rotation does not extend a key's life");
+        assert!(twin.not_before() > old.not_before());
+    }
+}

@@ -137,7 +137,7 @@ pub fn check_root_rotation(store: &Store, name: &str) -> Result<(), Error> {
 
 /// `rotate --root`: starts a dual-root overlap. A new root key (sealed like the old one:
 /// offline recipient for two-tier, CI for root-only); every intermediate re-signed by the new
-/// root keeping its key (its ciphertext is untouched), the old certificates kept in
+/// root keeping its key (its ciphertext is untouched) and its end of life, the old certificates kept in
 /// `previousIntermediates`; the old root (cert and sealed key, unopened) moves to
 /// `previousRoots`. The offline identity authorises the operation (checked against
 /// `rootRecipient`); no existing key is decrypted.
@@ -169,7 +169,10 @@ pub fn rotate_root(
             location: loc.clone(),
             reason: "unsupported key algorithm".into(),
         })?;
-        let new = profile::issue_intermediate(name, env, scope, &public, (&root, &key), fx.now, &mut *fx.rng)?;
+        // The twin keeps the key's end of life (the old certificate's), not a fresh one.
+        let until = Some(old.not_after());
+        let new =
+            profile::issue_intermediate_until(name, env, scope, &public, (&root, &key), fx.now, until, &mut *fx.rng)?;
         resigned.push((scope.clone(), Block::new(new.pem())));
     }
     let sealed = seal_key(fx.sealer, &recipient, &key, &format!("pkis.{name}.root.key"))?;

@@ -5,3 +5,6 @@ import { initSync } from "../inforge_wasm.js";
 
 initSync({ module: readFileSync(new URL("../inforge_wasm_bg.wasm", import.meta.url)) });
 export * from "../inforge_wasm.js";
+// The browser's `import init, * as inforge from "inforge-wasm"` works here too: the module is
+// already instantiated, so `await init()` returns at once.
+export { default } from "../inforge_wasm.js";

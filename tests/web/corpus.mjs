@@ -6,7 +6,10 @@ import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 // The package's Node entry, as a consumer gets it.
-import * as inforge from "../../wasm/pkg/node/index.mjs";
+import init, * as inforge from "../../wasm/pkg/node/index.mjs";
+// The documented browser form works in Node too: init() is there and returns at once.
+assert.equal(typeof init, "function");
+await init();
 const [dir, bin] = process.argv.slice(2);
 const read = (p) => (existsSync(p) ? readFileSync(p, "utf8") : undefined);
 const key = (d) => `${d.severity} ${d.code} ${d.file} ${d.subject} :: ${d.message}`;

@@ -71,17 +71,89 @@ fn to_value<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| js_error("internal", &e.to_string(), "this is a bug in inforge; please report it"))
 }
 
+/// What a JS value is, for an error message (`typeof`, with `null` and arrays named).
+fn kind_of(v: &JsValue) -> String {
+    if v.is_null() {
+        "null".into()
+    } else if js_sys::Array::is_array(v) {
+        "an array".into()
+    } else {
+        v.js_typeof().as_string().unwrap_or_else(|| "a value".into())
+    }
+}
+
+/// A text argument: a string, or UTF-8 bytes (a `Uint8Array`, such as Node's `Buffer` or a
+/// browser file's `arrayBuffer()` wrapped in one).
+fn text(v: &JsValue, what: &str) -> Result<String, JsValue> {
+    if let Some(s) = v.as_string() {
+        return Ok(s);
+    }
+    if let Some(bytes) = v.dyn_ref::<js_sys::Uint8Array>() {
+        return String::from_utf8(bytes.to_vec()).map_err(|_| {
+            js_error(
+                "file-not-utf8",
+                &format!("{what} is not UTF-8 text"),
+                "pass the file as it is in the repo: YAML and PEM files are UTF-8",
+            )
+        });
+    }
+    Err(bad_input(format!("{what} must be a string or a Uint8Array, not {}", kind_of(v))))
+}
+
+/// `now` as RFC 3339 text or a `Date`; `undefined`/`null`: the browser's clock.
+fn now_arg(v: &JsValue) -> Result<OffsetDateTime, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return now_or_clock(None);
+    }
+    if let Some(d) = v.dyn_ref::<js_sys::Date>() {
+        let ms = d.get_time();
+        if !ms.is_finite() {
+            return Err(bad_input("`now` is an invalid Date"));
+        }
+        let t = OffsetDateTime::from_unix_timestamp((ms / 1000.0).floor() as i64)
+            .map_err(|_| bad_input("`now` is out of range"))?;
+        return inforge_core::model::time::check_now("now", t).map_err(to_js);
+    }
+    match v.as_string() {
+        Some(s) => now_or_clock(Some(&s)),
+        None => Err(bad_input(format!("`now` must be RFC 3339 text or a Date, not {}", kind_of(v)))),
+    }
+}
+
 /// The input object as `T`, refusing properties `T` does not know: serde-wasm-bindgen reads
 /// only the fields it looks for, so a typo such as `chainPEM` would otherwise be silently unset.
+/// Text properties may be bytes (decoded as UTF-8) and `now` a `Date`; the caller's object is
+/// left as it was.
 fn from_value<T: for<'de> Deserialize<'de>>(v: JsValue, known: &[&str]) -> Result<T, JsValue> {
-    if let Some(obj) = v.dyn_ref::<js_sys::Object>() {
-        for key in js_sys::Object::keys(obj).iter().filter_map(|k| k.as_string()) {
-            if !known.contains(&key.as_str()) {
-                return Err(bad_input(format!("unknown property `{key}` (expected one of {})", known.join(", "))));
-            }
+    let expects = || format!("expects an object with {}", known.join(", "));
+    let Some(obj) = v.dyn_ref::<js_sys::Object>().filter(|_| !js_sys::Array::is_array(&v)) else {
+        return Err(bad_input(format!("{}; got {}", expects(), kind_of(&v))));
+    };
+    let copy = js_sys::Object::new();
+    for key in js_sys::Object::keys(obj).iter().filter_map(|k| k.as_string()) {
+        if !known.contains(&key.as_str()) {
+            return Err(bad_input(format!("unknown property `{key}` (expected one of {})", known.join(", "))));
+        }
+        let value = js_sys::Reflect::get(obj, &key.as_str().into()).unwrap_or(JsValue::UNDEFINED);
+        let value = if value.is_undefined() || value.is_null() {
+            JsValue::UNDEFINED
+        } else if key == "now" {
+            format_time(now_arg(&value)?).into()
+        } else if value.is_instance_of::<js_sys::Uint8Array>() {
+            text(&value, &format!("`{key}`"))?.into()
+        } else {
+            value
+        };
+        if !value.is_undefined() {
+            // Setting a property on a fresh plain object cannot fail.
+            let _ = js_sys::Reflect::set(&copy, &key.as_str().into(), &value);
         }
     }
-    serde_wasm_bindgen::from_value(v).map_err(bad_input)
+    serde_wasm_bindgen::from_value(copy.into()).map_err(|e| bad_input(format!("{e} ({})", expects())))
+}
+
+fn format_time(t: OffsetDateTime) -> String {
+    inforge_core::model::time::format_rfc3339(t)
 }
 
 /// `now` from the input, else the browser's clock (whole seconds, as the CLI's).
@@ -105,7 +177,7 @@ const TS_TYPES: &'static str = r#"
 /** Thrown by every function: `code` is the core's stable code (docs/errors.md, docs/validate.md). */
 export interface InforgeError extends Error { code: string; hint: string; }
 
-export type Role = "root" | "previous-root" | "intermediate" | "previous-intermediate";
+export type Role = "root" | "previous-root" | "intermediate" | "previous-intermediate" | "leaf";
 export interface Revoked { fingerprint: string; scope: string; subject: string; revokedAt: string; }
 export interface CertView {
   role: Role; scope: string | null; location: string; subject: string; issuer: string; serial: string;
@@ -127,8 +199,10 @@ export interface StoreView {
 export interface Diagnostic {
   code: string; severity: "error" | "warning"; file: string; subject: string; message: string; hint: string;
 }
-export interface ValidateInput { store?: string; config?: string; regions?: string; now?: string; env?: string; }
-export interface MatrixInput { store: string; config?: string; regions?: string; env?: string; }
+/** File texts may be given as UTF-8 bytes (`Uint8Array`, Node's `Buffer`); `now` as a `Date`. */
+export type Text = string | Uint8Array;
+export interface ValidateInput { store?: Text; config?: Text; regions?: Text; now?: string | Date; env?: string; }
+export interface MatrixInput { store: Text; config?: Text; regions?: Text; env?: string; }
 export interface TrustCell { scope: string; trusted: boolean; fingerprints: string[]; }
 export interface TrustRow { scope: string; error: Unreadable | null; cells: TrustCell[]; }
 export interface TrustMatrix {
@@ -137,7 +211,7 @@ export interface TrustMatrix {
   boundary: { caller: string; callee: string; allowed: boolean; reason: string }[];
 }
 export interface LeafInput {
-  store: string; chainPem: string; scope?: string; now?: string; config?: string; regions?: string; env?: string;
+  store: Text; chainPem: Text; scope?: string; now?: string | Date; config?: Text; regions?: Text; env?: string;
 }
 export interface LeafCheck {
   ok: boolean; scope: string; pki: string | null; spiffeId: string | null; leaf: CertView;
@@ -170,9 +244,12 @@ export interface CustodyView { env: string; ci: Holder; root: Holder; note: stri
 
 /// Every certificate of a store with its details (`now`: RFC 3339, default the clock).
 #[wasm_bindgen(js_name = inspectStore, unchecked_return_type = "StoreView")]
-pub fn inspect_store(store_yaml: &str, now: Option<String>) -> Result<JsValue, JsValue> {
-    let now = now_or_clock(now.as_deref())?;
-    let store = parse_store(store_yaml, None)?;
+pub fn inspect_store(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] store_yaml: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+) -> Result<JsValue, JsValue> {
+    let now = now_arg(&now)?;
+    let store = parse_store(&text(&store_yaml, "the store")?, None)?;
     to_value(&inspect::inspect_store(&store, now))
 }
 
@@ -253,15 +330,21 @@ pub fn authorize(caller_spiffe_id: &str, callee_spiffe_id: &str) -> Result<JsVal
 /// intermediate's key signing a `global` ID) is refused here though its IDs would pass
 /// `authorize`.
 #[wasm_bindgen(js_name = authorizePeer, unchecked_return_type = "Authorization")]
-pub fn authorize_peer(chain_pem: &str, callee_spiffe_id: &str) -> Result<JsValue, JsValue> {
-    to_value(&inspect::authorize_chain(chain_pem, callee_spiffe_id).map_err(to_js)?)
+pub fn authorize_peer(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] chain_pem: JsValue,
+    callee_spiffe_id: &str,
+) -> Result<JsValue, JsValue> {
+    to_value(&inspect::authorize_chain(&text(&chain_pem, "the chain")?, callee_spiffe_id).map_err(to_js)?)
 }
 
 /// What changed from one store version to another (a pull request's review).
 #[wasm_bindgen(js_name = diffStores, unchecked_return_type = "StoreDiff")]
-pub fn diff_stores(before_yaml: &str, after_yaml: &str) -> Result<JsValue, JsValue> {
-    let before = Store::parse("before/pki.enc.yaml", before_yaml).map_err(to_js)?;
-    let after = Store::parse("after/pki.enc.yaml", after_yaml).map_err(to_js)?;
+pub fn diff_stores(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] before_yaml: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] after_yaml: JsValue,
+) -> Result<JsValue, JsValue> {
+    let before = Store::parse("before/pki.enc.yaml", &text(&before_yaml, "the before store")?).map_err(to_js)?;
+    let after = Store::parse("after/pki.enc.yaml", &text(&after_yaml, "the after store")?).map_err(to_js)?;
     to_value(&inspect::diff_stores(&before, &after))
 }
 
@@ -287,10 +370,15 @@ struct JsReview<'a> {
 /// the changes, the bundles whose content changes, who acts next and from when, and what looks
 /// wrong. `env` fills the next steps' commands. An empty text is an absent store.
 #[wasm_bindgen(js_name = reviewStores, unchecked_return_type = "StoreReview")]
-pub fn review_stores(before_yaml: &str, after_yaml: &str, env: Option<String>) -> Result<JsValue, JsValue> {
+pub fn review_stores(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] before_yaml: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] after_yaml: JsValue,
+    env: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let (before, after) = (text(&before_yaml, "the before store")?, text(&after_yaml, "the after store")?);
     let r = inforge_core::ops::review_stores(
-        ("before/pki.enc.yaml", before_yaml),
-        ("after/pki.enc.yaml", after_yaml),
+        ("before/pki.enc.yaml", &before),
+        ("after/pki.enc.yaml", &after),
         env.as_deref(),
     )
     .map_err(to_js)?;
@@ -311,16 +399,24 @@ pub fn review_stores(before_yaml: &str, after_yaml: &str, env: Option<String>) -
 /// Who holds what (the `inforge pki custody --json` document): the CI recipient, the offline
 /// root's recipient or quorum, and the keys each seals. No identity.
 #[wasm_bindgen(js_name = custodyView, unchecked_return_type = "CustodyView")]
-pub fn custody_view(store_yaml: &str, env: &str) -> Result<JsValue, JsValue> {
+pub fn custody_view(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] store_yaml: JsValue,
+    env: &str,
+) -> Result<JsValue, JsValue> {
     inforge_core::ops::check_env_name(env).map_err(to_js)?;
-    let store = parse_store(store_yaml, Some(env))?;
+    let store = parse_store(&text(&store_yaml, "the store")?, Some(env))?;
     to_value(&inforge_core::views::custody::custody(&store, env, None))
 }
 
-/// Lists a store's PKIs (the `inforge pki ls --json` document) at `now` (RFC 3339).
+/// Lists a store's PKIs (the `inforge pki ls --json` document) at `now` (RFC 3339 text or a
+/// `Date`; absent: the clock).
 #[wasm_bindgen(js_name = listStore)]
-pub fn list_store(store_yaml: &str, env: &str, now: &str) -> Result<JsValue, JsValue> {
-    let now = now_or_clock(Some(now))?;
-    let store = parse_store(store_yaml, Some(env))?;
+pub fn list_store(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] store_yaml: JsValue,
+    env: &str,
+    #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+) -> Result<JsValue, JsValue> {
+    let now = now_arg(&now)?;
+    let store = parse_store(&text(&store_yaml, "the store")?, Some(env))?;
     to_value(&inforge_core::views::listing::listing(&store, env, now).map_err(to_js)?)
 }

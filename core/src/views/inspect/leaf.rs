@@ -69,7 +69,12 @@ pub fn check_leaf(
         _ => None,
     };
     let scope = match (scope.filter(|s| !s.is_empty()), &id) {
-        (Some(s), _) => s.to_string(),
+        // A scope the caller asked for must exist: an unknown one is an input error, not a
+        // leaf that fails its checks.
+        (Some(s), _) => {
+            crate::pki::tiers::check_scope(project, s)?;
+            s.to_string()
+        }
         (None, Some(id)) => id.scope.clone(),
         (None, None) => return Err(InspectError::NoScope { reason: "the leaf has no single SPIFFE ID".into() }.into()),
     };
@@ -139,7 +144,7 @@ pub fn check_leaf(
         scope,
         pki: issuer.as_ref().map(|(n, _)| n.clone()),
         spiffe_id: id.map(|i| i.to_string()),
-        leaf: CertView::of(leaf, Role::Intermediate, None, "the pasted chain[0]", now),
+        leaf: CertView::of(leaf, Role::Leaf, None, "the pasted chain[0]", now),
         issuer_fingerprint: issuer.map(|(_, m)| m.fingerprint()),
         checks,
     })

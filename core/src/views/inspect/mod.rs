@@ -178,6 +178,10 @@ mod tests {
             check_leaf(&store, &project, "prd", &leaf.cert_pem, None, now() + time::Duration::days(400)).unwrap();
         assert!(late.checks.iter().any(|c| c.check == "valid-now" && !c.ok));
         assert_eq!(check_leaf(&store, &project, "prd", "garbage", None, now()).unwrap_err().code(), "cert-invalid");
+        // The checked leaf is a leaf; an unknown scope is an input error, not a failed check.
+        assert_eq!(ok.leaf.role, Role::Leaf);
+        let unknown = check_leaf(&store, &project, "prd", &leaf.cert_pem, Some("mars-1"), now()).unwrap_err();
+        assert_eq!(unknown.code(), "scope-unknown");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum Role {
     Intermediate,
     /// A retired intermediate still in its scope's bundles (or revoked).
     PreviousIntermediate,
+    /// A leaf (X509-SVID) checked against a bundle (`check_leaf`); never part of a store.
+    Leaf,
 }
 
 /// One certificate with everything a reviewer asks about.

@@ -44,6 +44,7 @@ __all__ = [
     "mint",
     "bundle",
     "load_store",
+    "load_store_text",
     "authorize",
     "authorize_peer",
     "list_store",
@@ -413,12 +414,18 @@ def bundle(repo: _StrPath, env: str, pki: str, *, scope: Optional[str] = None, r
     during an overlap). Pass exactly one (else ``ValueError``). Credential-free.
     """
 
-def load_store(path_or_text: Union[_StrPath, str]) -> Store:
-    """Parses a PKI store: its PKIs, tiers and certificate details.
+def load_store(path_or_text: _StrPath) -> Store:
+    """Parses a PKI store file: its PKIs, tiers and certificate details.
 
-    Takes a path (a ``str`` without a newline, or ``os.PathLike``) or the store's YAML text (a
-    ``str`` with a newline). Decrypts nothing and needs no identity.
+    Takes a path (``str`` or ``os.PathLike``); for the store's text call
+    :func:`load_store_text`. (A ``str`` holding a newline is still read as text, as before
+    :func:`load_store_text` existed; a ``str`` that names no file and looks like YAML raises
+    ``ValueError`` saying so.) Decrypts nothing and needs no identity.
     """
+
+def load_store_text(text: Union[str, bytes]) -> Store:
+    """Parses a PKI store from its YAML text (``str``, or UTF-8 ``bytes``; other bytes raise
+    :class:`IoError` with code ``file-not-utf8``). Decrypts nothing and needs no identity."""
 
 def authorize(caller: str, callee: str) -> Decision:
     """The regional boundary for a call between two inforge SPIFFE IDs.

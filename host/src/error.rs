@@ -187,8 +187,20 @@ impl HostError {
     pub fn remedy(&self) -> Remedy {
         match self {
             HostError::Core(e) => e.remedy(),
+            // Worded for what failed: a read asks for the right path, a write for permission.
+            HostError::Io { op, path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                let what = if matches!(*op, "read" | "open" | "resolve" | "stat" | "inspect" | "find") {
+                    "read"
+                } else {
+                    "write"
+                };
+                format!("nothing exists at {}: check the path of the file to {what}", path.display()).into()
+            }
+            HostError::Io { op, .. } if matches!(*op, "read" | "open" | "resolve" | "stat" | "inspect" | "find") => {
+                "check that the path names the right file and that this user may read it".into()
+            }
             HostError::Io { .. } => {
-                "check that the path exists, is the kind of file named, and is readable and writable by this user".into()
+                "check that the path exists, is the kind of file named, and is writable by this user".into()
             }
             HostError::NotARepo { .. } => remedy!["run inforge from the infra repo, or point at it with ", Opt::RepoDir],
             HostError::TooLarge { .. } => {

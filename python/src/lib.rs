@@ -225,26 +225,58 @@ fn bundle(
     .map_err(|e| to_py_in(py, e, Some(&env_shown)))
 }
 
-/// Parses a PKI store: a path (`str` without a newline, or `os.PathLike`) or the store's YAML
-/// text (a `str` with a newline). Returns its PKIs, tiers and certificate details; decrypts
-/// nothing and needs no identity.
+/// Text from `str`, or UTF-8 `bytes`/`bytearray` (refused as `file-not-utf8` otherwise, as
+/// the CLI refuses such a file); `None` for anything else.
+fn text_of(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<String>> {
+    if let Ok(s) = v.cast::<PyString>() {
+        return Ok(Some(s.extract()?));
+    }
+    let bytes: Option<Vec<u8>> = v.extract().ok().filter(|_| !v.is_instance_of::<PyString>());
+    match bytes {
+        Some(b) => {
+            String::from_utf8(b).map(Some).map_err(|_| to_py(py, HostError::NotUtf8 { path: PathBuf::from(what) }))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Parses a PKI store from a file: a path (`os.PathLike`, or a `str`). Returns its PKIs, tiers
+/// and certificate details; decrypts nothing and needs no identity. For the store's text use
+/// `load_store_text()`; a `str` holding a newline is still read as text, as it was before
+/// `load_store_text()` existed.
 #[pyfunction]
 fn load_store(py: Python<'_>, path_or_text: &Bound<'_, PyAny>) -> PyResult<Store> {
+    // SPEC §8 names the parameter `path_or_text`; keyword callers keep working.
+    let path = path_or_text;
     enum Source {
         Path(PathBuf),
         Text(String),
     }
-    let source = match path_or_text.cast::<PyString>() {
+    let source = match path.cast::<PyString>() {
         Ok(s) => {
             let s: String = s.extract()?;
             if s.contains('\n') {
                 Source::Text(s)
+            } else if !std::path::Path::new(&s).exists() && s.contains(':') {
+                return Err(PyValueError::new_err(format!(
+                    "load_store() reads a file, and there is no file named {s:?}: to parse a store's YAML text, \
+                     call load_store_text()"
+                )));
             } else {
                 Source::Path(PathBuf::from(s))
             }
         }
-        Err(_) => Source::Path(path_or_text.extract::<PathBuf>().map_err(|_| {
-            PyTypeError::new_err("load_store() takes a path (str or os.PathLike) or the store's YAML text")
+        Err(_)
+            if path.is_instance_of::<pyo3::types::PyBytes>() || path.is_instance_of::<pyo3::types::PyByteArray>() =>
+        {
+            return Err(PyTypeError::new_err(
+                "load_store() takes a path; for the store's bytes, call load_store_text()",
+            ));
+        }
+        Err(_) => Source::Path(path.extract::<PathBuf>().map_err(|_| {
+            PyTypeError::new_err(
+                "load_store() takes a path (str or os.PathLike); for the store's text, call load_store_text()",
+            )
         })?),
     };
     py.detach(move || -> Result<Store, HostError> {
@@ -253,6 +285,20 @@ fn load_store(py: Python<'_>, path_or_text: &Bound<'_, PyAny>) -> PyResult<Store
             Source::Text(t) => ("pki.enc.yaml".to_string(), t),
         };
         let store = inforge_core::model::store::Store::parse(&name, &text)?;
+        Ok(Store::of(&store)?)
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// Parses a PKI store from its YAML text (`str`, or UTF-8 `bytes`): what `load_store()` gives
+/// for a file. Decrypts nothing and needs no identity.
+#[pyfunction]
+fn load_store_text(py: Python<'_>, text: &Bound<'_, PyAny>) -> PyResult<Store> {
+    let Some(text) = text_of(py, text, "the store text")? else {
+        return Err(PyTypeError::new_err("load_store_text() takes the store's YAML as str or bytes"));
+    };
+    py.detach(move || -> Result<Store, HostError> {
+        let store = inforge_core::model::store::Store::parse("pki.enc.yaml", &text)?;
         Ok(Store::of(&store)?)
     })
     .map_err(|e| to_py(py, e))
@@ -333,6 +379,7 @@ fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mint, m)?)?;
     m.add_function(wrap_pyfunction!(bundle, m)?)?;
     m.add_function(wrap_pyfunction!(load_store, m)?)?;
+    m.add_function(wrap_pyfunction!(load_store_text, m)?)?;
     m.add_function(wrap_pyfunction!(authorize, m)?)?;
     m.add_function(wrap_pyfunction!(authorize_peer, m)?)?;
     m.add_function(wrap_pyfunction!(list_store, m)?)?;

@@ -15,6 +15,8 @@ SPEC_FUNCTIONS = {
     "bundle": "(repo, env, pki, *, scope=None, roots=False)",
     "load_store": "(path_or_text)",
     "authorize": "(caller, callee)",
+    "authorize_peer": "(chain_pem, callee)",
+    "load_store_text": "(text)",
 }
 
 

@@ -128,3 +128,22 @@ def test_reprs_are_python_like(template: Repo) -> None:
     store = inforge.load_store(Path(template.store_path))
     assert repr(store) == "Store(version=1, pkis=['daemon-ca', 'wardnet-mesh'])"
     assert repr(store.pkis["daemon-ca"]).startswith("Pki(name='daemon-ca', topology='root-only', tiers=['root'])")
+
+
+def test_load_store_text_takes_str_or_bytes_and_load_store_never_guesses_yaml_as_a_path(template: Repo, tmp_path: Path) -> None:
+    by_path = inforge.load_store(template.store_path)
+    raw = template.store_path.read_bytes()
+    for s in (inforge.load_store_text(raw.decode()), inforge.load_store_text(raw)):
+        assert {n: p.root.fingerprint for n, p in s.pkis.items()} == {n: p.root.fingerprint for n, p in by_path.pkis.items()}
+    # Text handed to load_store by mistake: said so, not "no such file, check it is writable".
+    with pytest.raises(ValueError, match="load_store_text"):
+        inforge.load_store("version: 1")
+    with pytest.raises(TypeError, match="load_store_text"):
+        inforge.load_store(raw)  # type: ignore[arg-type]
+    with pytest.raises(inforge.IoError) as e:
+        inforge.load_store_text(b"\xff\xfe")
+    assert e.value.code == "file-not-utf8"
+    missing = tmp_path / "nope.enc.yaml"
+    with pytest.raises(inforge.IoError) as e:
+        inforge.load_store(missing)
+    assert "nothing exists at" in e.value.hint and "read" in e.value.hint and "writable" not in e.value.hint

@@ -230,3 +230,26 @@ def test_partial_mesh_bundle_error_matches_the_cli(partial_template: Repo) -> No
     with pytest.raises(inforge.MeshError) as e:
         inforge.bundle(partial_template.dir, "prd", "wardnet-mesh", scope="eu-west-1")
     assert e.value.code == partial_template.cmd("pki", "bundle", "prd", "wardnet-mesh", "--scope", "eu-west-1").error_code()
+
+
+def parity_rows() -> List[List[str]]:
+    """The rows of docs/python.md's parity table, as cells."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "python.md").read_text()
+    table = doc.split("<!-- parity-table -->")[1].split("<!-- /parity-table -->")[0]
+    rows = [line.strip().strip("|").split(" | ") for line in table.strip().splitlines()[2:]]
+    assert len(rows) >= 10 and all(len(r) == 4 for r in rows), rows
+    return rows
+
+
+def test_the_parity_table_names_only_what_the_module_has() -> None:
+    """Every Python name docs/python.md promises is in the module, and every public function of
+    the module is in the table (so the table cannot fall behind either way)."""
+    import re
+
+    promised = set()
+    for op, _cli, py, _js in parity_rows():
+        for name in re.findall(r"`([a-z_]+)\(", py):
+            assert callable(getattr(inforge, name, None)), f"{op}: inforge.{name} does not exist"
+            promised.add(name)
+    functions = {n for n in inforge.__all__ if callable(getattr(inforge, n)) and n[0].islower()}
+    assert functions <= promised, f"not in the parity table: {sorted(functions - promised)}"

@@ -74,6 +74,23 @@ for (const c of JSON.parse(peerText("cases.json"))) {
   passed++;
 }
 
+// docs/python.md's parity table: every JS name it promises is exported by the package.
+{
+  const doc = readFileSync(new URL("../../docs/python.md", import.meta.url), "utf8");
+  const table = doc.split("<!-- parity-table -->")[1].split("<!-- /parity-table -->")[0];
+  const rows = table.trim().split("\n").slice(2).map((l) => l.trim().replace(/^\||\|$/g, "").split(" | "));
+  let names = 0;
+  for (const [op, , , js] of rows) {
+    for (const [, name] of js.matchAll(/`([a-zA-Z]+)\(/g)) {
+      assert.equal(typeof inforge[name], "function", `${op}: the package exports no ${name}`);
+      names++;
+    }
+  }
+  assert.ok(names >= 10, `only ${names} JS names in the parity table`);
+  console.log(`ok parity table: ${names} JS names exported`);
+  passed++;
+}
+
 // The change review, both frontends: `inforge store diff --json` and the package's
 // `reviewStores` on the same pairs of store versions (the browser adds each step's command).
 const store = (name) => `${dir}/${name}/resources/prd/pki.enc.yaml`;

@@ -38,6 +38,14 @@ function showError(where, e) {
   );
   box.hidden = false;
 }
+/** An error shown where the user acted (a form's result area), with its code and hint. */
+function inlineError(where, e) {
+  const code = e && e.code ? e.code : "page-error";
+  const msg = e && e.message ? e.message.replace(new RegExp("^" + code + ": "), "") : String(e);
+  return h("div", { class: "error inline", role: "alert" },
+    h("p", {}, h("strong", {}, where + ": "), h("code", { class: "code" }, code), " ", msg),
+    e && e.hint ? h("p", { class: "hint" }, "Hint: ", e.hint) : "");
+}
 function clearError() {
   $("error").hidden = true;
   $("error").replaceChildren();
@@ -109,6 +117,7 @@ async function loadFiles(files) {
   }
   // A new store replaces the old one; config files loaded alone keep the store.
   if ("store" in got) {
+    resetForNewStore();
     state.store = got.store;
     if (!("config" in got)) state.config = null, delete state.names.config;
     if (!("regions" in got)) state.regions = null, delete state.names.regions;
@@ -132,6 +141,18 @@ async function loadFiles(files) {
   if (state.pair) showReview(state.pair.b.text, state.pair.a.text, `${state.pair.b.f.name} (older)`, `${state.pair.a.f.name} (newer)`);
 }
 
+/** What showed the previous store goes with it: the selected certificate, the filter, the
+ * leaf and boundary checks, the review. */
+function resetForNewStore() {
+  $("details").replaceChildren(h("h2", { id: "details-h" }, "Certificate"), h("p", { class: "muted" }, "Select a certificate in the hierarchy."));
+  $("filter").value = "";
+  $("chain").value = "";
+  $("leaf-result").replaceChildren();
+  $("authz-result").replaceChildren();
+  $("diff").replaceChildren();
+  for (const id of ["before", "after"]) $(id).value = "";
+}
+
 function render() {
   clearError();
   const names = Object.entries(state.names).map(([k, n]) => `${n} (${k})`);
@@ -142,6 +163,7 @@ function render() {
   } else if (state.config != null) {
     $("loaded").textContent += " No store loaded: only the config's own findings are shown.";
   }
+  state.diags = computeDiagnostics();
   renderSummary();
   renderCustody();
   renderTree();
@@ -151,6 +173,28 @@ function render() {
   renderScopes();
 }
 
+/** Validation's findings, computed once per render: the summary, the hierarchy, the timeline
+ * and the validation section all show the same ones. `null` when there is nothing to check. */
+function computeDiagnostics() {
+  if (state.store == null && state.config == null) return null;
+  const input = {};
+  for (const k of ["store", "config", "regions"]) if (state[k] != null) input[k] = state[k];
+  if (nowInput()) input.now = nowInput();
+  if (envInput()) input.env = envInput();
+  return attempt("validation", () => inforge.validate(input)) ?? null;
+}
+
+/** A certificate's health: its findings (those whose subject is its slot in the store) and its
+ * expiry state — expired (red), or within the leaf TTL horizon (amber: an intermediate must
+ * outlive the leaves it signs). */
+function health(c) {
+  const mine = (state.diags || []).filter((d) => d.subject === c.location || d.subject.startsWith(c.location + "."));
+  const errors = mine.filter((d) => d.severity === "error");
+  const expiring = !c.expired && !c.revoked && state.view && c.daysLeft <= state.view.leafDays;
+  const level = errors.length || (c.expired && !c.revoked) ? "error" : mine.length || expiring ? "warning" : "ok";
+  return { level, mine, errors: errors.length, warnings: mine.length - errors.length, expiring };
+}
+
 function renderSummary() {
   const sec = $("summary");
   const v = state.view;
@@ -158,14 +202,22 @@ function renderSummary() {
     sec.hidden = true;
     return;
   }
-  const certs = v.pkis.reduce((n, p) => n + p.certs.length, 0);
-  const expired = v.pkis.flatMap((p) => p.certs).filter((c) => c.expired && !c.revoked).length;
-  const fact = (k, v, id) => h("div", { class: "fact" }, h("span", { class: "k" }, k), h("strong", id ? { id } : {}, v));
+  const all = v.pkis.flatMap((p) => p.certs);
+  const expired = all.filter((c) => c.expired && !c.revoked).length;
+  const expiring = all.filter((c) => health(c).expiring).length;
+  const diags = state.diags || [];
+  const errors = diags.filter((d) => d.severity === "error").length;
+  const warnings = diags.length - errors;
+  const fact = (k, val, id, level) =>
+    h("div", { class: "fact" + (level ? " " + level : "") }, h("span", { class: "k" }, k), h("strong", id ? { id } : {}, val));
   sec.replaceChildren(
-    fact("Environment", v.env ?? "unknown"),
+    fact("Errors", errors, "sum-errors", errors ? "bad" : "good"),
+    fact("Warnings", warnings, "sum-warnings", warnings ? "warn" : ""),
+    fact(`Expiring (≤ ${v.leafDays} d)`, expiring, "sum-expiring", expiring ? "warn" : ""),
+    fact("Expired", expired, "sum-expired", expired ? "bad" : ""),
+    fact("Environment", envInput() ?? v.env ?? "unknown", "sum-env"),
     fact("PKIs", v.pkis.length, "pki-count"),
-    fact("Certificates", certs),
-    fact("Expired", expired),
+    fact("Certificates", all.length),
     fact("Store format", `version ${v.version}`),
   );
   sec.hidden = false;
@@ -218,13 +270,19 @@ function badges(c) {
 
 function certButton(pki, c) {
   const label = c.scope ? `${c.scope} · ${ROLE[c.role]}` : ROLE[c.role];
+  const hl = health(c);
+  const issues = [hl.errors ? `${hl.errors} error(s)` : "", hl.warnings ? `${hl.warnings} warning(s)` : "", hl.expiring ? "expiring" : ""]
+    .filter(Boolean).join(", ");
+  const mark = hl.level === "error" ? "✗ " : hl.level === "warning" ? "⚠ " : "";
   return h("button", {
     type: "button",
-    class: "cert " + c.role + (c.revoked ? " is-revoked" : ""),
+    class: "cert " + c.role + (c.revoked ? " is-revoked" : "") + ` health-${hl.level}`,
     "data-fp": c.fingerprint,
-    "aria-label": `${pki.name} ${label}${c.revoked ? " (revoked)" : ""}${c.expired ? " (expired)" : ""}`,
+    "data-health": hl.level,
+    "aria-label": `${pki.name} ${label}${c.revoked ? " (revoked)" : ""}${c.expired ? " (expired)" : `, ${c.daysLeft} days left`}${issues ? ` (${issues})` : ""}`,
+    title: hl.mine.map((d) => `${d.code}: ${d.message}`).join("\n") || undefined,
     onclick: () => select(pki, c),
-  }, label, " ", ...badges(c), h("span", { class: "days" }, c.expired ? "" : `${c.daysLeft} d`));
+  }, mark ? h("span", { class: "mark", "aria-hidden": "true" }, mark) : "", label, " ", ...badges(c), h("span", { class: "days" }, c.expired ? "" : `${c.daysLeft} d`));
 }
 
 function revokedButton(pki, r) {
@@ -350,7 +408,7 @@ function renderTimeline() {
     const y = top + i * rowH;
     const label = `${p.name} ${c.scope ? c.scope + " " : ""}${ROLE[c.role]}`;
     const short = `${p.name} ${c.scope ? c.scope + " " : ""}${SHORT[c.role]}`;
-    const cls = "bar " + c.role + (c.revoked ? " revoked" : "") + (c.expired ? " expired" : "");
+    const cls = "bar " + c.role + (c.revoked ? " revoked" : "") + (c.expired ? " expired" : "") + ` health-${health(c).level}`;
     const g = s("g", { class: "tl-row", "data-fp": c.fingerprint });
     g.append(s("text", { x: left - 6, y: y + 12, class: "row-label", "text-anchor": "end" }, short.length > 38 ? short.slice(0, 37) + "…" : short));
     const bar = s("rect", { x: x(t(c.notBefore)), y: y + 3, width: Math.max(2, x(t(c.notAfter)) - x(t(c.notBefore))), height: rowH - 6, rx: 3, class: cls });
@@ -396,7 +454,10 @@ function renderMatrix() {
       h("th", { scope: "row" }, r.scope),
       ...(r.error
         ? [h("td", { colspan: m.scopes.length, class: "na" }, h("code", {}, r.error.code), " ", r.error.message)]
-        : r.cells.map((c) => h("td", { class: c.trusted ? "yes" : "no", title: c.fingerprints.join("\n") }, c.trusted ? "✓ trusts" : "✗ no")))))),
+        : r.cells.map((c) => c.error
+          // One bad intermediate marks the cells of the bundles that would carry it.
+          ? h("td", { class: "na cell-error", title: c.error.message, "data-code": c.error.code }, "⚠ ", h("code", {}, c.error.code))
+          : h("td", { class: c.trusted ? "yes" : "no", title: c.fingerprints.join("\n") }, c.trusted ? "✓ trusts" : "✗ no")))))),
   ));
   const boundary = h("table", { class: "matrix", id: "boundary" },
     h("caption", {}, `Boundary rule (authorization on the peer's SPIFFE scope) in ${m.env}`),
@@ -415,11 +476,7 @@ function renderValidation() {
     box.replaceChildren(h("p", { class: "muted" }, "Load a store or a config."));
     return;
   }
-  const input = {};
-  for (const k of ["store", "config", "regions"]) if (state[k] != null) input[k] = state[k];
-  if (nowInput()) input.now = nowInput();
-  if (envInput()) input.env = envInput();
-  const diags = attempt("validation", () => inforge.validate(input));
+  const diags = state.diags;
   if (!diags) {
     box.replaceChildren();
     return;
@@ -455,9 +512,12 @@ function checkLeaf(ev) {
   const input = { ...matrixInput(), chainPem: $("chain").value };
   if ($("leaf-scope").value) input.scope = $("leaf-scope").value;
   if (nowInput()) input.now = nowInput();
-  const r = attempt("checking the leaf", () => inforge.checkLeaf(input));
-  if (!r) {
-    box.replaceChildren();
+  let r;
+  try {
+    r = inforge.checkLeaf(input);
+  } catch (e) {
+    // Next to the control that caused it, not in the alert at the top of the page.
+    box.replaceChildren(inlineError("checking the leaf", e));
     return;
   }
   box.replaceChildren(
@@ -473,8 +533,14 @@ function checkLeaf(ev) {
 function authorize(ev) {
   ev.preventDefault();
   clearError();
-  const r = attempt("the boundary rule", () => inforge.authorize($("caller").value, $("callee").value));
-  $("authz-result").replaceChildren(r ? h("span", { class: r.allowed ? "good" : "bad" }, r.allowed ? "✓ allowed: " : "✗ refused: ", r.reason) : "");
+  let r;
+  try {
+    r = inforge.authorize($("caller").value, $("callee").value);
+  } catch (e) {
+    $("authz-result").replaceChildren(inlineError("the boundary rule", e));
+    return;
+  }
+  $("authz-result").replaceChildren(h("span", { class: r.allowed ? "good" : "bad" }, r.allowed ? "✓ allowed: " : "✗ refused: ", r.reason));
 }
 
 const KIND = {

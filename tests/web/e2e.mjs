@@ -55,7 +55,12 @@ try {
     for (const s of ["wardnet-mesh", "daemon-ca", "global", "us-east-1", "eu-west-1", "two-tier", "root-only"]) assert.ok(tree.includes(s), s);
     assert.equal(await page.locator("#tree button.cert").count(), 5);
     // Keyboard: focus the us-east-1 intermediate and press Enter.
-    await page.locator('#tree button.cert[aria-label="wardnet-mesh us-east-1 · intermediate"]').focus();
+    const usEast = page.locator('#tree button.cert[aria-label^="wardnet-mesh us-east-1 · intermediate"]');
+    // The accessible name carries what the button shows: the days left.
+    assert.match(await usEast.getAttribute("aria-label"), /, 18\d\d days left$/);
+    assert.equal(await page.locator('#tree button.cert[data-health="ok"]').count(), 5, "a healthy store has no marks");
+    assert.equal(await text("#sum-errors"), "0");
+    await usEast.focus();
     await page.keyboard.press("Enter");
     const details = await text("#details");
     assert.match(details, /wardnet-mesh prd us-east-1 intermediate CA/);
@@ -93,7 +98,9 @@ try {
     assert.match(await text("#authz-result"), /allowed/);
     await page.fill("#callee", "not an id");
     await page.click("#authz button");
-    assert.match(await text("#error"), /spiffe-id-invalid/);
+    // The error shows next to the form that caused it, not in the alert at the top.
+    assert.match(await text("#authz-result"), /spiffe-id-invalid/);
+    assert.ok(await page.locator("#error").isHidden());
   });
 
   await step("check a leaf against a scope bundle", async () => {
@@ -106,16 +113,54 @@ try {
     assert.match(await text("#leaf-verdict"), /✗ not trusted by eu-west-1's bundle/);
     assert.match(await text("#leaf-result"), /✗ issued-by-bundle/);
     await page.locator("#leaf").screenshot({ path: `${shots}/inspector-leaf.png` });
+    // A bad paste: the error is in the leaf's result area, in view, with its hint.
+    await page.fill("#chain", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n");
+    await page.click("#leaf-form button");
+    assert.match(await text("#leaf-result"), /cert-invalid/);
+    assert.ok(await page.locator("#error").isHidden());
+    assert.ok(await page.locator("#leaf-result .error").isVisible());
   });
 
-  await step("broken store: its diagnostics with hints", async () => {
+  await step("broken store: its diagnostics with hints, marks where they are, nothing left from the last store", async () => {
+    // State from the healthy store: a selected certificate, a filter, a pasted chain.
+    await page.fill("#filter", "ward");
+    await page.fill("#chain", "leftover");
     await page.setInputFiles("#files", files("swapped-intermediate", "store", "config", "regions"));
     await page.waitForSelector("#validation-summary.bad");
+    assert.match(await text("#details"), /Select a certificate in the hierarchy/);
+    assert.equal(await page.inputValue("#filter"), "");
+    assert.equal(await page.inputValue("#chain"), "");
+    assert.equal(await text("#leaf-result"), "");
+    // The tampered slot is marked in the hierarchy, the timeline and the matrix, and only it.
+    const marked = await page.locator('#tree button.cert[data-health="error"]').evaluateAll((b) => b.map((x) => x.getAttribute("aria-label")));
+    assert.equal(marked.length, 1, `${marked}`);
+    assert.match(marked[0], /^wardnet-mesh us-east-1 · intermediate, \d+ days left \(\d+ error\(s\)/);
+    assert.equal(await page.locator("#timeline-svg rect.bar.health-error").count(), 1);
+    assert.equal(await page.locator('table[data-pki="wardnet-mesh"] td.cell-error').count(), 2, "global's and us-east-1's bundles would carry it");
+    assert.equal(await page.locator('table[data-pki="wardnet-mesh"] tbody tr:nth-child(3) td.cell-error').count(), 0, "eu-west-1's row stays decided");
+    assert.notEqual(await text("#sum-errors"), "0");
+    assert.match(await page.locator("#sum-errors").locator("..").getAttribute("class"), /bad/);
     const diags = await text("#diagnostics");
     assert.match(diags, /intermediate-scope-mismatch/);
     assert.match(diags, /pkis\.wardnet-mesh\.intermediates\.us-east-1/);
     assert.match(diags, /Hint: /);
     await page.locator("#validation").screenshot({ path: `${shots}/inspector-diagnostics.png` });
+  });
+
+  await step("intermediates expiring within the leaf TTL: marked in the summary, hierarchy and timeline", async () => {
+    await fresh();
+    await page.fill("#now", "2031-10-01T00:00:00Z");
+    await page.setInputFiles("#files", files("intermediate-expiring", "store", "config", "regions"));
+    await page.waitForSelector("#validation-summary.bad");
+    assert.equal(await text("#sum-expiring"), "3");
+    assert.equal(Number(await text("#sum-errors")), 3, "intermediate-expiring is an error for each scope");
+    const marked = page.locator('#tree button.cert[data-health="error"]');
+    assert.equal(await marked.count(), 3);
+    for (const label of await marked.evaluateAll((b) => b.map((x) => x.getAttribute("aria-label")))) {
+      assert.match(label, /intermediate, \d+ days left \(1 error\(s\)(, \d+ warning\(s\))?, expiring\)$/);
+    }
+    assert.equal(await page.locator("#timeline-svg rect.bar.health-error").count(), 3);
+    await page.locator("#summary").screenshot({ path: `${shots}/inspector-health.png` });
   });
 
   await step("review a rotation between two store versions", async () => {

@@ -203,7 +203,7 @@ export interface Diagnostic {
 export type Text = string | Uint8Array;
 export interface ValidateInput { store?: Text; config?: Text; regions?: Text; now?: string | Date; env?: string; }
 export interface MatrixInput { store: Text; config?: Text; regions?: Text; env?: string; }
-export interface TrustCell { scope: string; trusted: boolean; fingerprints: string[]; }
+export interface TrustCell { scope: string; trusted: boolean; fingerprints: string[]; error: Unreadable | null; }
 export interface TrustRow { scope: string; error: Unreadable | null; cells: TrustCell[]; }
 export interface TrustMatrix {
   env: string; scopes: string[];

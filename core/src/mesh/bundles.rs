@@ -49,27 +49,39 @@ pub fn scope_bundle(store: &Store, project: &Project, env: &str, name: &str, sco
     if !pki.intermediates.contains_key(scope) {
         return Err(no("the scope has no intermediate yet").into());
     }
-    let root = Cert::from_pem(pki.root.cert.as_str(), &format!("pkis.{name}.root.cert"))?;
-    let revoked = revoked_set(pki);
     let mut out: Vec<Cert> = Vec::new();
     for s in trusted_scopes(project, scope) {
-        if let Some(e) = pki.intermediates.get(&s) {
-            let c = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.intermediates.{s}.cert"))?;
-            tiers::first(tiers::check_intermediate(pki, name, env, &s, &c, &root))?;
+        for c in scope_members(store, env, name, &s)? {
             if !out.iter().any(|o| o.der() == c.der()) {
                 out.push(c);
             }
         }
-        for (i, b) in pki.previous_intermediates.get(&s).into_iter().flatten().enumerate() {
-            let loc = format!("pkis.{name}.previousIntermediates.{s}[{i}]");
-            let c = Cert::from_pem(b.as_str(), &loc)?;
-            if revoked.contains(c.fingerprint().as_str()) {
-                continue;
-            }
-            tiers::first(tiers::check_bundle_member(pki, name, env, &s, &loc, &c))?;
-            if !out.iter().any(|o| o.der() == c.der()) {
-                out.push(c);
-            }
+    }
+    Ok(out)
+}
+
+/// What one scope contributes to the bundles that trust it: its current intermediate (checked
+/// against the root) and its previous ones that are not revoked (checked against their slot).
+/// A bad member is an error, never silently dropped. Empty when the scope has none.
+pub fn scope_members(store: &Store, env: &str, name: &str, scope: &str) -> Result<Vec<Cert>, Error> {
+    let pki = get_pki(store, name)?;
+    let root = Cert::from_pem(pki.root.cert.as_str(), &format!("pkis.{name}.root.cert"))?;
+    let revoked = revoked_set(pki);
+    let mut out: Vec<Cert> = Vec::new();
+    if let Some(e) = pki.intermediates.get(scope) {
+        let c = Cert::from_pem(e.cert.as_str(), &format!("pkis.{name}.intermediates.{scope}.cert"))?;
+        tiers::first(tiers::check_intermediate(pki, name, env, scope, &c, &root))?;
+        out.push(c);
+    }
+    for (i, b) in pki.previous_intermediates.get(scope).into_iter().flatten().enumerate() {
+        let loc = format!("pkis.{name}.previousIntermediates.{scope}[{i}]");
+        let c = Cert::from_pem(b.as_str(), &loc)?;
+        if revoked.contains(c.fingerprint().as_str()) {
+            continue;
+        }
+        tiers::first(tiers::check_bundle_member(pki, name, env, scope, &loc, &c))?;
+        if !out.iter().any(|o| o.der() == c.der()) {
+            out.push(c);
         }
     }
     Ok(out)

@@ -23,6 +23,9 @@ pub struct TrustCell {
     pub trusted: bool,
     /// Fingerprints of the column scope's certificates in the row's bundle.
     pub fingerprints: Vec<String>,
+    /// Why this scope's intermediates cannot be trusted here (a member fails its checks);
+    /// `None` when the cell is decided.
+    pub error: Option<Unreadable>,
 }
 
 /// One row: a scope's bundle.
@@ -85,44 +88,62 @@ pub fn trust_matrix(store: &Store, project: &Project, env: &str) -> TrustMatrix 
         if pki.topology != Topology::TwoTier {
             continue;
         }
-        // Which scope each certificate serves, by fingerprint.
-        let mut scope_of: BTreeMap<String, String> = BTreeMap::new();
-        for (s, e) in &pki.intermediates {
-            if let Ok(c) = Cert::from_pem(e.cert.as_str(), s) {
-                scope_of.insert(c.fingerprint(), s.clone());
-            }
-        }
-        for (s, v) in &pki.previous_intermediates {
-            for b in v {
-                if let Ok(c) = Cert::from_pem(b.as_str(), s) {
-                    scope_of.insert(c.fingerprint(), s.clone());
-                }
-            }
-        }
-        let rows = scopes
+        // Each cell on its own: a bad intermediate marks the cells of the bundles that would
+        // carry it, not every row of the matrix.
+        let members: BTreeMap<&String, Result<Vec<String>, Unreadable>> = scopes
             .iter()
-            .map(|row| match mesh::scope_bundle(store, project, env, name, row) {
-                Ok(bundle) => {
-                    let fps: Vec<String> = bundle.iter().map(Cert::fingerprint).collect();
-                    let cells = scopes
-                        .iter()
-                        .map(|col| {
-                            let f: Vec<String> =
-                                fps.iter().filter(|f| scope_of.get(*f) == Some(col)).cloned().collect();
-                            TrustCell { scope: col.clone(), trusted: !f.is_empty(), fingerprints: f }
-                        })
-                        .collect();
-                    TrustRow { scope: row.clone(), error: None, cells }
-                }
-                Err(e) => TrustRow {
-                    scope: row.clone(),
-                    error: Some(Unreadable {
-                        location: format!("pkis.{name}.intermediates.{row}"),
+            .map(|col| {
+                let m = mesh::scope_members(store, env, name, col)
+                    .map(|certs| certs.iter().map(Cert::fingerprint).collect())
+                    .map_err(|e| Unreadable {
+                        location: format!("pkis.{name}.intermediates.{col}"),
                         code: e.code(),
                         message: e.to_string(),
-                    }),
-                    cells: Vec::new(),
-                },
+                    });
+                (col, m)
+            })
+            .collect();
+        let rows = scopes
+            .iter()
+            .map(|row| {
+                // A scope with no intermediate has no bundle at all (renew writes none).
+                if let Err(e) = mesh::scope_bundle(store, project, env, name, row) {
+                    if !pki.intermediates.contains_key(row) {
+                        return TrustRow {
+                            scope: row.clone(),
+                            error: Some(Unreadable {
+                                location: format!("pkis.{name}.intermediates.{row}"),
+                                code: e.code(),
+                                message: e.to_string(),
+                            }),
+                            cells: Vec::new(),
+                        };
+                    }
+                }
+                let trusted = mesh::trusted_scopes(project, row);
+                let cells = scopes
+                    .iter()
+                    .map(|col| {
+                        if !trusted.contains(col) {
+                            return TrustCell { scope: col.clone(), trusted: false, fingerprints: vec![], error: None };
+                        }
+                        match &members[col] {
+                            Ok(f) => TrustCell {
+                                scope: col.clone(),
+                                trusted: !f.is_empty(),
+                                fingerprints: f.clone(),
+                                error: None,
+                            },
+                            Err(u) => TrustCell {
+                                scope: col.clone(),
+                                trusted: false,
+                                fingerprints: vec![],
+                                error: Some(u.clone()),
+                            },
+                        }
+                    })
+                    .collect();
+                TrustRow { scope: row.clone(), error: None, cells }
             })
             .collect();
         pkis.push(PkiTrust { name: name.clone(), rows });

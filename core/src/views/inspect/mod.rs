@@ -156,6 +156,21 @@ mod tests {
         let m2 = trust_matrix(&store, &p2, "prd");
         let r = m2.pkis[0].rows.iter().find(|r| r.scope == "ap-south-1").unwrap();
         assert_eq!(r.error.as_ref().unwrap().code, "bundle-unavailable");
+        // One misplaced intermediate marks the cells of the bundles that would carry it, and
+        // only those: eu-west-1's row stays decided.
+        let mut bad = store.clone();
+        let mesh_pki = bad.pkis.get_mut("mesh").unwrap();
+        mesh_pki.intermediates.get_mut("us-east-1").unwrap().cert = mesh_pki.intermediates["eu-west-1"].cert.clone();
+        let m3 = trust_matrix(&bad, &project, "prd");
+        let cell = |r: &str, c: &str| {
+            m3.pkis[0].rows.iter().find(|x| x.scope == r).unwrap().cells.iter().find(|x| x.scope == c).unwrap().clone()
+        };
+        for r in ["global", "us-east-1"] {
+            assert!(cell(r, "us-east-1").error.is_some(), "{r}: the bad slot is marked");
+            assert!(cell(r, "global").trusted && cell(r, "global").error.is_none(), "{r}: the rest is decided");
+        }
+        assert!(cell("eu-west-1", "eu-west-1").trusted && cell("eu-west-1", "global").trusted);
+        assert!(m3.pkis[0].rows.iter().all(|r| r.error.is_none()));
     }
 
     #[test]

@@ -87,11 +87,15 @@ async function readText(file) {
   }
 }
 
-/** Which input a file is: by name first, then by its first keys. */
+/** Which input a file is: by name first, then by its top-level keys. The secret store
+ * (`secrets.enc.yaml`: `recipient:` beside `secrets:` or `sops:`) is recognised and set aside:
+ * the inspector needs no secret, and it must never be taken for the PKI store. */
 function kindOf(name, text) {
   if (/pki\.enc\.ya?ml$/.test(name)) return "store";
+  if (/secrets\.enc\.ya?ml$/.test(name)) return "secrets";
   if (/^inforge\.ya?ml$/.test(name)) return "config";
   if (/^regions\.ya?ml$/.test(name)) return "regions";
+  if (/^(secrets|sops)\s*:/m.test(text) && !/^pkis\s*:/m.test(text)) return "secrets";
   if (/^\s*(rootRecipient|recipient|pkis|version)\s*:/m.test(text)) return "store";
   if (/^\s*baseDomain\s*:/m.test(text)) return "config";
   if (/^\s*regions\s*:/m.test(text)) return "regions";
@@ -103,10 +107,15 @@ async function loadFiles(files) {
   if (!files.length) return;
   const got = {};
   const stores = [];
+  const ignored = [];
   for (const f of files) {
     try {
       const text = await readText(f);
       const kind = kindOf(f.name, text);
+      if (kind === "secrets") {
+        ignored.push(f.name);
+        continue;
+      }
       if (kind === "store") stores.push({ f, text });
       got[kind] = text;
       state.names[kind] = f.name;
@@ -138,6 +147,10 @@ async function loadFiles(files) {
   if ("config" in got) state.config = got.config;
   if ("regions" in got) state.regions = got.regions;
   render();
+  if (ignored.length) {
+    $("loaded").append(" ", h("span", { id: "ignored", class: "muted" },
+      `Set aside: ${ignored.join(", ")} (the secret store: the inspector needs no secret).`));
+  }
   if (state.pair) showReview(state.pair.b.text, state.pair.a.text, `${state.pair.b.f.name} (older)`, `${state.pair.a.f.name} (newer)`);
 }
 

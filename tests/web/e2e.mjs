@@ -48,9 +48,18 @@ async function fresh() {
 try {
   await fresh();
   await step("example store: hierarchy, details, matrix, timeline, validation", async () => {
-    await page.setInputFiles("#files", files("healthy", "store", "config", "regions"));
+    // A secret store picked with the rest is set aside, by name or by content, never taken
+    // for the PKI store.
+    const tmp = mkdtempSync(`${tmpdir()}/inforge-secrets-`);
+    const secret = "recipient: age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg\nsecrets: {}\n";
+    writeFileSync(`${tmp}/secrets.enc.yaml`, secret);
+    writeFileSync(`${tmp}/vault.yaml`, secret);
+    await page.setInputFiles("#files", [...files("healthy", "store", "config", "regions"), `${tmp}/secrets.enc.yaml`, `${tmp}/vault.yaml`]);
     await page.waitForSelector("#pki-count");
     assert.equal(await text("#pki-count"), "2");
+    assert.match(await text("#ignored"), /Set aside: secrets\.enc\.yaml, vault\.yaml/);
+    assert.match(await text("#loaded"), /pki\.enc\.yaml \(store\)/);
+    rmSync(tmp, { recursive: true, force: true });
     const tree = await text("#tree");
     for (const s of ["wardnet-mesh", "daemon-ca", "global", "us-east-1", "eu-west-1", "two-tier", "root-only"]) assert.ok(tree.includes(s), s);
     assert.equal(await page.locator("#tree button.cert").count(), 5);

@@ -637,8 +637,27 @@ function wire() {
   $("after").addEventListener("change", review);
 }
 
+function isoNow() {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** "now" follows the clock (checked each minute) until the user types a time of their own;
+ * the views are redrawn when the day changes (days left are whole days). */
+function tickNow() {
+  let byHand = false;
+  $("now").addEventListener("input", () => { byHand = true; });
+  setInterval(() => {
+    if (byHand) return;
+    const before = $("now").value;
+    const next = isoNow();
+    $("now").value = next;
+    if (before.slice(0, 10) !== next.slice(0, 10) && (state.store != null || state.config != null)) render();
+  }, 60_000);
+}
+
 async function main() {
-  $("now").value = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  $("now").value = isoNow();
+  tickNow();
   wire();
   try {
     await init();

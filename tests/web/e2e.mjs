@@ -307,6 +307,24 @@ try {
     await page.screenshot({ path: `${shots}/inspector-recovered.png`, fullPage: true });
   });
 
+  await step("now follows the clock until set by hand", async () => {
+    await page.clock.install({ time: new Date("2027-03-01T10:00:00Z") });
+    await page.goto(`${base}/index.html`);
+    await page.waitForSelector("body[data-ready=true]");
+    assert.equal(await page.inputValue("#now"), "2027-03-01T10:00:00Z");
+    await page.setInputFiles("#files", files("healthy", "store", "config", "regions"));
+    await page.waitForSelector("#pki-count");
+    const daysBefore = Number((await page.locator("#tree button.cert.root").first().innerText()).match(/(\d+) d/)[1]);
+    await page.clock.fastForward("25:00:00");
+    assert.equal(await page.inputValue("#now"), "2027-03-02T11:00:00Z");
+    // The day changed: the views follow (one day fewer left).
+    const daysAfter = Number((await page.locator("#tree button.cert.root").first().innerText()).match(/(\d+) d/)[1]);
+    assert.equal(daysAfter, daysBefore - 1);
+    await page.fill("#now", "2026-11-26T00:00:00Z");
+    await page.clock.fastForward("02:00:00");
+    assert.equal(await page.inputValue("#now"), "2026-11-26T00:00:00Z", "a time set by hand stays");
+  });
+
   await step("no request left the page's origin", async () => {
     assert.deepEqual(offsite, []);
     assert.deepEqual(consoleErrors.filter((e) => !/Failed to load resource.*favicon/.test(e)), []);

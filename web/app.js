@@ -317,6 +317,12 @@ function revokedButton(pki, r) {
   }, `${r.scope} · revoked`, " ", h("span", { class: "badge revoked" }, "revoked"));
 }
 
+/** The PKI-name filter, applied to every section that lists PKIs. */
+function pkiShown(name) {
+  const needle = $("filter").value.trim().toLowerCase();
+  return !needle || name.toLowerCase().includes(needle);
+}
+
 function renderTree() {
   const tree = $("tree");
   const v = state.view;
@@ -325,8 +331,7 @@ function renderTree() {
     tree.replaceChildren();
     return;
   }
-  const needle = $("filter").value.trim().toLowerCase();
-  const shown = v.pkis.filter((p) => !needle || p.name.toLowerCase().includes(needle));
+  const shown = v.pkis.filter((p) => pkiShown(p.name));
   const pkis = shown.map((p) => {
     const root = p.certs.find((c) => c.role === "root");
     const prevRoots = p.certs.filter((c) => c.role === "previous-root");
@@ -392,9 +397,11 @@ function renderTimeline() {
     box.replaceChildren(h("p", { class: "muted" }, "Load a store."));
     return;
   }
-  const rows = v.pkis.flatMap((p) => p.certs.map((c) => ({ p, c })));
+  // Soonest end first: what needs attention is at the top.
+  const rows = v.pkis.filter((p) => pkiShown(p.name)).flatMap((p) => p.certs.map((c) => ({ p, c })))
+    .sort((a, b) => Date.parse(a.c.notAfter) - Date.parse(b.c.notAfter));
   if (!rows.length) {
-    box.replaceChildren(h("p", { class: "muted" }, "The store has no certificates."));
+    box.replaceChildren(h("p", { class: "muted" }, v.pkis.length ? "No PKI matches the filter." : "The store has no certificates."));
     return;
   }
   const t = (x) => Date.parse(x);
@@ -460,7 +467,9 @@ function renderMatrix() {
     return;
   }
   state.scopes = m.scopes;
-  const tables = m.pkis.map((p) => h("table", { class: "matrix", "data-pki": p.name },
+  const many = m.pkis.length > 12;
+  const tables = m.pkis.filter((p) => pkiShown(p.name)).map((p) => {
+    const table = h("table", { class: "matrix", "data-pki": p.name },
     h("caption", {}, `${p.name}: which scope's bundle trusts which scope's intermediates (the TLS handshake)`),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "bundle of ↓ / trusts →"), ...m.scopes.map((sc) => h("th", { scope: "col" }, sc)))),
     h("tbody", {}, ...p.rows.map((r) => h("tr", {},
@@ -471,7 +480,10 @@ function renderMatrix() {
           // One bad intermediate marks the cells of the bundles that would carry it.
           ? h("td", { class: "na cell-error", title: c.error.message, "data-code": c.error.code }, "⚠ ", h("code", {}, c.error.code))
           : h("td", { class: c.trusted ? "yes" : "no", title: c.fingerprints.join("\n") }, c.trusted ? "✓ trusts" : "✗ no")))))),
-  ));
+    );
+    // Many PKIs: one collapsed section each, so the page stays short.
+    return many ? h("details", { class: "matrix-pki" }, h("summary", {}, p.name), table) : table;
+  });
   const boundary = h("table", { class: "matrix", id: "boundary" },
     h("caption", {}, `Boundary rule (authorization on the peer's SPIFFE scope) in ${m.env}`),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "caller ↓ / callee →"), ...m.scopes.map((sc) => h("th", { scope: "col" }, sc)))),
@@ -630,7 +642,11 @@ function wire() {
     loadFiles([...e.dataTransfer.files]);
   });
   $("refresh").addEventListener("click", render);
-  $("filter").addEventListener("input", renderTree);
+  $("filter").addEventListener("input", () => {
+    renderTree();
+    renderTimeline();
+    renderMatrix();
+  });
   $("authz").addEventListener("submit", authorize);
   $("leaf-form").addEventListener("submit", checkLeaf);
   $("before").addEventListener("change", review);

@@ -244,12 +244,22 @@ try {
     const certs = await page.locator("#tree button.cert").count();
     assert.equal(await page.locator("#timeline-svg rect.bar").count(), certs);
     assert.ok(loadMs < 5000, `load+render took ${loadMs} ms`);
-    // The filter narrows the tree by name.
+    // Many PKIs: each PKI's trust matrix is its own collapsed section.
+    assert.ok(await page.locator("details.matrix-pki").count() > 12);
+    assert.equal(await page.locator("details.matrix-pki[open]").count(), 0);
+    // The timeline lists the soonest end first.
+    const ends = await page.locator("#timeline-svg rect.bar title").allTextContents();
+    const endOf = (t) => Date.parse(t.split(" → ")[1].replace(/ \(revoked\)$/, ""));
+    for (let i = 1; i < ends.length; i++) assert.ok(endOf(ends[i - 1]) <= endOf(ends[i]), `timeline order at ${i}`);
+    // The filter narrows every section by name.
     await page.fill("#filter", "mesh-07");
     assert.equal(await text("#tree-count"), "1 of 100 PKIs");
     assert.equal(await page.locator("#tree button.cert").count(), 4);
+    assert.equal(await page.locator("#timeline-svg rect.bar").count(), 4);
+    assert.equal(await page.locator("table.matrix[data-pki]").count(), 1);
     await page.fill("#filter", "");
     assert.equal(await page.locator("#tree button.cert").count(), certs);
+    assert.equal(await page.locator("#timeline-svg rect.bar").count(), certs);
     // validate() alone, in the page's own (already initialised) module instance: median of 7.
     const input = {
       store: readFileSync(`${big}/resources/prd/pki.enc.yaml`, "utf8"),

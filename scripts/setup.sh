@@ -54,11 +54,11 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen" ];
   echo "setup: installing wasm-bindgen-cli $bindgen (about 2.5 minutes)" >&2
   cargo install -q wasm-bindgen-cli --version "$bindgen" >&2
 fi
-# playwright-core (end-to-end tests) and npm binaryen (wasm-opt; never Debian's binaryen, which
+# playwright-core (end-to-end tests), axe-core (accessibility checks in them) and npm binaryen (wasm-opt; never Debian's binaryen, which
 # silently produces a broken module), pinned by tests/web/package-lock.json.
 web_tests="$(dirname "$0")/../tests/web"
-if [ ! -d "$web_tests/node_modules/playwright-core" ] || [ ! -x "$web_tests/node_modules/.bin/wasm-opt" ]; then
-  echo "setup: npm ci in tests/web (playwright-core, binaryen)" >&2
+if [ ! -d "$web_tests/node_modules/playwright-core" ] || [ ! -x "$web_tests/node_modules/.bin/wasm-opt" ] || [ ! -f "$web_tests/node_modules/axe-core/axe.min.js" ]; then
+  echo "setup: npm ci in tests/web (playwright-core, binaryen, axe-core)" >&2
   (cd "$web_tests" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 echo "setup: ok (age $(age --version 2>/dev/null), $(openssl version | cut -d' ' -f1-2), $(cargo --version | cut -d' ' -f1-2))" >&2

@@ -281,6 +281,10 @@ function badges(c) {
   ];
 }
 
+/** Text for screen readers only: context the button does not show (the PKI, days in words,
+ * findings). The visible text stays the start of the accessible name (WCAG "label in name"). */
+const sr = (t) => h("span", { class: "sr-only" }, t);
+
 function certButton(pki, c) {
   const label = c.scope ? `${c.scope} · ${ROLE[c.role]}` : ROLE[c.role];
   const hl = health(c);
@@ -292,16 +296,16 @@ function certButton(pki, c) {
     class: "cert " + c.role + (c.revoked ? " is-revoked" : "") + ` health-${hl.level}`,
     "data-fp": c.fingerprint,
     "data-health": hl.level,
-    "aria-label": `${pki.name} ${label}${c.revoked ? " (revoked)" : ""}${c.expired ? " (expired)" : `, ${c.daysLeft} days left`}${issues ? ` (${issues})` : ""}`,
     title: hl.mine.map((d) => `${d.code}: ${d.message}`).join("\n") || undefined,
     onclick: () => select(pki, c),
-  }, mark ? h("span", { class: "mark", "aria-hidden": "true" }, mark) : "", label, " ", ...badges(c), h("span", { class: "days" }, c.expired ? "" : `${c.daysLeft} d`));
+  }, sr(`${pki.name} `), mark ? h("span", { class: "mark", "aria-hidden": "true" }, mark) : "", label, " ", ...badges(c),
+  h("span", { class: "days" }, c.expired ? "" : `${c.daysLeft} d`),
+  sr(`${c.expired ? "" : `, ${c.daysLeft} days left`}${issues ? ` (${issues})` : ""}`));
 }
 
 function revokedButton(pki, r) {
   return h("button", {
     type: "button", class: "cert revoked-record is-revoked", "data-fp": r.fingerprint,
-    "aria-label": `${pki.name} ${r.scope} revoked certificate`,
     onclick: () => {
       document.querySelectorAll("button.cert[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
       document.querySelectorAll(`button.cert[data-fp="${r.fingerprint}"]`).forEach((b) => b.setAttribute("aria-pressed", "true"));
@@ -314,7 +318,7 @@ function revokedButton(pki, r) {
           h("dt", {}, "SHA-256"), h("dd", { class: "mono" }, r.fingerprint),
           h("dt", {}, "Revoked"), h("dd", {}, `${r.revokedAt} (scope ${r.scope})`)));
     },
-  }, `${r.scope} · revoked`, " ", h("span", { class: "badge revoked" }, "revoked"));
+  }, sr(`${pki.name} `), `${r.scope} · revoked`, " ", h("span", { class: "badge revoked" }, "revoked"), sr(" certificate"));
 }
 
 /** The PKI-name filter, applied to every section that lists PKIs. */

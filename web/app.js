@@ -281,6 +281,14 @@ function badges(c) {
   ];
 }
 
+/** Offers `text` as a file download (a blob URL: nothing leaves the page). */
+function download(name, text) {
+  const a = h("a", { href: URL.createObjectURL(new Blob([text], { type: "application/x-pem-file" })), download: name });
+  document.body.append(a);
+  a.click();
+  setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 0);
+}
+
 /** Text for screen readers only: context the button does not show (the PKI, days in words,
  * findings). The visible text stays the start of the accessible name (WCAG "label in name"). */
 const sr = (t) => h("span", { class: "sr-only" }, t);
@@ -390,6 +398,8 @@ function select(pki, c) {
       row("In the store at", c.location, "mono"),
       c.revoked ? row("Revoked", `${c.revoked.revokedAt} (scope ${c.revoked.scope})`) : [],
     ),
+    h("button", { type: "button", id: "download-cert",
+      onclick: () => download(`${pki.name}-${c.scope ? c.scope + "-" : ""}${c.role}.pem`, c.pem) }, "Download certificate (PEM)"),
   );
 }
 
@@ -477,7 +487,13 @@ function renderMatrix() {
     h("caption", {}, `${p.name}: which scope's bundle trusts which scope's intermediates (the TLS handshake)`),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "bundle of ↓ / trusts →"), ...m.scopes.map((sc) => h("th", { scope: "col" }, sc)))),
     h("tbody", {}, ...p.rows.map((r) => h("tr", {},
-      h("th", { scope: "row" }, r.scope),
+      h("th", { scope: "row" }, r.scope, r.error ? "" : [" ", h("button", {
+        type: "button", class: "link download-bundle", "data-scope": r.scope,
+        onclick: () => {
+          const pem = attempt("the bundle", () => inforge.scopeBundle({ ...matrixInput(), pki: p.name, scope: r.scope }));
+          if (pem != null) download(`${p.name}-${r.scope}-bundle.pem`, pem);
+        },
+      }, h("span", { class: "sr-only" }, `${p.name} ${r.scope} `), "bundle.pem")]),
       ...(r.error
         ? [h("td", { colspan: m.scopes.length, class: "na" }, h("code", {}, r.error.code), " ", r.error.message)]
         : r.cells.map((c) => c.error

@@ -108,6 +108,15 @@ try {
     assert.match(await text("#custody-root"), /Offline root: one identity, age1[0-9a-z]+/);
     assert.match(await text("#custody"), /pkis\.wardnet-mesh\.intermediates\.us-east-1\.key/);
     assert.match(await text("#custody"), /pkis\.daemon-ca\.root\.key/);
+    // Downloads: the selected certificate, and a scope's bundle byte-equal to what renew wrote.
+    const [cert] = await Promise.all([page.waitForEvent("download"), page.click("#download-cert")]);
+    assert.equal(cert.suggestedFilename(), "wardnet-mesh-us-east-1-intermediate.pem");
+    const certPem = readFileSync(await cert.path(), "utf8");
+    assert.match(certPem, /^-----BEGIN CERTIFICATE-----\n/);
+    assert.ok(readFileSync(`${corpus}/.provider-prd/web/mtls/us-east-1/cert.pem`, "utf8").endsWith(certPem), "the intermediate of the leaf's chain");
+    const [bundle] = await Promise.all([page.waitForEvent("download"),
+      page.click('table[data-pki="wardnet-mesh"] button.download-bundle[data-scope="us-east-1"]')]);
+    assert.equal(readFileSync(await bundle.path(), "utf8"), readFileSync(`${corpus}/.provider-prd/web/mtls/us-east-1/bundle.pem`, "utf8"));
     await page.screenshot({ path: `${shots}/inspector-overview.png`, fullPage: true });
     await axe("healthy store");
   });

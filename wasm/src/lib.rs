@@ -183,7 +183,7 @@ export interface CertView {
   role: Role; scope: string | null; location: string; subject: string; issuer: string; serial: string;
   subjectKeyId: string | null; authorityKeyId: string | null; uriSans: string[]; dnsSans: string[];
   notBefore: string; notAfter: string; daysLeft: number; expired: boolean; fingerprint: string;
-  algorithm: string | null; isCa: boolean; pathLen: number | null; revoked: Revoked | null;
+  algorithm: string | null; isCa: boolean; pathLen: number | null; revoked: Revoked | null; pem: string;
 }
 export interface Unreadable { location: string; code: string; message: string; }
 export interface PkiView {
@@ -203,6 +203,9 @@ export interface Diagnostic {
 export type Text = string | Uint8Array;
 export interface ValidateInput { store?: Text; config?: Text; regions?: Text; now?: string | Date; env?: string; }
 export interface MatrixInput { store: Text; config?: Text; regions?: Text; env?: string; }
+export interface BundleInput {
+  store: Text; pki: string; scope?: string; roots?: boolean; config?: Text; regions?: Text; env?: string;
+}
 export interface TrustCell { scope: string; trusted: boolean; fingerprints: string[]; error: Unreadable | null; }
 export interface TrustRow { scope: string; error: Unreadable | null; cells: TrustCell[]; }
 export interface TrustMatrix {
@@ -305,6 +308,37 @@ struct LeafInput {
     config: Option<String>,
     regions: Option<String>,
     env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BundleInput {
+    store: String,
+    pki: String,
+    scope: Option<String>,
+    #[serde(default)]
+    roots: bool,
+    config: Option<String>,
+    regions: Option<String>,
+    env: Option<String>,
+}
+
+/// A trust bundle as PEM, byte-equal to `inforge pki bundle` and to the `bundle.pem` renew
+/// writes: a scope's (`scope`) or the roots (`roots: true`). Exactly one of the two.
+#[wasm_bindgen(js_name = scopeBundle)]
+pub fn scope_bundle(#[wasm_bindgen(unchecked_param_type = "BundleInput")] input: JsValue) -> Result<String, JsValue> {
+    let i: BundleInput = from_value(input, &["store", "pki", "scope", "roots", "config", "regions", "env"])?;
+    let store = parse_store(&i.store, i.env.as_deref())?;
+    let certs = match (i.scope.as_deref(), i.roots) {
+        (Some(scope), false) => {
+            let (project, env) =
+                inspect::resolve(i.config.as_deref(), i.regions.as_deref(), &store, i.env.as_deref()).map_err(to_js)?;
+            inforge_core::mesh::scope_bundle(&store, &project, &env, &i.pki, scope).map_err(to_js)?
+        }
+        (None, true) => inforge_core::mesh::root_bundle(&store, &i.pki).map_err(to_js)?,
+        _ => return Err(bad_input("pass exactly one of `scope` (a scope such as \"global\") or `roots: true`")),
+    };
+    Ok(inforge_core::mesh::pem_bundle(&certs))
 }
 
 /// Checks a leaf chain (leaf first) against a scope's bundle (default: the leaf's own scope).

@@ -70,6 +70,8 @@ pub struct CertView {
     pub path_len: Option<u8>,
     /// Recorded as compromised (it never enters a bundle again).
     pub revoked: Option<Revoked>,
+    /// The certificate as PEM (public), for a download.
+    pub pem: String,
 }
 
 impl CertView {
@@ -96,6 +98,7 @@ impl CertView {
             is_ca: bc.map(|(_, ca, _)| ca).unwrap_or(false),
             path_len: bc.and_then(|(_, _, p)| p),
             revoked: None,
+            pem: cert.pem(),
         }
     }
 }

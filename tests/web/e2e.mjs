@@ -320,6 +320,9 @@ try {
     assert.equal(await page.locator("#timeline-svg rect.bar.previous-intermediate").count(), 1);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+    // The timeline's text keeps its size (11 px, not scaled down to fit): its box scrolls instead.
+    const labelPx = await page.locator("#timeline-svg text.row-label").first().evaluate((t) => t.getBoundingClientRect().height);
+    assert.ok(labelPx >= 11, `timeline labels are ${labelPx.toFixed(1)} px tall at phone width`);
     await page.screenshot({ path: `${shots}/inspector-narrow.png`, fullPage: true });
     await page.setViewportSize({ width: 1280, height: 900 });
   });

@@ -31,6 +31,7 @@ __all__ = [
     "Diagnostic",
     "Certificate",
     "Revoked",
+    "Unreadable",
     "Pki",
     "Store",
     "Leaf",
@@ -118,7 +119,7 @@ class Diagnostic:
     def code(self) -> str:
         """Stable code, the CLI's (docs/validate.md lists them)."""
     @property
-    def severity(self) -> Literal["error", "warning", "info"]:
+    def severity(self) -> Literal["error", "warning"]:
         """``"error"`` fails validation; ``"warning"`` does not."""
     @property
     def file(self) -> str:
@@ -189,6 +190,20 @@ class Revoked:
         """When it was revoked (timezone-aware, UTC)."""
 
 @final
+class Unreadable:
+    """A certificate of the store that does not parse: named, not fatal (the rest still loads)."""
+
+    @property
+    def location(self) -> str:
+        """Where it sits in the store (dotted path, e.g. ``pkis.wardnet-mesh.intermediates.us-east-1.cert``)."""
+    @property
+    def code(self) -> str:
+        """The parser's code (e.g. ``cert-invalid``)."""
+    @property
+    def message(self) -> str:
+        """What is wrong."""
+
+@final
 class Pki:
     """One PKI of a store: its topology, tiers and certificates."""
 
@@ -223,6 +238,9 @@ class Pki:
     @property
     def revoked(self) -> List[Revoked]:
         """Certificates recorded as compromised."""
+    @property
+    def unreadable(self) -> List[Unreadable]:
+        """Certificates of this PKI that do not parse (left out of the fields above)."""
 
 @final
 class Store:
@@ -240,6 +258,9 @@ class Store:
     @property
     def pkis(self) -> Dict[str, Pki]:
         """PKIs by name."""
+    @property
+    def unreadable(self) -> List[Unreadable]:
+        """PKIs whose root certificate does not parse (left out of ``pkis``)."""
 
 @final
 class Leaf:

@@ -366,6 +366,7 @@ fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Diagnostic>()?;
     m.add_class::<types::Certificate>()?;
     m.add_class::<types::Revoked>()?;
+    m.add_class::<types::Unreadable>()?;
     m.add_class::<types::Pki>()?;
     m.add_class::<types::Store>()?;
     m.add_class::<types::Leaf>()?;

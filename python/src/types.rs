@@ -152,6 +152,33 @@ impl Revoked {
     }
 }
 
+/// A certificate of the store that does not parse: named, not fatal (the rest of the store
+/// still loads, as in the npm package and the inspector).
+#[pyclass(frozen, get_all, module = "inforge")]
+#[derive(Clone)]
+pub struct Unreadable {
+    /// Where it sits in the store (dotted path).
+    pub location: String,
+    /// The parser's code (e.g. "cert-invalid").
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[pymethods]
+impl Unreadable {
+    fn __repr__(&self) -> String {
+        format!("Unreadable(location={}, code={})", quote(&self.location), quote(&self.code))
+    }
+}
+
+impl Unreadable {
+    fn of(location: &str, e: &inforge_core::Error) -> Unreadable {
+        use inforge_core::Coded;
+        Unreadable { location: location.to_string(), code: e.code().to_string(), message: e.to_string() }
+    }
+}
+
 /// One PKI of a store: its topology, tiers and certificates.
 #[pyclass(frozen, get_all, module = "inforge")]
 #[derive(Clone)]
@@ -176,6 +203,8 @@ pub struct Pki {
     pub root_overlap_started: Option<UtcDateTime>,
     /// Certificates recorded as compromised.
     pub revoked: Vec<Revoked>,
+    /// Certificates of this PKI that do not parse (left out of the fields above).
+    pub unreadable: Vec<Unreadable>,
 }
 
 #[pymethods]
@@ -202,6 +231,8 @@ pub struct Store {
     pub recipient: String,
     /// PKIs by name.
     pub pkis: BTreeMap<String, Pki>,
+    /// PKIs whose root certificate does not parse (left out of `pkis`).
+    pub unreadable: Vec<Unreadable>,
 }
 
 #[pymethods]
@@ -211,35 +242,51 @@ impl Store {
     }
 }
 
+/// One bad certificate is named and left out; the rest of the store still loads.
+fn parse_or_note(unreadable: &mut Vec<Unreadable>, pem: &str, location: String) -> Option<Certificate> {
+    match Certificate::parse(pem, &location) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            unreadable.push(Unreadable::of(&location, &e));
+            None
+        }
+    }
+}
+
 impl Store {
     pub fn of(store: &inforge_core::model::store::Store) -> Result<Store, inforge_core::Error> {
         let time = |field: &str, v: &str| inforge_core::model::time::parse_rfc3339(field, v).map(utc);
         let mut pkis = BTreeMap::new();
+        let mut unreadable_pkis = Vec::new();
         for (name, p) in &store.pkis {
             let at = format!("pkis.{name}");
-            let root = Certificate::parse(p.root.cert.as_str(), &format!("{at}.root.cert"))?;
+            let mut unreadable = Vec::new();
+            let Some(root) = parse_or_note(&mut unreadable, p.root.cert.as_str(), format!("{at}.root.cert")) else {
+                unreadable_pkis.append(&mut unreadable);
+                continue;
+            };
+            let mut parse = |pem: &str, loc: String| parse_or_note(&mut unreadable, pem, loc);
             let mut tiers = vec!["root".to_string()];
             let mut intermediates = BTreeMap::new();
             for (scope, e) in &p.intermediates {
                 tiers.push(format!("intermediate:{scope}"));
-                intermediates.insert(
-                    scope.clone(),
-                    Certificate::parse(e.cert.as_str(), &format!("{at}.intermediates.{scope}.cert"))?,
-                );
+                if let Some(c) = parse(e.cert.as_str(), format!("{at}.intermediates.{scope}.cert")) {
+                    intermediates.insert(scope.clone(), c);
+                }
             }
             let previous_roots = p
                 .previous_roots
                 .iter()
                 .enumerate()
-                .map(|(i, e)| Certificate::parse(e.cert.as_str(), &format!("{at}.previousRoots[{i}].cert")))
-                .collect::<Result<Vec<_>, _>>()?;
+                .filter_map(|(i, e)| parse(e.cert.as_str(), format!("{at}.previousRoots[{i}].cert")))
+                .collect::<Vec<_>>();
             let mut previous_intermediates = BTreeMap::new();
             for (scope, certs) in &p.previous_intermediates {
                 let v = certs
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| Certificate::parse(b.as_str(), &format!("{at}.previousIntermediates.{scope}[{i}]")))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .filter_map(|(i, b)| parse(b.as_str(), format!("{at}.previousIntermediates.{scope}[{i}]")))
+                    .collect::<Vec<_>>();
                 previous_intermediates.insert(scope.clone(), v);
             }
             let revoked = p
@@ -270,6 +317,7 @@ impl Store {
                     previous_intermediates,
                     root_overlap_started,
                     revoked,
+                    unreadable,
                 },
             );
         }
@@ -278,6 +326,7 @@ impl Store {
             root_recipient: store.root_recipient.clone(),
             recipient: store.recipient.clone(),
             pkis,
+            unreadable: unreadable_pkis,
         })
     }
 }

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from support import NOW_TEXT, Repo, cli_json
+from support import NOW_TEXT, Repo, cli_json, replace_pem
 
 
 def check_cert(c: inforge.Certificate) -> None:
@@ -147,3 +147,23 @@ def test_load_store_text_takes_str_or_bytes_and_load_store_never_guesses_yaml_as
     with pytest.raises(inforge.IoError) as e:
         inforge.load_store(missing)
     assert "nothing exists at" in e.value.hint and "read" in e.value.hint and "writable" not in e.value.hint
+
+
+def test_one_bad_certificate_is_named_and_the_rest_loads(template: Repo) -> None:
+    """As the npm package and the inspector do: a certificate that does not parse is listed
+    where it sits, and the rest of the store still loads."""
+    text = template.store_path.read_text()
+    store = inforge.load_store_text(text)
+    mesh = store.pkis["wardnet-mesh"]
+    broken = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n"
+    bad_intermediate = replace_pem(text, mesh.intermediates["us-east-1"].pem, broken)
+    partial = inforge.load_store_text(bad_intermediate)
+    m = partial.pkis["wardnet-mesh"]
+    assert [u.location for u in m.unreadable] == ["pkis.wardnet-mesh.intermediates.us-east-1.cert"]
+    assert m.unreadable[0].code == "cert-invalid"
+    assert sorted(m.intermediates) == ["eu-west-1", "global"] and "intermediate:us-east-1" in m.tiers
+    assert "daemon-ca" in partial.pkis and partial.unreadable == []
+    bad_root = replace_pem(text, mesh.root.pem, broken)
+    rootless = inforge.load_store_text(bad_root)
+    assert "wardnet-mesh" not in rootless.pkis and "daemon-ca" in rootless.pkis
+    assert [u.location for u in rootless.unreadable] == ["pkis.wardnet-mesh.root.cert"]

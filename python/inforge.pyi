@@ -490,6 +490,7 @@ def custody(store_yaml: str, env: str) -> str:
     keys each seals. Decrypts nothing and needs no identity.
     """
 
-def list_store(store_yaml: str, env: str, now: str) -> str:
-    """The ``inforge pki ls --json`` document (compact JSON) for a store's text at ``now``
-    (RFC 3339 text)."""
+def list_store(store_yaml: Union[str, bytes], env: str, now: Union[datetime, str, None] = None) -> str:
+    """The ``inforge pki ls --json`` document (compact JSON) for a store's text (``str`` or UTF-8
+    ``bytes``) at ``now`` (a timezone-aware ``datetime``, or RFC 3339 text as in the module's
+    first version; ``None``: the clock)."""

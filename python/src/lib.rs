@@ -327,14 +327,31 @@ fn authorize_peer(py: Python<'_>, chain_pem: &str, callee: &str) -> PyResult<Dec
     Ok(Decision { allowed: d.allowed, reason: d.reason, caller: d.caller })
 }
 
-/// Lists a store's PKIs as the `inforge pki ls --json` document (compact JSON) at `now`
-/// (RFC 3339 text). Kept from the module's first version; `load_store()` gives the same
-/// facts as objects.
+/// Lists a store's PKIs as the `inforge pki ls --json` document (compact JSON) at `now` (a
+/// timezone-aware `datetime`, or RFC 3339 text as in the module's first version; `None`: the
+/// clock). The store is text (`str` or UTF-8 `bytes`). Kept from the module's first version;
+/// `load_store()` gives the same facts as objects.
 #[pyfunction]
-fn list_store(py: Python<'_>, store_yaml: &str, env: &str, now: &str) -> PyResult<String> {
+#[pyo3(signature = (store_yaml, env, now=None))]
+fn list_store(
+    py: Python<'_>,
+    store_yaml: &Bound<'_, PyAny>,
+    env: &str,
+    now: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    let Some(store_yaml) = text_of(py, store_yaml, "the store text")? else {
+        return Err(PyTypeError::new_err("list_store() takes the store's YAML as str or bytes"));
+    };
+    let now = match now {
+        Some(v) if v.is_instance_of::<PyString>() => {
+            let text: String = v.extract()?;
+            Some(inforge_core::model::time::parse_rfc3339("now", &text).map_err(|e| core_to_py(py, e))?)
+        }
+        other => when(py, other)?,
+    };
+    let now = time_or_clock(now).map_err(|e| to_py(py, e))?;
     let run = || -> Result<String, inforge_core::Error> {
-        let now = inforge_core::model::time::parse_rfc3339("now", now)?;
-        let store = inforge_core::model::store::Store::parse("pki.enc.yaml", store_yaml)?;
+        let store = inforge_core::model::store::Store::parse("pki.enc.yaml", &store_yaml)?;
         let listing = inforge_core::views::listing::listing(&store, env, now)?;
         Ok(serde_json::to_string(&listing).unwrap_or_default())
     };

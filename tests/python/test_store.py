@@ -167,3 +167,14 @@ def test_one_bad_certificate_is_named_and_the_rest_loads(template: Repo) -> None
     rootless = inforge.load_store_text(bad_root)
     assert "wardnet-mesh" not in rootless.pkis and "daemon-ca" in rootless.pkis
     assert [u.location for u in rootless.unreadable] == ["pkis.wardnet-mesh.root.cert"]
+
+
+def test_list_store_takes_datetimes_bytes_and_the_clock(template: Repo) -> None:
+    text = template.store_path.read_text()
+    at = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
+    by_text = json.loads(inforge.list_store(text, "prd", NOW_TEXT))
+    assert json.loads(inforge.list_store(text.encode(), "prd", at)) == by_text
+    now_doc = json.loads(inforge.list_store(text, "prd"))
+    assert [p["name"] for p in now_doc["pkis"]] == [p["name"] for p in by_text["pkis"]]
+    with pytest.raises(ValueError):
+        inforge.list_store(text, "prd", datetime(2026, 11, 22))  # naive: ambiguous

@@ -48,6 +48,9 @@ __all__ = [
     "load_store_text",
     "authorize",
     "authorize_peer",
+    "check_leaf",
+    "trust_matrix",
+    "review_stores",
     "list_store",
     "custody",
 ]
@@ -465,6 +468,24 @@ def authorize_peer(chain_pem: str, callee: str) -> Decision:
     ``Decision.caller`` is the verified SPIFFE ID, or None. A malformed callee raises
     :class:`MeshError` (``spiffe-id-invalid``).
     """
+
+def check_leaf(
+    repo: _StrPath, env: str, chain_pem: Union[str, bytes], *, scope: Optional[str] = None, now: Optional[datetime] = None
+) -> Dict[str, Any]:
+    """Checks a leaf chain (leaf first, as ``cert.pem``) against a scope's bundle of the repo's
+    environment (default: the leaf's own scope): the npm package's ``checkLeaf`` document
+    (``ok``, ``scope``, ``pki``, ``spiffeId``, ``leaf``, ``checks``). A failed check is data; an
+    unknown scope (:class:`PkiError`, ``scope-unknown``) or a chain that does not parse
+    (:class:`CertError`) raises. Needs no identity."""
+
+def trust_matrix(repo: _StrPath, env: str) -> Dict[str, Any]:
+    """Which scope's bundle trusts which scope's intermediates, and the boundary rule for every
+    caller × callee scope: the npm package's ``trustMatrix`` document. Needs no identity."""
+
+def review_stores(before: Union[str, bytes], after: Union[str, bytes], *, env: Optional[str] = None) -> Dict[str, Any]:
+    """What a change between two store versions does: ``inforge store diff --json``
+    (``changes``, ``bundles``, ``next``, ``warnings``, ``unchanged``). An empty text is an absent
+    store; ``env`` fills the next steps' commands."""
 
 def status(
     repo: _StrPath, env: str, *, fail_within: str = "7d", now: Optional[datetime] = None

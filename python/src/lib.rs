@@ -112,6 +112,73 @@ fn status<'py>(
     py.import("json")?.call_method1("loads", (text,))
 }
 
+/// Parses a JSON document the core produced into Python objects (dicts, lists, str, int).
+fn json_doc<'py>(py: Python<'py>, doc: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(doc).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// Checks a leaf chain (leaf first, as `cert.pem`) against a scope's bundle of the repo's
+/// environment (default: the leaf's own scope): the npm package's `checkLeaf` document as a
+/// dict (`ok`, `scope`, `pki`, `spiffeId`, `leaf`, `checks`). A failed check is data; an
+/// unknown scope or a chain that does not parse raises. Needs no identity.
+#[pyfunction]
+#[pyo3(signature = (repo, env, chain_pem, *, scope=None, now=None))]
+fn check_leaf<'py>(
+    py: Python<'py>,
+    repo: PathBuf,
+    env: String,
+    chain_pem: &Bound<'py, PyAny>,
+    scope: Option<String>,
+    now: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let now = when(py, now)?;
+    let Some(chain) = text_of(py, chain_pem, "the chain")? else {
+        return Err(PyTypeError::new_err("check_leaf() takes the chain as str or bytes"));
+    };
+    let env_shown = env.clone();
+    let check = py
+        .detach(move || -> Result<_, HostError> {
+            let loaded = Repo::open(&repo)?.load(&env)?;
+            Ok(ops::check_leaf(&loaded.env, &chain, scope.as_deref(), time_or_clock(now)?)?)
+        })
+        .map_err(|e| to_py_in(py, e, Some(&env_shown)))?;
+    json_doc(py, &check)
+}
+
+/// Which scope's bundle trusts which scope's intermediates, and the boundary rule for every
+/// caller × callee scope, for the repo's environment: the npm package's `trustMatrix`
+/// document as a dict. Needs no identity.
+#[pyfunction]
+fn trust_matrix<'py>(py: Python<'py>, repo: PathBuf, env: String) -> PyResult<Bound<'py, PyAny>> {
+    let env_shown = env.clone();
+    let m = py
+        .detach(move || -> Result<_, HostError> {
+            let loaded = Repo::open(&repo)?.load(&env)?;
+            Ok(ops::trust_matrix(&loaded.env)?)
+        })
+        .map_err(|e| to_py_in(py, e, Some(&env_shown)))?;
+    json_doc(py, &m)
+}
+
+/// What a change between two versions of a store does: `inforge store diff --json` as a dict
+/// (`changes`, `bundles`, `next`, `warnings`, `unchanged`). Texts are `str` or UTF-8 `bytes`;
+/// an empty one is an absent store. `env` fills the next steps' commands.
+#[pyfunction]
+#[pyo3(signature = (before, after, *, env=None))]
+fn review_stores<'py>(
+    py: Python<'py>,
+    before: &Bound<'py, PyAny>,
+    after: &Bound<'py, PyAny>,
+    env: Option<String>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (Some(b), Some(a)) = (text_of(py, before, "the before store")?, text_of(py, after, "the after store")?) else {
+        return Err(PyTypeError::new_err("review_stores() takes two store texts (str or bytes)"));
+    };
+    let r = ops::review_stores(("before", &b), ("after", &a), env.as_deref()).map_err(|e| core_to_py(py, e))?;
+    json_doc(py, &r)
+}
+
 /// Mints a leaf for every mesh service (or only `service`) in every scope and writes each
 /// service+scope's `cert.pem`, `key.pem` and `bundle.pem` to the environment's provider
 /// exactly as `inforge pki renew` does (same files, same lock, same atomic replacement).
@@ -400,6 +467,9 @@ fn inforge(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(load_store_text, m)?)?;
     m.add_function(wrap_pyfunction!(authorize, m)?)?;
     m.add_function(wrap_pyfunction!(authorize_peer, m)?)?;
+    m.add_function(wrap_pyfunction!(check_leaf, m)?)?;
+    m.add_function(wrap_pyfunction!(trust_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(review_stores, m)?)?;
     m.add_function(wrap_pyfunction!(list_store, m)?)?;
     m.add_function(wrap_pyfunction!(custody, m)?)?;
     Ok(())

@@ -17,6 +17,9 @@ SPEC_FUNCTIONS = {
     "authorize": "(caller, callee)",
     "authorize_peer": "(chain_pem, callee)",
     "load_store_text": "(text)",
+    "check_leaf": "(repo, env, chain_pem, *, scope=None, now=None)",
+    "trust_matrix": "(repo, env)",
+    "review_stores": "(before, after, *, env=None)",
 }
 
 

@@ -117,3 +117,21 @@ pub fn review_stores(
     };
     Ok(crate::views::review::review(&before, &after, env))
 }
+
+/// The leaf check (the inspector's and the npm package's `checkLeaf`) for a repo's
+/// environment: the chain against `scope`'s bundle (default: the leaf's own scope).
+pub fn check_leaf(
+    env: &Env,
+    chain_pem: &str,
+    scope: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<crate::views::inspect::LeafCheck, Error> {
+    crate::model::time::check_now("the time", now)?;
+    crate::views::inspect::check_leaf(env.store()?, &env.project, &env.name, chain_pem, scope, now)
+}
+
+/// Which scope's bundle trusts which scope's intermediates, and the boundary rule per pair
+/// (the inspector's and the npm package's `trustMatrix`), for a repo's environment.
+pub fn trust_matrix(env: &Env) -> Result<crate::views::inspect::TrustMatrix, Error> {
+    Ok(crate::views::inspect::trust_matrix(env.store()?, &env.project, &env.name))
+}

@@ -203,6 +203,18 @@ export interface Diagnostic {
 export type Text = string | Uint8Array;
 export interface ValidateInput { store?: Text; config?: Text; regions?: Text; now?: string | Date; env?: string; }
 export interface MatrixInput { store: Text; config?: Text; regions?: Text; env?: string; }
+export interface CertSummary { subject: string; notAfter: string; daysLeft: number; fingerprint: string; expired: boolean; }
+export interface OverlapSummary {
+  rootOverlap: boolean; rootOverlapStarted: string | null; phase: "stable" | "overlap" | "switched";
+  switchAllowedAt: string | null; switchedAt: string | null; finalizeAllowedAt: string | null;
+  previousRoots: CertSummary[]; previousIntermediates: { [scope: string]: CertSummary[] };
+}
+export interface PkiSummary {
+  name: string; topology: "two-tier" | "root-only"; algorithm: string; tiers: string[]; root: CertSummary;
+  intermediates: { [scope: string]: CertSummary }; overlap: OverlapSummary; revoked: Revoked[];
+}
+/** The `inforge pki ls --json` document (docs/json.md). */
+export interface Listing { env: string; now: string; pkis: PkiSummary[]; }
 export interface BundleInput {
   store: Text; pki: string; scope?: string; roots?: boolean; config?: Text; regions?: Text; env?: string;
 }
@@ -444,7 +456,7 @@ pub fn custody_view(
 
 /// Lists a store's PKIs (the `inforge pki ls --json` document) at `now` (RFC 3339 text or a
 /// `Date`; absent: the clock).
-#[wasm_bindgen(js_name = listStore)]
+#[wasm_bindgen(js_name = listStore, unchecked_return_type = "Listing")]
 pub fn list_store(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] store_yaml: JsValue,
     env: &str,

@@ -298,7 +298,8 @@ fn text_of(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<
     if let Ok(s) = v.cast::<PyString>() {
         return Ok(Some(s.extract()?));
     }
-    let bytes: Option<Vec<u8>> = v.extract().ok().filter(|_| !v.is_instance_of::<PyString>());
+    let is_bytes = v.is_instance_of::<pyo3::types::PyBytes>() || v.is_instance_of::<pyo3::types::PyByteArray>();
+    let bytes: Option<Vec<u8>> = if is_bytes { v.extract().ok() } else { None };
     match bytes {
         Some(b) => {
             String::from_utf8(b).map(Some).map_err(|_| to_py(py, HostError::NotUtf8 { path: PathBuf::from(what) }))

@@ -211,7 +211,14 @@ fn a_root_rotation_goes_through_its_three_phases_and_the_fleet_gate() {
     let blind = check_fleet(&kit.env, MESH, Err("provider-unreachable: etcd is down".into()), kit.now).unwrap_err();
     assert_eq!(blind.code(), "fleet-unknown");
     assert!(blind.to_string().contains("etcd is down"));
+    // Status says whether the switch's promise holds yet: not with the sets from before it.
+    let stale_report = status(&kit.env, &before_rotation, kit.now, Duration::ZERO).unwrap();
+    assert_eq!(stale_report.new_root_only_safe.get(MESH), Some(&false));
+    assert!(stale_report.to_string().contains("5 of 5 sets do not serve the switched chain yet"), "{stale_report}");
     let mut fresh = kit.renewed();
+    let fresh_report = status(&kit.env, &fresh, kit.now, Duration::ZERO).unwrap();
+    assert_eq!(fresh_report.new_root_only_safe.get(MESH), Some(&true));
+    assert!(fresh_report.to_string().contains("consumers that trust only the new root are safe"));
     check_fleet(&kit.env, MESH, Ok(&fresh), kit.now).unwrap();
     fresh[3].1 = Fetched::Unreadable("a FIFO".into());
     assert_eq!(check_fleet(&kit.env, MESH, Ok(&fresh), kit.now).unwrap_err().code(), "fleet-not-switched");

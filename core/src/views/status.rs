@@ -92,6 +92,9 @@ pub struct StatusReport {
     pub within_seconds: i64,
     /// Each PKI in the mesh and its root phase.
     pub phases: std::collections::BTreeMap<String, RootPhase>,
+    /// Per PKI in the switched phase: whether every set serves the switched chain, so that
+    /// consumers that trust only the new root are safe (not before the hosts re-projected).
+    pub new_root_only_safe: std::collections::BTreeMap<String, bool>,
     /// Every set, in plan order.
     pub sets: Vec<SetStatus>,
     /// Sets with at least one problem.
@@ -143,11 +146,20 @@ pub fn status(
         })
         .collect();
     let problem_sets = sets.iter().filter(|s| !s.problems.is_empty()).count();
+    let new_root_only_safe = phases
+        .iter()
+        .filter(|(_, ph)| **ph == RootPhase::Switched)
+        .map(|(pki, _)| {
+            let mine = sets.iter().filter(|s| &s.pki == pki);
+            (pki.clone(), mine.clone().count() > 0 && mine.clone().all(|s| s.chain_phase == Some(RootPhase::Switched)))
+        })
+        .collect();
     StatusReport {
         env: env.to_string(),
         now: crate::model::time::format_rfc3339(now),
         within_seconds: within.whole_seconds(),
         phases,
+        new_root_only_safe,
         sets,
         problem_sets,
         ok: problem_sets == 0,
@@ -323,6 +335,28 @@ impl fmt::Display for StatusReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (pki, phase) in &self.phases {
             writeln!(f, "{pki}: root phase {}", phase.name())?;
+            // The switch's promise holds only once every host serves the switched chain.
+            match self.new_root_only_safe.get(pki) {
+                Some(true) => writeln!(
+                    f,
+                    "{pki}: every set serves the switched chain: consumers that trust only the new root are safe"
+                )?,
+                Some(false) => {
+                    let (n, m) = (
+                        self.sets
+                            .iter()
+                            .filter(|s| &s.pki == pki && s.chain_phase != Some(RootPhase::Switched))
+                            .count(),
+                        self.sets.iter().filter(|s| &s.pki == pki).count(),
+                    );
+                    writeln!(
+                        f,
+                        "{pki}: {n} of {m} sets do not serve the switched chain yet: consumers that trust only the new \
+                         root are not safe until they do"
+                    )?
+                }
+                None => {}
+            }
         }
         for s in &self.sets {
             let what = format!("{}/{}", s.service, s.scope);

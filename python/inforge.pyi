@@ -174,6 +174,9 @@ class Certificate:
     @property
     def pem(self) -> str:
         """The certificate as PEM."""
+    def days_left(self, now: Optional[datetime] = None) -> int:
+        """Whole days from ``now`` (aware ``datetime``; default the clock or ``INFORGE_NOW``) to
+        ``not_after``, truncated toward zero, as ``inforge pki ls`` counts them."""
 
 @final
 class Revoked:

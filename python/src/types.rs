@@ -107,6 +107,18 @@ impl Certificate {
     fn __repr__(&self) -> String {
         format!("Certificate(subject={}, not_after={})", quote(&self.subject), rfc3339(self.not_after))
     }
+
+    /// Whole days from `now` (a timezone-aware `datetime`; default: the clock, or
+    /// INFORGE_NOW) to `not_after`, truncated toward zero (as `inforge pki ls` counts them;
+    /// negative only once a full day has passed since expiry).
+    #[pyo3(signature = (now=None))]
+    fn days_left(&self, py: Python<'_>, now: Option<OffsetDateTime>) -> PyResult<i64> {
+        let now = match now {
+            Some(t) => t,
+            None => inforge_host::clock::now().map_err(|e| crate::errors::core_to_py(py, e))?,
+        };
+        Ok((OffsetDateTime::from(self.not_after) - now).whole_days())
+    }
 }
 
 impl Certificate {

@@ -178,3 +178,14 @@ def test_list_store_takes_datetimes_bytes_and_the_clock(template: Repo) -> None:
     assert [p["name"] for p in now_doc["pkis"]] == [p["name"] for p in by_text["pkis"]]
     with pytest.raises(ValueError):
         inforge.list_store(text, "prd", datetime(2026, 11, 22))  # naive: ambiguous
+
+
+def test_certificates_count_their_days_left_as_pki_ls_does(template: Repo) -> None:
+    store = inforge.load_store(template.store_path)
+    listing = cli_json(template.cmd("pki", "ls", "prd", "--json"))
+    at = datetime.fromisoformat(listing["now"].replace("Z", "+00:00"))
+    for doc in listing["pkis"]:
+        assert store.pkis[doc["name"]].root.days_left(at) == doc["root"]["daysLeft"]
+    root = store.pkis["wardnet-mesh"].root
+    assert root.days_left(root.not_after - timedelta(days=3, hours=1)) == 3
+    assert root.days_left() >= 0

@@ -911,8 +911,20 @@ fn units_pass_systemd_analyze_verify_and_drive_the_bootstrapper() {
     )
     .ok();
     r.cmd(&["pki", "units", "prd", "web"], &[]).fails("units-scope-required", "us-east-1, eu-west-1");
+    // A short leafTtl: the timer runs three times per lifetime (and systemd accepts it).
+    let cfg = std::fs::read_to_string(r.dir.join("inforge.yaml")).unwrap();
+    assert!(cfg.contains("  worker:\n"));
+    std::fs::write(r.dir.join("inforge.yaml"), cfg.replace("  worker:\n", "  worker:\n    leafTtl: 24h\n")).unwrap();
+    r.cmd(
+        &["pki", "units", "prd", "worker", "--bootstrap-bin", &bin, "--out-dir", &out.path().display().to_string()],
+        &[],
+    )
+    .ok();
+    let worker_timer = std::fs::read_to_string(out.path().join("worker-renew.timer")).unwrap();
+    assert!(worker_timer.contains("OnUnitActiveSec=28800s"), "{worker_timer}");
+    std::fs::write(r.dir.join("inforge.yaml"), cfg).unwrap();
     // The services the drop-ins extend.
-    for s in ["api", "web"] {
+    for s in ["api", "web", "worker"] {
         std::fs::write(
             out.path().join(format!("{s}.service")),
             "[Unit]\nDescription=stub\n[Service]\nExecStart=/bin/sleep infinity\nExecReload=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
@@ -929,8 +941,16 @@ fn units_pass_systemd_analyze_verify_and_drive_the_bootstrapper() {
         (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout))
     };
     // systemd-analyze prints warnings for bad keys and values but exits 0: silence is the pass.
-    let (ok, text) =
-        verify(&["api.service", "api-renew.service", "api-renew.timer", "web.service", "web-mtls-watch.service"]);
+    let (ok, text) = verify(&[
+        "api.service",
+        "api-renew.service",
+        "api-renew.timer",
+        "web.service",
+        "web-mtls-watch.service",
+        "worker.service",
+        "worker-renew.service",
+        "worker-renew.timer",
+    ]);
     assert!(ok && text.trim().is_empty(), "systemd-analyze verify:\n{text}");
     // Negative control: the same check catches a bad drop-in and a bad timer value.
     let dropin = out.path().join("api.service.d/inforge-mtls.conf");

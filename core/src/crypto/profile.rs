@@ -27,7 +27,7 @@ pub const ROOT_DAYS: i64 = 3652;
 /// Default lifetime of an intermediate, in days (5 years).
 pub const INTERMEDIATE_DAYS: i64 = 1826;
 /// Default lifetime of a leaf, in days.
-pub const LEAF_DAYS: i64 = 90;
+pub const LEAF_DAYS: i64 = crate::model::limits::LEAF_DAYS;
 /// notBefore is backdated this much to absorb clock skew between hosts.
 pub const BACKDATE: Duration = Duration::minutes(5);
 

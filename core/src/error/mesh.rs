@@ -50,6 +50,16 @@ pub enum MeshError {
         /// The meshes they join (their `pki:`), in config order.
         meshes: Vec<String>,
     },
+    /// A service's `leafTtl` is not a duration from 1h to 90d.
+    #[error("services.{service}.leafTtl {value:?} {problem}")]
+    LeafTtl {
+        /// The service.
+        service: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A mesh service has no `scope:`.
     #[error("service {service:?} has `pki:` but no `scope:` (global or regional)")]
     ScopeMissing {
@@ -115,6 +125,7 @@ impl Coded for MeshError {
             MeshError::RegionDuplicate { .. } => "service-region-duplicate",
             MeshError::NoStore { .. } => "store-missing",
             MeshError::ScopeMissing { .. } => "service-scope-missing",
+            MeshError::LeafTtl { .. } => "leaf-ttl-invalid",
             MeshError::RegionUnknown { .. } => "service-region-unknown",
             MeshError::NoIntermediate { .. } => "service-scope-no-intermediate",
             MeshError::NoBundle { .. } => "bundle-unavailable",
@@ -132,6 +143,10 @@ impl Coded for MeshError {
             }
             MeshError::ScopeMissing { service } => {
                 format!("add `scope: global` or `scope: regional` to services.{service}").into()
+            }
+            MeshError::LeafTtl { service, .. } => {
+                format!("write services.{service}.leafTtl as a number and a unit from 1h to 90d, e.g. 24h or 30d")
+                    .into()
             }
             MeshError::RegionUnknown { .. } => "add the region to regions.yaml, or remove it from the service".into(),
             MeshError::NoRegions { .. } => "add regions to regions.yaml (or to the service's `regions:`)".into(),

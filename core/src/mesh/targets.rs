@@ -24,6 +24,9 @@ pub struct LeafTarget {
     pub spiffe_id: String,
     /// Extra DNS SANs.
     pub dns_names: Vec<String>,
+    /// The service's `leafTtl` (`None`: the profile's 90 days).
+    #[serde(skip)]
+    pub ttl: Option<time::Duration>,
 }
 
 /// Which leaves to plan: all by default.
@@ -75,6 +78,9 @@ pub fn readiness(project: &Project, store: Option<&Store>, env: &str, filter: &F
     let mut meshes: Vec<&str> = Vec::new();
     for (name, svc, pki_name) in selected(project, filter) {
         let mut found = |e: Error| out.push(Finding { service: Some(name.clone()), error: e });
+        if let Err(e) = svc.leaf_ttl(name) {
+            found(e);
+        }
         let Some(kind) = svc.scope else {
             found(MeshError::ScopeMissing { service: name.clone() }.into());
             continue;
@@ -168,6 +174,8 @@ pub fn targets(project: &Project, store: &Store, env: &str, filter: &Filter<'_>)
                 spiffe_id: SpiffeId::new(&project.config.base_domain, env, &scope, name).to_string(),
                 scope,
                 dns_names: svc.dns_names.clone(),
+                // Checked by readiness above.
+                ttl: svc.leaf_ttl(name).ok().flatten(),
             });
         }
     }

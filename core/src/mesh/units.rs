@@ -119,6 +119,7 @@ pub fn units(project: &Project, env: &str, service: &str, opts: &UnitOptions) ->
         }
     };
     check_path("the bootstrap binary", &opts.bootstrap_bin)?;
+    let ttl = svc.leaf_ttl(service)?;
     if let Some(cmd) = &svc.reload {
         check_value(&format!("services.{service}.reload"), cmd)?;
     }
@@ -203,15 +204,28 @@ pub fn units(project: &Project, env: &str, service: &str, opts: &UnitOptions) ->
                 exec(&on_change)
             ),
         });
-        files.push(UnitFile {
-            path: timer_unit,
-            contents: format!(
+        // Daily suits the default 90-day leaves; a short `leafTtl` needs hosts to fetch at least
+        // three times per lifetime, so a renew's new leaf reaches them before the old one ends.
+        let timer = match ttl {
+            Some(t) if t < time::Duration::days(3) => {
+                let every = (t.whole_seconds() / 3).max(60);
+                let spread = (every / 4).min(3600);
+                format!(
+                    "{header}[Unit]\nDescription=Projection of {service}'s mTLS leaf every {every} s (leafTtl {}) \
+                     (inforge)\n\n[Timer]\n# Three times per leaf lifetime, from boot on.\nOnBootSec=2min\n\
+                     OnUnitActiveSec={every}s\n# Spread a fleet's fetches.\nRandomizedDelaySec={spread}s\n\n\
+                     [Install]\nWantedBy=timers.target\n",
+                    svc.leaf_ttl.as_deref().unwrap_or_default()
+                )
+            }
+            _ => format!(
                 "{header}[Unit]\nDescription=Daily projection of {service}'s mTLS leaf (inforge)\n\n[Timer]\n\
                  OnCalendar=daily\n# Spread a fleet's fetches over an hour.\nRandomizedDelaySec=1h\n\
                  # A host that was off at the scheduled time catches up at boot.\nPersistent=true\n\n\
                  [Install]\nWantedBy=timers.target\n"
             ),
-        });
+        };
+        files.push(UnitFile { path: timer_unit, contents: timer });
     }
     Ok(Units { service: service.into(), scope, runtime_dir, files })
 }

@@ -144,6 +144,35 @@ pub struct Service {
     /// Subset of regions.yaml; default every region.
     #[serde(default)]
     pub regions: Option<Vec<String>>,
+    /// The leaves' lifetime, from `1h` to `90d` (default 90d); see [`Service::leaf_ttl`].
+    #[serde(default)]
+    pub leaf_ttl: Option<String>,
+}
+
+/// Bounds of `leafTtl`: shorter leaves would need hosts to fetch more often than a timer
+/// sensibly runs; longer ones break the profile (docs/profiles.md).
+pub const LEAF_TTL_MIN: ::time::Duration = ::time::Duration::hours(1);
+/// See [`LEAF_TTL_MIN`].
+pub const LEAF_TTL_MAX: ::time::Duration = ::time::Duration::days(crate::model::limits::LEAF_DAYS);
+
+impl Service {
+    /// The service's leaf lifetime (`None`: the default, 90 days), checked against its bounds.
+    pub fn leaf_ttl(&self, service: &str) -> Result<Option<::time::Duration>, crate::Error> {
+        let Some(v) = &self.leaf_ttl else { return Ok(None) };
+        let bad = |problem: &str| -> crate::Error {
+            crate::error::MeshError::LeafTtl { service: service.into(), value: v.clone(), problem: problem.into() }
+                .into()
+        };
+        let d = crate::model::time::parse_duration(&format!("services.{service}.leafTtl"), v)
+            .map_err(|_| bad("is not a number and a unit (d, h, m or s)"))?;
+        if d < LEAF_TTL_MIN {
+            return Err(bad("is shorter than 1h"));
+        }
+        if d > LEAF_TTL_MAX {
+            return Err(bad("is longer than 90d, the leaf profile's lifetime"));
+        }
+        Ok(Some(d))
+    }
 }
 
 /// `regions.yaml`.

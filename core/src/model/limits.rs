@@ -26,3 +26,7 @@ pub const ALGORITHM_NAMES: [&str; 3] = ["ecdsa-p256", "ecdsa-p384", "ed25519"];
 
 /// Most custodians a quorum may have: Shamir's scheme over GF(256) gives at most 255 shares.
 pub const MAX_CUSTODIANS: usize = 255;
+
+/// Default (and longest) lifetime of a leaf, in days: the leaf profile's (`crypto::profile`
+/// re-exports it) and the upper bound of a service's `leafTtl`.
+pub const LEAF_DAYS: i64 = 90;

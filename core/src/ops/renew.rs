@@ -68,7 +68,7 @@ impl RenewPlan {
                 problem: "it is not part of this renew".into(),
             }
         })?;
-        mesh::mint_with(target, issuer, None, self.now, rng, self.backend)
+        mesh::mint_with(target, issuer, target.ttl, self.now, rng, self.backend)
     }
 
     /// Mints every target in order on this thread.

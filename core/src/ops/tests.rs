@@ -699,3 +699,65 @@ fn a_re_signed_intermediate_keeps_its_key_s_end_of_life() {
         assert!(twin.not_before() > old.not_before());
     }
 }
+
+#[test]
+fn a_service_s_leaf_ttl_sets_its_leaves_lifetime_status_horizon_and_timer() {
+    let mut kit = Kit::mesh();
+    let with_ttl = |ttl: &str| {
+        let cfg = CONFIG.replace(
+            "  web:\n    pki: wardnet-mesh\n",
+            &format!("  web:\n    leafTtl: {ttl}\n    pki: wardnet-mesh\n"),
+        );
+        assert_ne!(cfg, CONFIG, "the example's web service is where the test expects it");
+        Project::parse(&cfg, Some(REGIONS)).unwrap()
+    };
+    kit.env.project = with_ttl("24h");
+    let plan = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap();
+    let minted = plan.mint_all(&mut kit.rng).unwrap();
+    for m in &minted {
+        let life = m.issued.not_after - m.issued.not_before;
+        let want = if m.target.service == "web" { Duration::hours(24) } else { Duration::days(90) };
+        assert_eq!(life, want + crate::crypto::profile::BACKDATE, "{}", m.target.spiffe_id);
+        assert!(!m.issued.capped);
+    }
+    let sets: Vec<(LeafTarget, Fetched)> = minted
+        .iter()
+        .map(|m| {
+            let set = SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
+            (m.target.clone(), Fetched::Held(set))
+        })
+        .collect();
+    // Fresh 24h leaves are not "expiring" under the default 7-day horizon…
+    assert!(status(&kit.env, &sets, kit.now, Duration::days(7)).unwrap().ok);
+    // …until the last third of their life.
+    let late = status(&kit.env, &sets, kit.now + Duration::hours(17), Duration::days(7)).unwrap();
+    let expiring: Vec<&str> = late
+        .sets
+        .iter()
+        .filter(|s| s.problems.iter().any(|p| p.code == "leaf-expiring"))
+        .map(|s| s.service.as_str())
+        .collect();
+    assert_eq!(expiring, ["web", "web"]);
+    // The hosts' timer runs three times per lifetime.
+    let opts = crate::mesh::units::UnitOptions {
+        scope: Some("us-east-1".into()),
+        bootstrap_bin: "/usr/local/bin/inforge-bootstrap".into(),
+        provider_dir: "/srv/provider".into(),
+        etcd_tls_dir: "/etc/inforge/etcd".into(),
+        watch: false,
+        metrics_dir: None,
+    };
+    let u = units(&kit.env, "web", &opts).unwrap();
+    let timer = &u.files.iter().find(|f| f.path.ends_with(".timer")).unwrap().contents;
+    assert!(timer.contains("OnUnitActiveSec=28800s") && !timer.contains("OnCalendar=daily"), "{timer}");
+    // Out of bounds: refused by renew and reported by validate, naming the field.
+    kit.env.project = with_ttl("200d");
+    let refused = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap_err();
+    assert_eq!(refused.code(), "leaf-ttl-invalid");
+    assert!(refused.to_string().contains("services.web.leafTtl"), "{refused}");
+    kit.env.project = with_ttl("30m");
+    assert_eq!(
+        renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap_err().code(),
+        "leaf-ttl-invalid"
+    );
+}

@@ -229,7 +229,9 @@ fn one(
             "leaf-expired",
             format!("the leaf expired at {}", crate::model::time::format_rfc3339(leaf.not_after())),
         ));
-    } else if leaf.not_after() - now < within {
+    } else if leaf.not_after() - now < t.ttl.map_or(within, |ttl| within.min(ttl / 3)) {
+        // A short-lived leaf (`leafTtl`) is "expiring" only in the last third of its life, not
+        // all its life long under the default 7-day horizon.
         s.problems.push(p(
             "leaf-expiring",
             format!("the leaf expires at {}, within the horizon", crate::model::time::format_rfc3339(leaf.not_after())),
@@ -262,14 +264,15 @@ fn one(
     // roll of the intermediate fixes it (a renew mints the same short leaf again).
     if let Some(iss) = presented_issuer {
         let life = leaf.not_after() - leaf.not_before();
-        if leaf.not_after() >= iss.not_after() && life < Duration::days(crate::crypto::profile::LEAF_DAYS) {
+        let meant = t.ttl.unwrap_or(Duration::days(crate::crypto::profile::LEAF_DAYS));
+        if leaf.not_after() >= iss.not_after() && life < meant {
             s.problems.push(p(
                 "leaf-capped",
                 format!(
-                    "the leaf ends with its intermediate at {}: it lasts {} days, not {}; roll the intermediate",
+                    "the leaf ends with its intermediate at {}: it lasts {} hours, not {}; roll the intermediate",
                     crate::model::time::format_rfc3339(leaf.not_after()),
-                    life.whole_days(),
-                    crate::crypto::profile::LEAF_DAYS
+                    life.whole_hours(),
+                    meant.whole_hours()
                 ),
             ));
         }

@@ -149,7 +149,8 @@ try {
     // A bad paste: the error is in the leaf's result area, in view, with its hint.
     await page.fill("#chain", "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n");
     await page.click("#leaf-form button");
-    assert.match(await text("#leaf-result"), /cert-invalid/);
+    assert.match(await text("#leaf-result"), /chain-is-a-key/);
+    assert.match(await text("#leaf-result"), /cert\.pem/);
     assert.ok(await page.locator("#error").isHidden());
     assert.ok(await page.locator("#leaf-result .error").isVisible());
   });

@@ -12,6 +12,12 @@ pub enum InspectError {
         /// Why not (e.g. "inforge.yaml declares 2 environments").
         reason: String,
     },
+    /// A private key was given where a certificate chain belongs (its text is never echoed).
+    #[error("{what} is a private key, not a certificate chain")]
+    KeyNotChain {
+        /// What was given (e.g. "the pasted chain").
+        what: String,
+    },
     /// A scope to check a leaf against was neither given nor named by the leaf.
     #[error("no scope to check the leaf against: {reason}")]
     NoScope {
@@ -25,6 +31,7 @@ impl Coded for InspectError {
         match self {
             InspectError::EnvUnknown { .. } => "env-unknown",
             InspectError::NoScope { .. } => "leaf-scope-unknown",
+            InspectError::KeyNotChain { .. } => "chain-is-a-key",
         }
     }
     fn remedy(&self) -> Remedy {
@@ -33,6 +40,9 @@ impl Coded for InspectError {
                 remedy!["name the environment (the `env` input), or load its inforge.yaml"]
             }
             InspectError::NoScope { .. } => remedy!["name the bundle's scope (", Opt::Scope, ")"],
+            InspectError::KeyNotChain { .. } => remedy![
+                "give the service's cert.pem (its certificate chain, leaf first), never key.pem: a private key should not leave its host"
+            ],
         }
     }
 }

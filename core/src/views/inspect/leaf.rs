@@ -55,6 +55,11 @@ pub fn check_leaf(
     scope: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<LeafCheck, Error> {
+    // A pasted key is named for what it is (and its text never repeated), not "cert-invalid
+    // … post-encapsulation boundary" with a hint about the store.
+    if chain_pem.contains("PRIVATE KEY-----") && !chain_pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(InspectError::KeyNotChain { what: "the pasted chain".into() }.into());
+    }
     let certs = crate::crypto::cert::parse_bundle(chain_pem, "the pasted chain")?;
     let Some(leaf) = certs.first() else {
         return Err(crate::error::CertError::Parse {

@@ -193,6 +193,10 @@ mod tests {
             check_leaf(&store, &project, "prd", &leaf.cert_pem, None, now() + time::Duration::days(400)).unwrap();
         assert!(late.checks.iter().any(|c| c.check == "valid-now" && !c.ok));
         assert_eq!(check_leaf(&store, &project, "prd", "garbage", None, now()).unwrap_err().code(), "cert-invalid");
+        let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+        let e = check_leaf(&store, &project, "prd", key, None, now()).unwrap_err();
+        assert_eq!(e.code(), "chain-is-a-key");
+        assert!(!e.to_string().contains("MC4C") && !e.remedy().render(&crate::error::Plain).contains("restore"));
         // The checked leaf is a leaf; an unknown scope is an input error, not a failed check.
         assert_eq!(ok.leaf.role, Role::Leaf);
         let unknown = check_leaf(&store, &project, "prd", &leaf.cert_pem, Some("mars-1"), now()).unwrap_err();

@@ -761,3 +761,40 @@ fn a_service_s_leaf_ttl_sets_its_leaves_lifetime_status_horizon_and_timer() {
         "leaf-ttl-invalid"
     );
 }
+
+#[test]
+fn a_recovery_during_a_root_overlap_keeps_every_promise_of_the_phases() {
+    let mut kit = Kit::mesh();
+    let rotated = rotate_root(&kit.env, MESH, None, &mut Ring { ci: None, root: Some(&kit.root) }, fx!(kit)).unwrap();
+    kit.env.store = Some(rotated.store);
+    kit.later(2);
+    let (recovered, _) = recover_intermediate(&kit.env, MESH, "eu-west-1", both!(kit), fx!(kit)).unwrap();
+    kit.env.store = Some(recovered.store);
+    let pki = &kit.env.store().unwrap().pkis[MESH];
+    // The fresh key has a twin from the previous root, ending with it.
+    let fresh = Cert::from_pem(pki.intermediates["eu-west-1"].cert.as_str(), "fresh").unwrap();
+    let twins = &pki.previous_intermediates["eu-west-1"];
+    assert_eq!(twins.len(), 1);
+    let twin = Cert::from_pem(twins[0].as_str(), "twin").unwrap();
+    let old_root = Cert::from_pem(pki.previous_roots[0].cert.as_str(), "old root").unwrap();
+    twin.verify_signed_by(&old_root, "twin").unwrap();
+    assert_eq!(twin.public_key_bytes(), fresh.public_key_bytes());
+    assert_eq!(twin.not_after(), fresh.not_after());
+    // Renewed sets are judged right in the overlap and after the switch, and finalize needs no
+    // --force (it was refused with fleet-not-switched before).
+    let sets = kit.renewed();
+    let overlap = status(&kit.env, &sets, kit.now, Duration::ZERO).unwrap();
+    assert!(overlap.ok, "{:?}", overlap.sets.iter().map(|s| (&s.scope, &s.problems)).collect::<Vec<_>>());
+    let eu = overlap.sets.iter().find(|s| s.scope == "eu-west-1").unwrap();
+    assert_eq!(eu.chain_phase, Some(RootPhase::Overlap));
+    kit.later(31);
+    let switched = switch_root(&kit.env, MESH, false, kit.now).unwrap();
+    kit.env.store = Some(switched.store);
+    let sets = kit.renewed();
+    let after = status(&kit.env, &sets, kit.now, Duration::ZERO).unwrap();
+    assert!(after.ok && after.new_root_only_safe[MESH], "{after}");
+    kit.later(8);
+    check_fleet(&kit.env, MESH, Ok(&sets), kit.now).unwrap();
+    let done = finalize_root(&kit.env, MESH, false, &mut kit.offline(), kit.now).unwrap();
+    assert!(!done.store.pkis[MESH].previous_intermediates.contains_key("eu-west-1"), "the twin goes with its root");
+}

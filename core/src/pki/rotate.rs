@@ -73,7 +73,8 @@ pub fn rotate_intermediate(
 /// `recover-intermediate <scope>`: compromise recovery. A fresh key with no overlap; every
 /// certificate of the compromised key (current, and previous ones such as root-rotation
 /// re-signs) is recorded as revoked and dropped, and no previous intermediate of the scope
-/// stays in its bundles. Returns the revocation records and the fresh key (still in memory,
+/// stays in its bundles — except, during a root overlap, the fresh key's own twins signed by
+/// the previous roots (so old-root-anchored consumers keep verifying the scope). Returns the revocation records and the fresh key (still in memory,
 /// so the offline workstation can re-mint the scope's leaves without the CI identity).
 pub fn recover_intermediate(
     store: &mut Store,
@@ -98,6 +99,35 @@ pub fn recover_intermediate(
         }
     }
     let (entry, fresh_key) = fresh_intermediate(store, env, name, scope, (&root_cert, &root_key), fx)?;
+    // During a two-tier root overlap, consumers still anchored on the previous root must keep
+    // verifying the recovered scope: the fresh key gets a twin from each previous root still
+    // valid, as a root rotation gives every other scope (the overlap's chain puts it first).
+    // Without it the scope's chain carried only the new root's path until the overlap ended,
+    // and `pki status` called its sets stale in every phase.
+    let mut twins = Vec::new();
+    let pki = get_pki(store, name)?;
+    if pki.topology == Topology::TwoTier {
+        let fresh_cert = Cert::from_pem(entry.cert.as_str(), &format!("pkis.{name}.intermediates.{scope}.cert"))?;
+        for (i, prev) in pki.previous_roots.iter().enumerate() {
+            let loc = format!("pkis.{name}.previousRoots[{i}]");
+            let prev_cert = Cert::from_pem(prev.cert.as_str(), &format!("{loc}.cert"))?;
+            if prev_cert.not_after() <= fx.now {
+                continue;
+            }
+            let prev_key = root_identity.open_key(prev.key.as_str(), &prev_cert, &format!("{loc}.key"))?;
+            let twin = profile::issue_intermediate_until(
+                name,
+                env,
+                scope,
+                &fresh_key.public(),
+                (&prev_cert, &prev_key),
+                fx.now,
+                Some(fresh_cert.not_after()),
+                &mut *fx.rng,
+            )?;
+            twins.push(Block::new(twin.pem()));
+        }
+    }
     let at = crate::model::time::format_rfc3339(fx.now);
     let records: Vec<Revoked> = revoked
         .iter()
@@ -114,6 +144,9 @@ pub fn recover_intermediate(
         .ok_or_else(|| crate::error::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
     pki.intermediates.insert(scope.to_string(), entry);
     pki.previous_intermediates.remove(scope);
+    if !twins.is_empty() {
+        pki.previous_intermediates.insert(scope.to_string(), twins);
+    }
     for r in &records {
         if !pki.revoked.iter().any(|x| x.fingerprint == r.fingerprint) {
             pki.revoked.push(r.clone());

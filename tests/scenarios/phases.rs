@@ -92,6 +92,11 @@ fn no_promised_pair_breaks_in_any_phase_and_the_two_phase_flow_s_failing_pair_do
     write(&d, "new.pem", &both.replace(&old, ""));
     r.run(&["pki", "renew", "prd"]).ok();
     let overlap = snapshot_set(&r, "overlap");
+    // A recovery during the overlap (global, api's scope): the fresh key gets a twin from the
+    // previous root, so the overlap's chain order holds and old-root consumers keep verifying
+    // the scope; the finalize below then passes its fleet gate without --force.
+    r.cmd(&["pki", "recover-intermediate", "prd", "wardnet-mesh", "global"], &op).ok();
+    let recovered = snapshot_set(&r, "overlap-recovered");
 
     r.now = Some(T_SWITCH.into());
     r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--switch"], &[]).ok();
@@ -113,6 +118,8 @@ fn no_promised_pair_breaks_in_any_phase_and_the_two_phase_flow_s_failing_pair_do
         ("overlap", T0, &overlap, &a, "old", true),
         ("overlap", T0, &overlap, &b, "both", true),
         ("overlap", T0, &stable_old, &b, "both", true),
+        ("overlap, after a recovery", T0, &recovered, &a, "old", true),
+        ("overlap, after a recovery", T0, &recovered, &b, "both", true),
         // Switched: consumers have both (the switch waited for it) and may drop the old root;
         // hosts not yet re-projected still serve the overlap chain, which both-root
         // consumers accept.

@@ -102,6 +102,9 @@ fn no_promised_pair_breaks_in_any_phase_and_the_two_phase_flow_s_failing_pair_do
     r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--switch"], &[]).ok();
     r.run(&["pki", "renew", "prd"]).ok();
     let switched = snapshot_set(&r, "switched");
+    // And one in the switched phase: the fresh key's chain puts the new root's path first.
+    r.cmd(&["pki", "recover-intermediate", "prd", "wardnet-mesh", "global"], &op).ok();
+    let switched_recovered = snapshot_set(&r, "switched-recovered");
 
     r.now = Some(T_FINAL.into());
     r.cmd(&["pki", "rotate", "prd", "wardnet-mesh", "--root", "--finalize"], &op).ok();
@@ -125,6 +128,8 @@ fn no_promised_pair_breaks_in_any_phase_and_the_two_phase_flow_s_failing_pair_do
         // consumers accept.
         ("switched", T_SWITCH, &switched, &b, "both", true),
         ("switched", T_SWITCH, &switched, &c, "new", true),
+        ("switched, after a recovery", T_SWITCH, &switched_recovered, &b, "both", true),
+        ("switched, after a recovery", T_SWITCH, &switched_recovered, &c, "new", true),
         ("switched", T_SWITCH, &overlap, &b, "both", true),
         // Finalized (the fleet gate saw every set switched): new-root consumers accept the
         // switched chains still held and the new stable ones.

@@ -35,6 +35,15 @@ pub struct ScopeIssuer {
     pub algorithm: Algorithm,
     /// The scope's trust bundle (PEM), shared by every leaf minted from it.
     pub bundle: std::sync::Arc<str>,
+    /// The earliest end among the certificates of `chain`: a leaf never outlives a certificate
+    /// served with it (during an overlap a previous root's twin can end before the intermediate).
+    pub chain_end: OffsetDateTime,
+}
+
+/// The earliest notAfter among a chain's certificates (`fallback` when it holds none).
+fn chain_end(chain: &str, fallback: OffsetDateTime) -> Result<OffsetDateTime, Error> {
+    let certs = crate::crypto::cert::parse_bundle(chain, "the chain")?;
+    Ok(certs.iter().map(Cert::not_after).min().unwrap_or(fallback))
 }
 
 /// Checks everything about a scope's issuer that needs no key, against the root
@@ -121,7 +130,8 @@ pub fn issuer_with_key(
     }
     let pki = get_pki(store, name)?;
     let chain = chain_of(pki, name, scope, &cert)?;
-    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle).into() })
+    let chain_end = chain_end(&chain, cert.not_after())?;
+    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle).into(), chain_end })
 }
 
 /// Decrypts exactly the intermediates `targets` need, with the CI identity (checked against
@@ -202,13 +212,21 @@ pub fn mint_with(
     backend: &dyn crate::crypto::keys::KeyBackend,
 ) -> Result<Minted, Error> {
     let key = PrivateKey::generate_with(issuer.algorithm, rng, backend);
+    let mut ttl = ttl.unwrap_or(Duration::days(profile::LEAF_DAYS));
+    // Nothing served with the leaf may end before it: a previous root's twin in the chain can
+    // end before the intermediate that signs (the profile caps only by the signer).
+    let by_chain = issuer.chain_end > now && now + ttl > issuer.chain_end;
+    if by_chain {
+        ttl = issuer.chain_end - now;
+    }
     let spec = LeafSpec {
         spiffe_id: target.spiffe_id.clone(),
         service: target.service.clone(),
         dns_names: target.dns_names.clone(),
-        ttl: ttl.unwrap_or(Duration::days(profile::LEAF_DAYS)),
+        ttl,
     };
-    let issued = profile::issue_leaf_der(&spec, &key, (&issuer.cert, &issuer.key), now, rng)?;
+    let mut issued = profile::issue_leaf_der(&spec, &key, (&issuer.cert, &issuer.key), now, rng)?;
+    issued.capped |= by_chain;
     let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &issued.der)
         .map_err(|e| CertError::Issue { what: format!("leaf {}", target.spiffe_id), reason: e.to_string() })?;
     Ok(Minted {

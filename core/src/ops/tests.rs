@@ -798,3 +798,32 @@ fn a_recovery_during_a_root_overlap_keeps_every_promise_of_the_phases() {
     let done = finalize_root(&kit.env, MESH, false, &mut kit.offline(), kit.now).unwrap();
     assert!(!done.store.pkis[MESH].previous_intermediates.contains_key("eu-west-1"), "the twin goes with its root");
 }
+
+#[test]
+fn a_leaf_never_outlives_a_certificate_served_in_its_chain() {
+    let mut kit = Kit::mesh();
+    // Intermediates rolled late in the first root's life end with it; a root rotation, then a
+    // recovery: the recovered scope's twin (signed by the old root) ends within 90 days.
+    kit.later(1800);
+    for scope in ["global", "us-east-1", "eu-west-1"] {
+        let rolled = rotate_intermediate(&kit.env, MESH, scope, both!(kit), fx!(kit)).unwrap();
+        kit.env.store = Some(rolled.store);
+    }
+    kit.later(1800);
+    let rotated = rotate_root(&kit.env, MESH, None, &mut Ring { ci: None, root: Some(&kit.root) }, fx!(kit)).unwrap();
+    kit.env.store = Some(rotated.store);
+    let (recovered, _) = recover_intermediate(&kit.env, MESH, "eu-west-1", both!(kit), fx!(kit)).unwrap();
+    kit.env.store = Some(recovered.store);
+    let pki = &kit.env.store().unwrap().pkis[MESH];
+    let old_end = Cert::from_pem(pki.previous_roots[0].cert.as_str(), "old").unwrap().not_after();
+    let fresh_end = Cert::from_pem(pki.intermediates["eu-west-1"].cert.as_str(), "fresh").unwrap().not_after();
+    assert!(old_end < kit.now + Duration::days(90) && fresh_end > kit.now + Duration::days(90));
+    let plan = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap();
+    let minted = plan.mint_all(&mut kit.rng).unwrap();
+    let eu: Vec<_> = minted.iter().filter(|m| m.target.scope == "eu-west-1").collect();
+    assert!(!eu.is_empty());
+    for m in eu {
+        assert!(m.issued.not_after <= old_end, "the leaf outlives the old-root twin in its chain");
+        assert!(m.issued.capped);
+    }
+}

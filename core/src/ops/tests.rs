@@ -37,6 +37,17 @@ struct Kit {
     now: OffsetDateTime,
 }
 
+/// Minted leaves as the provider would hand them back: one held set per target.
+fn held(minted: &[crate::mesh::Minted]) -> Vec<(LeafTarget, Fetched)> {
+    minted
+        .iter()
+        .map(|m| {
+            let set = SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
+            (m.target.clone(), Fetched::Held(set))
+        })
+        .collect()
+}
+
 /// The effects an operation that creates keys takes, from the kit's fields (so the kit's
 /// environment and identities stay borrowable beside them).
 macro_rules! fx {
@@ -123,15 +134,7 @@ impl Kit {
     fn renewed(&mut self) -> Vec<(LeafTarget, Fetched)> {
         let plan =
             renew(&self.env, &RenewRequest::default(), &mut Ring { ci: Some(&self.ci), root: None }, self.now).unwrap();
-        plan.mint_all(&mut self.rng)
-            .unwrap()
-            .into_iter()
-            .map(|m| {
-                let set =
-                    SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
-                (m.target, Fetched::Held(set))
-            })
-            .collect()
+        held(&plan.mint_all(&mut self.rng).unwrap())
     }
 
     fn later(&mut self, days: i64) {
@@ -670,13 +673,7 @@ fn a_leaf_cut_short_by_its_intermediate_is_reported_by_renew_and_status() {
     );
     let report = LeafReport::of(&minted[0]);
     assert!(report.capped);
-    let sets: Vec<(LeafTarget, Fetched)> = minted
-        .iter()
-        .map(|m| {
-            let set = SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
-            (m.target.clone(), Fetched::Held(set))
-        })
-        .collect();
+    let sets = held(&minted);
     let st = status(&kit.env, &sets, kit.now, Duration::days(7)).unwrap();
     assert!(st.sets.iter().all(|s| s.problems.iter().any(|p| p.code == "leaf-capped")), "{:?}", st.sets[0].problems);
     // A full-length leaf is not capped.
@@ -720,13 +717,7 @@ fn a_service_s_leaf_ttl_sets_its_leaves_lifetime_status_horizon_and_timer() {
         assert_eq!(life, want + crate::crypto::profile::BACKDATE, "{}", m.target.spiffe_id);
         assert!(!m.issued.capped);
     }
-    let sets: Vec<(LeafTarget, Fetched)> = minted
-        .iter()
-        .map(|m| {
-            let set = SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
-            (m.target.clone(), Fetched::Held(set))
-        })
-        .collect();
+    let sets = held(&minted);
     // Fresh 24h leaves are not "expiring" under the default 7-day horizon…
     assert!(status(&kit.env, &sets, kit.now, Duration::days(7)).unwrap().ok);
     // …until the last third of their life.

@@ -20,7 +20,7 @@ top=$PWD
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 5000 20000)
 if [ -z "${INFORGE_BIN_DIR:-}" ]; then
-  cargo build --release -q -p inforge-cli -p inforge-benches --bin inforge-limits
+  cargo build --release -q -p inforge-cli -p inforge-benches --bin inforge --bin inforge-limits
   INFORGE_BIN_DIR=$top/target/release
 fi
 bin=$INFORGE_BIN_DIR/inforge

@@ -122,11 +122,18 @@ fn check_leaf_files(at: &Path, cert: &str, key: &str) -> Result<(), HostError> {
     Ok(())
 }
 
-/// Opens a directory by path (one the provider's writer owns) for the `*at` calls.
-fn open_dir(path: &Path) -> Result<OwnedFd, HostError> {
-    use rustix::fs::{open, Mode, OFlags};
-    open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| HostError::io("open", path, e.into()))
+/// This process's effective uid, asked once: the owner checks run several times per set and a
+/// 20k-set renew would otherwise spend 80k system calls on the same answer.
+fn euid() -> u32 {
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *EUID.get_or_init(|| rustix::process::geteuid().as_raw())
+}
+
+/// Opens the directory `rel` under the directory open as `root` (shown as `shown`).
+fn open_dir_at(root: &fs::File, rel: &Path, shown: &Path) -> Result<OwnedFd, HostError> {
+    use rustix::fs::{openat, Mode, OFlags};
+    openat(root, rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| HostError::io("open", shown, e.into()))
 }
 
 /// Creates `dir` and its missing parents 0755 (a umask such as 002 would leave them
@@ -144,7 +151,7 @@ fn create_dirs(dir: &Path) -> Result<(), HostError> {
 fn open_slot(parent: &OwnedFd, target: &Path, name: &str) -> Result<(fs::File, bool), HostError> {
     use rustix::fs::{fchmod, mkdirat, openat, unlinkat, AtFlags, Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let euid = rustix::process::geteuid().as_raw();
+    let euid = euid();
     match openat(parent, name, flags, Mode::empty()) {
         Ok(fd) => {
             let dir = fs::File::from(fd);
@@ -241,7 +248,7 @@ fn put_file(
             let meta = f.metadata().map_err(io("read", &path))?;
             let ours = meta.file_type().is_file()
                 && meta.nlink() == 1
-                && meta.uid() == rustix::process::geteuid().as_raw()
+                && meta.uid() == euid()
                 && (mode & 0o077 != 0 || meta.mode() & 0o077 == 0);
             if ours {
                 if recycled == Recycle::KeepSame && meta.len() == bytes.len() as u64 {
@@ -284,21 +291,27 @@ enum Recycle {
     KeepSame,
 }
 
-/// Makes `link` a symlink to `target`, unless it already is one (a standby link kept from
-/// earlier writes): creating it only when missing or wrong (a killed writer's leftover).
-fn ensure_link(target: &str, link: &Path) -> Result<(), HostError> {
-    match fs::read_link(link) {
-        Ok(t) if t == Path::new(target) => return Ok(()),
-        Ok(_) => fs::remove_file(link).map_err(io("remove", link))?,
+/// Makes `link` (an entry of the directory open as `dir`, shown as `shown`) a symlink to
+/// `target`, unless it already is one (a standby link kept from earlier writes): creating it
+/// only when missing or wrong (a killed writer's leftover). Relative to the descriptor, so
+/// the steady state costs one `readlinkat` and no path walk.
+fn ensure_link(dir: &OwnedFd, target: &str, link: &str, shown: &Path) -> Result<(), HostError> {
+    use rustix::fs::{readlinkat, statat, symlinkat, unlinkat, AtFlags};
+    let path = shown.join(link);
+    match readlinkat(dir, link, Vec::new()) {
+        Ok(t) if t.as_bytes() == target.as_bytes() => return Ok(()),
+        Ok(_) => unlinkat(dir, link, AtFlags::empty()).map_err(|e| HostError::io("remove", &path, e.into()))?,
         // Something else at the standby's name (a killed writer's leftover, or planted): a
         // directory or a file, removed either way, so the scope's renews never get stuck on it.
-        Err(_) => match fs::symlink_metadata(link) {
-            Ok(m) if m.is_dir() => fs::remove_dir_all(link).map_err(io("remove", link))?,
-            Ok(_) => fs::remove_file(link).map_err(io("remove", link))?,
+        Err(_) => match statat(dir, link, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(m) if rustix::fs::FileType::from_raw_mode(m.st_mode) == rustix::fs::FileType::Directory => {
+                fs::remove_dir_all(&path).map_err(io("remove", &path))?
+            }
+            Ok(_) => unlinkat(dir, link, AtFlags::empty()).map_err(|e| HostError::io("remove", &path, e.into()))?,
             Err(_) => {}
         },
     }
-    std::os::unix::fs::symlink(target, link).map_err(io("symlink", link))
+    symlinkat(target, dir, link).map_err(|e| HostError::io("symlink", &path, e.into()))
 }
 
 /// One set's place in a write: the slot its new generation went to and what it replaces.
@@ -326,11 +339,25 @@ impl DirProvider {
     /// exists, so in the steady state a write allocates and frees no inode: on ext4 without a
     /// journal, freeing thousands of inodes makes every later allocation in the run scan them
     /// (`recently_deleted`), measured at 67% of a back-to-back 20k-set renew.
-    fn stage(base: &Path, s: &SetFiles<'_>) -> Result<Staged, HostError> {
+    fn stage(base: &Path, root: &fs::File, s: &SetFiles<'_>) -> Result<Staged, HostError> {
+        use rustix::fs::{readlinkat, statat, AtFlags};
         let mtls = base.join(s.service).join("mtls");
         let link = mtls.join(s.scope);
-        let previous = fs::read_link(&link).ok();
-        let adopt = previous.is_none() && fs::symlink_metadata(&link).is_ok();
+        // Everything below is relative to `<service>/mtls`, opened from the provider's own
+        // descriptor: no operation walks the provider's path again (profiled: path walks were
+        // most of a steady-state renew's kernel time on tmpfs).
+        let rel = Path::new(s.service).join("mtls");
+        let mtls_fd = match open_dir_at(root, &rel, &mtls) {
+            Ok(fd) => fd,
+            Err(_) => {
+                create_dirs(&mtls)?;
+                open_dir_at(root, &rel, &mtls)?
+            }
+        };
+        let previous = readlinkat(&mtls_fd, s.scope, Vec::new())
+            .ok()
+            .map(|t| PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(t.into_bytes())));
+        let adopt = previous.is_none() && statat(&mtls_fd, s.scope, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         let mut current = previous.as_deref().and_then(|t| slot_of(t, s.scope));
         if current.is_none() && previous.is_some() {
             // A link spelled some other way that still reaches one of our slots: that slot is
@@ -343,17 +370,13 @@ impl DirProvider {
         let slot = current.map_or(0, |c| (c + 1) % SLOTS);
         let name = slot_name(s.scope, slot);
         let target = mtls.join(&name);
-        if current.is_none() {
-            create_dirs(&mtls)?;
-        }
-        let (dir, recycled) = open_slot(&open_dir(&mtls)?, &target, &name)?;
-        let standby = mtls.join(link_name(s.scope, slot));
+        let (dir, recycled) = open_slot(&mtls_fd, &target, &name)?;
         let (overwrite, keep_same) =
             if recycled { (Recycle::Overwrite, Recycle::KeepSame) } else { (Recycle::No, Recycle::No) };
         let files = put_file(&dir, &target, "cert.pem", s.cert.as_bytes(), 0o644, overwrite)
             .and_then(|()| put_file(&dir, &target, "key.pem", s.key.as_bytes(), 0o600, overwrite))
             .and_then(|()| put_file(&dir, &target, "bundle.pem", s.bundle.as_bytes(), 0o644, keep_same))
-            .and_then(|()| ensure_link(&name, &standby));
+            .and_then(|()| ensure_link(&mtls_fd, &name, &link_name(s.scope, slot), &mtls));
         if let Err(e) = files {
             let _ = fs::remove_dir_all(&target);
             return Err(e);
@@ -375,27 +398,30 @@ impl DirProvider {
     /// at the standby's name, renamed to its own slot's standby name. Otherwise (a new set,
     /// an adopted directory, a filesystem without `RENAME_EXCHANGE`) the standby link is
     /// renamed over `<scope>`, also atomic.
-    fn swap(st: &Staged) -> Result<(), HostError> {
+    fn swap(root: &fs::File, st: &Staged) -> Result<(), HostError> {
         let link = st.mtls.join(&st.scope);
-        let standby = st.mtls.join(link_name(&st.scope, st.slot));
+        let standby = link_name(&st.scope, st.slot);
         if st.adopt {
             // A plain directory from before inforge managed this path: move it aside once.
             let aside = st.mtls.join(format!(".{}@adopted-{}", st.scope, unique_suffix()));
             fs::rename(&link, &aside).map_err(io("move aside", &link))?;
         }
+        // Both renames are relative to `<service>/mtls`, opened once from the provider's
+        // descriptor (no path walk per rename).
+        let dir = open_dir_at(root, &Path::new(&st.service).join("mtls"), &st.mtls)?;
         if let (Some(c), false) = (st.current, st.adopt) {
-            use rustix::fs::{renameat_with, RenameFlags, CWD};
-            match renameat_with(CWD, &standby, CWD, &link, RenameFlags::EXCHANGE) {
+            use rustix::fs::{renameat, renameat_with, RenameFlags};
+            match renameat_with(&dir, &standby, &dir, &st.scope, RenameFlags::EXCHANGE) {
                 Ok(()) => {
                     fault_point("provider-mid-exchange");
-                    let home = st.mtls.join(link_name(&st.scope, c));
-                    return fs::rename(&standby, &home).map_err(io("rename", &standby));
+                    return renameat(&dir, &standby, &dir, link_name(&st.scope, c))
+                        .map_err(|e| HostError::io("rename", &st.mtls.join(&standby), e.into()));
                 }
                 Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOTSUP => {}
                 Err(e) => return Err(HostError::io("swap", &link, e.into())),
             }
         }
-        fs::rename(&standby, &link).map_err(io("swap", &link))
+        rustix::fs::renameat(&dir, &standby, &dir, &st.scope).map_err(|e| HostError::io("swap", &link, e.into()))
     }
 
     /// Removes this scope's hidden entries other than its slots, their standby links,
@@ -508,7 +534,7 @@ impl<'a> DirBatch<'a> {
 
 impl Batch for DirBatch<'_> {
     fn stage(&self, index: usize, set: &SetFiles<'_>) -> Result<(), HostError> {
-        let st = DirProvider::stage(&self.base, set)?;
+        let st = DirProvider::stage(&self.base, self.lock.file(), set)?;
         self.staged.put(index, st);
         fault_point("provider-mid-files");
         Ok(())
@@ -523,8 +549,9 @@ impl Batch for DirBatch<'_> {
         self.sync().inspect_err(|_| unstage(&staged))?;
         self.done = true;
         fault_point("provider-before-swap");
+        let root = self.lock.file();
         on_cores(&staged, |st| {
-            DirProvider::swap(st)?;
+            DirProvider::swap(root, st)?;
             fault_point("provider-mid-swap");
             Ok(())
         })?;

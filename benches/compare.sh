@@ -12,7 +12,12 @@
 #      of min(N, OPENSSL_SAMPLE) leaves (default 100) and reported as a rate;
 #   5. the primitive limit: P-256 keygen + sign per second per core (the backend inforge
 #      uses) × cores.
+# Every N runs on two filesystems in the same run: `disk` (a scratch directory under /tmp, the
+# repo's filesystem here) and `tmpfs` (/dev/shm: no device, so what remains is the software's
+# own cost). The Python loop is timed twice, like inforge: its first write and its steady state
+# (a second run overwriting the same files).
 # Usage: benches/compare.sh [N ...]   (default: 1000 5000 20000)
+# COMPARE_FS: the filesystems, default "disk tmpfs" (tmpfs is skipped where /dev/shm is not one).
 # INFORGE_BIN_DIR: use built binaries (scripts/test.sh runs it with a tiny N on debug builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +38,17 @@ sample=${OPENSSL_SAMPLE:-100}
 out=$top/target/compare
 mkdir -p "$out"
 results=$out/results.tsv
-printf 'n\tway\tseconds\tleaves_per_s\tpeak_rss_kb\n' > "$results"
+printf 'fs\tn\tway\tseconds\tleaves_per_s\tpeak_rss_kb\n' > "$results"
+filesystems=()
+for fs in ${COMPARE_FS:-disk tmpfs}; do
+  case $fs in
+    disk) filesystems+=(disk) ;;
+    tmpfs)
+      if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then filesystems+=(tmpfs)
+      else echo "compare: /dev/shm is not a tmpfs here; the tmpfs runs are skipped" >&2; fi ;;
+    *) echo "compare: COMPARE_FS takes disk and tmpfs, not $fs" >&2; exit 2 ;;
+  esac
+done
 
 measure() { # label n count cmd... → a row for N=n at count leaves; whole-process time and peak RSS
   local label=$1 n=$2 count=$3; shift 3
@@ -42,17 +57,18 @@ measure() { # label n count cmd... → a row for N=n at count leaves; whole-proc
   /usr/bin/time -o "$tf" -f '%e %M' "$@" >/dev/null 2>&1
   t=$(tail -1 "$tf"); rm -f "$tf"
   local secs=${t% *} rss=${t#* }
-  printf '%s\t%s\t%s\t%s\t%s\n' "$n" "$label" "$secs" "$(awk -v n="$count" -v s="$secs" 'BEGIN{printf "%.0f", n / (s > 0 ? s : 0.001)}')" "$rss" >> "$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$fs" "$n" "$label" "$secs" "$(awk -v n="$count" -v s="$secs" 'BEGIN{printf "%.0f", n / (s > 0 ? s : 0.001)}')" "$rss" >> "$results"
 }
 
 prim=$("$limits" primitive 1)
 per_core=$(echo "$prim" | sed 's/.*"perCore": \([0-9.]*\).*/\1/')
 cores=$(echo "$prim" | sed 's/.*"cores": \([0-9]*\).*/\1/')
 
+for fs in "${filesystems[@]}"; do
 for n in "${sizes[@]}"; do
   services=$(( (n + 1) / 2 ))
   leaves=$(( services * 2 ))
-  work=$(mktemp -d)
+  if [ "$fs" = tmpfs ]; then work=$(mktemp -d /dev/shm/inforge-compare.XXXXXX); else work=$(mktemp -d); fi
   mkdir -p "$work/peer" "$work/pyout"
   bench_repo "$work/infra" "$services"
   bench_pki "$bin" "$work/infra" prd
@@ -77,7 +93,8 @@ PY
   "$bin" -C "$work/infra" pki renew prd >/dev/null 2>&1
   measure "inforge renew, steady state (4th renew, dir provider)" "$leaves" "$leaves" "$bin" -C "$work/infra" pki renew prd
   measure "mint-only (core renew into memory)" "$leaves" "$leaves" "$limits" mint-only "$work/infra" prd
-  measure "python cryptography loop" "$leaves" "$leaves" "$py" "$top/benches/peer_cryptography.py" "$work" "$services" "$work/pyout"
+  measure "python cryptography loop (first write)" "$leaves" "$leaves" "$py" "$top/benches/peer_cryptography.py" "$work" "$services" "$work/pyout"
+  measure "python cryptography loop, steady state (overwriting)" "$leaves" "$leaves" "$py" "$top/benches/peer_cryptography.py" "$work" "$services" "$work/pyout"
   k=$(( leaves < sample ? leaves : sample ))
   ossl() {
     cd "$work/peer"
@@ -93,42 +110,49 @@ PY
   export -f ossl; export work
   measure "openssl CLI procedure (sample of $k)" "$leaves" "$k" bash -c "ossl $k"
   awk -v n="$leaves" -v r="$(awk -v p="$per_core" -v c="$cores" 'BEGIN{printf "%.0f", p * c}')" \
-    'BEGIN{printf "%s\tprimitive limit (keygen+sign x cores)\t\t%s\t\n", n, r}' >> "$results"
+    -v fs="$fs" 'BEGIN{printf "%s\t%s\tprimitive limit (keygen+sign x cores)\t\t%s\t\n", fs, n, r}' >> "$results"
   # Same leaves, checked: inforge's and Python's sets verify against their bundles.
   openssl verify -partial_chain -CAfile "$work/provider/svc-1/mtls/r1/bundle.pem" "$work/provider/svc-1/mtls/r1/cert.pem" >/dev/null
   openssl verify -partial_chain -CAfile "$work/pyout/svc-1/mtls/r1/bundle.pem" "$work/pyout/svc-1/mtls/r1/cert.pem" >/dev/null
   rm -rf "$work"
+done
 done
 
 "$py" - "$results" "$out/leaves-per-second.svg" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
 by_n = {}
-for n, way, secs, rate, rss in rows:
-    by_n.setdefault(n, []).append((way, secs, float(rate), rss))
-for n, ways in by_n.items():
-    ref = next(r for w, _, r, _ in ways if w.startswith("inforge renew"))
-    mint = next(r for w, _, r, _ in ways if w.startswith("mint-only"))
-    print(f"N = {n} leaves")
+for fs, n, way, secs, rate, rss in rows:
+    by_n.setdefault((fs, n), []).append((way, secs, float(rate), rss))
+def rate_of(ways, prefix):
+    return next(r for w, _, r, _ in ways if w.startswith(prefix))
+for (fs, n), ways in by_n.items():
+    ref = rate_of(ways, "inforge renew (end to end")
+    steady = rate_of(ways, "inforge renew, steady")
+    mint = rate_of(ways, "mint-only")
+    prim = rate_of(ways, "primitive")
+    py_first = rate_of(ways, "python cryptography loop (first")
+    py_steady = rate_of(ways, "python cryptography loop, steady")
+    print(f"{fs}: N = {n} leaves")
     for way, secs, rate, rss in ways:
         rss_mb = f"{int(rss) / 1024:.0f} MB" if rss else ""
-        print(f"  {way:<46} {rate:>10.0f} leaves/s  inforge is {ref / rate:>7.2f}x  {rss_mb}")
-    prim = next(r for w, _, r, _ in ways if w.startswith("primitive"))
-    steady = next(r for w, _, r, _ in ways if w.startswith("inforge renew, steady"))
+        print(f"  {way:<54} {rate:>10.0f} leaves/s  first write is {ref / rate:>7.2f}x  {rss_mb}")
     print(f"  mint-only / primitive limit: {mint / prim:.0%}; end to end / mint-only time: first {mint / ref:.2f}x, steady state {mint / steady:.2f}x")
+    print(f"  against the Python loop, like for like: first write {ref / py_first:.2f}x, steady state {steady / py_steady:.2f}x")
 # The plot: leaves/s (log scale) against N, one line per way (stdlib only: hand-written SVG).
 import math
 ways = []
-for n, ws in by_n.items():
+for (fs, n), ws in by_n.items():
     for w, _, r, _ in ws:
-        key = w.split(" (")[0]
+        key = (fs, w.split(" (")[0])
         if key not in ways:
             ways.append(key)
-ns = sorted(by_n, key=int)
+ns = sorted({n for _, n in by_n}, key=int)
 W, H, L, B = 720, 420, 70, 50
 rates = [r for ws in by_n.values() for _, _, r, _ in ws if r > 0]
+W = 900
 lo, hi = math.floor(math.log10(min(rates))), math.ceil(math.log10(max(rates)))
-def x(i): return L + (W - L - 200) * (i / max(1, len(ns) - 1))
+def x(i): return L + (W - L - 380) * (i / max(1, len(ns) - 1))
 def y(r): return H - B - (H - B - 20) * ((math.log10(r) - lo) / max(1, hi - lo))
 colors = ["#1b6ac9", "#0b8f8f", "#2a9d3a", "#c9541b", "#8a3ab9", "#666666"]
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
@@ -136,21 +160,26 @@ svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-f
        f'<text x="{L}" y="14">leaves per second (log scale) against N leaves, one run on this machine</text>']
 for e in range(lo, hi + 1):
     yy = y(10 ** e)
-    svg.append(f'<line x1="{L}" x2="{W-200}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{L-8}" y="{yy+4}" text-anchor="end">1e{e}</text>')
+    svg.append(f'<line x1="{L}" x2="{W-380}" y1="{yy}" y2="{yy}" stroke="#ddd"/><text x="{L-8}" y="{yy+4}" text-anchor="end">1e{e}</text>')
 for i, n in enumerate(ns):
     svg.append(f'<text x="{x(i)}" y="{H-B+18}" text-anchor="middle">{n}</text>')
-svg.append(f'<text x="{(L+W-200)/2}" y="{H-10}" text-anchor="middle">N (leaves)</text>')
-for k, way in enumerate(ways):
+svg.append(f'<text x="{(L+W-380)/2}" y="{H-10}" text-anchor="middle">N (leaves)</text>')
+names = []
+for _, w in ways:
+    if w not in names:
+        names.append(w)
+for k, (fs, way) in enumerate(ways):
     pts = []
     for i, n in enumerate(ns):
-        for w, _, r, _ in by_n[n]:
+        for w, _, r, _ in by_n.get((fs, n), []):
             if w.split(" (")[0] == way and r > 0:
                 pts.append((x(i), y(r)))
-    c = colors[k % len(colors)]
-    svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>')
+    c = colors[names.index(way) % len(colors)]
+    dash = ' stroke-dasharray="6 4"' if fs == "tmpfs" else ""
+    svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in pts)}"/>')
     for a, b in pts:
         svg.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{c}"/>')
-    svg.append(f'<text x="{W-190}" y="{40 + 18 * k}" fill="{c}">{way}</text>')
+    svg.append(f'<text x="{W-370}" y="{40 + 16 * k}" fill="{c}">{way}, {fs}{" (dashed)" if fs == "tmpfs" else ""}</text>')
 svg.append("</svg>")
 open(sys.argv[2], "w").write("\n".join(svg))
 PY

@@ -37,6 +37,12 @@ bash tests/corpus/make.sh "$work/corpus"
 node tests/web/corpus.mjs "$work/corpus" "$bin" 2>&1 | tee "$log"
 passed=$((passed + $(count 'corpus: [0-9]+ passed')))
 
+echo "== the npm package through require() (CommonJS) and import, by its name" >&2
+mkdir -p "$work/consumer/node_modules"
+ln -sfn "$PWD/wasm/pkg" "$work/consumer/node_modules/inforge-wasm"
+node tests/web/require.cjs "$work/consumer" "$work/corpus/expired"
+passed=$((passed + 1))
+
 echo "== end-to-end: the page in Chromium (playwright-core), served on 127.0.0.1" >&2
 bash tests/web/make-big.sh "$work/big"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -575,6 +575,39 @@ function checkLeaf(ev) {
   );
 }
 
+/** The paste box: any PEM certificates, no store needed (like `step certificate inspect`). */
+function inspectPem(ev) {
+  ev.preventDefault();
+  clearError();
+  const box = $("pem-result");
+  let certs;
+  try {
+    certs = inforge.inspectPem($("pem-paste").value, nowInput() || new Date());
+  } catch (e) {
+    box.replaceChildren(inlineError("reading the PEM", e));
+    return;
+  }
+  const row = (k, v, cls) => [h("dt", {}, k), h("dd", cls ? { class: cls } : {}, v ?? "—")];
+  box.replaceChildren(
+    h("p", { id: "pem-count" }, `${certs.length} certificate${certs.length === 1 ? "" : "s"}`),
+    ...certs.map((c, i) => h("div", { class: "pem-cert", "data-fp": c.fingerprint },
+      h("h3", {}, `${i + 1}. ${ROLE[c.role] || c.role}`, " ", ...badges(c)),
+      h("dl", { class: "kv" },
+        row("Subject", c.subject),
+        row("Issuer", c.issuer),
+        row("Serial", c.serial, "mono"),
+        row("Not before", c.notBefore),
+        row("Not after", `${c.notAfter} (${c.expired ? "expired" : c.daysLeft + " days left"})`),
+        row("SHA-256", c.fingerprint, "mono"),
+        row("Algorithm", c.algorithm),
+        row("CA / path length", `${c.isCa ? "CA" : "not a CA"}${c.pathLen != null ? ", pathLen " + c.pathLen : ""}`),
+        row("Subject key ID", c.subjectKeyId, "mono"),
+        row("Authority key ID", c.authorityKeyId, "mono"),
+        row("SANs", [...c.uriSans, ...c.dnsSans].join(", ") || "none"),
+      ))),
+  );
+}
+
 function authorize(ev) {
   ev.preventDefault();
   clearError();
@@ -669,6 +702,7 @@ function wire() {
   });
   $("authz").addEventListener("submit", authorize);
   $("leaf-form").addEventListener("submit", checkLeaf);
+  $("pem-form").addEventListener("submit", inspectPem);
   $("before").addEventListener("change", review);
   $("after").addEventListener("change", review);
 }

@@ -5,6 +5,7 @@ import { chromium } from "playwright-core";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 
 const [base, corpus, big, shots] = process.argv.slice(2);
 const origin = new URL(base).origin;
@@ -153,6 +154,28 @@ try {
     assert.match(await text("#leaf-result"), /cert\.pem/);
     assert.ok(await page.locator("#error").isHidden());
     assert.ok(await page.locator("#leaf-result .error").isVisible());
+  });
+
+  await step("paste box: any PEM chain and bundle, details checked against Node's own X.509 parser", async () => {
+    const dir = `${corpus}/.provider-prd/web/mtls/us-east-1`;
+    const pasted = readFileSync(`${dir}/cert.pem`, "utf8") + readFileSync(`${dir}/bundle.pem`, "utf8");
+    const expected = pasted.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g).map((p) => new X509Certificate(p));
+    await page.fill("#pem-paste", pasted);
+    await page.click("#pem-form button");
+    assert.equal(await text("#pem-count"), `${expected.length} certificates`);
+    const fps = await page.locator("#pem-result .pem-cert").evaluateAll((els) => els.map((e) => e.dataset.fp));
+    assert.deepEqual(fps, expected.map((x) => x.fingerprint256.replaceAll(":", "").toLowerCase()));
+    const first = await text("#pem-result .pem-cert:first-of-type");
+    assert.match(first, /1\. leaf/);
+    assert.match(first, new RegExp(expected[0].subjectAltName.replace("URI:", "").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")));
+    assert.match(await text("#pem-result"), /2\. intermediate/);
+    await page.locator("#pem").screenshot({ path: `${shots}/inspector-pem.png` });
+    // A pasted key is refused by name next to the box, its text never repeated.
+    await page.fill("#pem-paste", "-----BEGIN PRIVATE KEY-----\nMIIBsecret\n-----END PRIVATE KEY-----\n");
+    await page.click("#pem-form button");
+    assert.match(await text("#pem-result"), /chain-is-a-key/);
+    assert.ok(!/MIIBsecret/.test(await text("#pem-result")));
+    assert.ok(await page.locator("#error").isHidden());
   });
 
   await step("broken store: its diagnostics with hints, marks where they are, nothing left from the last store", async () => {

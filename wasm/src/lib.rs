@@ -268,6 +268,19 @@ pub fn inspect_store(
     to_value(&inspect::inspect_store(&store, now))
 }
 
+/// Any PEM certificates or bundle, outside a store (the page's paste box, like `step
+/// certificate inspect`): each certificate's details, in the order given (`now`: RFC 3339 or a
+/// `Date`, default the clock).
+#[wasm_bindgen(js_name = inspectPem, unchecked_return_type = "CertView[]")]
+pub fn inspect_pem(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] pem: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "string | Date")] now: JsValue,
+) -> Result<JsValue, JsValue> {
+    let now = now_arg(&now)?;
+    let views = inspect::inspect_pem(&text(&pem, "the PEM")?, now).map_err(to_js)?;
+    to_value(&views)
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ValidateInput {

@@ -201,6 +201,19 @@ mod tests {
         assert_eq!(ok.leaf.role, Role::Leaf);
         let unknown = check_leaf(&store, &project, "prd", &leaf.cert_pem, Some("mars-1"), now()).unwrap_err();
         assert_eq!(unknown.code(), "scope-unknown");
+        // The paste box: any PEM, outside the store, each certificate named for what it is.
+        let pasted = format!("{}{}", leaf.cert_pem, store.pkis["mesh"].root.cert.as_str());
+        let views = inspect_pem(&pasted, now()).unwrap();
+        let roles: Vec<Role> = views.iter().map(|v| v.role).collect();
+        assert_eq!(roles, [Role::Leaf, Role::Intermediate, Role::Root]);
+        assert_eq!(views[0].uri_sans, ok.leaf.uri_sans);
+        assert_eq!(views[0].fingerprint, ok.leaf.fingerprint);
+        assert_eq!(views[2].subject, views[2].issuer);
+        let e = inspect_pem(key, now()).unwrap_err();
+        assert_eq!(e.code(), "chain-is-a-key");
+        assert!(!e.to_string().contains("MC4C"));
+        assert_eq!(inspect_pem("", now()).unwrap_err().code(), "cert-invalid");
+        assert_eq!(inspect_pem("garbage", now()).unwrap_err().code(), "cert-invalid");
     }
 
     #[test]

@@ -163,6 +163,36 @@ pub struct StoreView {
     pub pkis: Vec<PkiView>,
 }
 
+/// Any PEM certificates or bundle, outside a store (the inspector's paste box, like `step
+/// certificate inspect`): each certificate's details at `now`, in the order given. The role
+/// says what the certificate is: a self-issued CA is a `root`, another CA an `intermediate`,
+/// anything else a `leaf`. A pasted private key is refused by name, its text never repeated.
+pub fn inspect_pem(pem: &str, now: OffsetDateTime) -> Result<Vec<CertView>, crate::Error> {
+    const WHAT: &str = "the pasted PEM";
+    if pem.contains("PRIVATE KEY-----") && !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(crate::error::InspectError::KeyNotChain { what: WHAT.into() }.into());
+    }
+    let certs = crate::crypto::cert::parse_bundle(pem, WHAT)?;
+    if certs.is_empty() {
+        return Err(
+            crate::error::CertError::Parse { location: WHAT.into(), reason: "no certificate found".into() }.into()
+        );
+    }
+    Ok(certs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ca = c.basic_constraints().is_some_and(|(_, ca, _)| ca);
+            let role = match (ca, c.subject() == c.issuer()) {
+                (true, true) => Role::Root,
+                (true, false) => Role::Intermediate,
+                (false, _) => Role::Leaf,
+            };
+            CertView::of(c, role, None, &format!("pasted[{i}]"), now)
+        })
+        .collect())
+}
+
 pub(crate) fn revoked_of<'a>(pki: &'a Pki, fingerprint: &str) -> Option<&'a Revoked> {
     pki.revoked.iter().find(|r| r.fingerprint == fingerprint)
 }

@@ -203,9 +203,18 @@ function computeDiagnostics() {
 function health(c) {
   const mine = (state.diags || []).filter((d) => d.subject === c.location || d.subject.startsWith(c.location + "."));
   const errors = mine.filter((d) => d.severity === "error");
-  const expiring = !c.expired && !c.revoked && state.view && c.daysLeft <= state.view.leafDays;
-  const level = errors.length || (c.expired && !c.revoked) ? "error" : mine.length || expiring ? "warning" : "ok";
-  return { level, mine, errors: errors.length, warnings: mine.length - errors.length, expiring };
+  // Red: expired, or (with a fail-within set, like `pki status --fail-within`) ending sooner.
+  const fw = failWithin();
+  const failing = !c.revoked && (c.expired || (fw > 0 && c.daysLeft < fw));
+  const expiring = !failing && !c.expired && !c.revoked && state.view && c.daysLeft <= state.view.leafDays;
+  const level = errors.length || failing ? "error" : mine.length || expiring ? "warning" : "ok";
+  return { level, mine, errors: errors.length, warnings: mine.length - errors.length, expiring, failing };
+}
+
+/** The fail-within threshold in days (0: only what has expired is red). */
+function failWithin() {
+  const n = Number($("fail-within").value);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0;
 }
 
 function renderSummary() {
@@ -216,7 +225,8 @@ function renderSummary() {
     return;
   }
   const all = v.pkis.flatMap((p) => p.certs);
-  const expired = all.filter((c) => c.expired && !c.revoked).length;
+  const expired = all.filter((c) => health(c).failing).length;
+  const fw = failWithin();
   const expiring = all.filter((c) => health(c).expiring).length;
   const diags = state.diags || [];
   const errors = diags.filter((d) => d.severity === "error").length;
@@ -227,7 +237,7 @@ function renderSummary() {
     fact("Errors", errors, "sum-errors", errors ? "bad" : "good"),
     fact("Warnings", warnings, "sum-warnings", warnings ? "warn" : ""),
     fact(`Expiring (≤ ${v.leafDays} d)`, expiring, "sum-expiring", expiring ? "warn" : ""),
-    fact("Expired", expired, "sum-expired", expired ? "bad" : ""),
+    fact(fw ? `Expired or < ${fw} d` : "Expired", expired, "sum-expired", expired ? "bad" : ""),
     fact("Environment", envInput() ?? v.env ?? "unknown", "sum-env"),
     fact("PKIs", v.pkis.length, "pki-count"),
     fact("Certificates", all.length),
@@ -695,6 +705,7 @@ function wire() {
     loadFiles([...e.dataTransfer.files]);
   });
   $("refresh").addEventListener("click", render);
+  $("fail-within").addEventListener("change", () => { if (state.view) render(); });
   $("filter").addEventListener("input", () => {
     renderTree();
     renderTimeline();

@@ -219,6 +219,18 @@ try {
     }
     assert.equal(await page.locator("#timeline-svg rect.bar.health-error").count(), 3);
     await page.locator("#summary").screenshot({ path: `${shots}/inspector-health.png` });
+    // A fail-within of 100 days: the three intermediates (56 days left) count as failing, the
+    // roots (2036) do not; cleared, only what has expired is red again.
+    assert.equal(await text("#sum-expired"), "0");
+    await page.fill("#fail-within", "100");
+    await page.dispatchEvent("#fail-within", "change");
+    assert.equal(await text("#sum-expired"), "3");
+    assert.match(await text("#summary"), /Expired or < 100 d/);
+    assert.equal(await text("#sum-expiring"), "0");
+    await page.fill("#fail-within", "");
+    await page.dispatchEvent("#fail-within", "change");
+    assert.equal(await text("#sum-expired"), "0");
+    assert.equal(await text("#sum-expiring"), "3");
   });
 
   await step("review a rotation between two store versions", async () => {

@@ -395,18 +395,18 @@ fn authorize_peer(py: Python<'_>, chain_pem: &str, callee: &str) -> PyResult<Dec
     Ok(Decision { allowed: d.allowed, reason: d.reason, caller: d.caller })
 }
 
-/// Lists a store's PKIs as the `inforge pki ls --json` document (compact JSON) at `now` (a
+/// Lists a store's PKIs as the `inforge pki ls --json` document, as a dict, at `now` (a
 /// timezone-aware `datetime`, or RFC 3339 text as in the module's first version; `None`: the
-/// clock). The store is text (`str` or UTF-8 `bytes`). Kept from the module's first version;
-/// `load_store()` gives the same facts as objects.
+/// clock). The store is text (`str` or UTF-8 `bytes`). `load_store()` gives the same facts as
+/// objects.
 #[pyfunction]
 #[pyo3(signature = (store_yaml, env, now=None))]
-fn list_store(
-    py: Python<'_>,
+fn list_store<'py>(
+    py: Python<'py>,
     store_yaml: &Bound<'_, PyAny>,
     env: &str,
     now: Option<&Bound<'_, PyAny>>,
-) -> PyResult<String> {
+) -> PyResult<Bound<'py, PyAny>> {
     let Some(store_yaml) = text_of(py, store_yaml, "the store text")? else {
         return Err(PyTypeError::new_err("list_store() takes the store's YAML as str or bytes"));
     };
@@ -418,26 +418,26 @@ fn list_store(
         other => when(py, other)?,
     };
     let now = time_or_clock(now).map_err(|e| to_py(py, e))?;
-    let run = || -> Result<String, inforge_core::Error> {
+    let run = || -> Result<inforge_core::views::listing::Listing, inforge_core::Error> {
         let store = inforge_core::model::store::Store::parse("pki.enc.yaml", &store_yaml)?;
-        let listing = inforge_core::views::listing::listing(&store, env, now)?;
-        Ok(serde_json::to_string(&listing).unwrap_or_default())
+        inforge_core::views::listing::listing(&store, env, now)
     };
-    run().map_err(|e| core_to_py(py, e))
+    let listing = run().map_err(|e| core_to_py(py, e))?;
+    json_doc(py, &listing)
 }
 
-/// Who holds what in a store (the `inforge pki custody --json` document, compact JSON): the
-/// CI recipient, the offline root's recipient or quorum (threshold, custodians), and the keys
-/// each seals. Decrypts nothing and needs no identity.
+/// Who holds what in a store: the `inforge pki custody --json` document, as a dict (the CI
+/// recipient, the offline root's recipient or quorum (threshold, custodians), and the keys each
+/// seals). Decrypts nothing and needs no identity.
 #[pyfunction]
-fn custody(py: Python<'_>, store_yaml: &str, env: &str) -> PyResult<String> {
-    let run = || -> Result<String, inforge_core::Error> {
+fn custody<'py>(py: Python<'py>, store_yaml: &str, env: &str) -> PyResult<Bound<'py, PyAny>> {
+    let run = || -> Result<inforge_core::views::custody::CustodyView, inforge_core::Error> {
         inforge_core::ops::check_env_name(env)?;
         let store = inforge_core::model::store::Store::parse("pki.enc.yaml", store_yaml)?;
-        let view = inforge_core::views::custody::custody(&store, env, None);
-        Ok(serde_json::to_string(&view).unwrap_or_default())
+        Ok(inforge_core::views::custody::custody(&store, env, None))
     };
-    run().map_err(|e| core_to_py(py, e))
+    let view = run().map_err(|e| core_to_py(py, e))?;
+    json_doc(py, &view)
 }
 
 /// inforge for Python deploy scripts: validate an infra repo, renew the provider or mint a

@@ -109,12 +109,14 @@ def test_overlap_and_revocation_reach_python(repo: Repo) -> None:
 
 
 def test_list_store_still_gives_the_ls_document(template: Repo) -> None:
-    doc = json.loads(inforge.list_store(template.store_path.read_text(), "prd", NOW_TEXT))
+    doc = inforge.list_store(template.store_path.read_text(), "prd", NOW_TEXT)
+    assert isinstance(doc, dict)
     assert doc == cli_json(template.cmd("pki", "ls", "prd", "--json"))
 
 
 def test_custody_gives_the_cli_custody_document(template: Repo) -> None:
-    doc = json.loads(inforge.custody(template.store_path.read_text(), "prd"))
+    doc = inforge.custody(template.store_path.read_text(), "prd")
+    assert isinstance(doc, dict)
     cli = cli_json(template.cmd("pki", "custody", "prd", "--json"))
     assert doc == cli
     assert doc["root"]["seals"] == ["pkis.wardnet-mesh.root.key"]
@@ -172,9 +174,9 @@ def test_one_bad_certificate_is_named_and_the_rest_loads(template: Repo) -> None
 def test_list_store_takes_datetimes_bytes_and_the_clock(template: Repo) -> None:
     text = template.store_path.read_text()
     at = datetime(2026, 11, 22, 12, 0, 0, tzinfo=timezone.utc)
-    by_text = json.loads(inforge.list_store(text, "prd", NOW_TEXT))
-    assert json.loads(inforge.list_store(text.encode(), "prd", at)) == by_text
-    now_doc = json.loads(inforge.list_store(text, "prd"))
+    by_text = inforge.list_store(text, "prd", NOW_TEXT)
+    assert inforge.list_store(text.encode(), "prd", at) == by_text
+    now_doc = inforge.list_store(text, "prd")
     assert [p["name"] for p in now_doc["pkis"]] == [p["name"] for p in by_text["pkis"]]
     with pytest.raises(ValueError):
         inforge.list_store(text, "prd", datetime(2026, 11, 22))  # naive: ambiguous

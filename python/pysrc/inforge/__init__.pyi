@@ -507,14 +507,14 @@ def status(
             range certificates can express.
     """
 
-def custody(store_yaml: str, env: str) -> str:
-    """Who holds what in a store: the ``inforge pki custody --json`` document (compact JSON).
+def custody(store_yaml: str, env: str) -> Dict[str, Any]:
+    """Who holds what in a store: the ``inforge pki custody --json`` document, as a dict.
 
     The CI recipient, the offline root's recipient or quorum (threshold, custodians) and the
     keys each seals. Decrypts nothing and needs no identity.
     """
 
-def list_store(store_yaml: Union[str, bytes], env: str, now: Union[datetime, str, None] = None) -> str:
-    """The ``inforge pki ls --json`` document (compact JSON) for a store's text (``str`` or UTF-8
+def list_store(store_yaml: Union[str, bytes], env: str, now: Union[datetime, str, None] = None) -> Dict[str, Any]:
+    """The ``inforge pki ls --json`` document, as a dict, for a store's text (``str`` or UTF-8
     ``bytes``) at ``now`` (a timezone-aware ``datetime``, or RFC 3339 text as in the module's
     first version; ``None``: the clock)."""

@@ -42,6 +42,15 @@ mkdir -p "$work/consumer/node_modules"
 ln -sfn "$PWD/wasm/pkg" "$work/consumer/node_modules/inforge-wasm"
 node tests/web/require.cjs "$work/consumer" "$work/corpus/expired"
 passed=$((passed + 1))
+# The documented ES forms, by the package's name from a consumer's directory (Node resolves the
+# bare specifier through node_modules and the package's `exports`).
+(cd "$work/consumer" && node --input-type=module -e '
+  import init, * as a from "inforge-wasm";
+  import * as b from "inforge-wasm";
+  await init();
+  if (typeof a.validate !== "function" || a.validate !== b.validate) process.exit(1);
+  console.log("ok import from \"inforge-wasm\" (Node ESM, by name): both documented forms");')
+passed=$((passed + 1))
 
 echo "== end-to-end: the page in Chromium (playwright-core), served on 127.0.0.1" >&2
 bash tests/web/make-big.sh "$work/big"

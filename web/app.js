@@ -386,25 +386,36 @@ function renderTree() {
     h("ul", { class: "tree", "aria-label": "PKIs" }, ...pkis));
 }
 
+/** A definition-list row: key, value ("—" when missing). */
+function row(k, v, cls) {
+  return [h("dt", {}, k), h("dd", cls ? { class: cls } : {}, v ?? "—")];
+}
+
+/** A certificate's details as rows, shared by the store's certificate panel and the paste box. */
+function certRows(c) {
+  return [
+    row("Subject", c.subject),
+    row("Issuer", c.issuer),
+    row("Serial", c.serial, "mono"),
+    row("Not before", c.notBefore),
+    row("Not after", `${c.notAfter} (${c.expired ? "expired" : c.daysLeft + " days left"})`),
+    row("SHA-256", c.fingerprint, "mono"),
+    row("Algorithm", c.algorithm),
+    row("CA / path length", `${c.isCa ? "CA" : "not a CA"}${c.pathLen != null ? ", pathLen " + c.pathLen : ""}`),
+    row("Subject key ID", c.subjectKeyId, "mono"),
+    row("Authority key ID", c.authorityKeyId, "mono"),
+    row("SANs", [...c.uriSans, ...c.dnsSans].join(", ") || "none"),
+  ];
+}
+
 function select(pki, c) {
   document.querySelectorAll("button.cert[aria-pressed]").forEach((b) => b.removeAttribute("aria-pressed"));
   document.querySelectorAll(`button.cert[data-fp="${c.fingerprint}"]`).forEach((b) => b.setAttribute("aria-pressed", "true"));
-  const row = (k, v, cls) => [h("dt", {}, k), h("dd", cls ? { class: cls } : {}, v ?? "—")];
   $("details").replaceChildren(
     h("h2", { id: "details-h" }, "Certificate"),
     h("p", {}, h("strong", {}, pki.name), " · ", c.scope ? `${c.scope} ` : "", ROLE[c.role], " ", ...badges(c)),
     h("dl", { class: "kv" },
-      row("Subject", c.subject),
-      row("Issuer", c.issuer),
-      row("Serial", c.serial, "mono"),
-      row("Not before", c.notBefore),
-      row("Not after", `${c.notAfter} (${c.expired ? "expired" : c.daysLeft + " days left"})`),
-      row("SHA-256", c.fingerprint, "mono"),
-      row("Algorithm", c.algorithm),
-      row("CA / path length", `${c.isCa ? "CA" : "not a CA"}${c.pathLen != null ? ", pathLen " + c.pathLen : ""}`),
-      row("Subject key ID", c.subjectKeyId, "mono"),
-      row("Authority key ID", c.authorityKeyId, "mono"),
-      row("SANs", [...c.uriSans, ...c.dnsSans].join(", ") || "none"),
+      ...certRows(c),
       row("In the store at", c.location, "mono"),
       c.revoked ? row("Revoked", `${c.revoked.revokedAt} (scope ${c.revoked.scope})`) : [],
     ),
@@ -597,24 +608,11 @@ function inspectPem(ev) {
     box.replaceChildren(inlineError("reading the PEM", e));
     return;
   }
-  const row = (k, v, cls) => [h("dt", {}, k), h("dd", cls ? { class: cls } : {}, v ?? "—")];
   box.replaceChildren(
     h("p", { id: "pem-count" }, `${certs.length} certificate${certs.length === 1 ? "" : "s"}`),
     ...certs.map((c, i) => h("div", { class: "pem-cert", "data-fp": c.fingerprint },
       h("h3", {}, `${i + 1}. ${ROLE[c.role] || c.role}`, " ", ...badges(c)),
-      h("dl", { class: "kv" },
-        row("Subject", c.subject),
-        row("Issuer", c.issuer),
-        row("Serial", c.serial, "mono"),
-        row("Not before", c.notBefore),
-        row("Not after", `${c.notAfter} (${c.expired ? "expired" : c.daysLeft + " days left"})`),
-        row("SHA-256", c.fingerprint, "mono"),
-        row("Algorithm", c.algorithm),
-        row("CA / path length", `${c.isCa ? "CA" : "not a CA"}${c.pathLen != null ? ", pathLen " + c.pathLen : ""}`),
-        row("Subject key ID", c.subjectKeyId, "mono"),
-        row("Authority key ID", c.authorityKeyId, "mono"),
-        row("SANs", [...c.uriSans, ...c.dnsSans].join(", ") || "none"),
-      ))),
+      h("dl", { class: "kv" }, ...certRows(c)))),
   );
 }
 

@@ -44,6 +44,22 @@ pub struct LeafCheck {
     pub checks: Vec<LeafFinding>,
 }
 
+/// The certificates of pasted PEM (`what` names it in errors), at least one. A pasted key is
+/// named for what it is (and its text never repeated), not "cert-invalid … post-encapsulation
+/// boundary" with a hint about the store.
+pub(crate) fn pasted_certs(pem: &str, what: &str) -> Result<Vec<Cert>, Error> {
+    if pem.contains("PRIVATE KEY-----") && !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(InspectError::KeyNotChain { what: what.into() }.into());
+    }
+    let certs = crate::crypto::cert::parse_bundle(pem, what)?;
+    if certs.is_empty() {
+        return Err(
+            crate::error::CertError::Parse { location: what.into(), reason: "no certificate found".into() }.into()
+        );
+    }
+    Ok(certs)
+}
+
 /// Checks a leaf chain (leaf first, as `cert.pem`) against `scope`'s bundle of every two-tier
 /// PKI (the bundle renew writes): signed by a member, valid at `now`, not a CA, and claiming
 /// only its issuer's scope ([`mesh::peer_identity`]). `scope` defaults to the leaf's own.
@@ -55,19 +71,8 @@ pub fn check_leaf(
     scope: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<LeafCheck, Error> {
-    // A pasted key is named for what it is (and its text never repeated), not "cert-invalid
-    // … post-encapsulation boundary" with a hint about the store.
-    if chain_pem.contains("PRIVATE KEY-----") && !chain_pem.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(InspectError::KeyNotChain { what: "the pasted chain".into() }.into());
-    }
-    let certs = crate::crypto::cert::parse_bundle(chain_pem, "the pasted chain")?;
-    let Some(leaf) = certs.first() else {
-        return Err(crate::error::CertError::Parse {
-            location: "the pasted chain".into(),
-            reason: "no certificate found".into(),
-        }
-        .into());
-    };
+    let certs = pasted_certs(chain_pem, "the pasted chain")?;
+    let leaf = &certs[0];
     let uris = leaf.uri_sans();
     let id = match uris.as_slice() {
         [one] => SpiffeId::parse(one).ok(),

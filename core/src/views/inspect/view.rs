@@ -168,16 +168,7 @@ pub struct StoreView {
 /// says what the certificate is: a self-issued CA is a `root`, another CA an `intermediate`,
 /// anything else a `leaf`. A pasted private key is refused by name, its text never repeated.
 pub fn inspect_pem(pem: &str, now: OffsetDateTime) -> Result<Vec<CertView>, crate::Error> {
-    const WHAT: &str = "the pasted PEM";
-    if pem.contains("PRIVATE KEY-----") && !pem.contains("-----BEGIN CERTIFICATE-----") {
-        return Err(crate::error::InspectError::KeyNotChain { what: WHAT.into() }.into());
-    }
-    let certs = crate::crypto::cert::parse_bundle(pem, WHAT)?;
-    if certs.is_empty() {
-        return Err(
-            crate::error::CertError::Parse { location: WHAT.into(), reason: "no certificate found".into() }.into()
-        );
-    }
+    let certs = super::leaf::pasted_certs(pem, "the pasted PEM")?;
     Ok(certs
         .iter()
         .enumerate()

@@ -35,7 +35,7 @@ use crate::error::BootError;
 
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
-const FILES: [&str; 3] = ["cert.pem", "key.pem", "bundle.pem"];
+const FILES: [&str; 4] = ["cert.pem", "key.pem", "bundle.pem", "crl.pem"];
 /// Marks a projection whose reload has not succeeded yet; the next run reloads even if the
 /// set is unchanged, so a failed reload is never forgotten.
 pub const PENDING: &str = ".reload-pending";
@@ -78,7 +78,10 @@ pub fn current(dir: &Path) -> Result<Option<SetTexts>, BootError> {
         }
     };
     match (read("cert.pem")?, read("key.pem")?, read("bundle.pem")?) {
-        (Some(cert), Some(key), Some(bundle)) => Ok(Some(SetTexts { cert, key: Zeroizing::new(key), bundle })),
+        // `crl.pem` came later: a directory projected before it holds none.
+        (Some(cert), Some(key), Some(bundle)) => {
+            Ok(Some(SetTexts { cert, key: Zeroizing::new(key), bundle, crl: read("crl.pem")?.unwrap_or_default() }))
+        }
         _ => Ok(None),
     }
 }
@@ -155,6 +158,7 @@ pub fn replace(dir: &Path, set: &SetTexts) -> Result<(), BootError> {
         write_new(&g, &gen_dir, "cert.pem", set.cert.as_bytes(), 0o644, owner)?;
         write_new(&g, &gen_dir, "key.pem", set.key.as_bytes(), 0o600, owner)?;
         write_new(&g, &gen_dir, "bundle.pem", set.bundle.as_bytes(), 0o644, owner)?;
+        write_new(&g, &gen_dir, "crl.pem", set.crl.as_bytes(), 0o644, owner)?;
         rustix::fs::fchmod(&g, Mode::from_raw_mode(0o750)).map_err(sys("chmod", &gen_dir))?;
         chown_fd(&g, &gen_dir, owner)
     })();
@@ -266,6 +270,7 @@ mod tests {
             cert: format!("cert {n}\n"),
             key: Zeroizing::new(format!("key {n}\n")),
             bundle: format!("bundle {n}\n"),
+            crl: format!("crl {n}\n"),
         }
     }
 

@@ -442,11 +442,11 @@ fn a_reader_of_the_runtime_dir_never_sees_a_torn_set_while_it_projects() {
             // resolved must outlive a projection that happens meanwhile.
             std::thread::sleep(std::time::Duration::from_millis(20));
             let read = |f: &str| std::fs::read_to_string(g.join(f));
-            match (read("cert.pem"), read("key.pem"), read("bundle.pem")) {
-                (Ok(cert), Ok(key), Ok(bundle)) => {
+            match (read("cert.pem"), read("key.pem"), read("bundle.pem"), read("crl.pem")) {
+                (Ok(cert), Ok(key), Ok(bundle), Ok(crl)) => {
                     reads += 1;
                     count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let set = inforge_core::mesh::projection::SetTexts { cert, key: key.into(), bundle };
+                    let set = inforge_core::mesh::projection::SetTexts { cert, key: key.into(), bundle, crl };
                     if let Err(e) = inforge_core::mesh::projection::verify_set("api", "global", &set, now) {
                         torn.push(e.to_string());
                     }

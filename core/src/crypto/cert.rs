@@ -236,43 +236,59 @@ impl Cert {
             return Err(bad());
         }
         let tbs = self.inner.tbs_certificate.to_der().map_err(|_| bad())?;
-        let sig = self.inner.signature.raw_bytes();
-        let key = issuer.public_key_bytes();
-        let oid = self.inner.signature_algorithm.oid;
-        let curve = match oid {
-            o if o == OID_ECDSA_SHA256 => Some(crate::crypto::keys::Algorithm::EcdsaP256),
-            o if o == OID_ECDSA_SHA384 => Some(crate::crypto::keys::Algorithm::EcdsaP384),
-            _ => None,
-        };
-        let fast = curve.zip(crate::crypto::keys::verifier()).and_then(|(c, v)| v.verify_ecdsa(c, key, &tbs, sig));
-        let ok = match oid {
-            _ if fast.is_some() => fast == Some(true),
-            oid if oid == OID_ECDSA_SHA256 => {
-                use p256::ecdsa::signature::Verifier;
-                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|_| bad())?;
-                let s = p256::ecdsa::Signature::from_der(sig).map_err(|_| bad())?;
-                vk.verify(&tbs, &s).is_ok()
-            }
-            oid if oid == OID_ECDSA_SHA384 => {
-                use p384::ecdsa::signature::Verifier;
-                let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(key).map_err(|_| bad())?;
-                let s = p384::ecdsa::Signature::from_der(sig).map_err(|_| bad())?;
-                vk.verify(&tbs, &s).is_ok()
-            }
-            oid if oid == OID_ED25519 => {
-                let k: [u8; 32] = key.try_into().map_err(|_| bad())?;
-                let vk = ed25519_dalek::VerifyingKey::from_bytes(&k).map_err(|_| bad())?;
-                let s = ed25519_dalek::Signature::from_slice(sig).map_err(|_| bad())?;
-                vk.verify_strict(&tbs, &s).is_ok()
-            }
-            _ => false,
-        };
+        let ok = verify_signature(self.inner.signature_algorithm.oid, &tbs, self.inner.signature.raw_bytes(), issuer);
         if ok {
             Ok(())
         } else {
             Err(bad())
         }
     }
+}
+
+/// Whether `sig` over `tbs` (a certificate's or a CRL's signed part) verifies with `issuer`'s
+/// public key under signature algorithm `oid`.
+pub(crate) fn verify_signature(oid: der::asn1::ObjectIdentifier, tbs: &[u8], sig: &[u8], issuer: &Cert) -> bool {
+    let key = issuer.public_key_bytes();
+    let curve = match oid {
+        o if o == OID_ECDSA_SHA256 => Some(crate::crypto::keys::Algorithm::EcdsaP256),
+        o if o == OID_ECDSA_SHA384 => Some(crate::crypto::keys::Algorithm::EcdsaP384),
+        _ => None,
+    };
+    if let Some(fast) = curve.zip(crate::crypto::keys::verifier()).and_then(|(c, v)| v.verify_ecdsa(c, key, tbs, sig)) {
+        return fast;
+    }
+    match oid {
+        oid if oid == OID_ECDSA_SHA256 => {
+            use p256::ecdsa::signature::Verifier;
+            let (Ok(vk), Ok(s)) = (p256::ecdsa::VerifyingKey::from_sec1_bytes(key), p256::ecdsa::Signature::from_der(sig))
+            else {
+                return false;
+            };
+            vk.verify(tbs, &s).is_ok()
+        }
+        oid if oid == OID_ECDSA_SHA384 => {
+            use p384::ecdsa::signature::Verifier;
+            let (Ok(vk), Ok(s)) = (p384::ecdsa::VerifyingKey::from_sec1_bytes(key), p384::ecdsa::Signature::from_der(sig))
+            else {
+                return false;
+            };
+            vk.verify(tbs, &s).is_ok()
+        }
+        oid if oid == OID_ED25519 => {
+            let Ok(k) = <[u8; 32]>::try_from(key) else { return false };
+            let (Ok(vk), Ok(s)) = (ed25519_dalek::VerifyingKey::from_bytes(&k), ed25519_dalek::Signature::from_slice(sig))
+            else {
+                return false;
+            };
+            vk.verify_strict(tbs, &s).is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// The subject name of a certificate, DER, for matching a CRL's issuer byte for byte.
+pub(crate) fn subject_name(cert: &Cert) -> &x509_cert::name::Name {
+    &cert.inner.tbs_certificate.subject
 }
 
 /// One PEM `CERTIFICATE` block to DER. Decoded whole by pem-rfc7468 (`der::pem::decode_vec`),
@@ -309,7 +325,7 @@ pub fn parse_bundle(pem: &str, location: &str) -> Result<Vec<Cert>, CertError> {
     Ok(certs)
 }
 
-fn to_time(t: x509_cert::time::Time) -> OffsetDateTime {
+pub(crate) fn to_time(t: x509_cert::time::Time) -> OffsetDateTime {
     let secs = t.to_unix_duration().as_secs();
     OffsetDateTime::from_unix_timestamp(secs as i64).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

@@ -4,6 +4,7 @@
 //! creates keys.
 
 pub mod cert;
+pub mod crl;
 pub mod custody;
 pub mod effects;
 pub mod keys;

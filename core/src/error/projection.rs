@@ -44,6 +44,16 @@ pub enum ProjectionError {
         /// Scope.
         scope: String,
     },
+    /// A CRL of `crl.pem`, signed by the leaf's issuer, lists the leaf.
+    #[error("the leaf in {service}/{scope} (serial {serial}) is revoked: its issuer's CRL in crl.pem lists it")]
+    Revoked {
+        /// Service.
+        service: String,
+        /// Scope.
+        scope: String,
+        /// The leaf's serial, hex.
+        serial: String,
+    },
     /// The leaf (or the bundle member it chains to) is not valid now.
     #[error("the leaf in {service}/{scope} is not valid now ({when}): it is valid {from} to {until}")]
     NotValidNow {
@@ -68,6 +78,7 @@ impl Coded for ProjectionError {
             ProjectionError::WrongIdentity { .. } => "set-wrong-identity",
             ProjectionError::Untrusted { .. } => "set-untrusted",
             ProjectionError::NotValidNow { .. } => "set-not-valid-now",
+            ProjectionError::Revoked { .. } => "set-revoked",
         }
     }
     fn remedy(&self) -> Remedy {
@@ -76,6 +87,11 @@ impl Coded for ProjectionError {
                 "the provider holds an expired or future leaf: run `",
                 Step::new(Op::Renew),
                 "` from CI, and check this host's clock"
+            ],
+            ProjectionError::Revoked { .. } => remedy![
+                "the provider still holds a leaf revoked with `pki revoke-leaf`: run `",
+                Step::new(Op::Renew),
+                "` from CI to mint its replacement (the host keeps serving its current set meanwhile)"
             ],
             _ => remedy![
                 "the provider entry was not written whole by inforge: run `",

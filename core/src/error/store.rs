@@ -1,7 +1,7 @@
 //! The store area's failures (moved out of `model::store` so the error module depends on no area).
 
 use crate::error::remedy::{Coded, Remedy};
-use crate::model::limits::FORMAT_VERSION;
+use crate::model::limits::{FORMAT_VERSION, MIN_FORMAT_VERSION};
 
 /// The store is malformed.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum StoreError {
         problem: String,
     },
     /// Written by a newer inforge.
-    #[error("{file} has format version {found}; this inforge reads version {FORMAT_VERSION}")]
+    #[error("{file} has format version {found}; this inforge reads versions {MIN_FORMAT_VERSION} to {FORMAT_VERSION}")]
     Version {
         /// The store path.
         file: String,

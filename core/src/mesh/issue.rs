@@ -38,6 +38,10 @@ pub struct ScopeIssuer {
     /// The earliest end among the certificates of `chain`: a leaf never outlives a certificate
     /// served with it (during an overlap a previous root's twin can end before the intermediate).
     pub chain_end: OffsetDateTime,
+    /// `crl.pem` for the scope's sets: the CRL of every current intermediate the bundle trusts
+    /// whose key this command holds ([`open_issuers`] opens them all; a recovery, holding only
+    /// the fresh key, signs its own).
+    pub crl: std::sync::Arc<str>,
 }
 
 /// The earliest notAfter among a chain's certificates (`fallback` when it holds none).
@@ -131,11 +135,15 @@ pub fn issuer_with_key(
     let pki = get_pki(store, name)?;
     let chain = chain_of(pki, name, scope, &cert)?;
     let chain_end = chain_end(&chain, cert.not_after())?;
-    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle).into(), chain_end })
+    let crl = super::revocation::intermediate_crl(pki, name, scope, &cert, &key, now)?.into();
+    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle).into(), chain_end, crl })
 }
 
 /// Decrypts exactly the intermediates `targets` need, with the CI identity (checked against
-/// the store's `recipient`), after [`check_issuer`] passed for each. Never touches a root key.
+/// the store's `recipient`), after [`check_issuer`] passed for each: the targets' own, and
+/// those of the other scopes their bundles trust, which sign the CRLs served with the sets
+/// (an intermediate no longer valid signs none: no leaf of it verifies anyway). Never touches
+/// a root key.
 pub fn open_issuers(
     store: &Store,
     project: &Project,
@@ -145,18 +153,51 @@ pub fn open_issuers(
     now: OffsetDateTime,
 ) -> Result<BTreeMap<(String, String), ScopeIssuer>, Error> {
     ci.expect_recipient(&store.recipient)?;
+    let open = |pki_name: &str, scope: &str| -> Result<(Cert, PrivateKey), Error> {
+        let (cert, _) = check_issuer(store, project, env, pki_name, scope, now)?;
+        let e = &get_pki(store, pki_name)?.intermediates[scope];
+        let key = ci.open_key(e.key.as_str(), &cert, &format!("pkis.{pki_name}.intermediates.{scope}.key"))?;
+        Ok((cert, key))
+    };
     let mut out = BTreeMap::new();
     for t in targets {
         let k = (t.pki.clone(), t.scope.clone());
         if out.contains_key(&k) {
             continue;
         }
-        let (cert, _) = check_issuer(store, project, env, &t.pki, &t.scope, now)?;
-        let pki = get_pki(store, &t.pki)?;
-        let e = &pki.intermediates[&t.scope];
-        let key = ci.open_key(e.key.as_str(), &cert, &format!("pkis.{}.intermediates.{}.key", t.pki, t.scope))?;
+        let (_, key) = open(&t.pki, &t.scope)?;
         let issuer = issuer_with_key(store, project, env, &t.pki, &t.scope, key, now)?;
         out.insert(k, issuer);
+    }
+    // Each scope's CRL once, signed by its own issuer or a key opened just for it.
+    let mut crls: BTreeMap<(String, String), Option<std::sync::Arc<str>>> = BTreeMap::new();
+    for (pki_name, scope) in out.keys() {
+        let pki = get_pki(store, pki_name)?;
+        for s in trusted_scopes(project, scope) {
+            let k = (pki_name.clone(), s.clone());
+            if crls.contains_key(&k) || !pki.intermediates.contains_key(&s) {
+                continue;
+            }
+            let crl = match out.get(&k) {
+                Some(issuer) => Some(issuer.crl.clone()),
+                None => match open(pki_name, &s) {
+                    Ok((cert, key)) => {
+                        Some(super::revocation::intermediate_crl(pki, pki_name, &s, &cert, &key, now)?.into())
+                    }
+                    Err(Error::Mesh(MeshError::IssuerNotValid { .. })) => None,
+                    Err(e) => return Err(e),
+                },
+            };
+            crls.insert(k, crl);
+        }
+    }
+    for ((pki_name, scope), issuer) in out.iter_mut() {
+        let text: String = trusted_scopes(project, scope)
+            .into_iter()
+            .filter_map(|s| crls.get(&(pki_name.clone(), s)).cloned().flatten())
+            .map(|c| c.to_string())
+            .collect();
+        issuer.crl = text.into();
     }
     Ok(out)
 }
@@ -172,6 +213,8 @@ pub struct Minted {
     pub key_pem: Zeroizing<String>,
     /// `bundle.pem`: the scope's trust bundle (one allocation per scope, not per leaf).
     pub bundle_pem: std::sync::Arc<str>,
+    /// `crl.pem`: the CRLs of the intermediates the bundle trusts (one allocation per scope).
+    pub crl_pem: std::sync::Arc<str>,
     /// The leaf's DER and the fields reports use ([`Minted::leaf`] parses it).
     pub issued: profile::IssuedLeaf,
 }
@@ -234,6 +277,7 @@ pub fn mint_with(
         cert_pem: format!("{pem}{}", issuer.chain),
         key_pem: key.to_pkcs8_pem(),
         bundle_pem: issuer.bundle.clone(),
+        crl_pem: issuer.crl.clone(),
         issued,
     })
 }

@@ -14,6 +14,7 @@ mod bundles;
 mod identity;
 mod issue;
 pub mod projection;
+pub mod revocation;
 mod targets;
 pub mod units;
 

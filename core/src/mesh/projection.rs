@@ -4,7 +4,7 @@
 //! the set it fetched from the provider is internally sound and meant for it. [`verify_set`]
 //! is that check — the key belongs to the leaf, the leaf is this service's in this scope and
 //! claims only the scope its intermediate serves, the leaf chains to a member of the bundle,
-//! and both are valid now. [`decide`] says whether the runtime directory must change. A set
+//! no CRL of its issuer in `crl.pem` lists it, and both are valid now. [`decide`] says whether the runtime directory must change. A set
 //! that fails verification is never projected, so a tampered or half-written provider entry
 //! leaves the host on its last good leaf.
 
@@ -18,7 +18,7 @@ use crate::error::ProjectionError;
 use crate::mesh::{peer_identity, SpiffeId};
 use crate::Error;
 
-/// The three files of one service+scope, as a provider holds them.
+/// The files of one service+scope, as a provider holds them.
 #[derive(Clone)]
 pub struct SetTexts {
     /// `cert.pem`: the leaf, then its intermediate(s).
@@ -27,6 +27,9 @@ pub struct SetTexts {
     pub key: Zeroizing<String>,
     /// `bundle.pem`: the scope's trust bundle.
     pub bundle: String,
+    /// `crl.pem`: the CRLs of the intermediates the bundle trusts; empty in a set written
+    /// before inforge signed CRLs.
+    pub crl: String,
 }
 
 impl std::fmt::Debug for SetTexts {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for SetTexts {
             .field("cert", &self.cert)
             .field("key", &"<redacted>")
             .field("bundle", &self.bundle)
+            .field("crl", &self.crl)
             .finish()
     }
 }
@@ -103,6 +107,21 @@ fn verify_whole(service: &str, scope: &str, set: &SetTexts, now: OffsetDateTime)
     if leaf.verify_signed_by(&chain[1], "cert.pem").is_err() {
         return Err(malformed("cert.pem", "the second certificate did not issue the leaf".into()));
     }
+    // Every CRL must come from a bundle member (anything else is not inforge's writing), and
+    // the leaf's issuer's CRL must not list it.
+    let crls = crate::crypto::crl::parse_crls(&set.crl, "crl.pem").map_err(|e| malformed("crl.pem", e.to_string()))?;
+    for crl in &crls {
+        if !bundle.iter().any(|b| crl.is_signed_by(b)) {
+            return Err(malformed("crl.pem", "it holds a CRL that no certificate of bundle.pem signed".into()));
+        }
+        if crl.is_signed_by(issuer) && crl.lists(&leaf.serial_hex()) {
+            return Err(ProjectionError::Revoked {
+                service: service.into(),
+                scope: scope.into(),
+                serial: leaf.serial_hex(),
+            });
+        }
+    }
     for c in [leaf, issuer] {
         if !c.is_valid_at(now) {
             return Err(ProjectionError::NotValidNow {
@@ -134,11 +153,18 @@ pub enum Action {
 }
 
 /// Whether the runtime directory (holding `current`, if anything) must change to `fetched`.
-/// Byte equality of all three files: a new bundle alone (an intermediate rolled elsewhere)
-/// is a change the service must load too.
+/// Byte equality of all four files: a new bundle alone (an intermediate rolled elsewhere) or
+/// a new CRL alone (a leaf revoked elsewhere) is a change the service must load too.
 pub fn decide(current: Option<&SetTexts>, fetched: &SetTexts) -> Action {
     match current {
-        Some(c) if c.cert == fetched.cert && *c.key == *fetched.key && c.bundle == fetched.bundle => Action::Unchanged,
+        Some(c)
+            if c.cert == fetched.cert
+                && *c.key == *fetched.key
+                && c.bundle == fetched.bundle
+                && c.crl == fetched.crl =>
+        {
+            Action::Unchanged
+        }
         _ => Action::Replace,
     }
 }
@@ -162,7 +188,12 @@ mod tests {
     }
 
     fn set(m: &Minted) -> SetTexts {
-        SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() }
+        SetTexts {
+            cert: m.cert_pem.clone(),
+            key: m.key_pem.clone(),
+            bundle: m.bundle_pem.to_string(),
+            crl: m.crl_pem.to_string(),
+        }
     }
 
     #[test]
@@ -217,7 +248,44 @@ mod tests {
     }
 
     #[test]
-    fn decide_compares_all_three_files() {
+    fn a_leaf_its_issuers_crl_lists_is_refused() {
+        let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let (targets, issuers) = crate::mesh::tests::two_scope_mesh(now, 21);
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(23);
+        let t = targets.iter().find(|t| t.service == "web").unwrap();
+        let (own, global) = (&issuers[&("mesh".into(), t.scope.clone())], &issuers[&("mesh".into(), "global".into())]);
+        let web = mint(t, own, None, now, &mut rng).unwrap();
+        let mut s = set(&web);
+        assert!(!s.crl.is_empty(), "renew serves CRLs with every set");
+        verify_set("web", "us-east-1", &s, now).unwrap();
+        let serial = web.issued.serial_hex.clone();
+        let times = crate::crypto::crl::CrlTimes { this_update: now, next_update: now + time::Duration::days(7), number: 1 };
+        let entry = |serial: &str| crate::crypto::crl::CrlEntry {
+            serial: serial.into(),
+            revoked_at: now,
+            reason: crate::model::store::RevocationReason::KeyCompromise,
+        };
+        let sign = |issuer: &crate::mesh::ScopeIssuer, serial: &str| {
+            crate::crypto::crl::sign_crl((&issuer.cert, &issuer.key), &[entry(serial)], times, "t").unwrap()
+        };
+        // Listed by its own issuer: refused, naming the serial.
+        s.crl = sign(own, &serial);
+        let e = verify_set("web", "us-east-1", &s, now).unwrap_err();
+        assert_eq!(e.code(), "set-revoked");
+        assert!(e.to_string().contains(&serial), "{e}");
+        // The same serial on another intermediate's CRL revokes nothing of this issuer's.
+        s.crl = sign(global, &serial);
+        verify_set("web", "us-east-1", &s, now).unwrap();
+        // A CRL no bundle member signed is not inforge's writing.
+        let stranger = crate::mesh::tests::two_scope_mesh(now, 99).1;
+        s.crl = sign(&stranger[&("mesh".into(), "global".into())], "01");
+        assert_eq!(verify_set("web", "us-east-1", &s, now).unwrap_err().code(), "set-malformed");
+        s.crl = "-----BEGIN X509 CRL-----\nMII=\n-----END X509 CRL-----\n".into();
+        assert_eq!(verify_set("web", "us-east-1", &s, now).unwrap_err().code(), "set-malformed");
+    }
+
+    #[test]
+    fn decide_compares_all_four_files() {
         let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
         let (api, _) = minted(now);
         let s = set(&api);
@@ -226,5 +294,8 @@ mod tests {
         let mut new_bundle = s.clone();
         new_bundle.bundle.push('\n');
         assert_eq!(decide(Some(&s), &new_bundle), Action::Replace, "a bundle-only change is a change");
+        let mut new_crl = s.clone();
+        new_crl.crl.push('\n');
+        assert_eq!(decide(Some(&s), &new_crl), Action::Replace, "a CRL-only change is a change");
     }
 }

@@ -18,8 +18,11 @@ pub const MIN_YEAR: i32 = 2000;
 /// last year X.509 GeneralizedTime can hold.
 pub const MAX_YEAR: i32 = 9980;
 
-/// The store format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest store format this build reads and writes (2 adds `revokedLeaves`).
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest store format this build reads; a store is written at the oldest version that
+/// holds what it uses ([`crate::model::store::Store::required_version`]).
+pub const MIN_FORMAT_VERSION: u32 = 1;
 
 /// The key algorithms, by their store and command-line names.
 pub const ALGORITHM_NAMES: [&str; 3] = ["ecdsa-p256", "ecdsa-p384", "ed25519"];
@@ -30,3 +33,7 @@ pub const MAX_CUSTODIANS: usize = 255;
 /// Default (and longest) lifetime of a leaf, in days: the leaf profile's (`crypto::profile`
 /// re-exports it) and the upper bound of a service's `leafTtl`.
 pub const LEAF_DAYS: i64 = 90;
+
+/// Days a CRL signed by renew stays valid (its nextUpdate): a week of daily renews may fail
+/// before consumers that check CRLs start refusing peers.
+pub const CRL_DAYS: i64 = 7;

@@ -16,7 +16,7 @@ use crate::model::names::check_segment;
 
 /// The first line of every store inforge writes.
 pub const HEADER: &str = "# managed by `inforge pki` — do not edit by hand\n";
-pub use crate::model::limits::{FORMAT_VERSION, MAX_CUSTODIANS};
+pub use crate::model::limits::{FORMAT_VERSION, MAX_CUSTODIANS, MIN_FORMAT_VERSION};
 
 /// Where an environment's store lives, relative to the repo root.
 pub fn store_path(env: &str) -> String {
@@ -102,6 +102,54 @@ pub struct Revoked {
     pub revoked_at: String,
 }
 
+/// Why a leaf was revoked: the RFC 5280 reason codes that apply to an end-entity certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevocationReason {
+    /// No reason given (code 0).
+    Unspecified,
+    /// The leaf's key leaked or may have (code 1): the default.
+    KeyCompromise,
+    /// The service changed owner or purpose (code 3).
+    AffiliationChanged,
+    /// Replaced by a newer leaf (code 4).
+    Superseded,
+    /// The service is gone (code 5).
+    CessationOfOperation,
+}
+
+impl RevocationReason {
+    /// Every reason, by its store and command-line name.
+    pub const ALL: [(RevocationReason, &'static str); 5] = [
+        (RevocationReason::Unspecified, "unspecified"),
+        (RevocationReason::KeyCompromise, "keyCompromise"),
+        (RevocationReason::AffiliationChanged, "affiliationChanged"),
+        (RevocationReason::Superseded, "superseded"),
+        (RevocationReason::CessationOfOperation, "cessationOfOperation"),
+    ];
+    /// The store and command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(r, _)| *r == self).map_or("unspecified", |(_, n)| n)
+    }
+    /// The reason named `name` (as in the store).
+    pub fn from_name(name: &str) -> Option<RevocationReason> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(r, _)| *r)
+    }
+}
+
+/// A leaf recorded as revoked (`pki revoke-leaf`): renew lists it in its intermediate's CRL
+/// until every leaf minted before the revocation has expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RevokedLeaf {
+    /// The leaf's serial number: lowercase hex, no separators, as `renew --json` reports it.
+    pub serial: String,
+    /// Why.
+    pub reason: RevocationReason,
+    /// When it was recorded (RFC 3339): the CRL entry's revocationDate.
+    pub revoked_at: String,
+}
+
 /// One PKI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -135,6 +183,9 @@ pub struct Pki {
     /// Compromised certificates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked: Vec<Revoked>,
+    /// Revoked leaves (format version 2), in the order they were recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked_leaves: Vec<RevokedLeaf>,
 }
 
 /// M-of-N custody of the offline root identity (docs/store-format.md, "rootQuorum").
@@ -182,7 +233,8 @@ pub struct Store {
 }
 
 fn default_version() -> u32 {
-    FORMAT_VERSION
+    // A store without `version:` predates format 2.
+    MIN_FORMAT_VERSION
 }
 
 const CERT_BEGIN: &str = "-----BEGIN CERTIFICATE-----";
@@ -191,7 +243,7 @@ const AGE_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
 impl Store {
     /// A new, empty store.
     pub fn new(root_recipient: String, recipient: String) -> Store {
-        Store { version: FORMAT_VERSION, root_recipient, root_quorum: None, recipient, pkis: BTreeMap::new() }
+        Store { version: MIN_FORMAT_VERSION, root_recipient, root_quorum: None, recipient, pkis: BTreeMap::new() }
     }
 
     /// Parses and checks a store; `file` names it in errors.
@@ -204,7 +256,7 @@ impl Store {
             version: Option<u32>,
         }
         if let Ok(Head { version: Some(v) }) = serde_saphyr::from_str::<Head>(text) {
-            if v != FORMAT_VERSION {
+            if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&v) {
                 return Err(StoreError::Version { file: file.to_string(), found: v });
             }
         }
@@ -217,8 +269,14 @@ impl Store {
     fn check(&self, file: &str) -> Result<(), StoreError> {
         let invalid =
             |location: String, problem: String| StoreError::Invalid { file: file.to_string(), location, problem };
-        if self.version != FORMAT_VERSION {
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&self.version) {
             return Err(StoreError::Version { file: file.to_string(), found: self.version });
+        }
+        if self.version < self.required_version() {
+            return Err(invalid(
+                "version".into(),
+                format!("is {}, but revokedLeaves needs format version {}", self.version, self.required_version()),
+            ));
         }
         for (field, v) in [("rootRecipient", &self.root_recipient), ("recipient", &self.recipient)] {
             crate::crypto::custody::parse_recipient(field, v).map_err(|e| invalid(field.into(), e.to_string()))?;
@@ -317,6 +375,7 @@ impl Store {
                 crate::model::time::parse_rfc3339(&format!("{rat}.revokedAt"), &r.revoked_at)
                     .map_err(|e| invalid(format!("{rat}.revokedAt"), e.to_string()))?;
             }
+            check_revoked_leaves(pki, &at).map_err(|(loc, problem)| invalid(loc, problem))?;
             if let Some(t) = &pki.root_overlap_started {
                 crate::model::time::parse_rfc3339("", t).map_err(|_| {
                     invalid(format!("{at}.rootOverlapStarted"), format!("is not an RFC 3339 timestamp: {t:?}"))
@@ -358,11 +417,83 @@ impl Store {
         Ok(())
     }
 
-    /// The canonical text of the store.
+    /// The oldest format version that can hold this store: 2 once a leaf is revoked, else 1,
+    /// so stores that use no newer field stay readable by older inforge versions.
+    pub fn required_version(&self) -> u32 {
+        if self.pkis.values().any(|p| !p.revoked_leaves.is_empty()) {
+            2
+        } else {
+            MIN_FORMAT_VERSION
+        }
+    }
+
+    /// The canonical text of the store, written at the oldest version that holds it.
     pub fn to_yaml(&self) -> String {
-        let body = serde_saphyr::to_string(self).unwrap_or_default();
+        let body = if self.version == self.required_version() {
+            serde_saphyr::to_string(self).unwrap_or_default()
+        } else {
+            let mut s = self.clone();
+            s.version = self.required_version();
+            serde_saphyr::to_string(&s).unwrap_or_default()
+        };
         format!("{HEADER}{body}")
     }
+}
+
+/// Normalises a serial number as typed (`0A:1b…`, `0x0a1b…`) to the stored form: lowercase
+/// hex, no separators, an even number of digits. None when it is not a serial inforge could
+/// have issued (1 to 20 bytes, RFC 5280 §4.1.2.2, and not zero).
+pub fn normalize_serial(text: &str) -> Option<String> {
+    let t = text.trim();
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let mut hex: String = t.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    if hex.len() % 2 == 1 {
+        hex.insert(0, '0');
+    }
+    if hex.len() > 40 || hex.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    Some(hex)
+}
+
+/// The serial's value without leading zero bytes: two spellings of one serial compare equal.
+pub fn serial_value(hex: &str) -> &str {
+    let v = hex.trim_start_matches('0');
+    if v.is_empty() {
+        "0"
+    } else {
+        v
+    }
+}
+
+fn check_revoked_leaves(pki: &Pki, at: &str) -> Result<(), (String, String)> {
+    if pki.topology == Topology::RootOnly && !pki.revoked_leaves.is_empty() {
+        return Err((
+            format!("{at}.revokedLeaves"),
+            "must be absent: a root-only PKI's leaves come from its online issuer, not inforge".into(),
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, r) in pki.revoked_leaves.iter().enumerate() {
+        let rat = format!("{at}.revokedLeaves[{i}]");
+        if normalize_serial(&r.serial).as_deref() != Some(r.serial.as_str()) {
+            return Err((
+                format!("{rat}.serial"),
+                format!("{:?} is not a serial number in lowercase hex (1 to 20 bytes, not zero)", r.serial),
+            ));
+        }
+        let v = serial_value(&r.serial);
+        if seen.contains(&v) {
+            return Err((format!("{rat}.serial"), format!("{} is recorded twice", r.serial)));
+        }
+        seen.push(v);
+        crate::model::time::parse_rfc3339("", &r.revoked_at)
+            .map_err(|_| (format!("{rat}.revokedAt"), format!("is not an RFC 3339 timestamp: {:?}", r.revoked_at)))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -388,6 +519,7 @@ mod tests {
             root_overlap_min_days: None,
             root_switched_at: None,
             revoked: vec![],
+            revoked_leaves: vec![],
         };
         p.intermediates.insert("us-east-1".into(), e.clone());
         p.intermediates.insert("global".into(), e.clone());
@@ -417,11 +549,98 @@ mod tests {
             Store::parse("s", &text.replacen("-----BEGIN AGE ENCRYPTED FILE-----", "-----BEGIN PRIVATE KEY-----", 1))
                 .unwrap_err();
         assert!(e.to_string().contains("root.key"), "{e}");
-        let e = Store::parse("s", &text.replace("version: 1", "version: 2\nnewField: x")).unwrap_err();
+        let e = Store::parse("s", &text.replace("version: 1", "version: 3\nnewField: x")).unwrap_err();
         assert_eq!(crate::Coded::code(&e), "store-version", "{e}");
         let e = Store::parse("s", "rootRecipient: [").unwrap_err();
         assert_eq!(crate::Coded::code(&e), "store-invalid");
     }
+}
+
+#[cfg(test)]
+mod revoked_leaves {
+    use super::*;
+
+    fn with(records: Vec<RevokedLeaf>) -> Store {
+        let mut s = Store::parse("s", &super::tests_sample_yaml()).unwrap();
+        s.pkis.get_mut("wardnet-mesh").unwrap().revoked_leaves = records;
+        s
+    }
+
+    fn leaf(serial: &str) -> RevokedLeaf {
+        RevokedLeaf {
+            serial: serial.into(),
+            reason: RevocationReason::KeyCompromise,
+            revoked_at: "2026-12-04T09:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_store_is_written_at_the_oldest_version_that_holds_it() {
+        let plain = with(vec![]).to_yaml();
+        assert!(plain.contains("\nversion: 1\n"), "{plain}");
+        let text = with(vec![leaf("0a1b")]).to_yaml();
+        assert!(text.contains("\nversion: 2\n"), "{text}");
+        assert!(text.contains("revokedLeaves:\n    - serial: 0a1b\n      reason: keyCompromise\n"), "{text}");
+        let back = Store::parse("s", &text).unwrap();
+        assert_eq!(back.to_yaml(), text);
+        assert_eq!(back.version, 2);
+        // A version-1 store cannot claim a field that needs version 2.
+        let e = Store::parse("s", &text.replace("\nversion: 2\n", "\nversion: 1\n")).unwrap_err();
+        assert!(e.to_string().contains("revokedLeaves needs format version 2"), "{e}");
+    }
+
+    #[test]
+    fn bad_records_are_named() {
+        for (records, needle) in [
+            (vec![leaf("0A1B")], "revokedLeaves[0].serial"),
+            (vec![leaf("00")], "revokedLeaves[0].serial"),
+            (vec![leaf(&"ab".repeat(21))], "revokedLeaves[0].serial"),
+            (vec![leaf("0a1b"), leaf("a1b")], "revokedLeaves[1].serial"),
+            (vec![RevokedLeaf { revoked_at: "yesterday".into(), ..leaf("01") }], "revokedLeaves[0].revokedAt"),
+        ] {
+            let e = Store::parse("s", &with(records).to_yaml()).unwrap_err();
+            assert!(e.to_string().contains(needle), "{needle}: {e}");
+        }
+        let bad_reason = with(vec![leaf("01")]).to_yaml().replace("keyCompromise", "lost");
+        assert!(Store::parse("s", &bad_reason).is_err());
+    }
+
+    #[test]
+    fn serials_normalise_as_typed() {
+        assert_eq!(normalize_serial("0A:1B:ff").as_deref(), Some("0a1bff"));
+        assert_eq!(normalize_serial("0xabc").as_deref(), Some("0abc"));
+        assert_eq!(normalize_serial(" 7 ").as_deref(), Some("07"));
+        for bad in ["", "0", "00:00", "xyz", "12 34", &"f".repeat(41)] {
+            assert_eq!(normalize_serial(bad), None, "{bad:?}");
+        }
+        assert_eq!(serial_value("000a1b"), serial_value("0a1b"));
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn tests_sample_yaml() -> String {
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let key = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+    let e = Entry { cert: Block::new(cert), key: Block::new(key) };
+    let mut s = Store::new(
+        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
+        "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into(),
+    );
+    let p = Pki {
+        topology: Topology::TwoTier,
+        algorithm: Algorithm::EcdsaP256,
+        root: e.clone(),
+        intermediates: BTreeMap::from([("global".to_string(), e)]),
+        previous_roots: vec![],
+        previous_intermediates: BTreeMap::new(),
+        root_overlap_started: None,
+        root_overlap_min_days: None,
+        root_switched_at: None,
+        revoked: vec![],
+        revoked_leaves: vec![],
+    };
+    s.pkis.insert("wardnet-mesh".into(), p);
+    s.to_yaml()
 }
 
 #[cfg(test)]
@@ -464,6 +683,7 @@ mod props {
                 root_overlap_min_days: overlap.then_some(30),
                 root_switched_at: None,
                 revoked: vec![],
+                revoked_leaves: vec![],
             })
     }
 

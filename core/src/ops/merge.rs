@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::crypto::cert::Cert;
 use crate::crypto::custody::{same_recipient, Custodian};
-use crate::model::store::{Entry, Pki, Revoked, Store, Topology};
+use crate::model::store::{Entry, Pki, Store, Topology};
 use crate::views::show::short;
 use crate::{Coded, Error};
 
@@ -180,26 +180,47 @@ impl Merge<'_> {
                 }
             }
         }
-        // Revocations, one slot per fingerprint; kept in ours' order, then theirs' new ones.
-        let by_fp = |p: Option<&Pki>| -> BTreeMap<String, Revoked> {
-            p.map(|p| p.revoked.iter().map(|r| (r.fingerprint.clone(), r.clone())).collect()).unwrap_or_default()
-        };
-        let (rb, ro, rt) = (by_fp(base), by_fp(Some(ours)), by_fp(Some(theirs)));
-        let mut order: Vec<&String> = ours.revoked.iter().map(|r| &r.fingerprint).collect();
-        order.extend(theirs.revoked.iter().map(|r| &r.fingerprint).filter(|f| !ro.contains_key(*f)));
-        order.extend(rb.keys().filter(|f| !ro.contains_key(*f) && !rt.contains_key(*f)));
-        let mut revoked = Vec::new();
-        for fp in order {
-            match pick(rb.get(fp), ro.get(fp), rt.get(fp)) {
-                Ok(Some(r)) => revoked.push(r),
+        // Revocations, one slot per fingerprint (leaves: per serial); kept in ours' order,
+        // then theirs' new ones.
+        merged.revoked = self.records(name, "revoked", base.map(|p| &p.revoked[..]), &ours.revoked, &theirs.revoked, |r| {
+            r.fingerprint.clone()
+        });
+        merged.revoked_leaves = self.records(
+            name,
+            "revoked leaf",
+            base.map(|p| &p.revoked_leaves[..]),
+            &ours.revoked_leaves,
+            &theirs.revoked_leaves,
+            |r| crate::model::store::serial_value(&r.serial).to_string(),
+        );
+        merged
+    }
+
+    /// Merges a list of records, one slot per `key`; kept in ours' order, then theirs' new
+    /// ones. A record changed differently on both branches is a conflict.
+    fn records<T: Clone + PartialEq>(
+        &mut self,
+        name: &str,
+        what: &str,
+        base: Option<&[T]>,
+        ours: &[T],
+        theirs: &[T],
+        key: impl Fn(&T) -> String,
+    ) -> Vec<T> {
+        let by_key = |p: &[T]| -> BTreeMap<String, T> { p.iter().map(|r| (key(r), r.clone())).collect() };
+        let (rb, ro, rt) = (by_key(base.unwrap_or_default()), by_key(ours), by_key(theirs));
+        let mut order: Vec<String> = ours.iter().map(&key).collect();
+        order.extend(theirs.iter().map(&key).filter(|f| !ro.contains_key(f)));
+        order.extend(rb.keys().filter(|f| !ro.contains_key(*f) && !rt.contains_key(*f)).cloned());
+        let mut out = Vec::new();
+        for k in order {
+            match pick(rb.get(&k), ro.get(&k), rt.get(&k)) {
+                Ok(Some(r)) => out.push(r),
                 Ok(None) => {}
-                Err(()) => {
-                    self.conflict(name, format!("revoked {}", short(fp)), "recorded differently on both branches")
-                }
+                Err(()) => self.conflict(name, format!("{what} {}", short(&k)), "recorded differently on both branches"),
             }
         }
-        merged.revoked = revoked;
-        merged
+        out
     }
 }
 
@@ -325,9 +346,8 @@ pub fn merge_stores(base: Option<&str>, ours: &str, theirs: &str, env: Option<&s
 
     // Custody.
     let b = base.as_ref();
-    if ours_s.version != theirs_s.version {
-        m.conflict("", "version", format!("ours is format {}, theirs format {}", ours_s.version, theirs_s.version));
-    }
+    // No conflict on `version`: a store is written at the oldest format that holds it, so the
+    // merged store's follows from what it holds.
     match pick(b.map(|s| &s.recipient), Some(&ours_s.recipient), Some(&theirs_s.recipient)) {
         Ok(v) => merged.recipient = v.unwrap_or_default(),
         Err(()) => m.conflict("", "recipient", "the CI recipient was changed on both branches"),
@@ -396,6 +416,7 @@ pub fn merge_stores(base: Option<&str>, ours: &str, theirs: &str, env: Option<&s
     if !problems.is_empty() {
         return Ok(Merged::Conflicts(problems));
     }
+    merged.version = merged.required_version();
     let text = merged.to_yaml();
     Ok(Merged::Clean { store: Box::new(merged), text })
 }

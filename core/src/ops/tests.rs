@@ -42,7 +42,12 @@ fn held(minted: &[crate::mesh::Minted]) -> Vec<(LeafTarget, Fetched)> {
     minted
         .iter()
         .map(|m| {
-            let set = SetTexts { cert: m.cert_pem.clone(), key: m.key_pem.clone(), bundle: m.bundle_pem.to_string() };
+            let set = SetTexts {
+                cert: m.cert_pem.clone(),
+                key: m.key_pem.clone(),
+                bundle: m.bundle_pem.to_string(),
+                crl: m.crl_pem.to_string(),
+            };
             (m.target.clone(), Fetched::Held(set))
         })
         .collect()

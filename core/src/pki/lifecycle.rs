@@ -52,6 +52,7 @@ pub fn add_pki(
             root_overlap_min_days: None,
             root_switched_at: None,
             revoked: Vec::new(),
+            revoked_leaves: Vec::new(),
         },
     );
     Ok(())

@@ -154,6 +154,7 @@ mod tests {
                 root_overlap_min_days: None,
                 root_switched_at: None,
                 revoked: vec![],
+                revoked_leaves: vec![],
             },
         );
         let text = show(&store);

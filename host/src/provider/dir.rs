@@ -1,6 +1,6 @@
 //! The `dir` provider (SPEC §6).
 //!
-//! The `dir` layout is `<path>/<service>/mtls/<scope>/{cert.pem,key.pem,bundle.pem}`, where
+//! The `dir` layout is `<path>/<service>/mtls/<scope>/{cert.pem,key.pem,bundle.pem,crl.pem}`, where
 //! `<scope>` is a symlink to a hidden generation directory `.<scope>@g<n>/` (the "atomic
 //! writer" pattern Kubernetes uses for projected secrets). A write of many sets:
 //! 1. takes the provider lock (one writer at a time; a second waits, bounded);
@@ -376,6 +376,7 @@ impl DirProvider {
         let files = put_file(&dir, &target, "cert.pem", s.cert.as_bytes(), 0o644, overwrite)
             .and_then(|()| put_file(&dir, &target, "key.pem", s.key.as_bytes(), 0o600, overwrite))
             .and_then(|()| put_file(&dir, &target, "bundle.pem", s.bundle.as_bytes(), 0o644, keep_same))
+            .and_then(|()| put_file(&dir, &target, "crl.pem", s.crl.as_bytes(), 0o644, keep_same))
             .and_then(|()| ensure_link(&mtls_fd, &name, &link_name(s.scope, slot), &mtls));
         if let Err(e) = files {
             let _ = fs::remove_dir_all(&target);
@@ -470,14 +471,14 @@ impl Provider for DirProvider {
                 Some(set) => {
                     let at = self.root.join(b.service).join("mtls").join(b.scope);
                     check_leaf_files(&at, &set.cert, &set.key)?;
-                    current.push((b, set.cert, set.key))
+                    current.push((b, set.cert, set.key, set.crl))
                 }
                 None => skipped.push((b.service.to_string(), b.scope.to_string())),
             }
         }
         let sets: Vec<SetFiles<'_>> = current
             .iter()
-            .map(|(b, cert, key)| SetFiles { service: b.service, scope: b.scope, cert, key, bundle: b.bundle })
+            .map(|(b, cert, key, crl)| SetFiles { service: b.service, scope: b.scope, cert, key, bundle: b.bundle, crl })
             .collect();
         if !sets.is_empty() {
             let batch = DirBatch::new(self, lock);
@@ -503,6 +504,11 @@ impl Provider for DirProvider {
             cert: read_entry(&dir, &link, "cert.pem")?,
             key: Zeroizing::new(read_entry(&dir, &link, "key.pem")?),
             bundle: read_entry(&dir, &link, "bundle.pem")?,
+            // A set written before inforge signed CRLs has none.
+            crl: match read_entry(&dir, &link, "crl.pem") {
+                Err(HostError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => String::new(),
+                other => other?,
+            },
         }))
     }
 }

@@ -118,7 +118,12 @@ impl EtcdProvider {
         if resp.kvs().is_empty() {
             return Ok((None, revision));
         }
-        let mut set = SetTexts { cert: String::new(), key: Zeroizing::new(String::new()), bundle: String::new() };
+        let mut set = SetTexts {
+            cert: String::new(),
+            key: Zeroizing::new(String::new()),
+            bundle: String::new(),
+            crl: String::new(),
+        };
         for kv in resp.kvs() {
             // Non-UTF-8 values stay empty and fail verification as malformed.
             let value = std::str::from_utf8(kv.value()).unwrap_or_default();
@@ -126,6 +131,7 @@ impl EtcdProvider {
                 Some(b"cert.pem") => set.cert = value.to_string(),
                 Some(b"key.pem") => set.key = Zeroizing::new(value.to_string()),
                 Some(b"bundle.pem") => set.bundle = value.to_string(),
+                Some(b"crl.pem") => set.crl = value.to_string(),
                 _ => {}
             }
         }
@@ -217,6 +223,7 @@ struct OwnedSet {
     cert: String,
     key: Zeroizing<String>,
     bundle: String,
+    crl: String,
 }
 
 impl Batch for EtcdBatch<'_> {
@@ -229,6 +236,7 @@ impl Batch for EtcdBatch<'_> {
                 cert: s.cert.into(),
                 key: Zeroizing::new(s.key.into()),
                 bundle: s.bundle.into(),
+                crl: s.crl.into(),
             },
         );
         Ok(())
@@ -238,7 +246,14 @@ impl Batch for EtcdBatch<'_> {
         let owned = self.sets.take()?;
         let sets: Vec<SetFiles<'_>> = owned
             .iter()
-            .map(|o| SetFiles { service: &o.service, scope: &o.scope, cert: &o.cert, key: &o.key, bundle: &o.bundle })
+            .map(|o| SetFiles {
+                service: &o.service,
+                scope: &o.scope,
+                cert: &o.cert,
+                key: &o.key,
+                bundle: &o.bundle,
+                crl: &o.crl,
+            })
             .collect();
         crate::fault::pause_point("etcd-before-commit");
         let written = self.provider.put_sets(&sets, &self.lock.key)?;
@@ -354,6 +369,7 @@ impl EtcdProvider {
                     TxnOp::put(this.key(s.service, s.scope, "cert.pem"), s.cert, None),
                     TxnOp::put(this.key(s.service, s.scope, "key.pem"), s.key, None),
                     TxnOp::put(this.key(s.service, s.scope, "bundle.pem"), s.bundle, None),
+                    TxnOp::put(this.key(s.service, s.scope, "crl.pem"), s.crl, None),
                 ]);
                 async move {
                     kv.txn(txn).await.map(|r| r.succeeded()).map_err(|e| unreachable_err("write to", &this.cfg, e))

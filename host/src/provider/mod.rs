@@ -35,6 +35,8 @@ pub struct SetFiles<'a> {
     pub key: &'a str,
     /// `bundle.pem`.
     pub bundle: &'a str,
+    /// `crl.pem`: the CRLs of the intermediates the bundle trusts.
+    pub crl: &'a str,
 }
 
 /// A set whose bundle alone changes.
@@ -64,7 +66,7 @@ pub trait Provider {
         }
         batch.commit()
     }
-    /// Rewrites each listed set's `bundle.pem`, keeping its current leaf and key; the reads
+    /// Rewrites each listed set's `bundle.pem`, keeping its current leaf, key and CRLs; the reads
     /// and the writes happen under one provider lock, so a concurrent renew's newer leaf is
     /// never put back to an older one. Returns the sets skipped because they have no leaf yet.
     fn refresh_bundles(&mut self, bundles: &[BundleOnly<'_>]) -> Result<Vec<(String, String)>, HostError>;

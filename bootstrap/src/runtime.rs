@@ -1,4 +1,4 @@
-//! The runtime directory on the host: `DIR/{cert,key,bundle}.pem`, replaced as one.
+//! The runtime directory on the host: `DIR/{cert,key,bundle,crl}.pem`, replaced as one.
 //!
 //! Layout (the "atomic writer" pattern of Kubernetes' projected volumes):
 //! ```text
@@ -6,7 +6,7 @@
 //! DIR/key.pem    -> .current/key.pem
 //! DIR/bundle.pem -> .current/bundle.pem
 //! DIR/.current   -> .gen-<unique>          (swapped by one rename)
-//! DIR/.gen-<unique>/{cert,key,bundle}.pem  (key 0600)
+//! DIR/.gen-<unique>/{cert,key,bundle,crl}.pem  (key 0600)
 //! ```
 //! A service that opens `DIR/cert.pem` then `DIR/key.pem` after the reload sees one
 //! generation; the swap is a single `rename`, so a kill at any moment leaves the old set or

@@ -18,8 +18,8 @@ use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
     AddArgs, BundleArgs, CustodyArgs, DiffFormat, HistoryArgs, InitArgs, InstallGitArgs, IntermediateArgs, LsArgs,
-    RecoverArgs, RekeyArgs, RenewArgs, RotateArgs, StatusArgs, StatusFormat, StoreDiffArgs, StoreMergeArgs,
-    StoreShowArgs, UnitsArgs, ValidateArgs,
+    ReasonArg, RecoverArgs, RekeyArgs, RenewArgs, RevokeLeafArgs, RotateArgs, StatusArgs, StatusFormat, StoreDiffArgs,
+    StoreMergeArgs, StoreShowArgs, UnitsArgs, ValidateArgs,
 };
 
 fn effects<'a>(
@@ -651,4 +651,24 @@ pub fn store_install_git(dir: &Path, a: InstallGitArgs) -> Result<(), CliError> 
         done.attributes.display(),
         done.config
     ))
+}
+
+pub fn revoke_leaf(dir: &Path, a: RevokeLeafArgs) -> Result<(), CliError> {
+    use inforge_core::model::store::RevocationReason;
+    let reason = match a.reason {
+        ReasonArg::Unspecified => RevocationReason::Unspecified,
+        ReasonArg::KeyCompromise => RevocationReason::KeyCompromise,
+        ReasonArg::AffiliationChanged => RevocationReason::AffiliationChanged,
+        ReasonArg::Superseded => RevocationReason::Superseded,
+        ReasonArg::CessationOfOperation => RevocationReason::CessationOfOperation,
+    };
+    let repo = Repo::open(dir)?;
+    let (loaded, lock) = load_for_write(&repo, &a.env)?;
+    let changed = ops::revoke_leaf(&loaded.env, &a.name, &a.serial, reason, clock::now()?)?;
+    save(&repo, &loaded, &changed, &lock)?;
+    if a.json {
+        render::json(&changed.report)?;
+    }
+    render::leaf_revoked(&a.env, &changed.report);
+    Ok(())
 }

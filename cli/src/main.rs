@@ -143,6 +143,9 @@ enum PkiCommand {
     /// Compromise recovery for one intermediate: fresh key, no overlap, revoke, re-mint the
     /// scope's leaves and refresh the bundles that trusted it (offline root identity only).
     RecoverIntermediate(RecoverArgs),
+    /// Record a leaf as revoked (needs no identity: review it as a pull request); the next
+    /// renew lists it in its intermediate's CRL, served as crl.pem with every set.
+    RevokeLeaf(RevokeLeafArgs),
     /// Print the systemd drop-in, `<service>-renew.service` and `.timer` that project a
     /// service's leaf on its hosts (inforge-bootstrap).
     Units(UnitsArgs),
@@ -251,6 +254,39 @@ pub struct RotateArgs {
     /// With --root: minimum overlap before --switch (days; default 30).
     #[arg(long, requires = "root", conflicts_with_all = ["finalize", "switch"], value_name = "DAYS")]
     pub min_overlap_days: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct RevokeLeafArgs {
+    /// Environment name.
+    pub env: String,
+    /// Two-tier PKI name.
+    pub name: String,
+    /// The leaf's serial number in hex (colons allowed), as `renew --json` or
+    /// `openssl x509 -noout -serial` print it.
+    #[arg(long, value_name = "HEX")]
+    pub serial: String,
+    /// Why (the CRL entry's reason code).
+    #[arg(long, value_enum, default_value = "key-compromise")]
+    pub reason: ReasonArg,
+    /// One JSON document on stdout (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// RFC 5280 reason codes for a leaf.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ReasonArg {
+    /// No reason given.
+    Unspecified,
+    /// The leaf's key leaked, or may have.
+    KeyCompromise,
+    /// The service changed owner or purpose.
+    AffiliationChanged,
+    /// Replaced by a newer leaf.
+    Superseded,
+    /// The service is gone.
+    CessationOfOperation,
 }
 
 #[derive(Args)]
@@ -438,6 +474,7 @@ impl Command {
             Command::Pki(PkiCommand::Bundle(a)) => &a.env,
             Command::Pki(PkiCommand::Rotate(a)) => &a.env,
             Command::Pki(PkiCommand::RecoverIntermediate(a)) => &a.env,
+            Command::Pki(PkiCommand::RevokeLeaf(a)) => &a.env,
             Command::Pki(PkiCommand::Units(a)) => &a.env,
             Command::Pki(PkiCommand::Status(a)) => &a.env,
             Command::Pki(PkiCommand::Custody(a)) => &a.env,
@@ -464,6 +501,7 @@ fn main() {
         Command::Pki(PkiCommand::Bundle(a)) => commands::bundle(&dir, a),
         Command::Pki(PkiCommand::Rotate(a)) => commands::rotate(&dir, a),
         Command::Pki(PkiCommand::RecoverIntermediate(a)) => commands::recover_intermediate(&dir, a),
+        Command::Pki(PkiCommand::RevokeLeaf(a)) => commands::revoke_leaf(&dir, a),
         Command::Pki(PkiCommand::Units(a)) => commands::units(&dir, a),
         Command::Pki(PkiCommand::Status(a)) => commands::status(&dir, a),
         Command::Pki(PkiCommand::Custody(a)) => commands::custody(&dir, a),

@@ -199,6 +199,18 @@ pub fn root_rotated(env: &str, r: &RootRotated) {
     );
 }
 
+pub fn leaf_revoked(env: &str, r: &inforge_core::ops::LeafRevoked) {
+    eprintln!("recorded leaf {} of {:?} as revoked ({}) at {}", r.serial, r.pki, r.reason, r.revoked_at);
+    eprintln!("next:");
+    eprintln!("  1. commit {} (a reviewable change: no identity was used)", store_path(env));
+    eprintln!(
+        "  2. run `{}` in CI: it signs each intermediate's CRL with this serial and writes crl.pem into every set",
+        step(Step::new(Op::Renew).env(env))
+    );
+    eprintln!("  3. hosts re-project on their timer; consumers that check CRLs refuse the leaf from then on");
+    eprintln!("the CRLs list it until {}, when every leaf minted before it has expired", r.listed_until);
+}
+
 pub fn switched(env: &str, r: &inforge_core::ops::Switched) {
     eprintln!("switched {:?} to the new root's path first at {}", r.pki, r.switched_at);
     eprintln!("next:");
@@ -241,7 +253,7 @@ pub fn renew_text(r: &RenewReport) -> String {
     let mut text = String::new();
     for l in &r.leaves {
         text.push_str(&format!(
-            "{:<10} {:<10} {:<48} until {}  → {}/{{cert,key,bundle}}.pem\n",
+            "{:<10} {:<10} {:<48} until {}  → {}/{{cert,key,bundle,crl}}.pem\n",
             l.service, l.scope, l.spiffe_id, l.not_after, l.dir
         ));
     }

@@ -260,7 +260,8 @@ pub(crate) fn verify_signature(oid: der::asn1::ObjectIdentifier, tbs: &[u8], sig
     match oid {
         oid if oid == OID_ECDSA_SHA256 => {
             use p256::ecdsa::signature::Verifier;
-            let (Ok(vk), Ok(s)) = (p256::ecdsa::VerifyingKey::from_sec1_bytes(key), p256::ecdsa::Signature::from_der(sig))
+            let (Ok(vk), Ok(s)) =
+                (p256::ecdsa::VerifyingKey::from_sec1_bytes(key), p256::ecdsa::Signature::from_der(sig))
             else {
                 return false;
             };
@@ -268,7 +269,8 @@ pub(crate) fn verify_signature(oid: der::asn1::ObjectIdentifier, tbs: &[u8], sig
         }
         oid if oid == OID_ECDSA_SHA384 => {
             use p384::ecdsa::signature::Verifier;
-            let (Ok(vk), Ok(s)) = (p384::ecdsa::VerifyingKey::from_sec1_bytes(key), p384::ecdsa::Signature::from_der(sig))
+            let (Ok(vk), Ok(s)) =
+                (p384::ecdsa::VerifyingKey::from_sec1_bytes(key), p384::ecdsa::Signature::from_der(sig))
             else {
                 return false;
             };
@@ -276,7 +278,8 @@ pub(crate) fn verify_signature(oid: der::asn1::ObjectIdentifier, tbs: &[u8], sig
         }
         oid if oid == OID_ED25519 => {
             let Ok(k) = <[u8; 32]>::try_from(key) else { return false };
-            let (Ok(vk), Ok(s)) = (ed25519_dalek::VerifyingKey::from_bytes(&k), ed25519_dalek::Signature::from_slice(sig))
+            let (Ok(vk), Ok(s)) =
+                (ed25519_dalek::VerifyingKey::from_bytes(&k), ed25519_dalek::Signature::from_slice(sig))
             else {
                 return false;
             };

@@ -166,7 +166,8 @@ mod tests {
             let rk = PrivateKey::generate(alg, &mut rng);
             let root = profile::issue_root("m", "prd", CaTier::TwoTierRoot, &rk, now, &mut rng).unwrap();
             let ik = PrivateKey::generate(alg, &mut rng);
-            let int = profile::issue_intermediate("m", "prd", "global", &ik.public(), (&root, &rk), now, &mut rng).unwrap();
+            let int =
+                profile::issue_intermediate("m", "prd", "global", &ik.public(), (&root, &rk), now, &mut rng).unwrap();
             let entries = vec![
                 CrlEntry { serial: "0a1b2c".into(), revoked_at: now, reason: RevocationReason::KeyCompromise },
                 CrlEntry { serial: "7f".into(), revoked_at: now, reason: RevocationReason::Superseded },

@@ -233,7 +233,11 @@ fn sign_with(
 /// Rebuilds an rcgen issuer from a CA certificate: its exact subject name (so the child's
 /// issuer field matches byte for byte), its subject key identifier and its key usages.
 /// (rcgen's own `from_ca_cert_der` needs x509-parser with a ring-backed verifier.)
-pub(crate) fn issuer_of<'a>(ca: &Cert, key: &'a PrivateKey, what: &str) -> Result<Issuer<'a, &'a PrivateKey>, CertError> {
+pub(crate) fn issuer_of<'a>(
+    ca: &Cert,
+    key: &'a PrivateKey,
+    what: &str,
+) -> Result<Issuer<'a, &'a PrivateKey>, CertError> {
     let err = |reason: String| CertError::Issue { what: what.to_string(), reason };
     let mut dn = DistinguishedName::new();
     for (oid, value) in ca.subject_attributes() {

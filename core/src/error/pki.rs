@@ -27,6 +27,34 @@ pub enum PkiError {
         /// The secret store path consulted.
         secrets_path: String,
     },
+    /// `revoke-leaf` was given something that is not a serial number.
+    #[error("{serial:?} is not a certificate serial number (hex, 1 to 20 bytes, not zero)")]
+    SerialInvalid {
+        /// What was given.
+        serial: String,
+    },
+    /// `revoke-leaf` on a serial already recorded.
+    #[error("leaf {serial} of {pki:?} is already revoked (recorded {at})")]
+    LeafAlreadyRevoked {
+        /// PKI.
+        pki: String,
+        /// The serial.
+        serial: String,
+        /// When it was recorded.
+        at: String,
+    },
+    /// `revoke-leaf` on the serial of one of the PKI's CAs.
+    #[error("{serial} is the serial of {what} of {pki:?}, not of a leaf")]
+    SerialIsCa {
+        /// PKI.
+        pki: String,
+        /// The serial.
+        serial: String,
+        /// Which CA (`the root`, `the us-east-1 intermediate`, …).
+        what: String,
+        /// The CA's scope when it is an intermediate.
+        scope: Option<String>,
+    },
     /// Unknown PKI name.
     #[error("no PKI named {name:?} in the store (known: {known})")]
     UnknownPki {
@@ -153,6 +181,9 @@ impl Coded for PkiError {
             PkiError::RevokedInUse { .. } => "revoked-in-use",
             PkiError::OutOfRange { .. } => "number-out-of-range",
             PkiError::SameCustodian { .. } => "custodians-same",
+            PkiError::SerialInvalid { .. } => "serial-invalid",
+            PkiError::LeafAlreadyRevoked { .. } => "leaf-already-revoked",
+            PkiError::SerialIsCa { .. } => "serial-is-ca",
         }
     }
     fn remedy(&self) -> Remedy {
@@ -204,6 +235,22 @@ impl Coded for PkiError {
             }
             PkiError::SameCustodian { .. } => {
                 "restore pki.enc.yaml from git: the offline root and CI must be different age identities".into()
+            }
+            PkiError::SerialInvalid { .. } => {
+                "give the leaf's serial in hex, as `renew --json` (serial) or `openssl x509 -noout -serial -in cert.pem` print it".into()
+            }
+            PkiError::LeafAlreadyRevoked { .. } => remedy![
+                "nothing to record: every CRL renew signs lists it; run `",
+                Step::new(Op::Renew),
+                "` if hosts do not have it yet"
+            ],
+            PkiError::SerialIsCa { pki, scope: Some(scope), .. } => remedy![
+                "a compromised intermediate is replaced and revoked whole: `",
+                Step::new(Op::RecoverIntermediate).pki(pki).scope(scope),
+                "`"
+            ],
+            PkiError::SerialIsCa { pki, .. } => {
+                remedy!["a compromised root is replaced by a root rotation: `", Step::new(Op::RotateRoot).pki(pki), "`"]
             }
             PkiError::OutOfRange { min, max, .. } => {
                 format!("use a value from {min} to {max} (if the store holds it, restore the store from git)").into()

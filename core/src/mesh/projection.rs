@@ -259,7 +259,8 @@ mod tests {
         assert!(!s.crl.is_empty(), "renew serves CRLs with every set");
         verify_set("web", "us-east-1", &s, now).unwrap();
         let serial = web.issued.serial_hex.clone();
-        let times = crate::crypto::crl::CrlTimes { this_update: now, next_update: now + time::Duration::days(7), number: 1 };
+        let times =
+            crate::crypto::crl::CrlTimes { this_update: now, next_update: now + time::Duration::days(7), number: 1 };
         let entry = |serial: &str| crate::crypto::crl::CrlEntry {
             serial: serial.into(),
             revoked_at: now,

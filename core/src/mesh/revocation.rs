@@ -13,7 +13,7 @@ use crate::crypto::cert::Cert;
 use crate::crypto::crl::{sign_crl, CrlEntry, CrlTimes};
 use crate::crypto::keys::PrivateKey;
 use crate::model::limits::{CRL_DAYS, LEAF_DAYS};
-use crate::model::store::Pki;
+use crate::model::store::{serial_value, Pki};
 use crate::Error;
 
 /// The revocations a CRL signed at `now` lists: every recorded one except those no leaf can
@@ -36,7 +36,8 @@ pub fn live_entries(pki: &Pki, now: OffsetDateTime) -> Vec<CrlEntry> {
 pub fn crl_times(pki: &Pki, now: OffsetDateTime) -> CrlTimes {
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let day = now.replace_time(Time::MIDNIGHT);
-    let latest = pki.revoked_leaves.iter().filter_map(|r| crate::model::time::parse_rfc3339("", &r.revoked_at).ok()).max();
+    let latest =
+        pki.revoked_leaves.iter().filter_map(|r| crate::model::time::parse_rfc3339("", &r.revoked_at).ok()).max();
     let this_update = latest.map_or(day, |l| l.max(day)).min(now);
     CrlTimes {
         this_update,
@@ -56,6 +57,24 @@ pub fn intermediate_crl(
 ) -> Result<String, Error> {
     let what = format!("the CRL of pkis.{name}.intermediates.{scope}");
     Ok(sign_crl((cert, key), &live_entries(pki, now), crl_times(pki, now), &what)?)
+}
+
+/// The CA of `pki` (root, intermediate, current or previous) whose serial is `serial`, as
+/// (what it is, its scope if an intermediate): such a serial is not a leaf's.
+pub fn ca_with_serial(pki: &Pki, serial: &str) -> Option<(String, Option<String>)> {
+    let mut cas: Vec<(String, Option<String>, &str)> = vec![("the root".into(), None, pki.root.cert.as_str())];
+    cas.extend(pki.previous_roots.iter().map(|e| ("a previous root".into(), None, e.cert.as_str())));
+    for (scope, e) in &pki.intermediates {
+        cas.push((format!("the {scope} intermediate"), Some(scope.clone()), e.cert.as_str()));
+    }
+    for (scope, certs) in &pki.previous_intermediates {
+        cas.extend(certs.iter().map(|c| (format!("a previous {scope} intermediate"), Some(scope.clone()), c.as_str())));
+    }
+    cas.into_iter()
+        .find(|(_, _, pem)| {
+            Cert::from_pem(pem, "ca").is_ok_and(|c| serial_value(&c.serial_hex()) == serial_value(serial))
+        })
+        .map(|(what, scope, _)| (what, scope))
 }
 
 #[cfg(test)]

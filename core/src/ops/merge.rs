@@ -182,9 +182,10 @@ impl Merge<'_> {
         }
         // Revocations, one slot per fingerprint (leaves: per serial); kept in ours' order,
         // then theirs' new ones.
-        merged.revoked = self.records(name, "revoked", base.map(|p| &p.revoked[..]), &ours.revoked, &theirs.revoked, |r| {
-            r.fingerprint.clone()
-        });
+        merged.revoked =
+            self.records(name, "revoked", base.map(|p| &p.revoked[..]), &ours.revoked, &theirs.revoked, |r| {
+                r.fingerprint.clone()
+            });
         merged.revoked_leaves = self.records(
             name,
             "revoked leaf",
@@ -217,7 +218,9 @@ impl Merge<'_> {
             match pick(rb.get(&k), ro.get(&k), rt.get(&k)) {
                 Ok(Some(r)) => out.push(r),
                 Ok(None) => {}
-                Err(()) => self.conflict(name, format!("{what} {}", short(&k)), "recorded differently on both branches"),
+                Err(()) => {
+                    self.conflict(name, format!("{what} {}", short(&k)), "recorded differently on both branches")
+                }
             }
         }
         out

@@ -21,6 +21,7 @@ mod custody;
 mod merge;
 mod read;
 mod renew;
+mod revocation;
 mod rotation;
 mod setup;
 
@@ -28,6 +29,7 @@ pub use custody::*;
 pub use merge::*;
 pub use read::*;
 pub use renew::*;
+pub use revocation::*;
 pub use rotation::*;
 pub use setup::*;
 

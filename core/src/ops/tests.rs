@@ -823,3 +823,78 @@ fn a_leaf_never_outlives_a_certificate_served_in_its_chain() {
         assert!(m.issued.capped);
     }
 }
+
+#[test]
+fn a_revoked_leaf_is_listed_by_the_next_renews_crls_refused_by_hosts_and_reported() {
+    use crate::model::store::RevocationReason;
+    let mut kit = Kit::mesh();
+    let before = kit.renewed();
+    let Fetched::Held(web) = &before[2].1 else { panic!() };
+    let leaf = crate::crypto::cert::parse_bundle(&web.cert, "t").unwrap().remove(0);
+    // Every set carries one CRL per current intermediate its bundle trusts, none listing it.
+    let crls = crate::crypto::crl::parse_crls(&web.crl, "crl.pem").unwrap();
+    assert_eq!(crls.len(), 2, "us-east-1 trusts itself and global");
+    let Fetched::Held(api) = &before[0].1 else { panic!() };
+    assert_eq!(crate::crypto::crl::parse_crls(&api.crl, "crl.pem").unwrap().len(), 3, "global trusts every scope");
+    assert!(status(&kit.env, &before, kit.now, Duration::ZERO).unwrap().ok);
+
+    // Recorded with no identity, as typed by an operator (upper case, colons).
+    let typed: String = leaf
+        .serial_hex()
+        .to_uppercase()
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c))
+        .collect::<Vec<_>>()
+        .join(":");
+    kit.later(1);
+    let changed = revoke_leaf(&kit.env, MESH, &typed, RevocationReason::KeyCompromise, kit.now).unwrap();
+    assert_eq!(changed.report.serial, leaf.serial_hex());
+    assert_eq!(changed.store.version, 2);
+    let text = changed.store.to_yaml();
+    kit.env.store = Some(crate::model::store::Store::parse("s", &text).unwrap());
+    // Twice is refused, and so is a CA's serial or a root-only PKI.
+    let again = revoke_leaf(&kit.env, MESH, &leaf.serial_hex(), RevocationReason::Superseded, kit.now).unwrap_err();
+    assert_eq!(again.code(), "leaf-already-revoked");
+    let int = crate::crypto::cert::parse_bundle(&web.cert, "t").unwrap().remove(1);
+    let ca = revoke_leaf(&kit.env, MESH, &int.serial_hex(), RevocationReason::KeyCompromise, kit.now).unwrap_err();
+    assert_eq!(ca.code(), "serial-is-ca");
+    assert!(ca.to_string().contains("us-east-1 intermediate"), "{ca}");
+    assert_eq!(
+        revoke_leaf(&kit.env, MESH, "zz", RevocationReason::KeyCompromise, kit.now).unwrap_err().code(),
+        "serial-invalid"
+    );
+
+    // The fleet before the next renew: the set still serves it, and its CRLs are behind.
+    let st = status(&kit.env, &before, kit.now, Duration::ZERO).unwrap();
+    let codes: Vec<&str> = st.sets[2].problems.iter().map(|p| p.code).collect();
+    assert_eq!(codes, ["leaf-revoked", "crl-stale"]);
+    assert!(st.sets[0].problems.iter().any(|p| p.code == "crl-stale"), "every set's CRLs are behind");
+
+    // The next renew lists it on every CRL it serves; the old leaf with the new CRLs is refused.
+    let after = kit.renewed();
+    let Fetched::Held(new_web) = &after[2].1 else { panic!() };
+    for c in crate::crypto::crl::parse_crls(&new_web.crl, "crl.pem").unwrap() {
+        assert!(c.lists(&leaf.serial_hex()));
+    }
+    let mut old_with_new_crl = web.clone();
+    old_with_new_crl.crl = new_web.crl.clone();
+    old_with_new_crl.bundle = new_web.bundle.clone();
+    let refused = crate::mesh::projection::verify_set("web", "us-east-1", &old_with_new_crl, kit.now).unwrap_err();
+    assert_eq!(refused.code(), "set-revoked");
+    crate::mesh::projection::verify_set("web", "us-east-1", new_web, kit.now).unwrap();
+    assert!(status(&kit.env, &after, kit.now, Duration::ZERO).unwrap().ok);
+
+    // A week without a renew: the CRLs pass their nextUpdate.
+    kit.later(8);
+    let st = status(&kit.env, &after, kit.now, Duration::ZERO).unwrap();
+    assert!(st.sets.iter().all(|s| s.problems.iter().any(|p| p.code == "crl-expired")));
+    // After a leaf's longest lifetime, the revocation drops out of the CRLs.
+    kit.later(90);
+    let late = kit.renewed();
+    let Fetched::Held(late_web) = &late[2].1 else { panic!() };
+    assert!(crate::crypto::crl::parse_crls(&late_web.crl, "crl.pem")
+        .unwrap()
+        .iter()
+        .all(|c| !c.lists(&leaf.serial_hex())));
+}

@@ -331,7 +331,58 @@ fn one(
         }
         _ => {}
     }
+    revocation_problems(&mut s, pki, leaf, set, now);
     s
+}
+
+/// A set serving a revoked leaf, and `crl.pem` missing, expired or behind the store.
+fn revocation_problems(
+    s: &mut SetStatus,
+    pki: &crate::model::store::Pki,
+    leaf: &Cert,
+    set: &SetTexts,
+    now: OffsetDateTime,
+) {
+    use crate::model::store::serial_value;
+    let serial = leaf.serial_hex();
+    if let Some(r) = pki.revoked_leaves.iter().find(|r| serial_value(&r.serial) == serial_value(&serial)) {
+        s.problems.push(p(
+            "leaf-revoked",
+            format!("the set serves leaf {serial}, revoked at {}: renew replaces it", r.revoked_at),
+        ));
+    }
+    if set.crl.trim().is_empty() {
+        s.problems
+            .push(p("crl-missing", "the set has no crl.pem (written before inforge signed CRLs): renew writes it"));
+        return;
+    }
+    let crls = match crate::crypto::crl::parse_crls(&set.crl, "crl.pem") {
+        Ok(c) => c,
+        Err(e) => {
+            s.problems.push(p("set-malformed", format!("crl.pem: {e}")));
+            return;
+        }
+    };
+    if let Some(end) = crls.iter().filter_map(|c| c.next_update()).filter(|n| *n <= now).min() {
+        s.problems.push(p(
+            "crl-expired",
+            format!(
+                "a CRL in crl.pem passed its nextUpdate at {}: consumers that check CRLs refuse peers; renew re-signs it",
+                crate::model::time::format_rfc3339(end)
+            ),
+        ));
+    }
+    let missing: Vec<String> = crate::mesh::revocation::live_entries(pki, now)
+        .into_iter()
+        .filter(|e| !crls.iter().any(|c| c.lists(&e.serial)))
+        .map(|e| e.serial)
+        .collect();
+    if !missing.is_empty() {
+        s.problems.push(p(
+            "crl-stale",
+            format!("crl.pem does not list revoked leaf {}: renew re-signs the CRLs", missing.join(", ")),
+        ));
+    }
 }
 
 impl fmt::Display for StatusReport {

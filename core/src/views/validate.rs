@@ -460,6 +460,14 @@ fn check_pki(out: &mut Out, project: &Project, env: &str, file: &str, name: &str
             }
         }
     }
+    // Recorded leaf revocations (their syntax is checked when the store is parsed): a CA's
+    // serial is not a leaf's, and nothing in a CRL can revoke a CA of this PKI.
+    for (i, r) in pki.revoked_leaves.iter().enumerate() {
+        if let Some((what, scope)) = crate::mesh::revocation::ca_with_serial(pki, &r.serial) {
+            let e = crate::error::PkiError::SerialIsCa { pki: name.into(), serial: r.serial.clone(), what, scope };
+            out.error(file, &format!("{at}.revokedLeaves[{i}]"), &e.into());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -478,7 +478,14 @@ impl Provider for DirProvider {
         }
         let sets: Vec<SetFiles<'_>> = current
             .iter()
-            .map(|(b, cert, key, crl)| SetFiles { service: b.service, scope: b.scope, cert, key, bundle: b.bundle, crl })
+            .map(|(b, cert, key, crl)| SetFiles {
+                service: b.service,
+                scope: b.scope,
+                cert,
+                key,
+                bundle: b.bundle,
+                crl,
+            })
             .collect();
         if !sets.is_empty() {
             let batch = DirBatch::new(self, lock);

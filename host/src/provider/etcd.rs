@@ -1,4 +1,4 @@
-//! The `etcd` provider (SPEC §6): keys `<prefix>/<service>/mtls/<scope>/{cert,key,bundle}.pem`
+//! The `etcd` provider (SPEC §6): keys `<prefix>/<service>/mtls/<scope>/{cert,key,bundle,crl}.pem`
 //! in an etcd v3 cluster, for fleets beyond one machine.
 //!
 //! - Each service+scope set is written in **one transaction** (three puts), so a reader never

@@ -1206,3 +1206,117 @@ fn a_broken_or_planted_runtime_set_is_replaced_never_blocks() {
     assert_eq!(doc["status"], "changed", "{doc}");
     assert!(std::fs::symlink_metadata(h.dir.join("cert.pem")).unwrap().file_type().is_symlink());
 }
+
+// ---- Revocable leaves: CRLs checked by OpenSSL, a real handshake, the bootstrapper ----
+
+/// `pki revoke-leaf` (no identity), then a renew: OpenSSL verifies every CRL of `crl.pem`
+/// against the bundle, `verify -crl_check` refuses the old leaf and accepts the new one, an
+/// `s_server -crl_check` refuses the revoked client in a real handshake and accepts its
+/// replacement, `pki status` names the set still serving it, and the bootstrapper refuses to
+/// project it.
+#[test]
+fn a_revoked_leaf_is_refused_by_openssl_crl_checks_and_by_the_bootstrapper() {
+    let r = Repo::initialized();
+    renew(&r, &[]).ok();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let set = provider.join("web/mtls/us-east-1");
+    let old = r.tmp.path().join("old-web");
+    std::fs::create_dir(&old).unwrap();
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::copy(set.join(f), old.join(f)).unwrap();
+    }
+    let (_, serial) = openssl(&["x509", "-in", "cert.pem", "-noout", "-serial"], &old);
+    let serial = serial.trim().trim_start_matches("serial=").to_string();
+    // Recorded with no identity at all: a reviewable change.
+    let rec = r.cmd(&["pki", "revoke-leaf", "prd", "wardnet-mesh", "--serial", &serial, "--json"], &[]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&rec.stdout).unwrap();
+    assert_eq!(doc["serial"].as_str().unwrap(), serial.to_lowercase());
+    assert!(r.store_text().contains("\nversion: 2\n") && r.store_text().contains("revokedLeaves:"));
+    r.fails_unchanged(
+        &["pki", "revoke-leaf", "prd", "wardnet-mesh", "--serial", &serial],
+        Some(&[]),
+        "leaf-already-revoked",
+        "already revoked",
+    );
+    // Before the renew, status names the set that still serves it.
+    let st = r.cmd(&["pki", "status", "prd", "--json"], &[]);
+    assert_eq!(st.code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&st.stdout).unwrap();
+    let web = doc["sets"].as_array().unwrap().iter().find(|s| s["service"] == "web" && s["scope"] == "us-east-1");
+    let codes: Vec<&str> =
+        web.unwrap()["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"leaf-revoked") && codes.contains(&"crl-stale"), "{codes:?}");
+
+    renew(&r, &[]).ok();
+    // Every CRL in crl.pem verifies against the set's bundle and lists the serial.
+    let crl = std::fs::read_to_string(set.join("crl.pem")).unwrap();
+    let blocks: Vec<String> =
+        crl.split_inclusive("-----END X509 CRL-----\n").filter(|b| b.contains("BEGIN")).map(String::from).collect();
+    assert_eq!(blocks.len(), 2, "us-east-1 and global");
+    for (i, b) in blocks.iter().enumerate() {
+        let name = format!("crl-{i}.pem");
+        write(&old, &name, b);
+        std::fs::copy(set.join("bundle.pem"), old.join("bundle.pem")).unwrap();
+        let (ok, out) = openssl(&["crl", "-in", &name, "-CAfile", "bundle.pem", "-noout"], &old);
+        assert!(ok && out.contains("verify OK"), "{out}");
+        let (_, text) = openssl(&["crl", "-in", &name, "-noout", "-text"], &old);
+        assert!(text.contains(&serial.to_uppercase()) && text.contains("Key Compromise"), "{text}");
+    }
+    let verify = |cert: &Path| {
+        openssl(
+            &["verify", "-partial_chain", "-crl_check", "-CAfile", "bundle.pem", "-CRLfile"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([set.join("crl.pem").display().to_string(), cert.display().to_string()])
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            &old,
+        )
+    };
+    let (ok, out) = verify(&old.join("cert.pem"));
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+    let (ok, out) = verify(&set.join("cert.pem"));
+    assert!(ok, "{out}");
+
+    // A real handshake: api (global) as an s_server that checks the client's CRL. s_server's
+    // `-CRL` loads one CRL; a `-CAfile` holding bundle.pem then crl.pem loads them all (as
+    // nginx's `ssl_crl` does), docs/trust.md.
+    let attime = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+    let api = Svid::at(&provider, "api", "global");
+    let trust = format!(
+        "{}{}",
+        std::fs::read_to_string(api.p("bundle.pem")).unwrap(),
+        std::fs::read_to_string(api.p("crl.pem")).unwrap()
+    );
+    let trust = write(&old, "api-trust.pem", &trust).display().to_string();
+    let mut server_args = crate::tls::own_files(&api, &attime);
+    let at = server_args.iter().position(|a| a == "-CAfile").unwrap();
+    server_args[at + 1] = trust;
+    server_args.extend(["-Verify", "2", "-crl_check"].map(String::from));
+    let revoked_client = Svid { dir: old.clone() };
+    let run = crate::tls::openssl_pair(&server_args, &crate::tls::own_files(&revoked_client, &attime));
+    assert!(!run.server_ok && run.transcript.contains("certificate revoked"), "{}", run.transcript);
+    let run = crate::tls::openssl_pair(
+        &server_args,
+        &crate::tls::own_files(&Svid::at(&provider, "web", "us-east-1"), &attime),
+    );
+    assert!(run.client_ok && run.server_ok, "{}", run.transcript);
+
+    // The bootstrapper: the provider set holding the revoked leaf beside the current CRLs.
+    let h = Host::new("web", "us-east-1", Host::dir_source(&provider));
+    assert_eq!(h.project(&[]).0, 0);
+    let held = snapshot(&h.dir);
+    for f in ["cert.pem", "key.pem"] {
+        std::fs::write(set.join(f), std::fs::read(old.join(f)).unwrap()).unwrap();
+    }
+    let (code, doc) = h.project(&[]);
+    assert_eq!((code, doc["error"]["code"].as_str()), (1, Some("set-revoked")), "{doc}");
+    assert!(doc["error"]["message"].as_str().unwrap().contains(&serial.to_lowercase()), "{doc}");
+    assert_eq!(snapshot(&h.dir), held, "the host keeps its last good set");
+    assert!(
+        std::fs::read_to_string(h.dir.join("crl.pem")).unwrap().contains("BEGIN X509 CRL"),
+        "projected with the set"
+    );
+}

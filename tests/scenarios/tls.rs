@@ -39,7 +39,7 @@ impl Svid {
         }
         roots
     }
-    fn p(&self, f: &str) -> String {
+    pub fn p(&self, f: &str) -> String {
         self.dir.join(f).display().to_string()
     }
 }
@@ -182,7 +182,7 @@ pub fn drive(c: &mut ClientConnection, s: &mut ServerConnection) -> Result<(), r
 
 /// A peer's own leaf, key and bundle, verified strictly at the scenario's time, with the
 /// bundle's intermediates as trust anchors (`-partial_chain`).
-fn own_files(svid: &Svid, attime: &str) -> Vec<String> {
+pub fn own_files(svid: &Svid, attime: &str) -> Vec<String> {
     let mut v: Vec<String> =
         ["-cert", "cert.pem", "-cert_chain", "cert.pem", "-key", "key.pem", "-CAfile", "bundle.pem"]
             .chunks(2)

@@ -35,7 +35,7 @@ use crate::error::BootError;
 
 const TMPFS_MAGIC: i64 = 0x0102_1994;
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
-const FILES: [&str; 4] = ["cert.pem", "key.pem", "bundle.pem", "crl.pem"];
+const FILES: [&str; 5] = ["cert.pem", "key.pem", "bundle.pem", "bundle.spiffe.json", "crl.pem"];
 /// Marks a projection whose reload has not succeeded yet; the next run reloads even if the
 /// set is unchanged, so a failed reload is never forgotten.
 pub const PENDING: &str = ".reload-pending";
@@ -79,9 +79,13 @@ pub fn current(dir: &Path) -> Result<Option<SetTexts>, BootError> {
     };
     match (read("cert.pem")?, read("key.pem")?, read("bundle.pem")?) {
         // `crl.pem` came later: a directory projected before it holds none.
-        (Some(cert), Some(key), Some(bundle)) => {
-            Ok(Some(SetTexts { cert, key: Zeroizing::new(key), bundle, crl: read("crl.pem")?.unwrap_or_default() }))
-        }
+        (Some(cert), Some(key), Some(bundle)) => Ok(Some(SetTexts {
+            cert,
+            key: Zeroizing::new(key),
+            bundle,
+            spiffe: read("bundle.spiffe.json")?.unwrap_or_default(),
+            crl: read("crl.pem")?.unwrap_or_default(),
+        })),
         _ => Ok(None),
     }
 }
@@ -158,6 +162,7 @@ pub fn replace(dir: &Path, set: &SetTexts) -> Result<(), BootError> {
         write_new(&g, &gen_dir, "cert.pem", set.cert.as_bytes(), 0o644, owner)?;
         write_new(&g, &gen_dir, "key.pem", set.key.as_bytes(), 0o600, owner)?;
         write_new(&g, &gen_dir, "bundle.pem", set.bundle.as_bytes(), 0o644, owner)?;
+        write_new(&g, &gen_dir, "bundle.spiffe.json", set.spiffe.as_bytes(), 0o644, owner)?;
         write_new(&g, &gen_dir, "crl.pem", set.crl.as_bytes(), 0o644, owner)?;
         rustix::fs::fchmod(&g, Mode::from_raw_mode(0o750)).map_err(sys("chmod", &gen_dir))?;
         chown_fd(&g, &gen_dir, owner)
@@ -270,6 +275,7 @@ mod tests {
             cert: format!("cert {n}\n"),
             key: Zeroizing::new(format!("key {n}\n")),
             bundle: format!("bundle {n}\n"),
+            spiffe: format!("spiffe {n}\n"),
             crl: format!("crl {n}\n"),
         }
     }

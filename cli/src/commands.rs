@@ -17,9 +17,9 @@ use inforge_host::{clock, rng, HostError};
 use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
-    AddArgs, BundleArgs, CustodyArgs, DiffFormat, HistoryArgs, InitArgs, InstallGitArgs, IntermediateArgs, LsArgs,
-    ReasonArg, RecoverArgs, RekeyArgs, RenewArgs, RevokeLeafArgs, RotateArgs, StatusArgs, StatusFormat, StoreDiffArgs,
-    StoreMergeArgs, StoreShowArgs, UnitsArgs, ValidateArgs,
+    AddArgs, BundleArgs, BundleFormatArg, CustodyArgs, DiffFormat, HistoryArgs, InitArgs, InstallGitArgs,
+    IntermediateArgs, LsArgs, ReasonArg, RecoverArgs, RekeyArgs, RenewArgs, RevokeLeafArgs, RotateArgs, StatusArgs,
+    StatusFormat, StoreDiffArgs, StoreMergeArgs, StoreShowArgs, UnitsArgs, ValidateArgs,
 };
 
 fn effects<'a>(
@@ -177,8 +177,10 @@ fn refresh_bundles(repo: &Repo, loaded: &Loaded, req: &RenewRequest) -> Result<(
 /// Writes new bundles beside each set's current leaf and key (sets without a leaf are
 /// skipped with a note).
 fn write_bundles(provider: &mut dyn Provider, refreshes: &[ops::BundleRefresh], env: &str) -> Result<(), CliError> {
-    let bundles: Vec<BundleOnly<'_>> =
-        refreshes.iter().map(|r| BundleOnly { service: &r.service, scope: &r.scope, bundle: &r.bundle_pem }).collect();
+    let bundles: Vec<BundleOnly<'_>> = refreshes
+        .iter()
+        .map(|r| BundleOnly { service: &r.service, scope: &r.scope, bundle: &r.bundle_pem, spiffe: &r.spiffe_json })
+        .collect();
     let skipped = provider.refresh_bundles(&bundles)?;
     for (service, scope) in &skipped {
         eprintln!(
@@ -202,7 +204,11 @@ pub fn bundle(dir: &Path, a: BundleArgs) -> Result<(), CliError> {
         Some(s) => ops::Which::Scope(s),
         None => ops::Which::Roots,
     };
-    render::out(&ops::bundle(&loaded.env, &a.name, which)?)
+    let format = match a.format {
+        BundleFormatArg::Pem => ops::BundleFormat::Pem,
+        BundleFormatArg::Spiffe => ops::BundleFormat::Spiffe,
+    };
+    render::out(&ops::bundle_as(&loaded.env, &a.name, which, format)?)
 }
 
 pub fn units(dir: &Path, a: UnitsArgs) -> Result<(), CliError> {

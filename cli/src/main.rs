@@ -333,6 +333,19 @@ pub struct BundleArgs {
     /// The root bundle for root-anchoring consumers (both roots during an overlap).
     #[arg(long)]
     pub roots: bool,
+    /// `pem` (concatenated certificates, bundle.pem) or `spiffe` (the SPIFFE bundle JWKS that
+    /// SPIRE federation, Envoy's SPIFFE validator and go-spiffe read, bundle.spiffe.json).
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: BundleFormatArg,
+}
+
+/// How `pki bundle` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum BundleFormatArg {
+    /// Concatenated PEM certificates.
+    Pem,
+    /// SPIFFE bundle JWKS (JSON).
+    Spiffe,
 }
 
 #[derive(Args)]

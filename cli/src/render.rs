@@ -247,6 +247,10 @@ pub fn recovered(env: &str, r: &Recovered) {
         "now: commit {} and re-project every host at once (docs/runbooks/recover-intermediate.md)",
         store_path(env)
     );
+    eprintln!(
+        "then: run `{}` in CI: only it holds every intermediate's key, so only it re-signs the CRLs in crl.pem (consumers that check CRLs need the fresh intermediate's)",
+        step(Step::new(Op::Renew).env(env))
+    );
 }
 
 pub fn renew_text(r: &RenewReport) -> String {

@@ -45,6 +45,7 @@ pub fn mint_and_write_checked(
                 cert: &m.cert_pem,
                 key: &m.key_pem,
                 bundle: &m.bundle_pem,
+                spiffe: &m.spiffe_json,
                 crl: &m.crl_pem,
             },
         )?;

@@ -377,6 +377,9 @@ pub struct Leaf {
     /// `bundle.pem`: the scope's trust bundle (the provider's `bundle.pem`).
     #[pyo3(get)]
     pub bundle_pem: String,
+    /// `crl.pem`: the CRLs of the intermediates the bundle trusts (the provider's `crl.pem`).
+    #[pyo3(get)]
+    pub crl_pem: String,
     /// The leaf certificate's details.
     #[pyo3(get)]
     pub certificate: Certificate,
@@ -411,6 +414,7 @@ impl Leaf {
             certificate: Certificate::of(&leaf),
             cert_pem: m.cert_pem,
             bundle_pem: m.bundle_pem.to_string(),
+            crl_pem: m.crl_pem.to_string(),
             key_pem: m.key_pem,
         })
     }

@@ -56,10 +56,21 @@ rm "$out/no-store/resources/prd/pki.enc.yaml"
 case_ garbage "$INFORGE_NOW" store-invalid
 head -c 3000 /dev/urandom | base64 > "$out/garbage/resources/prd/pki.enc.yaml"
 case_ newer-version "$INFORGE_NOW" store-version
-sed -i 's/^version: 1$/version: 2/' "$out/newer-version/resources/prd/pki.enc.yaml"
+sed -i 's/^version: 1$/version: 3/' "$out/newer-version/resources/prd/pki.enc.yaml"
 # us-east-1's slot holds eu-west-1's certificate: a misplaced tier.
 case_ swapped-intermediate "$INFORGE_NOW" intermediate-scope-mismatch
 node "$here/swap.mjs" "$out/swapped-intermediate/resources/prd/pki.enc.yaml"
+# A leaf recorded as revoked (store format 2): clean. The same record naming the us-east-1
+# intermediate's serial instead: a CA is not revoked that way.
+set_="$out/.provider-prd/web/mtls/us-east-1"
+case_ revoked-leaf "$INFORGE_NOW"
+: > "$out/revoked-leaf/expect"
+inforge -C "$out/revoked-leaf" pki revoke-leaf prd wardnet-mesh \
+  --serial "$(openssl x509 -in "$set_/cert.pem" -noout -serial | cut -d= -f2)" 2>/dev/null
+case_ revoked-ca-serial "$INFORGE_NOW" serial-is-ca
+int_serial=$(awk '/BEGIN CERT/{n++} n==2' "$set_/cert.pem" | openssl x509 -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+sed "s/serial: [0-9a-f]*/serial: $int_serial/" "$out/revoked-leaf/resources/prd/pki.enc.yaml" \
+  > "$out/revoked-ca-serial/resources/prd/pki.enc.yaml"
 
 # Versions for the page's change review: before and after a planned roll of us-east-1.
 cp "$base/resources/prd/pki.enc.yaml" "$out/.before.pki.enc.yaml"

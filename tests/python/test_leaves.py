@@ -58,6 +58,20 @@ def test_minted_leaves_verify_and_match_their_keys(repo: Repo) -> None:
         assert "PRIVATE KEY" not in repr(l) and l.key_pem.startswith("-----BEGIN PRIVATE KEY-----")
 
 
+def test_minted_leaves_carry_crls_that_pyca_verifies_against_the_bundle(repo: Repo) -> None:
+    # One CRL per current intermediate the bundle trusts, each signed by that intermediate
+    # (checked by pyca, not by inforge), none listing anything yet.
+    (l,) = inforge.mint(repo.dir, "prd", "worker", secrets_key=repo.ci, now=NOW)
+    blocks = [b + "-----END X509 CRL-----\n" for b in l.crl_pem.split("-----END X509 CRL-----\n") if b.strip()]
+    bundle = x509.load_pem_x509_certificates(l.bundle_pem.encode())
+    assert len(blocks) == 2, "us-east-1 and global"
+    for b in blocks:
+        crl = x509.load_pem_x509_crl(b.encode())
+        (issuer,) = [c for c in bundle if c.subject == crl.issuer]
+        assert crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
+        assert len(crl) == 0 and crl.next_update_utc is not None and crl.next_update_utc > NOW
+
+
 def test_minted_leaves_carry_dns_names_and_are_fresh(repo: Repo) -> None:
     (a,) = inforge.mint(repo.dir, "prd", "api", secrets_key=repo.ci, now=NOW)
     (b,) = inforge.mint(repo.dir, "prd", "api", secrets_key=repo.ci, now=NOW)

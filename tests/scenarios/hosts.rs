@@ -446,7 +446,8 @@ fn a_reader_of_the_runtime_dir_never_sees_a_torn_set_while_it_projects() {
                 (Ok(cert), Ok(key), Ok(bundle), Ok(crl)) => {
                     reads += 1;
                     count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let set = inforge_core::mesh::projection::SetTexts { cert, key: key.into(), bundle, crl };
+                    let spiffe = read("bundle.spiffe.json").unwrap_or_default();
+                    let set = inforge_core::mesh::projection::SetTexts { cert, key: key.into(), bundle, spiffe, crl };
                     if let Err(e) = inforge_core::mesh::projection::verify_set("api", "global", &set, now) {
                         torn.push(e.to_string());
                     }
@@ -487,7 +488,7 @@ fn etcd_provider_renew_writes_sets_and_two_hosts_project_them() {
     assert_eq!(report["provider"]["kind"], "etcd");
     let keys = String::from_utf8(etcd.ctl(&["get", "--prefix", "/inforge/prd", "--keys-only"]).stdout).unwrap();
     let keys: Vec<&str> = keys.lines().filter(|l| !l.is_empty()).collect();
-    assert_eq!(keys.len(), 5 * 3, "{keys:?}");
+    assert_eq!(keys.len(), 5 * 4, "{keys:?}");
     assert!(keys.contains(&"/inforge/prd/web/mtls/eu-west-1/key.pem"));
     let key = etcd.get("/inforge/prd/api/mtls/global/key.pem");
     assert!(key.contains("BEGIN PRIVATE KEY"));

@@ -136,6 +136,11 @@ fn runbook_rotate_leaf() {
 }
 
 #[test]
+fn runbook_revoke_leaf() {
+    run_runbook("revoke-leaf.md");
+}
+
+#[test]
 fn runbook_rotate_intermediate() {
     run_runbook("rotate-intermediate.md");
 }
@@ -175,6 +180,7 @@ fn every_runbook_is_executed() {
             "add-region.md",
             "ci-identity-leaked.md",
             "recover-intermediate.md",
+            "revoke-leaf.md",
             "root-custodian-left.md",
             "rotate-intermediate.md",
             "rotate-leaf.md",

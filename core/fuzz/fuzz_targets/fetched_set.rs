@@ -11,7 +11,13 @@ fuzz_target!(|data: &[u8]| {
     let mut parts = text.splitn(4, '\0');
     let (Some(cert), Some(key), Some(bundle)) = (parts.next(), parts.next(), parts.next()) else { return };
     let crl = parts.next().unwrap_or_default();
-    let set = SetTexts { cert: cert.into(), key: key.to_string().into(), bundle: bundle.into(), crl: crl.into() };
+    let set = SetTexts {
+        cert: cert.into(),
+        key: key.to_string().into(),
+        bundle: bundle.into(),
+        spiffe: String::new(),
+        crl: crl.into(),
+    };
     let now = time::OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
     if let Ok(p) = verify_set("api", "global", &set, now) {
         assert!(p.spiffe_id.ends_with("/global/api"), "{}", p.spiffe_id);

@@ -102,6 +102,17 @@ pub fn root_bundle(store: &Store, name: &str) -> Result<Vec<Cert>, Error> {
     Ok(out)
 }
 
+/// A scope's bundle (`certs`, from [`scope_bundle`]) as a SPIFFE bundle JWKS.
+pub fn scope_spiffe(pki: &Pki, project: &Project, scope: &str, certs: &[Cert]) -> Result<String, Error> {
+    let scopes = trusted_scopes(project, scope);
+    super::spiffe::spiffe_bundle(certs, super::spiffe::sequence(pki, certs, Some(&scopes)))
+}
+
+/// The root bundle (`certs`, from [`root_bundle`]) as a SPIFFE bundle JWKS.
+pub fn root_spiffe(pki: &Pki, certs: &[Cert]) -> Result<String, Error> {
+    super::spiffe::spiffe_bundle(certs, super::spiffe::sequence(pki, certs, None))
+}
+
 /// Concatenated PEM.
 pub fn pem_bundle(certs: &[Cert]) -> String {
     certs.iter().map(Cert::pem).collect()

@@ -38,6 +38,8 @@ pub struct ScopeIssuer {
     /// The earliest end among the certificates of `chain`: a leaf never outlives a certificate
     /// served with it (during an overlap a previous root's twin can end before the intermediate).
     pub chain_end: OffsetDateTime,
+    /// `bundle.spiffe.json`: the same bundle as a SPIFFE bundle JWKS.
+    pub spiffe: std::sync::Arc<str>,
     /// `crl.pem` for the scope's sets: the CRL of every current intermediate the bundle trusts
     /// whose key this command holds ([`open_issuers`] opens them all; a recovery, holding only
     /// the fresh key, signs its own).
@@ -136,7 +138,17 @@ pub fn issuer_with_key(
     let chain = chain_of(pki, name, scope, &cert)?;
     let chain_end = chain_end(&chain, cert.not_after())?;
     let crl = super::revocation::intermediate_crl(pki, name, scope, &cert, &key, now)?.into();
-    Ok(ScopeIssuer { algorithm: pki.algorithm, cert, key, chain, bundle: pem_bundle(&bundle).into(), chain_end, crl })
+    let spiffe = scope_spiffe(pki, project, scope, &bundle)?.into();
+    Ok(ScopeIssuer {
+        algorithm: pki.algorithm,
+        cert,
+        key,
+        chain,
+        bundle: pem_bundle(&bundle).into(),
+        spiffe,
+        chain_end,
+        crl,
+    })
 }
 
 /// Decrypts exactly the intermediates `targets` need, with the CI identity (checked against
@@ -213,6 +225,8 @@ pub struct Minted {
     pub key_pem: Zeroizing<String>,
     /// `bundle.pem`: the scope's trust bundle (one allocation per scope, not per leaf).
     pub bundle_pem: std::sync::Arc<str>,
+    /// `bundle.spiffe.json`: the bundle as a SPIFFE bundle JWKS (one allocation per scope).
+    pub spiffe_json: std::sync::Arc<str>,
     /// `crl.pem`: the CRLs of the intermediates the bundle trusts (one allocation per scope).
     pub crl_pem: std::sync::Arc<str>,
     /// The leaf's DER and the fields reports use ([`Minted::leaf`] parses it).
@@ -277,6 +291,7 @@ pub fn mint_with(
         cert_pem: format!("{pem}{}", issuer.chain),
         key_pem: key.to_pkcs8_pem(),
         bundle_pem: issuer.bundle.clone(),
+        spiffe_json: issuer.spiffe.clone(),
         crl_pem: issuer.crl.clone(),
         issued,
     })

@@ -15,10 +15,13 @@ mod identity;
 mod issue;
 pub mod projection;
 pub mod revocation;
+pub mod spiffe;
 mod targets;
 pub mod units;
 
-pub use bundles::{pem_bundle, root_bundle, scope_bundle, scope_members, trusted_scopes, trusted_scopes_in};
+pub use bundles::{
+    pem_bundle, root_bundle, root_spiffe, scope_bundle, scope_members, scope_spiffe, trusted_scopes, trusted_scopes_in,
+};
 pub use identity::{authorize, authorize_peer, peer_identity, Denied, SpiffeId, GLOBAL};
 pub use issue::{check_issuer, issuer_with_key, mint, mint_with, open_issuers, Minted, ScopeIssuer};
 pub use targets::{readiness, targets, Filter, Finding, LeafTarget};

@@ -27,6 +27,9 @@ pub struct SetTexts {
     pub key: Zeroizing<String>,
     /// `bundle.pem`: the scope's trust bundle.
     pub bundle: String,
+    /// `bundle.spiffe.json`: the bundle as a SPIFFE bundle JWKS; empty in a set written before
+    /// inforge wrote it.
+    pub spiffe: String,
     /// `crl.pem`: the CRLs of the intermediates the bundle trusts; empty in a set written
     /// before inforge signed CRLs.
     pub crl: String,
@@ -39,6 +42,7 @@ impl std::fmt::Debug for SetTexts {
             .field("cert", &self.cert)
             .field("key", &"<redacted>")
             .field("bundle", &self.bundle)
+            .field("spiffe", &self.spiffe)
             .field("crl", &self.crl)
             .finish()
     }
@@ -107,13 +111,18 @@ fn verify_whole(service: &str, scope: &str, set: &SetTexts, now: OffsetDateTime)
     if leaf.verify_signed_by(&chain[1], "cert.pem").is_err() {
         return Err(malformed("cert.pem", "the second certificate did not issue the leaf".into()));
     }
-    // Every CRL must come from a bundle member (anything else is not inforge's writing), and
-    // the leaf's issuer's CRL must not list it.
+    // The SPIFFE form, when present, must hold exactly bundle.pem's certificates.
+    if !set.spiffe.is_empty()
+        && spiffe_certs(&set.spiffe).as_deref()
+            != Some(&bundle.iter().map(|c| c.der().to_vec()).collect::<Vec<_>>()[..])
+    {
+        return Err(malformed("bundle.spiffe.json", "it is not a SPIFFE bundle of bundle.pem's certificates".into()));
+    }
+    // The leaf's issuer's CRL must not list it. A CRL of an intermediate no longer in the
+    // bundle (a recovery refreshed the bundle; the next renew re-signs the CRLs) decides
+    // nothing: consumers ignore it too.
     let crls = crate::crypto::crl::parse_crls(&set.crl, "crl.pem").map_err(|e| malformed("crl.pem", e.to_string()))?;
     for crl in &crls {
-        if !bundle.iter().any(|b| crl.is_signed_by(b)) {
-            return Err(malformed("crl.pem", "it holds a CRL that no certificate of bundle.pem signed".into()));
-        }
         if crl.is_signed_by(issuer) && crl.lists(&leaf.serial_hex()) {
             return Err(ProjectionError::Revoked {
                 service: service.into(),
@@ -142,6 +151,20 @@ fn verify_whole(service: &str, scope: &str, set: &SetTexts, now: OffsetDateTime)
     })
 }
 
+/// The DER of each `x5c` of a SPIFFE bundle JWKS, in order (None if it is not one).
+fn spiffe_certs(json: &str) -> Option<Vec<Vec<u8>>> {
+    use base64ct::{Base64, Encoding};
+    let doc: serde_json::Value = serde_json::from_str(json).ok()?;
+    doc.get("keys")?
+        .as_array()?
+        .iter()
+        .map(|k| match k.get("x5c")?.as_array()?.as_slice() {
+            [one] if k.get("use")?.as_str()? == "x509-svid" => Base64::decode_vec(one.as_str()?).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What the host does with a verified set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -161,6 +184,7 @@ pub fn decide(current: Option<&SetTexts>, fetched: &SetTexts) -> Action {
             if c.cert == fetched.cert
                 && *c.key == *fetched.key
                 && c.bundle == fetched.bundle
+                && c.spiffe == fetched.spiffe
                 && c.crl == fetched.crl =>
         {
             Action::Unchanged
@@ -192,6 +216,7 @@ mod tests {
             cert: m.cert_pem.clone(),
             key: m.key_pem.clone(),
             bundle: m.bundle_pem.to_string(),
+            spiffe: m.spiffe_json.to_string(),
             crl: m.crl_pem.to_string(),
         }
     }
@@ -277,10 +302,11 @@ mod tests {
         // The same serial on another intermediate's CRL revokes nothing of this issuer's.
         s.crl = sign(global, &serial);
         verify_set("web", "us-east-1", &s, now).unwrap();
-        // A CRL no bundle member signed is not inforge's writing.
+        // A CRL no bundle member signed (an intermediate a recovery removed) decides nothing,
+        // even if it lists the serial.
         let stranger = crate::mesh::tests::two_scope_mesh(now, 99).1;
-        s.crl = sign(&stranger[&("mesh".into(), "global".into())], "01");
-        assert_eq!(verify_set("web", "us-east-1", &s, now).unwrap_err().code(), "set-malformed");
+        s.crl = sign(&stranger[&("mesh".into(), "us-east-1".into())], &serial);
+        verify_set("web", "us-east-1", &s, now).unwrap();
         s.crl = "-----BEGIN X509 CRL-----\nMII=\n-----END X509 CRL-----\n".into();
         assert_eq!(verify_set("web", "us-east-1", &s, now).unwrap_err().code(), "set-malformed");
     }

@@ -186,6 +186,10 @@ pub struct Pki {
     /// Revoked leaves (format version 2), in the order they were recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked_leaves: Vec<RevokedLeaf>,
+    /// When the last root overlap was finalized (format version 2; RFC 3339): the time of the
+    /// last change that only removed certificates, for the SPIFFE bundles' sequence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_finalized_at: Option<String>,
 }
 
 /// M-of-N custody of the offline root identity (docs/store-format.md, "rootQuorum").
@@ -275,7 +279,11 @@ impl Store {
         if self.version < self.required_version() {
             return Err(invalid(
                 "version".into(),
-                format!("is {}, but revokedLeaves needs format version {}", self.version, self.required_version()),
+                format!(
+                    "is {}, but revokedLeaves and rootFinalizedAt need format version {}",
+                    self.version,
+                    self.required_version()
+                ),
             ));
         }
         for (field, v) in [("rootRecipient", &self.root_recipient), ("recipient", &self.recipient)] {
@@ -376,6 +384,11 @@ impl Store {
                     .map_err(|e| invalid(format!("{rat}.revokedAt"), e.to_string()))?;
             }
             check_revoked_leaves(pki, &at).map_err(|(loc, problem)| invalid(loc, problem))?;
+            if let Some(t) = &pki.root_finalized_at {
+                crate::model::time::parse_rfc3339("", t).map_err(|_| {
+                    invalid(format!("{at}.rootFinalizedAt"), format!("is not an RFC 3339 timestamp: {t:?}"))
+                })?;
+            }
             if let Some(t) = &pki.root_overlap_started {
                 crate::model::time::parse_rfc3339("", t).map_err(|_| {
                     invalid(format!("{at}.rootOverlapStarted"), format!("is not an RFC 3339 timestamp: {t:?}"))
@@ -420,7 +433,7 @@ impl Store {
     /// The oldest format version that can hold this store: 2 once a leaf is revoked, else 1,
     /// so stores that use no newer field stay readable by older inforge versions.
     pub fn required_version(&self) -> u32 {
-        if self.pkis.values().any(|p| !p.revoked_leaves.is_empty()) {
+        if self.pkis.values().any(|p| !p.revoked_leaves.is_empty() || p.root_finalized_at.is_some()) {
             2
         } else {
             MIN_FORMAT_VERSION
@@ -520,6 +533,7 @@ mod tests {
             root_switched_at: None,
             revoked: vec![],
             revoked_leaves: vec![],
+            root_finalized_at: None,
         };
         p.intermediates.insert("us-east-1".into(), e.clone());
         p.intermediates.insert("global".into(), e.clone());
@@ -638,6 +652,7 @@ pub(crate) fn tests_sample_yaml() -> String {
         root_switched_at: None,
         revoked: vec![],
         revoked_leaves: vec![],
+        root_finalized_at: None,
     };
     s.pkis.insert("wardnet-mesh".into(), p);
     s.to_yaml()
@@ -684,6 +699,7 @@ mod props {
                 root_switched_at: None,
                 revoked: vec![],
                 revoked_leaves: vec![],
+                root_finalized_at: None,
             })
     }
 

@@ -73,6 +73,7 @@ struct RootGroup<'a> {
     started: &'a Option<String>,
     min_days: &'a Option<u32>,
     switched: &'a Option<String>,
+    finalized: &'a Option<String>,
 }
 
 fn root_group(p: &Pki) -> RootGroup<'_> {
@@ -84,6 +85,7 @@ fn root_group(p: &Pki) -> RootGroup<'_> {
         started: &p.root_overlap_started,
         min_days: &p.root_overlap_min_days,
         switched: &p.root_switched_at,
+        finalized: &p.root_finalized_at,
     }
 }
 
@@ -127,6 +129,7 @@ impl Merge<'_> {
                 merged.root_overlap_started = src.root_overlap_started.clone();
                 merged.root_overlap_min_days = src.root_overlap_min_days;
                 merged.root_switched_at = src.root_switched_at.clone();
+                merged.root_finalized_at = src.root_finalized_at.clone();
             }
             Ok(None) => {}
             Err(()) => {

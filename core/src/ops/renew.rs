@@ -209,6 +209,8 @@ pub struct BundleRefresh {
     pub scope: String,
     /// The new `bundle.pem`.
     pub bundle_pem: String,
+    /// The new `bundle.spiffe.json`.
+    pub spiffe_json: String,
 }
 
 /// `renew --bundles-only`: the bundle every planned leaf's set should carry now.
@@ -216,15 +218,17 @@ pub struct BundleRefresh {
 pub fn bundles_only(env: &Env, req: &RenewRequest) -> Result<Vec<BundleRefresh>, Error> {
     let store = env.store()?;
     let targets = mesh::targets(&env.project, store, &env.name, &filter(req))?;
-    let mut cache: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut cache: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
     let mut out = Vec::new();
     for t in targets {
         let key = (t.pki.clone(), t.scope.clone());
         if !cache.contains_key(&key) {
             let b = mesh::scope_bundle(store, &env.project, &env.name, &t.pki, &t.scope)?;
-            cache.insert(key.clone(), mesh::pem_bundle(&b));
+            let spiffe = mesh::scope_spiffe(tiers::get_pki(store, &t.pki)?, &env.project, &t.scope, &b)?;
+            cache.insert(key.clone(), (mesh::pem_bundle(&b), spiffe));
         }
-        out.push(BundleRefresh { service: t.service, scope: t.scope, bundle_pem: cache[&key].clone() });
+        let (bundle_pem, spiffe_json) = cache[&key].clone();
+        out.push(BundleRefresh { service: t.service, scope: t.scope, bundle_pem, spiffe_json });
     }
     Ok(out)
 }
@@ -238,12 +242,33 @@ pub enum Which<'a> {
     Roots,
 }
 
+/// How `pki bundle` writes a bundle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BundleFormat {
+    /// Concatenated PEM certificates (`bundle.pem`).
+    #[default]
+    Pem,
+    /// The SPIFFE bundle JWKS (`bundle.spiffe.json`).
+    Spiffe,
+}
+
 /// `pki bundle`: a PEM trust bundle. Credential-free.
 pub fn bundle(env: &Env, name: &str, which: Which<'_>) -> Result<String, Error> {
+    bundle_as(env, name, which, BundleFormat::Pem)
+}
+
+/// `pki bundle --format`: a trust bundle as PEM or as a SPIFFE bundle JWKS. Credential-free.
+pub fn bundle_as(env: &Env, name: &str, which: Which<'_>, format: BundleFormat) -> Result<String, Error> {
     let store = env.store()?;
     let certs = match which {
         Which::Scope(s) => mesh::scope_bundle(store, &env.project, &env.name, name, s)?,
         Which::Roots => mesh::root_bundle(store, name)?,
     };
-    Ok(mesh::pem_bundle(&certs))
+    match (format, which) {
+        (BundleFormat::Pem, _) => Ok(mesh::pem_bundle(&certs)),
+        (BundleFormat::Spiffe, Which::Scope(s)) => {
+            mesh::scope_spiffe(tiers::get_pki(store, name)?, &env.project, s, &certs)
+        }
+        (BundleFormat::Spiffe, Which::Roots) => mesh::root_spiffe(tiers::get_pki(store, name)?, &certs),
+    }
 }

@@ -46,6 +46,7 @@ fn held(minted: &[crate::mesh::Minted]) -> Vec<(LeafTarget, Fetched)> {
                 cert: m.cert_pem.clone(),
                 key: m.key_pem.clone(),
                 bundle: m.bundle_pem.to_string(),
+                spiffe: m.spiffe_json.to_string(),
                 crl: m.crl_pem.to_string(),
             };
             (m.target.clone(), Fetched::Held(set))
@@ -897,4 +898,75 @@ fn a_revoked_leaf_is_listed_by_the_next_renews_crls_refused_by_hosts_and_reporte
         .unwrap()
         .iter()
         .all(|c| !c.lists(&leaf.serial_hex())));
+}
+
+#[test]
+fn spiffe_bundles_hold_the_pem_bundle_and_their_sequence_moves_only_with_their_content() {
+    use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+    let mut kit = Kit::mesh();
+    let doc = |kit: &Kit, which: Which<'_>| -> serde_json::Value {
+        serde_json::from_str(&bundle_as(&kit.env, MESH, which, BundleFormat::Spiffe).unwrap()).unwrap()
+    };
+    let seq = |d: &serde_json::Value| d["spiffe_sequence"].as_u64().unwrap();
+    // The JWKS holds exactly bundle.pem's certificates, each as one x509-svid key whose
+    // coordinates are the certificate's public key.
+    let us = doc(&kit, Which::Scope("us-east-1"));
+    let pem =
+        crate::crypto::cert::parse_bundle(&bundle(&kit.env, MESH, Which::Scope("us-east-1")).unwrap(), "b").unwrap();
+    let keys = us["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), pem.len());
+    for (k, c) in keys.iter().zip(&pem) {
+        assert_eq!(
+            (k["use"].as_str(), k["kty"].as_str(), k["crv"].as_str()),
+            (Some("x509-svid"), Some("EC"), Some("P-256"))
+        );
+        assert!(k.get("kid").is_none());
+        let x5c = k["x5c"].as_array().unwrap();
+        assert_eq!(x5c.len(), 1);
+        assert_eq!(Base64::decode_vec(x5c[0].as_str().unwrap()).unwrap(), c.der());
+        let point = [
+            &[4u8][..],
+            &Base64UrlUnpadded::decode_vec(k["x"].as_str().unwrap()).unwrap(),
+            &Base64UrlUnpadded::decode_vec(k["y"].as_str().unwrap()).unwrap(),
+        ]
+        .concat();
+        assert_eq!(point, c.public_key_bytes());
+    }
+    assert_eq!(us["spiffe_refresh_hint"], 3600);
+    let (us0, global0, roots0) = (seq(&us), seq(&doc(&kit, Which::Scope("global"))), seq(&doc(&kit, Which::Roots)));
+    assert!(us0 > 0 && roots0 > 0 && roots0 <= us0);
+
+    // A roll of eu-west-1 changes global's bundle (it trusts every region), not us-east-1's.
+    kit.later(2);
+    let rolled = rotate_intermediate(&kit.env, MESH, "eu-west-1", both!(kit), fx!(kit)).unwrap();
+    kit.env.store = Some(rolled.store);
+    assert_eq!(doc(&kit, Which::Scope("us-east-1")), us, "an unchanged bundle keeps its bytes and sequence");
+    let global1 = seq(&doc(&kit, Which::Scope("global")));
+    assert!(global1 > global0);
+    assert_eq!(seq(&doc(&kit, Which::Roots)), roots0);
+    // A recovery of eu-west-1: the same, again.
+    kit.later(1);
+    let (recovered, _) = recover_intermediate(&kit.env, MESH, "eu-west-1", both!(kit), fx!(kit)).unwrap();
+    kit.env.store = Some(recovered.store);
+    assert_eq!(seq(&doc(&kit, Which::Scope("us-east-1"))), us0);
+    let global2 = seq(&doc(&kit, Which::Scope("global")));
+    assert!(global2 > global1);
+    // A root rotation adds the new root and every intermediate's twin; its finalize only
+    // removes certificates, and still moves every sequence forward (rootFinalizedAt).
+    kit.later(1);
+    let rotated = rotate_root(&kit.env, MESH, None, &mut kit.offline_owned(), fx!(kit)).unwrap();
+    kit.env.store = Some(rotated.store);
+    let (us3, roots3) = (seq(&doc(&kit, Which::Scope("us-east-1"))), seq(&doc(&kit, Which::Roots)));
+    assert!(us3 > us0 && roots3 > roots0);
+    assert_eq!(doc(&kit, Which::Roots)["keys"].as_array().unwrap().len(), 2);
+    kit.later(40);
+    kit.env.store = Some(switch_root(&kit.env, MESH, false, kit.now).unwrap().store);
+    assert_eq!(seq(&doc(&kit, Which::Scope("us-east-1"))), us3, "the switch reorders chains, not bundles");
+    kit.later(8);
+    let done = finalize_root(&kit.env, MESH, true, &mut kit.offline(), kit.now).unwrap();
+    kit.env.store = Some(crate::model::store::Store::parse("s", &done.store.to_yaml()).unwrap());
+    assert_eq!(kit.env.store().unwrap().version, 2, "rootFinalizedAt needs format 2");
+    assert!(seq(&doc(&kit, Which::Scope("us-east-1"))) > us3);
+    assert!(seq(&doc(&kit, Which::Roots)) > roots3);
+    assert_eq!(doc(&kit, Which::Roots)["keys"].as_array().unwrap().len(), 1);
 }

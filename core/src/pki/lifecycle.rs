@@ -53,6 +53,7 @@ pub fn add_pki(
             root_switched_at: None,
             revoked: Vec::new(),
             revoked_leaves: Vec::new(),
+            root_finalized_at: None,
         },
     );
     Ok(())

@@ -334,6 +334,7 @@ pub fn finalize_root(
         .ok_or_else(|| crate::error::PkiError::UnknownPki { name: name.into(), known: String::new() })?;
     let mut out = Finalized { roots: pki.previous_roots.len(), intermediates: 0 };
     pki.previous_roots.clear();
+    pki.root_finalized_at = Some(crate::model::time::format_rfc3339(now));
     pki.root_overlap_started = None;
     pki.root_overlap_min_days = None;
     pki.root_switched_at = None;

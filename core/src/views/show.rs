@@ -155,6 +155,7 @@ mod tests {
                 root_switched_at: None,
                 revoked: vec![],
                 revoked_leaves: vec![],
+                root_finalized_at: None,
             },
         );
         let text = show(&store);

@@ -331,7 +331,8 @@ fn one(
         }
         _ => {}
     }
-    revocation_problems(&mut s, pki, leaf, set, now);
+    let bundle = parse_bundle(&set.bundle, "bundle.pem").unwrap_or_default();
+    revocation_problems(&mut s, pki, leaf, set, &bundle, now);
     s
 }
 
@@ -341,6 +342,7 @@ fn revocation_problems(
     pki: &crate::model::store::Pki,
     leaf: &Cert,
     set: &SetTexts,
+    bundle: &[Cert],
     now: OffsetDateTime,
 ) {
     use crate::model::store::serial_value;
@@ -377,11 +379,25 @@ fn revocation_problems(
         .filter(|e| !crls.iter().any(|c| c.lists(&e.serial)))
         .map(|e| e.serial)
         .collect();
-    if !missing.is_empty() {
-        s.problems.push(p(
-            "crl-stale",
-            format!("crl.pem does not list revoked leaf {}: renew re-signs the CRLs", missing.join(", ")),
-        ));
+    // Every current intermediate the served bundle trusts needs its CRL here: a consumer that
+    // checks CRLs refuses that intermediate's leaves without one (e.g. after a recovery).
+    let unsigned: Vec<String> = bundle
+        .iter()
+        .filter(|b| {
+            pki.intermediates.values().any(|e| Cert::from_pem(e.cert.as_str(), "i").is_ok_and(|c| c.der() == b.der()))
+        })
+        .filter(|b| b.is_valid_at(now) && !crls.iter().any(|c| c.is_signed_by(b)))
+        .map(Cert::subject)
+        .collect();
+    if !missing.is_empty() || !unsigned.is_empty() {
+        let mut what = Vec::new();
+        if !missing.is_empty() {
+            what.push(format!("does not list revoked leaf {}", missing.join(", ")));
+        }
+        if !unsigned.is_empty() {
+            what.push(format!("has no CRL of {}", unsigned.join(", ")));
+        }
+        s.problems.push(p("crl-stale", format!("crl.pem {}: renew re-signs the CRLs", what.join(" and "))));
     }
 }
 

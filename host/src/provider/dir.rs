@@ -101,6 +101,14 @@ fn read_entry(dir: impl AsFd, shown: &Path, name: &str) -> Result<String, HostEr
     String::from_utf8(buf).map_err(|_| HostError::NotUtf8 { path })
 }
 
+/// [`read_entry`], with a missing file read as empty (files later versions added to a set).
+fn read_optional(dir: impl AsFd, shown: &Path, name: &str) -> Result<String, HostError> {
+    match read_entry(dir, shown, name) {
+        Err(HostError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        other => other,
+    }
+}
+
 /// A leaf and key read back are carried into the next generation only when they are what
 /// their names say: `cert.pem` PEM certificates, `key.pem` a PKCS#8 private key.
 fn check_leaf_files(at: &Path, cert: &str, key: &str) -> Result<(), HostError> {
@@ -376,6 +384,7 @@ impl DirProvider {
         let files = put_file(&dir, &target, "cert.pem", s.cert.as_bytes(), 0o644, overwrite)
             .and_then(|()| put_file(&dir, &target, "key.pem", s.key.as_bytes(), 0o600, overwrite))
             .and_then(|()| put_file(&dir, &target, "bundle.pem", s.bundle.as_bytes(), 0o644, keep_same))
+            .and_then(|()| put_file(&dir, &target, "bundle.spiffe.json", s.spiffe.as_bytes(), 0o644, keep_same))
             .and_then(|()| put_file(&dir, &target, "crl.pem", s.crl.as_bytes(), 0o644, keep_same))
             .and_then(|()| ensure_link(&mtls_fd, &name, &link_name(s.scope, slot), &mtls));
         if let Err(e) = files {
@@ -484,6 +493,7 @@ impl Provider for DirProvider {
                 cert,
                 key,
                 bundle: b.bundle,
+                spiffe: b.spiffe,
                 crl,
             })
             .collect();
@@ -511,11 +521,9 @@ impl Provider for DirProvider {
             cert: read_entry(&dir, &link, "cert.pem")?,
             key: Zeroizing::new(read_entry(&dir, &link, "key.pem")?),
             bundle: read_entry(&dir, &link, "bundle.pem")?,
-            // A set written before inforge signed CRLs has none.
-            crl: match read_entry(&dir, &link, "crl.pem") {
-                Err(HostError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => String::new(),
-                other => other?,
-            },
+            // A set written before inforge wrote these has none.
+            spiffe: read_optional(&dir, &link, "bundle.spiffe.json")?,
+            crl: read_optional(&dir, &link, "crl.pem")?,
         }))
     }
 }

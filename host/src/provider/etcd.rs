@@ -122,6 +122,7 @@ impl EtcdProvider {
             cert: String::new(),
             key: Zeroizing::new(String::new()),
             bundle: String::new(),
+            spiffe: String::new(),
             crl: String::new(),
         };
         for kv in resp.kvs() {
@@ -132,6 +133,7 @@ impl EtcdProvider {
                 Some(b"key.pem") => set.key = Zeroizing::new(value.to_string()),
                 Some(b"bundle.pem") => set.bundle = value.to_string(),
                 Some(b"crl.pem") => set.crl = value.to_string(),
+                Some(b"bundle.spiffe.json") => set.spiffe = value.to_string(),
                 _ => {}
             }
         }
@@ -223,6 +225,7 @@ struct OwnedSet {
     cert: String,
     key: Zeroizing<String>,
     bundle: String,
+    spiffe: String,
     crl: String,
 }
 
@@ -236,6 +239,7 @@ impl Batch for EtcdBatch<'_> {
                 cert: s.cert.into(),
                 key: Zeroizing::new(s.key.into()),
                 bundle: s.bundle.into(),
+                spiffe: s.spiffe.into(),
                 crl: s.crl.into(),
             },
         );
@@ -252,6 +256,7 @@ impl Batch for EtcdBatch<'_> {
                 cert: &o.cert,
                 key: &o.key,
                 bundle: &o.bundle,
+                spiffe: &o.spiffe,
                 crl: &o.crl,
             })
             .collect();
@@ -369,6 +374,7 @@ impl EtcdProvider {
                     TxnOp::put(this.key(s.service, s.scope, "cert.pem"), s.cert, None),
                     TxnOp::put(this.key(s.service, s.scope, "key.pem"), s.key, None),
                     TxnOp::put(this.key(s.service, s.scope, "bundle.pem"), s.bundle, None),
+                    TxnOp::put(this.key(s.service, s.scope, "bundle.spiffe.json"), s.spiffe, None),
                     TxnOp::put(this.key(s.service, s.scope, "crl.pem"), s.crl, None),
                 ]);
                 async move {
@@ -428,7 +434,10 @@ impl Provider for EtcdProvider {
                         Compare::version(this.key(b.service, b.scope, "cert.pem"), CompareOp::Greater, 0),
                         Compare::version(lock_key.as_slice(), CompareOp::Greater, 0),
                     ])
-                    .and_then([TxnOp::put(this.key(b.service, b.scope, "bundle.pem"), b.bundle, None)]);
+                    .and_then([
+                        TxnOp::put(this.key(b.service, b.scope, "bundle.pem"), b.bundle, None),
+                        TxnOp::put(this.key(b.service, b.scope, "bundle.spiffe.json"), b.spiffe, None),
+                    ]);
                 async move {
                     kv.txn(txn).await.map(|r| r.succeeded()).map_err(|e| unreachable_err("write to", &this.cfg, e))
                 }

@@ -35,6 +35,8 @@ pub struct SetFiles<'a> {
     pub key: &'a str,
     /// `bundle.pem`.
     pub bundle: &'a str,
+    /// `bundle.spiffe.json`: the bundle as a SPIFFE bundle JWKS.
+    pub spiffe: &'a str,
     /// `crl.pem`: the CRLs of the intermediates the bundle trusts.
     pub crl: &'a str,
 }
@@ -48,6 +50,8 @@ pub struct BundleOnly<'a> {
     pub scope: &'a str,
     /// The new `bundle.pem`.
     pub bundle: &'a str,
+    /// The new `bundle.spiffe.json`.
+    pub spiffe: &'a str,
 }
 
 /// Where leaf material is written and read back.

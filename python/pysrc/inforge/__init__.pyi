@@ -306,6 +306,9 @@ class Leaf:
     def bundle_pem(self) -> str:
         """``bundle.pem``: the scope's trust bundle."""
     @property
+    def crl_pem(self) -> str:
+        """``crl.pem``: one CRL per current intermediate the bundle trusts, listing the leaves recorded with ``inforge pki revoke-leaf``."""
+    @property
     def certificate(self) -> Certificate:
         """The leaf certificate's details."""
 

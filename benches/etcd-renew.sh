@@ -48,8 +48,8 @@ echo "  dir , first write into an empty provider: $(rss "$bin" pki renew prd)"
 echo "  dir , steady state (4th renew, every slot exists): $(rss "$bin" pki renew prd)"
 echo "  etcd: $(rss "$bin" pki renew edge)"
 keys=$(ETCDCTL_API=3 etcdctl --endpoints "http://127.0.0.1:$cp_" get --prefix /inforge/edge --keys-only | grep -c . || true)
-echo "  etcd holds $keys keys (expected $((6 * n)))"
-[ "$keys" -eq $((6 * n)) ] || { echo "etcd-renew: etcd holds $keys keys, expected $((6 * n))" >&2; exit 1; }
+echo "  etcd holds $keys keys (expected $((10 * n)))"
+[ "$keys" -eq $((10 * n)) ] || { echo "etcd-renew: etcd holds $keys keys, expected $((10 * n))" >&2; exit 1; }
 
 mkdir -p /dev/shm/inforge-bench-$$ && host=/dev/shm/inforge-bench-$$
 trap 'rm -rf "$host"; cleanup' EXIT

@@ -47,6 +47,7 @@ def deliver(leaf: inforge.Leaf, out: Path) -> Path:
     _write(generation / "key.pem", leaf.key_pem, 0o600)
     _write(generation / "cert.pem", leaf.cert_pem, 0o644)
     _write(generation / "bundle.pem", leaf.bundle_pem, 0o644)
+    _write(generation / "bundle.spiffe.json", leaf.spiffe_bundle_json, 0o644)
     _write(generation / "crl.pem", leaf.crl_pem, 0o644)
     link = out / leaf.scope
     previous: Optional[Path] = out / os.readlink(link) if link.is_symlink() else None

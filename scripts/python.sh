@@ -18,7 +18,8 @@ if [ ! -x "$py" ]; then
 fi
 
 missing=()
-for req in "maturin>=1.16,<2" "pytest>=8" "cryptography>=43" "mypy>=1.10"; do
+# spiffe (py-spiffe, with PyJWT) reads the SPIFFE bundle JWKS in the tests, independently of us.
+for req in "maturin>=1.16,<2" "pytest>=8" "cryptography>=43" "mypy>=1.10" "spiffe>=0.3,<0.4"; do
     name=${req%%[<>=]*}
     "$py" -m pip show -q "$name" >/dev/null 2>&1 || missing+=("$req")
 done

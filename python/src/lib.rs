@@ -267,7 +267,7 @@ fn warn_capped(py: Python<'_>, env: &str, pki: &str, scope: &str, id: &str, end:
 /// its services trust) or the root bundle (`roots=True`: both roots during an overlap).
 /// Pass exactly one. Credential-free.
 #[pyfunction]
-#[pyo3(signature = (repo, env, pki, *, scope=None, roots=false))]
+#[pyo3(signature = (repo, env, pki, *, scope=None, roots=false, format="pem"))]
 fn bundle(
     py: Python<'_>,
     repo: PathBuf,
@@ -275,10 +275,20 @@ fn bundle(
     pki: String,
     scope: Option<String>,
     roots: bool,
+    format: &str,
 ) -> PyResult<String> {
     if scope.is_some() == roots {
         return Err(PyValueError::new_err("pass exactly one of scope= (a scope such as \"global\") or roots=True"));
     }
+    let format = match format {
+        "pem" => ops::BundleFormat::Pem,
+        "spiffe" => ops::BundleFormat::Spiffe,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "format={other:?}: use \"pem\" or \"spiffe\" (the SPIFFE bundle JWKS)"
+            )))
+        }
+    };
     let env_shown = env.clone();
     py.detach(move || -> Result<String, HostError> {
         let repo = Repo::open(&repo)?;
@@ -287,7 +297,7 @@ fn bundle(
             Some(s) => ops::Which::Scope(s),
             None => ops::Which::Roots,
         };
-        Ok(ops::bundle(&loaded.env, &pki, which)?)
+        Ok(ops::bundle_as(&loaded.env, &pki, which, format)?)
     })
     .map_err(|e| to_py_in(py, e, Some(&env_shown)))
 }

@@ -377,6 +377,9 @@ pub struct Leaf {
     /// `bundle.pem`: the scope's trust bundle (the provider's `bundle.pem`).
     #[pyo3(get)]
     pub bundle_pem: String,
+    /// `bundle.spiffe.json`: the bundle as a SPIFFE bundle JWKS (the provider's file).
+    #[pyo3(get)]
+    pub spiffe_bundle_json: String,
     /// `crl.pem`: the CRLs of the intermediates the bundle trusts (the provider's `crl.pem`).
     #[pyo3(get)]
     pub crl_pem: String,
@@ -414,6 +417,7 @@ impl Leaf {
             certificate: Certificate::of(&leaf),
             cert_pem: m.cert_pem,
             bundle_pem: m.bundle_pem.to_string(),
+            spiffe_bundle_json: m.spiffe_json.to_string(),
             crl_pem: m.crl_pem.to_string(),
             key_pem: m.key_pem,
         })

@@ -12,7 +12,7 @@ SPEC_FUNCTIONS = {
     "validate": "(repo, env, *, now=None)",
     "renew": "(repo, env, *, secrets_key=None, service=None, now=None)",
     "mint": "(repo, env, service, *, secrets_key=None, now=None)",
-    "bundle": "(repo, env, pki, *, scope=None, roots=False)",
+    "bundle": "(repo, env, pki, *, scope=None, roots=False, format='pem')",
     "load_store": "(path_or_text)",
     "authorize": "(caller, callee)",
     "authorize_peer": "(chain_pem, callee)",

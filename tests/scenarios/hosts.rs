@@ -488,7 +488,7 @@ fn etcd_provider_renew_writes_sets_and_two_hosts_project_them() {
     assert_eq!(report["provider"]["kind"], "etcd");
     let keys = String::from_utf8(etcd.ctl(&["get", "--prefix", "/inforge/prd", "--keys-only"]).stdout).unwrap();
     let keys: Vec<&str> = keys.lines().filter(|l| !l.is_empty()).collect();
-    assert_eq!(keys.len(), 5 * 4, "{keys:?}");
+    assert_eq!(keys.len(), 5 * 5, "{keys:?}");
     assert!(keys.contains(&"/inforge/prd/web/mtls/eu-west-1/key.pem"));
     let key = etcd.get("/inforge/prd/api/mtls/global/key.pem");
     assert!(key.contains("BEGIN PRIVATE KEY"));
@@ -1308,6 +1308,9 @@ fn a_revoked_leaf_is_refused_by_openssl_crl_checks_and_by_the_bootstrapper() {
     // The bootstrapper: the provider set holding the revoked leaf beside the current CRLs.
     let h = Host::new("web", "us-east-1", Host::dir_source(&provider));
     assert_eq!(h.project(&[]).0, 0);
+    for f in ["crl.pem", "bundle.spiffe.json"] {
+        assert_eq!(std::fs::read(h.dir.join(f)).unwrap(), std::fs::read(set.join(f)).unwrap(), "{f} is projected");
+    }
     let held = snapshot(&h.dir);
     for f in ["cert.pem", "key.pem"] {
         std::fs::write(set.join(f), std::fs::read(old.join(f)).unwrap()).unwrap();

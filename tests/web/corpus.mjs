@@ -74,6 +74,24 @@ for (const c of JSON.parse(peerText("cases.json"))) {
   passed++;
 }
 
+// Bundles, both frontends: `inforge pki bundle --format pem|spiffe` and the package's
+// `scopeBundle`, byte for byte, for every scope and the roots of the healthy case.
+{
+  const repo = `${dir}/healthy`;
+  const input = { config: read(`${repo}/inforge.yaml`), regions: read(`${repo}/regions.yaml`), store: read(`${repo}/resources/prd/pki.enc.yaml`), env: "prd", pki: "wardnet-mesh" };
+  for (const [flag, extra] of [[["--scope", "global"], { scope: "global" }], [["--scope", "us-east-1"], { scope: "us-east-1" }], [["--roots"], { roots: true }]]) {
+    for (const format of ["pem", "spiffe"]) {
+      const cli = execFileSync(bin, ["-C", repo, "pki", "bundle", "prd", "wardnet-mesh", ...flag, "--format", format], { stdio: ["ignore", "pipe", "pipe"] }).toString();
+      assert.equal(inforge.scopeBundle({ ...input, ...extra, format }), cli, `bundle ${flag.join(" ")} ${format}`);
+    }
+  }
+  const doc = JSON.parse(inforge.scopeBundle({ ...input, scope: "us-east-1", format: "spiffe" }));
+  assert.deepEqual(doc.keys.map((k) => k.use), ["x509-svid", "x509-svid"]);
+  assert.throws(() => inforge.scopeBundle({ ...input, scope: "global", format: "jwks" }), (e) => e.code === "input-invalid" || /format/.test(e.message));
+  console.log("ok bundles: pem and spiffe identical through the CLI and WASM");
+  passed++;
+}
+
 // docs/python.md's parity table: every JS name it promises is exported by the package.
 {
   const doc = readFileSync(new URL("../../docs/python.md", import.meta.url), "utf8");

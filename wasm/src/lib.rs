@@ -217,6 +217,7 @@ export interface PkiSummary {
 export interface Listing { env: string; now: string; pkis: PkiSummary[]; }
 export interface BundleInput {
   store: Text; pki: string; scope?: string; roots?: boolean; config?: Text; regions?: Text; env?: string;
+  format?: "pem" | "spiffe";
 }
 export interface TrustCell { scope: string; trusted: boolean; fingerprints: string[]; error: Unreadable | null; }
 export interface TrustRow { scope: string; error: Unreadable | null; cells: TrustCell[]; }
@@ -346,21 +347,39 @@ struct BundleInput {
     config: Option<String>,
     regions: Option<String>,
     env: Option<String>,
+    format: Option<String>,
 }
 
 /// A trust bundle as PEM, byte-equal to `inforge pki bundle` and to the `bundle.pem` renew
-/// writes: a scope's (`scope`) or the roots (`roots: true`). Exactly one of the two.
+/// writes: a scope's (`scope`) or the roots (`roots: true`). Exactly one of the two. With
+/// `format: "spiffe"`, the SPIFFE bundle JWKS instead (`bundle.spiffe.json`).
 #[wasm_bindgen(js_name = scopeBundle)]
 pub fn scope_bundle(#[wasm_bindgen(unchecked_param_type = "BundleInput")] input: JsValue) -> Result<String, JsValue> {
-    let i: BundleInput = from_value(input, &["store", "pki", "scope", "roots", "config", "regions", "env"])?;
+    let i: BundleInput = from_value(input, &["store", "pki", "scope", "roots", "config", "regions", "env", "format"])?;
+    let spiffe = match i.format.as_deref() {
+        None | Some("pem") => false,
+        Some("spiffe") => true,
+        Some(other) => return Err(bad_input(&format!("format {other:?}: use \"pem\" or \"spiffe\""))),
+    };
     let store = parse_store(&i.store, i.env.as_deref())?;
+    let pki = inforge_core::pki::tiers::get_pki(&store, &i.pki).map_err(to_js)?;
     let certs = match (i.scope.as_deref(), i.roots) {
         (Some(scope), false) => {
             let (project, env) =
                 inspect::resolve(i.config.as_deref(), i.regions.as_deref(), &store, i.env.as_deref()).map_err(to_js)?;
-            inforge_core::mesh::scope_bundle(&store, &project, &env, &i.pki, scope).map_err(to_js)?
+            let certs = inforge_core::mesh::scope_bundle(&store, &project, &env, &i.pki, scope).map_err(to_js)?;
+            if spiffe {
+                return inforge_core::mesh::scope_spiffe(pki, &project, scope, &certs).map_err(to_js);
+            }
+            certs
         }
-        (None, true) => inforge_core::mesh::root_bundle(&store, &i.pki).map_err(to_js)?,
+        (None, true) => {
+            let certs = inforge_core::mesh::root_bundle(&store, &i.pki).map_err(to_js)?;
+            if spiffe {
+                return inforge_core::mesh::root_spiffe(pki, &certs).map_err(to_js);
+            }
+            certs
+        }
         _ => return Err(bad_input("pass exactly one of `scope` (a scope such as \"global\") or `roots: true`")),
     };
     Ok(inforge_core::mesh::pem_bundle(&certs))

@@ -265,6 +265,13 @@ mod tests {
         let mut leaf_only = good.clone();
         leaf_only.cert = api.leaf().unwrap().pem();
         assert_eq!(code(&leaf_only, "api", "global", now), "set-malformed");
+        // bundle.spiffe.json must be the JWKS of bundle.pem's certificates.
+        assert!(good.spiffe.contains("x509-svid"));
+        for spiffe in ["{}", "not json", &set(&web).spiffe.replace("x509-svid", "jwt-svid")] {
+            let mut bad = good.clone();
+            bad.spiffe = spiffe.to_string();
+            assert_eq!(code(&bad, "api", "global", now), "set-malformed", "{spiffe}");
+        }
         let mut garbage = good.clone();
         garbage.key = Zeroizing::new("not a key".into());
         let e = verify_set("api", "global", &garbage, now).unwrap_err();

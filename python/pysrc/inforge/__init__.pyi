@@ -306,6 +306,9 @@ class Leaf:
     def bundle_pem(self) -> str:
         """``bundle.pem``: the scope's trust bundle."""
     @property
+    def spiffe_bundle_json(self) -> str:
+        """``bundle.spiffe.json``: the same bundle as a SPIFFE bundle JWKS (``keys`` of ``use: "x509-svid"``, ``spiffe_sequence``, ``spiffe_refresh_hint``)."""
+    @property
     def crl_pem(self) -> str:
         """``crl.pem``: one CRL per current intermediate the bundle trusts, listing the leaves recorded with ``inforge pki revoke-leaf``."""
     @property
@@ -437,11 +440,20 @@ def mint(
     ``bundle_pem`` itself. Same checks and identity as :func:`renew`. Releases the GIL.
     """
 
-def bundle(repo: _StrPath, env: str, pki: str, *, scope: Optional[str] = None, roots: bool = False) -> str:
-    """A PEM trust bundle, byte-equal to ``inforge pki bundle``.
+def bundle(
+    repo: _StrPath,
+    env: str,
+    pki: str,
+    *,
+    scope: Optional[str] = None,
+    roots: bool = False,
+    format: Literal["pem", "spiffe"] = "pem",
+) -> str:
+    """A trust bundle, byte-equal to ``inforge pki bundle [--format spiffe]``.
 
     ``scope=``: what that scope's services trust; ``roots=True``: the root bundle (both roots
-    during an overlap). Pass exactly one (else ``ValueError``). Credential-free.
+    during an overlap). Pass exactly one (else ``ValueError``). ``format="spiffe"``: the SPIFFE
+    bundle JWKS instead of PEM. Credential-free.
     """
 
 def load_store(path_or_text: _StrPath) -> Store:

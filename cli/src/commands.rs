@@ -84,7 +84,14 @@ pub fn add(dir: &Path, a: AddArgs) -> Result<(), CliError> {
     let topology = if a.topology == "root-only" { Topology::RootOnly } else { Topology::TwoTier };
     let algorithm: Algorithm = a.algorithm.parse()?;
     let (mut r, mut s) = (rng(), AgeSealer);
-    let changed = ops::add(&loaded.env, &a.name, topology, algorithm, &mut effects(clock::now()?, &mut r, &mut s))?;
+    let changed = ops::add(
+        &loaded.env,
+        &a.name,
+        topology,
+        algorithm,
+        a.leaf_ttl.as_deref(),
+        &mut effects(clock::now()?, &mut r, &mut s),
+    )?;
     save(&repo, &loaded, &changed, &lock)?;
     render::added(&a.env, &changed.report, changed.store.root_quorum.is_some());
     Ok(())

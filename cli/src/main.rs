@@ -454,6 +454,10 @@ pub struct AddArgs {
     /// Key algorithm for every tier.
     #[arg(long, default_value = "ecdsa-p256", value_parser = inforge_core::crypto::keys::Algorithm::NAMES)]
     pub algorithm: String,
+    /// Two-tier only: the lifetime of this PKI's leaves for services without their own
+    /// `leafTtl` in inforge.yaml, from 1h to 90d (default 90d).
+    #[arg(long, value_name = "DURATION")]
+    pub leaf_ttl: Option<String>,
 }
 
 #[derive(Args)]

@@ -55,6 +55,16 @@ pub enum PkiError {
         /// The CA's scope when it is an intermediate.
         scope: Option<String>,
     },
+    /// `pki add --leaf-ttl` is not a lifetime from 1h to 90d, or was given for a root-only PKI.
+    #[error("--leaf-ttl {value:?} for {pki:?} {problem}")]
+    LeafTtl {
+        /// PKI.
+        pki: String,
+        /// What was given.
+        value: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Unknown PKI name.
     #[error("no PKI named {name:?} in the store (known: {known})")]
     UnknownPki {
@@ -184,6 +194,7 @@ impl Coded for PkiError {
             PkiError::SerialInvalid { .. } => "serial-invalid",
             PkiError::LeafAlreadyRevoked { .. } => "leaf-already-revoked",
             PkiError::SerialIsCa { .. } => "serial-is-ca",
+            PkiError::LeafTtl { .. } => "leaf-ttl-invalid",
         }
     }
     fn remedy(&self) -> Remedy {
@@ -235,6 +246,9 @@ impl Coded for PkiError {
             }
             PkiError::SameCustodian { .. } => {
                 "restore pki.enc.yaml from git: the offline root and CI must be different age identities".into()
+            }
+            PkiError::LeafTtl { .. } => {
+                "give a number and a unit from 1h to 90d, e.g. 24h or 30d, and only for a two-tier PKI".into()
             }
             PkiError::SerialInvalid { .. } => {
                 "give the leaf's serial in hex, as `renew --json` (serial) or `openssl x509 -noout -serial -in cert.pem` print it".into()

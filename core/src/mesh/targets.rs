@@ -68,6 +68,12 @@ fn selected<'p>(
     })
 }
 
+/// A PKI's default leaf lifetime (`pki add --leaf-ttl`), if it has one.
+pub fn pki_leaf_ttl(store: &Store, pki: &str) -> Option<time::Duration> {
+    let v = store.pkis.get(pki)?.leaf_ttl.as_deref()?;
+    crate::model::config::parse_leaf_ttl(v).ok()
+}
+
 /// The mesh-readiness rules, one set for `renew` (which stops at the first finding) and
 /// `validate` (which reports them all, with the same codes): for each selected mesh service,
 /// a `scope:`, known and distinct regions, a two-tier PKI in the store, and an intermediate
@@ -174,8 +180,8 @@ pub fn targets(project: &Project, store: &Store, env: &str, filter: &Filter<'_>)
                 spiffe_id: SpiffeId::new(&project.config.base_domain, env, &scope, name).to_string(),
                 scope,
                 dns_names: svc.dns_names.clone(),
-                // Checked by readiness above.
-                ttl: svc.leaf_ttl(name).ok().flatten(),
+                // Checked by readiness above; else the PKI's default (checked when parsed).
+                ttl: svc.leaf_ttl(name).ok().flatten().or_else(|| pki_leaf_ttl(store, pki_name)),
             });
         }
     }

@@ -91,7 +91,14 @@ fn check_path(field: &'static str, value: &str) -> Result<(), UnitsError> {
 }
 
 /// The systemd units projecting `service`'s leaf for environment `env`.
-pub fn units(project: &Project, env: &str, service: &str, opts: &UnitOptions) -> Result<Units, Error> {
+/// `store` (when the environment has one) supplies the PKI's default leaf lifetime.
+pub fn units(
+    project: &Project,
+    store: Option<&crate::model::store::Store>,
+    env: &str,
+    service: &str,
+    opts: &UnitOptions,
+) -> Result<Units, Error> {
     let environment = project.environment(env)?;
     environment.provider.check(env)?;
     let svc = project
@@ -119,7 +126,12 @@ pub fn units(project: &Project, env: &str, service: &str, opts: &UnitOptions) ->
         }
     };
     check_path("the bootstrap binary", &opts.bootstrap_bin)?;
-    let ttl = svc.leaf_ttl(service)?;
+    let pki_default = svc.pki.as_deref().zip(store).and_then(|(p, s)| s.pkis.get(p)).and_then(|p| p.leaf_ttl.clone());
+    let ttl_text = svc.leaf_ttl.clone().or(pki_default);
+    let ttl = match svc.leaf_ttl(service)? {
+        Some(t) => Some(t),
+        None => svc.pki.as_deref().zip(store).and_then(|(p, s)| super::targets::pki_leaf_ttl(s, p)),
+    };
     if let Some(cmd) = &svc.reload {
         check_value(&format!("services.{service}.reload"), cmd)?;
     }
@@ -215,7 +227,7 @@ pub fn units(project: &Project, env: &str, service: &str, opts: &UnitOptions) ->
                      (inforge)\n\n[Timer]\n# Three times per leaf lifetime, from boot on.\nOnBootSec=2min\n\
                      OnUnitActiveSec={every}s\n# Spread a fleet's fetches.\nRandomizedDelaySec={spread}s\n\n\
                      [Install]\nWantedBy=timers.target\n",
-                    svc.leaf_ttl.as_deref().unwrap_or_default()
+                    ttl_text.as_deref().unwrap_or_default()
                 )
             }
             _ => format!(
@@ -274,13 +286,13 @@ mod tests {
         ] {
             let cfg = CFG.replace("reload: systemctl reload api", &format!("reload: {reload:?}"));
             let p = Project::parse(&cfg, Some("regions: [us-east-1, eu-west-1]\n")).unwrap();
-            let e = units(&p, "prd", "api", &o).unwrap_err();
+            let e = units(&p, None, "prd", "api", &o).unwrap_err();
             assert_eq!(crate::Coded::code(&e), "units-value-invalid", "{reload:?}");
             assert!(e.to_string().contains("services.api.reload") && e.to_string().contains(why), "{e}");
         }
         let cfg = CFG.replace("https://10.0.0.2:2379", "\"https://10.0.0.2:2379\\nExecStartPost=/bin/sh\"");
         let p = Project::parse(&cfg, Some("regions: [us-east-1, eu-west-1]\n")).unwrap();
-        let e = units(&p, "edge", "api", &opts()).unwrap_err();
+        let e = units(&p, None, "edge", "api", &opts()).unwrap_err();
         assert_eq!(crate::Coded::code(&e), "provider-invalid");
         assert_eq!(
             crate::Coded::code(&crate::model::names::check_segment("service", "--watch").unwrap_err()),
@@ -292,7 +304,7 @@ mod tests {
     fn global_service_with_reload_on_dir() {
         let mut o = opts();
         o.provider_dir = "/srv/provider-prd".into();
-        let u = units(&project(), "prd", "api", &o).unwrap();
+        let u = units(&project(), None, "prd", "api", &o).unwrap();
         assert_eq!(u.scope, "global");
         let paths: Vec<&str> = u.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["api.service.d/inforge-mtls.conf", "api-renew.service", "api-renew.timer"]);
@@ -311,24 +323,24 @@ mod tests {
         o.provider_dir = "/srv/provider-prd".into();
         o.scope = Some("eu-west-1".into());
         o.metrics_dir = Some("/var/lib/prometheus/node-exporter/".into());
-        let u = units(&project(), "prd", "web", &o).unwrap();
+        let u = units(&project(), None, "prd", "web", &o).unwrap();
         let flags = " --metrics-file /var/lib/prometheus/node-exporter/inforge-web-eu-west-1.prom --metrics-env prd";
         assert!(u.files.iter().filter(|f| f.path != "web-renew.timer").all(|f| f.contents.contains(flags)), "{u:?}");
         o.metrics_dir = Some("relative/dir".into());
-        assert_eq!(units(&project(), "prd", "web", &o).unwrap_err().code(), "units-path-invalid");
+        assert_eq!(units(&project(), None, "prd", "web", &o).unwrap_err().code(), "units-path-invalid");
     }
 
     #[test]
     fn regional_service_needs_a_scope_and_restarts_without_reload() {
-        let e = units(&project(), "prd", "web", &opts()).unwrap_err();
+        let e = units(&project(), None, "prd", "web", &opts()).unwrap_err();
         assert_eq!(e.code(), "units-scope-required");
         assert!(e.to_string().contains("us-east-1, eu-west-1"), "{e}");
         let mut o = opts();
         o.scope = Some("ap-south-1".into());
-        assert_eq!(units(&project(), "prd", "web", &o).unwrap_err().code(), "units-scope-unknown");
+        assert_eq!(units(&project(), None, "prd", "web", &o).unwrap_err().code(), "units-scope-unknown");
         o.scope = Some("eu-west-1".into());
         o.provider_dir = "/srv/p".into();
-        let u = units(&project(), "prd", "web", &o).unwrap();
+        let u = units(&project(), None, "prd", "web", &o).unwrap();
         assert!(u.files[1].contents.contains("--restart-command \"systemctl try-restart web.service\""));
     }
 
@@ -336,7 +348,7 @@ mod tests {
     fn etcd_with_tls_and_watch() {
         let mut o = opts();
         o.watch = true;
-        let u = units(&project(), "edge", "api", &o).unwrap();
+        let u = units(&project(), None, "edge", "api", &o).unwrap();
         let paths: Vec<&str> = u.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["api.service.d/inforge-mtls.conf", "api-mtls-watch.service"]);
         let w = &u.files[1].contents;
@@ -347,13 +359,13 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(units(&project(), "prd", "cron", &opts()).unwrap_err().code(), "service-not-in-mesh");
-        assert_eq!(units(&project(), "prd", "nope", &opts()).unwrap_err().code(), "service-unknown");
-        assert_eq!(units(&project(), "stg", "api", &opts()).unwrap_err().code(), "environment-unknown");
+        assert_eq!(units(&project(), None, "prd", "cron", &opts()).unwrap_err().code(), "service-not-in-mesh");
+        assert_eq!(units(&project(), None, "prd", "nope", &opts()).unwrap_err().code(), "service-unknown");
+        assert_eq!(units(&project(), None, "stg", "api", &opts()).unwrap_err().code(), "environment-unknown");
         // A provider dir systemd would misread is refused, not quoted into a surprise.
-        assert_eq!(units(&project(), "prd", "api", &opts()).unwrap_err().code(), "units-path-invalid");
+        assert_eq!(units(&project(), None, "prd", "api", &opts()).unwrap_err().code(), "units-path-invalid");
         let mut o = opts();
         o.bootstrap_bin = "inforge-bootstrap".into();
-        assert_eq!(units(&project(), "edge", "api", &o).unwrap_err().code(), "units-path-invalid");
+        assert_eq!(units(&project(), None, "edge", "api", &o).unwrap_err().code(), "units-path-invalid");
     }
 }

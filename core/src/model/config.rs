@@ -155,23 +155,30 @@ pub const LEAF_TTL_MIN: ::time::Duration = ::time::Duration::hours(1);
 /// See [`LEAF_TTL_MIN`].
 pub const LEAF_TTL_MAX: ::time::Duration = ::time::Duration::days(crate::model::limits::LEAF_DAYS);
 
+/// A leaf lifetime as written (`24h`, `30d`), within [`LEAF_TTL_MIN`]..=[`LEAF_TTL_MAX`];
+/// the error says what is wrong, for the caller to name the field. One rule for a service's
+/// `leafTtl` and a PKI's default (`pki add --leaf-ttl`).
+pub fn parse_leaf_ttl(value: &str) -> Result<::time::Duration, &'static str> {
+    let d = crate::model::time::parse_duration("leafTtl", value)
+        .map_err(|_| "is not a number and a unit (d, h, m or s)")?;
+    if d < LEAF_TTL_MIN {
+        return Err("is shorter than 1h");
+    }
+    if d > LEAF_TTL_MAX {
+        return Err("is longer than 90d, the leaf profile's lifetime");
+    }
+    Ok(d)
+}
+
 impl Service {
-    /// The service's leaf lifetime (`None`: the default, 90 days), checked against its bounds.
+    /// The service's leaf lifetime (`None`: its PKI's default, else 90 days), checked against
+    /// its bounds.
     pub fn leaf_ttl(&self, service: &str) -> Result<Option<::time::Duration>, crate::Error> {
         let Some(v) = &self.leaf_ttl else { return Ok(None) };
-        let bad = |problem: &str| -> crate::Error {
+        parse_leaf_ttl(v).map(Some).map_err(|problem| {
             crate::error::MeshError::LeafTtl { service: service.into(), value: v.clone(), problem: problem.into() }
                 .into()
-        };
-        let d = crate::model::time::parse_duration(&format!("services.{service}.leafTtl"), v)
-            .map_err(|_| bad("is not a number and a unit (d, h, m or s)"))?;
-        if d < LEAF_TTL_MIN {
-            return Err(bad("is shorter than 1h"));
-        }
-        if d > LEAF_TTL_MAX {
-            return Err(bad("is longer than 90d, the leaf profile's lifetime"));
-        }
-        Ok(Some(d))
+        })
     }
 }
 

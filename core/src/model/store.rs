@@ -186,6 +186,10 @@ pub struct Pki {
     /// Revoked leaves (format version 2), in the order they were recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub revoked_leaves: Vec<RevokedLeaf>,
+    /// The lifetime of this PKI's leaves for services without their own `leafTtl` (format
+    /// version 2; `1h` to `90d`; absent: 90 days). Set by `pki add --leaf-ttl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_ttl: Option<String>,
     /// When the last root overlap was finalized (format version 2; RFC 3339): the time of the
     /// last change that only removed certificates, for the SPIFFE bundles' sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,7 +284,7 @@ impl Store {
             return Err(invalid(
                 "version".into(),
                 format!(
-                    "is {}, but revokedLeaves and rootFinalizedAt need format version {}",
+                    "is {}, but revokedLeaves, rootFinalizedAt and leafTtl need format version {}",
                     self.version,
                     self.required_version()
                 ),
@@ -384,6 +388,16 @@ impl Store {
                     .map_err(|e| invalid(format!("{rat}.revokedAt"), e.to_string()))?;
             }
             check_revoked_leaves(pki, &at).map_err(|(loc, problem)| invalid(loc, problem))?;
+            if let Some(v) = &pki.leaf_ttl {
+                if pki.topology == Topology::RootOnly {
+                    return Err(invalid(
+                        format!("{at}.leafTtl"),
+                        "must be absent: a root-only PKI's leaves come from its online issuer".into(),
+                    ));
+                }
+                crate::model::config::parse_leaf_ttl(v)
+                    .map_err(|problem| invalid(format!("{at}.leafTtl"), format!("{v:?} {problem}")))?;
+            }
             if let Some(t) = &pki.root_finalized_at {
                 crate::model::time::parse_rfc3339("", t).map_err(|_| {
                     invalid(format!("{at}.rootFinalizedAt"), format!("is not an RFC 3339 timestamp: {t:?}"))
@@ -433,7 +447,11 @@ impl Store {
     /// The oldest format version that can hold this store: 2 once a leaf is revoked, else 1,
     /// so stores that use no newer field stay readable by older inforge versions.
     pub fn required_version(&self) -> u32 {
-        if self.pkis.values().any(|p| !p.revoked_leaves.is_empty() || p.root_finalized_at.is_some()) {
+        if self
+            .pkis
+            .values()
+            .any(|p| !p.revoked_leaves.is_empty() || p.root_finalized_at.is_some() || p.leaf_ttl.is_some())
+        {
             2
         } else {
             MIN_FORMAT_VERSION
@@ -533,6 +551,7 @@ mod tests {
             root_switched_at: None,
             revoked: vec![],
             revoked_leaves: vec![],
+            leaf_ttl: None,
             root_finalized_at: None,
         };
         p.intermediates.insert("us-east-1".into(), e.clone());
@@ -652,6 +671,7 @@ pub(crate) fn tests_sample_yaml() -> String {
         root_switched_at: None,
         revoked: vec![],
         revoked_leaves: vec![],
+        leaf_ttl: None,
         root_finalized_at: None,
     };
     s.pkis.insert("wardnet-mesh".into(), p);
@@ -699,6 +719,7 @@ mod props {
                 root_switched_at: None,
                 revoked: vec![],
                 revoked_leaves: vec![],
+                leaf_ttl: None,
                 root_finalized_at: None,
             })
     }

@@ -183,6 +183,11 @@ impl Merge<'_> {
                 }
             }
         }
+        match pick(base.map(|b| &b.leaf_ttl), Some(&ours.leaf_ttl), Some(&theirs.leaf_ttl)) {
+            Ok(Some(v)) => merged.leaf_ttl = v,
+            Ok(None) => {}
+            Err(()) => self.conflict(name, "leafTtl", "changed differently on both branches"),
+        }
         // Revocations, one slot per fingerprint (leaves: per serial); kept in ours' order,
         // then theirs' new ones.
         merged.revoked =

@@ -73,7 +73,7 @@ pub fn units(
     service: &str,
     opts: &crate::mesh::units::UnitOptions,
 ) -> Result<crate::mesh::units::Units, Error> {
-    crate::mesh::units::units(&env.project, &env.name, service, opts)
+    crate::mesh::units::units(&env.project, env.store.as_ref(), &env.name, service, opts)
 }
 
 /// `inforge store show`: the secret-free rendering of one store file (no `inforge.yaml`

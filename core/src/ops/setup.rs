@@ -176,11 +176,24 @@ pub fn add(
     name: &str,
     topology: Topology,
     algorithm: Algorithm,
+    leaf_ttl: Option<&str>,
     fx: &mut Effects<'_, impl CryptoRngCore>,
 ) -> Result<Changed<Added>, Error> {
     let mut store = env.store_mut()?;
+    if let Some(v) = leaf_ttl {
+        let bad = |problem: &str| PkiError::LeafTtl { pki: name.into(), value: v.into(), problem: problem.into() };
+        if topology == Topology::RootOnly {
+            return Err(
+                bad("applies only to a two-tier PKI: a root-only PKI's leaves come from its online issuer").into()
+            );
+        }
+        crate::model::config::parse_leaf_ttl(v).map_err(bad)?;
+    }
     before_sealing(env, &store, fx.now)?;
     crate::pki::lifecycle::add_pki(&mut store, &env.name, name, topology, algorithm, fx)?;
+    if let Some(p) = store.pkis.get_mut(name) {
+        p.leaf_ttl = leaf_ttl.map(str::to_string);
+    }
     let p = tiers::get_pki(&store, name)?;
     let root = Cert::from_pem(p.root.cert.as_str(), "new root")?;
     let sealed_to = match topology {

@@ -114,7 +114,7 @@ impl Kit {
         let init = init(&kit.env, None, &mut Ring { ci: Some(&ci), root: None }, RootCustody::Single(&root), fx!(kit))
             .unwrap();
         kit.env.store = Some(init.store);
-        let added = add(&kit.env, MESH, Topology::TwoTier, Algorithm::EcdsaP256, fx!(kit)).unwrap();
+        let added = add(&kit.env, MESH, Topology::TwoTier, Algorithm::EcdsaP256, None, fx!(kit)).unwrap();
         kit.env.store = Some(added.store);
         for scope in ["global", "us-east-1", "eu-west-1"] {
             let minted = intermediate(&kit.env, MESH, scope, both!(kit), fx!(kit)).unwrap();
@@ -553,8 +553,9 @@ fn merged(base: &str, ours: &str, theirs: &str) -> Merged {
 fn independent_changes_merge_and_the_result_validates_and_renews() {
     let mut kit = Kit::mesh();
     let base = kit.env.store().unwrap().to_yaml();
-    let ours =
-        branch(&mut kit, |k| add(&k.env, "daemon-ca", Topology::RootOnly, Algorithm::Ed25519, fx!(k)).unwrap().store);
+    let ours = branch(&mut kit, |k| {
+        add(&k.env, "daemon-ca", Topology::RootOnly, Algorithm::Ed25519, None, fx!(k)).unwrap().store
+    });
     let theirs = branch(&mut kit, |k| {
         let ring = &mut Ring { ci: Some(&k.ci), root: Some(&k.root) };
         rotate_intermediate(&k.env, MESH, "us-east-1", ring, fx!(k)).unwrap().store
@@ -969,4 +970,63 @@ fn spiffe_bundles_hold_the_pem_bundle_and_their_sequence_moves_only_with_their_c
     assert!(seq(&doc(&kit, Which::Scope("us-east-1"))) > us3);
     assert!(seq(&doc(&kit, Which::Roots)) > roots3);
     assert_eq!(doc(&kit, Which::Roots)["keys"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_pki_s_leaf_ttl_is_the_default_for_services_without_their_own() {
+    let files = RepoFiles { inforge_yaml: CONFIG, regions_yaml: Some(REGIONS), store: None, secret_store: None };
+    let mut kit = Kit::mesh();
+    // `pki add --leaf-ttl`: bounds and topology are checked before any key is made.
+    for (topology, ttl, needle) in [
+        (Topology::TwoTier, "200d", "longer than 90d"),
+        (Topology::TwoTier, "30m", "shorter than 1h"),
+        (Topology::TwoTier, "soon", "not a number"),
+        (Topology::RootOnly, "24h", "only to a two-tier PKI"),
+    ] {
+        let e = add(&kit.env, "other", topology, Algorithm::EcdsaP256, Some(ttl), fx!(kit)).unwrap_err();
+        assert_eq!(e.code(), "leaf-ttl-invalid");
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+    let added = add(&kit.env, "edge", Topology::TwoTier, Algorithm::EcdsaP256, Some("48h"), fx!(kit)).unwrap();
+    let text = added.store.to_yaml();
+    assert!(text.contains("\n    leafTtl: 48h\n") && text.contains("\nversion: 2\n"), "{text}");
+    let back = crate::model::store::Store::parse("s", &text).unwrap();
+    assert!(crate::model::store::Store::parse("s", &text.replace("leafTtl: 48h", "leafTtl: 91d"))
+        .unwrap_err()
+        .to_string()
+        .contains("pkis.edge.leafTtl"));
+    assert_eq!(back.pkis["edge"].leaf_ttl.as_deref(), Some("48h"));
+    // The mesh's default: 48h for every service but web, whose own leafTtl (24h) wins.
+    let mut store = kit.env.store().unwrap().clone();
+    store.pkis.get_mut(MESH).unwrap().leaf_ttl = Some("48h".into());
+    kit.env = Env::load(&RepoFiles { store: Some(&store.to_yaml()), ..files }, "prd").unwrap();
+    kit.env.project = Project::parse(
+        &CONFIG.replace("  web:\n    pki: wardnet-mesh\n", "  web:\n    leafTtl: 24h\n    pki: wardnet-mesh\n"),
+        Some(REGIONS),
+    )
+    .unwrap();
+    let minted =
+        renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap().mint_all(&mut kit.rng).unwrap();
+    for m in &minted {
+        let want = if m.target.service == "web" { Duration::hours(24) } else { Duration::hours(48) };
+        assert_eq!(
+            m.issued.not_after - m.issued.not_before,
+            want + crate::crypto::profile::BACKDATE,
+            "{}",
+            m.target.spiffe_id
+        );
+    }
+    assert!(status(&kit.env, &held(&minted), kit.now, Duration::days(7)).unwrap().ok);
+    // The hosts' timer follows the default too: every 16 h for api's 48 h leaves.
+    let opts = crate::mesh::units::UnitOptions {
+        scope: None,
+        bootstrap_bin: "/usr/local/bin/inforge-bootstrap".into(),
+        provider_dir: "/srv/provider".into(),
+        etcd_tls_dir: "/etc/inforge/etcd".into(),
+        watch: false,
+        metrics_dir: None,
+    };
+    let u = units(&kit.env, "api", &opts).unwrap();
+    let timer = &u.files.iter().find(|f| f.path.ends_with(".timer")).unwrap().contents;
+    assert!(timer.contains("OnUnitActiveSec=57600s") && timer.contains("(leafTtl 48h)"), "{timer}");
 }

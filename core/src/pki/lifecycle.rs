@@ -53,6 +53,7 @@ pub fn add_pki(
             root_switched_at: None,
             revoked: Vec::new(),
             revoked_leaves: Vec::new(),
+            leaf_ttl: None,
             root_finalized_at: None,
         },
     );

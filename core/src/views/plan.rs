@@ -334,6 +334,11 @@ pub fn plan(
                 if pki.root_switched_at.is_some() {
                     change(&mut p.store, format!("{at}.rootSwitchedAt"), "remove");
                 }
+                let finalized = if pki.root_finalized_at.is_some() { "replace" } else { "add" };
+                change(&mut p.store, format!("{at}.rootFinalizedAt"), finalized);
+                if store.required_version() < 2 {
+                    change(&mut p.store, "version".into(), "replace");
+                }
                 for (s, certs) in &pki.previous_intermediates {
                     let current =
                         pki.intermediates.get(s).and_then(|e| Cert::from_pem(e.cert.as_str(), "current").ok());

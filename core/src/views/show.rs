@@ -155,6 +155,7 @@ mod tests {
                 root_switched_at: None,
                 revoked: vec![],
                 revoked_leaves: vec![],
+                leaf_ttl: None,
                 root_finalized_at: None,
             },
         );

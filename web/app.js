@@ -637,7 +637,7 @@ const KIND = {
   "previous-intermediate-dropped": "previous intermediate dropped from bundles", "root-overlap-started": "root rotated: overlap started",
   "root-switched": "root overlap switched: chains put the new root's path first",
   "root-finalized": "root overlap finalized (previous root dropped)", "root-replaced": "root replaced without overlap",
-  revoked: "certificate revoked", "recipient-changed": "recipient changed", "quorum-changed": "root quorum changed",
+  revoked: "certificate revoked", "leaf-revoked": "leaf revoked (listed in the CRLs from the next renew)", "recipient-changed": "recipient changed", "quorum-changed": "root quorum changed",
 };
 
 /** Reads the review's two file inputs, then shows the review. */

@@ -237,7 +237,7 @@ export interface Authorization { allowed: boolean; reason: string; caller: strin
 export type ChangeKind =
   | "pki-added" | "pki-removed" | "intermediate-minted" | "intermediate-rotated" | "intermediate-recovered"
   | "intermediate-replaced" | "intermediate-resigned" | "intermediate-removed" | "previous-intermediate-dropped"
-  | "root-overlap-started" | "root-switched" | "root-finalized" | "root-replaced" | "revoked" | "recipient-changed" | "quorum-changed";
+  | "root-overlap-started" | "root-switched" | "root-finalized" | "root-replaced" | "revoked" | "leaf-revoked" | "recipient-changed" | "quorum-changed";
 export interface Change {
   kind: ChangeKind; pki: string; scope: string | null; subject: string; before: string | null; after: string | null;
 }
@@ -359,7 +359,7 @@ pub fn scope_bundle(#[wasm_bindgen(unchecked_param_type = "BundleInput")] input:
     let spiffe = match i.format.as_deref() {
         None | Some("pem") => false,
         Some("spiffe") => true,
-        Some(other) => return Err(bad_input(&format!("format {other:?}: use \"pem\" or \"spiffe\""))),
+        Some(other) => return Err(bad_input(format!("format {other:?}: use \"pem\" or \"spiffe\""))),
     };
     let store = parse_store(&i.store, i.env.as_deref())?;
     let pki = inforge_core::pki::tiers::get_pki(&store, &i.pki).map_err(to_js)?;

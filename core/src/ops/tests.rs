@@ -854,6 +854,11 @@ fn a_revoked_leaf_is_listed_by_the_next_renews_crls_refused_by_hosts_and_reporte
     assert_eq!(changed.report.serial, leaf.serial_hex());
     assert_eq!(changed.store.version, 2);
     let text = changed.store.to_yaml();
+    // The pull request's review names it and asks for a renew.
+    let review = review_stores(("old", &kit.env.store().unwrap().to_yaml()), ("new", &text), Some("prd")).unwrap();
+    let kinds: Vec<_> = review.changes.iter().map(|c| (c.kind, c.before.clone())).collect();
+    assert_eq!(kinds, [(crate::views::inspect::ChangeKind::LeafRevoked, Some(leaf.serial_hex()))]);
+    assert!(review.next.iter().any(|n| n.step.op == crate::error::Op::Renew), "{:?}", review.next);
     kit.env.store = Some(crate::model::store::Store::parse("s", &text).unwrap());
     // Twice is refused, and so is a CA's serial or a root-only PKI.
     let again = revoke_leaf(&kit.env, MESH, &leaf.serial_hex(), RevocationReason::Superseded, kit.now).unwrap_err();

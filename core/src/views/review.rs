@@ -150,6 +150,13 @@ pub fn review(before: &Store, after: &Store, env: Option<&str>) -> Review {
                 from: None,
                 why: "hosts get the new leaves and bundles only from a renew (CI)".into(),
             }),
+            ChangeKind::LeafRevoked => add(NextStep {
+                step: step(Op::Renew, pki),
+                from: None,
+                why: "the CRLs in every set's crl.pem list the leaf only from the next renew (CI), which also \
+                      replaces it"
+                    .into(),
+            }),
             ChangeKind::IntermediateRecovered => add(NextStep {
                 step: step(Op::Renew, pki),
                 from: None,

@@ -41,6 +41,8 @@ pub enum ChangeKind {
     RootReplaced,
     /// A certificate was recorded as revoked.
     Revoked,
+    /// A leaf was recorded as revoked (`pki revoke-leaf`): `before` is its serial.
+    LeafRevoked,
     /// The CI or offline recipient changed.
     RecipientChanged,
     /// The offline root's quorum changed (threshold, custodians, or shares re-dealt).
@@ -211,6 +213,13 @@ pub fn diff_stores(before: &Store, after: &Store) -> StoreDiff {
         for r in &a.revoked {
             if !b.revoked.iter().any(|q| q.fingerprint == r.fingerprint) {
                 ch(ChangeKind::Revoked, name, Some(&r.scope), r.subject.clone(), Some(r.fingerprint.clone()), None);
+            }
+        }
+        for r in &a.revoked_leaves {
+            let v = crate::model::store::serial_value(&r.serial);
+            if !b.revoked_leaves.iter().any(|q| crate::model::store::serial_value(&q.serial) == v) {
+                let what = format!("leaf {} ({})", r.serial, r.reason.name());
+                ch(ChangeKind::LeafRevoked, name, None, what, Some(r.serial.clone()), None);
             }
         }
     }

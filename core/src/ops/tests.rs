@@ -877,6 +877,8 @@ fn a_revoked_leaf_is_listed_by_the_next_renews_crls_refused_by_hosts_and_reporte
     let codes: Vec<&str> = st.sets[2].problems.iter().map(|p| p.code).collect();
     assert_eq!(codes, ["leaf-revoked", "crl-stale"]);
     assert!(st.sets[0].problems.iter().any(|p| p.code == "crl-stale"), "every set's CRLs are behind");
+    let (_, metrics) = status_metrics(&kit.env, &before, kit.now, Duration::ZERO).unwrap();
+    assert!(metrics.contains("inforge_status_problems{env=\"prd\",code=\"leaf-revoked\"} 1"), "{metrics}");
 
     // The next renew lists it on every CRL it serves; the old leaf with the new CRLs is refused.
     let after = kit.renewed();

@@ -18,8 +18,8 @@ use crate::error::{Cli, CliError, CLI};
 use crate::render;
 use crate::{
     AddArgs, BundleArgs, BundleFormatArg, CustodyArgs, DiffFormat, HistoryArgs, InitArgs, InstallGitArgs,
-    IntermediateArgs, LsArgs, ReasonArg, RecoverArgs, RekeyArgs, RenewArgs, RevokeLeafArgs, RotateArgs, StatusArgs,
-    StatusFormat, StoreDiffArgs, StoreMergeArgs, StoreShowArgs, UnitsArgs, ValidateArgs,
+    IntermediateArgs, LsArgs, ReasonArg, RecoverArgs, RekeyArgs, RenewArgs, RevokeLeafArgs, RootCrlArgs, RotateArgs,
+    StatusArgs, StatusFormat, StoreDiffArgs, StoreMergeArgs, StoreShowArgs, UnitsArgs, ValidateArgs,
 };
 
 fn effects<'a>(
@@ -683,5 +683,25 @@ pub fn revoke_leaf(dir: &Path, a: RevokeLeafArgs) -> Result<(), CliError> {
         render::json(&changed.report)?;
     }
     render::leaf_revoked(&a.env, &changed.report);
+    Ok(())
+}
+
+pub fn root_crl(dir: &Path, a: RootCrlArgs) -> Result<(), CliError> {
+    let repo = Repo::open(dir)?;
+    let (loaded, lock) = load_for_write(&repo, &a.env)?;
+    let changed = ops::root_crl(&loaded.env, &a.name, &mut HostKeyring::from_env(), clock::now()?)?;
+    save(&repo, &loaded, &changed, &lock)?;
+    if a.json {
+        render::json(&changed.report)?;
+    }
+    let r = &changed.report;
+    eprintln!(
+        "signed {} root CRL(s) of {:?} listing {} revoked intermediate(s), valid until {}; commit {} and renew in CI",
+        r.crls,
+        r.pki,
+        r.revoked,
+        r.next_update,
+        inforge_core::model::store::store_path(&a.env)
+    );
     Ok(())
 }

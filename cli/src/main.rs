@@ -146,6 +146,9 @@ enum PkiCommand {
     /// Record a leaf as revoked (needs no identity: review it as a pull request); the next
     /// renew lists it in its intermediate's CRL, served as crl.pem with every set.
     RevokeLeaf(RevokeLeafArgs),
+    /// Re-sign the roots' CRLs (offline root identity): before their nextUpdate (validate warns
+    /// 30 days ahead), with no other change.
+    RootCrl(RootCrlArgs),
     /// Print the systemd drop-in, `<service>-renew.service` and `.timer` that project a
     /// service's leaf on its hosts (inforge-bootstrap).
     Units(UnitsArgs),
@@ -254,6 +257,17 @@ pub struct RotateArgs {
     /// With --root: minimum overlap before --switch (days; default 30).
     #[arg(long, requires = "root", conflicts_with_all = ["finalize", "switch"], value_name = "DAYS")]
     pub min_overlap_days: Option<u32>,
+}
+
+#[derive(Args)]
+pub struct RootCrlArgs {
+    /// Environment name.
+    pub env: String,
+    /// Two-tier PKI name.
+    pub name: String,
+    /// One JSON document on stdout (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -492,6 +506,7 @@ impl Command {
             Command::Pki(PkiCommand::Rotate(a)) => &a.env,
             Command::Pki(PkiCommand::RecoverIntermediate(a)) => &a.env,
             Command::Pki(PkiCommand::RevokeLeaf(a)) => &a.env,
+            Command::Pki(PkiCommand::RootCrl(a)) => &a.env,
             Command::Pki(PkiCommand::Units(a)) => &a.env,
             Command::Pki(PkiCommand::Status(a)) => &a.env,
             Command::Pki(PkiCommand::Custody(a)) => &a.env,
@@ -519,6 +534,7 @@ fn main() {
         Command::Pki(PkiCommand::Rotate(a)) => commands::rotate(&dir, a),
         Command::Pki(PkiCommand::RecoverIntermediate(a)) => commands::recover_intermediate(&dir, a),
         Command::Pki(PkiCommand::RevokeLeaf(a)) => commands::revoke_leaf(&dir, a),
+        Command::Pki(PkiCommand::RootCrl(a)) => commands::root_crl(&dir, a),
         Command::Pki(PkiCommand::Units(a)) => commands::units(&dir, a),
         Command::Pki(PkiCommand::Status(a)) => commands::status(&dir, a),
         Command::Pki(PkiCommand::Custody(a)) => commands::custody(&dir, a),

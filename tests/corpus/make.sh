@@ -56,7 +56,7 @@ rm "$out/no-store/resources/prd/pki.enc.yaml"
 case_ garbage "$INFORGE_NOW" store-invalid
 head -c 3000 /dev/urandom | base64 > "$out/garbage/resources/prd/pki.enc.yaml"
 case_ newer-version "$INFORGE_NOW" store-version
-sed -i 's/^version: 1$/version: 3/' "$out/newer-version/resources/prd/pki.enc.yaml"
+sed -i 's/^version: [12]$/version: 3/' "$out/newer-version/resources/prd/pki.enc.yaml"
 # us-east-1's slot holds eu-west-1's certificate: a misplaced tier.
 case_ swapped-intermediate "$INFORGE_NOW" intermediate-scope-mismatch
 node "$here/swap.mjs" "$out/swapped-intermediate/resources/prd/pki.enc.yaml"

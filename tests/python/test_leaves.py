@@ -59,12 +59,13 @@ def test_minted_leaves_verify_and_match_their_keys(repo: Repo) -> None:
 
 
 def test_minted_leaves_carry_crls_that_pyca_verifies_against_the_bundle(repo: Repo) -> None:
-    # One CRL per current intermediate the bundle trusts, each signed by that intermediate
-    # (checked by pyca, not by inforge), none listing anything yet.
+    # The root's CRL, then one per current intermediate the bundle trusts, each signed by its
+    # issuer (checked by pyca, not by inforge), none listing anything yet.
     (l,) = inforge.mint(repo.dir, "prd", "worker", secrets_key=repo.ci, now=NOW)
     blocks = [b + "-----END X509 CRL-----\n" for b in l.crl_pem.split("-----END X509 CRL-----\n") if b.strip()]
-    bundle = x509.load_pem_x509_certificates(l.bundle_pem.encode())
-    assert len(blocks) == 2, "us-east-1 and global"
+    roots = inforge.bundle(repo.dir, "prd", "wardnet-mesh", roots=True)
+    bundle = x509.load_pem_x509_certificates((l.bundle_pem + roots).encode())
+    assert len(blocks) == 3, "the root, us-east-1 and global"
     for b in blocks:
         crl = x509.load_pem_x509_crl(b.encode())
         (issuer,) = [c for c in bundle if c.subject == crl.issuer]

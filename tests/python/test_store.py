@@ -42,7 +42,7 @@ def test_load_store_from_path_pathlike_and_text(template: Repo) -> None:
         for name, p in s.pkis.items():
             assert p.root.fingerprint == by_str.pkis[name].root.fingerprint
             assert p.tiers == by_str.pkis[name].tiers
-    assert by_str.version == 1 and by_str.recipient == template.ci_recipient
+    assert by_str.version == 2 and by_str.recipient == template.ci_recipient
     assert by_str.root_recipient.startswith("age1") and by_str.root_recipient != by_str.recipient
 
 
@@ -128,7 +128,7 @@ def test_custody_gives_the_cli_custody_document(template: Repo) -> None:
 
 def test_reprs_are_python_like(template: Repo) -> None:
     store = inforge.load_store(Path(template.store_path))
-    assert repr(store) == "Store(version=1, pkis=['daemon-ca', 'wardnet-mesh'])"
+    assert repr(store) == "Store(version=2, pkis=['daemon-ca', 'wardnet-mesh'])"
     assert repr(store.pkis["daemon-ca"]).startswith("Pki(name='daemon-ca', topology='root-only', tiers=['root'])")
 
 

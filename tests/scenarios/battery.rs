@@ -42,7 +42,7 @@ fn cases() -> Vec<Case> {
         // The store.
         Case { name: "empty store", brk: File(STORE, "", ""), args: ls, env: none, code: "store-invalid" },
         Case { name: "not a store", brk: File(STORE, "", "nope: 1\n"), args: ls, env: none, code: "store-invalid" },
-        Case { name: "newer store", brk: File(STORE, "version: 1", "version: 99"), args: ls, env: none, code: "store-version" },
+        Case { name: "newer store", brk: File(STORE, "version: 2", "version: 99"), args: ls, env: none, code: "store-version" },
         Case { name: "binary store", brk: Bytes(STORE, b"\x00\xff\xfe\x01"), args: ls, env: none, code: "file-not-utf8" },
         Case { name: "truncated store", brk: File(STORE, "intermediates:", "intermediates: ["), args: ls, env: none, code: "store-invalid" },
         Case { name: "bad rootRecipient", brk: Field(&["rootRecipient"], "age1nope"), args: ls, env: none, code: "store-invalid" },
@@ -87,7 +87,7 @@ fn cases() -> Vec<Case> {
         Case { name: "rotate an absent scope", brk: Field(&["pkis", "wardnet-mesh", "intermediates", "eu-west-1"], "DELETE"), args: &["pki", "rotate", "prd", "wardnet-mesh", "--intermediate", "eu-west-1"], env: root, code: "scope-missing" },
         // Store files for git (docs/git.md).
         Case { name: "store show of a non-store", brk: File(STORE, "", "nope: 1\n"), args: &["store", "show", STORE], env: none, code: "store-invalid" },
-        Case { name: "store show --check of a hand edit", brk: File(STORE, "version: 1", "version: 1 # edited"), args: &["store", "show", "--check", STORE], env: none, code: "store-not-canonical" },
+        Case { name: "store show --check of a hand edit", brk: File(STORE, "version: 2", "version: 2 # edited"), args: &["store", "show", "--check", STORE], env: none, code: "store-not-canonical" },
         Case { name: "store diff of a binary file", brk: Bytes(STORE, b"\x00\xff\xfe\x01"), args: &["store", "diff", STORE, STORE], env: none, code: "file-not-utf8" },
         Case { name: "store merge with a config as base", brk: Nothing, args: &["store", "merge", "inforge.yaml", STORE, STORE], env: none, code: "store-invalid" },
         Case { name: "store diff --git outside git", brk: Nothing, args: &["store", "diff", "--git", "HEAD~1..HEAD", STORE], env: none, code: "git-repo-missing" },

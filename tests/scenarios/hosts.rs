@@ -1253,15 +1253,24 @@ fn a_revoked_leaf_is_refused_by_openssl_crl_checks_and_by_the_bootstrapper() {
     let crl = std::fs::read_to_string(set.join("crl.pem")).unwrap();
     let blocks: Vec<String> =
         crl.split_inclusive("-----END X509 CRL-----\n").filter(|b| b.contains("BEGIN")).map(String::from).collect();
-    assert_eq!(blocks.len(), 2, "us-east-1 and global");
+    assert_eq!(blocks.len(), 3, "the root's, us-east-1's and global's");
+    std::fs::copy(set.join("bundle.pem"), old.join("bundle.pem")).unwrap();
+    let roots = r.cmd(&["pki", "bundle", "prd", "wardnet-mesh", "--roots"], &[]).ok().stdout;
+    write(&old, "roots.pem", &roots);
     for (i, b) in blocks.iter().enumerate() {
         let name = format!("crl-{i}.pem");
         write(&old, &name, b);
-        std::fs::copy(set.join("bundle.pem"), old.join("bundle.pem")).unwrap();
-        let (ok, out) = openssl(&["crl", "-in", &name, "-CAfile", "bundle.pem", "-noout"], &old);
+        let (_, issuer) = openssl(&["crl", "-in", &name, "-noout", "-issuer"], &old);
+        // The root's CRL (first) is signed by the root and lists intermediates; each
+        // intermediate's lists the leaf.
+        let ca = if issuer.contains("root CA") { "roots.pem" } else { "bundle.pem" };
+        assert_eq!(issuer.contains("root CA"), i == 0, "{issuer}");
+        let (ok, out) = openssl(&["crl", "-in", &name, "-CAfile", ca, "-noout"], &old);
         assert!(ok && out.contains("verify OK"), "{out}");
         let (_, text) = openssl(&["crl", "-in", &name, "-noout", "-text"], &old);
-        assert!(text.contains(&serial.to_uppercase()) && text.contains("Key Compromise"), "{text}");
+        if i > 0 {
+            assert!(text.contains(&serial.to_uppercase()) && text.contains("Key Compromise"), "{text}");
+        }
     }
     let verify = |cert: &Path| {
         openssl(
@@ -1323,4 +1332,62 @@ fn a_revoked_leaf_is_refused_by_openssl_crl_checks_and_by_the_bootstrapper() {
         std::fs::read_to_string(h.dir.join("crl.pem")).unwrap().contains("BEGIN X509 CRL"),
         "projected with the set"
     );
+}
+
+/// The roots' CRLs, signed at the offline ceremonies and served in every `crl.pem`: a consumer
+/// anchored on the root that checks the whole chain (OpenSSL `-crl_check_all`, what nginx's
+/// `ssl_crl` turns on) accepts the mesh's leaves, and after a recovery refuses a leaf of the
+/// revoked intermediate because the root's CRL lists that intermediate.
+#[test]
+fn whole_chain_crl_checks_pass_and_a_recovered_intermediate_is_revoked_by_the_roots_crl() {
+    let r = Repo::initialized();
+    renew(&r, &[]).ok();
+    let provider = r.dir.join("../provider-prd").canonicalize().unwrap();
+    let set = provider.join("web/mtls/us-east-1");
+    let work = r.tmp.path().join("chain-check");
+    std::fs::create_dir(&work).unwrap();
+    let roots = r.cmd(&["pki", "bundle", "prd", "wardnet-mesh", "--roots"], &[]).ok().stdout;
+    write(&work, "roots.pem", &roots);
+    let verify = |cert: &Path, crls: &Path| {
+        let (cert, crls) = (cert.display().to_string(), crls.display().to_string());
+        openssl(
+            &["verify", "-crl_check_all", "-CAfile", "roots.pem", "-untrusted", &cert, "-CRLfile", &crls, &cert],
+            &work,
+        )
+    };
+    let (ok, out) = verify(&set.join("cert.pem"), &set.join("crl.pem"));
+    assert!(ok, "root-anchored, whole chain: {out}");
+    std::fs::copy(set.join("cert.pem"), work.join("old.pem")).unwrap();
+    let old_crls = std::fs::read_to_string(set.join("crl.pem")).unwrap();
+
+    r.run(&["pki", "recover-intermediate", "prd", "wardnet-mesh", "us-east-1"]).ok();
+    renew(&r, &[]).ok();
+    let (ok, out) = verify(&set.join("cert.pem"), &set.join("crl.pem"));
+    assert!(ok, "the re-minted leaf: {out}");
+    // The old leaf, with its own intermediate's CRL (from before) beside the new crl.pem: the
+    // root's CRL now lists that intermediate.
+    let old_int_crl: String = old_crls
+        .split_inclusive("-----END X509 CRL-----\n")
+        .filter(|b| {
+            write(&work, "one.pem", b);
+            openssl(&["crl", "-in", "one.pem", "-noout", "-issuer"], &work).1.contains("us-east-1 intermediate")
+        })
+        .collect();
+    assert!(old_int_crl.contains("BEGIN X509 CRL"));
+    let combined = format!("{}{old_int_crl}", std::fs::read_to_string(set.join("crl.pem")).unwrap());
+    let combined = write(&work, "combined.pem", &combined);
+    let (ok, out) = verify(&work.join("old.pem"), &combined);
+    assert!(!ok && out.contains("error 23 at 1 depth") && out.contains("certificate revoked"), "{out}");
+    // The root CRL verifies against the root, and `pki root-crl` re-signs it (offline only).
+    let store = r.store_text();
+    assert!(store.contains("rootCrls:"), "{store}");
+    r.fails_unchanged(
+        &["pki", "root-crl", "prd", "wardnet-mesh"],
+        Some(&[]),
+        "identity-missing",
+        "offline root identity",
+    );
+    let run = r.run(&["pki", "root-crl", "prd", "wardnet-mesh", "--json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((doc["crls"].as_u64(), doc["revoked"].as_u64()), (Some(1), Some(1)), "{doc}");
 }

@@ -89,6 +89,8 @@ pub enum Op {
     Ls,
     /// Re-seal the CI-held keys to the secret store's recipient.
     RekeyCi,
+    /// Re-sign the roots' CRLs (offline).
+    RootCrl,
 }
 
 impl Step {
@@ -229,6 +231,7 @@ impl Step {
             Op::RenewBundlesOnly => ("renew", false, &["--bundles-only"]),
             Op::Ls => ("ls", false, &[]),
             Op::RekeyCi => ("rekey", false, &["--ci"]),
+            Op::RootCrl => ("root-crl", false, &[]),
         };
         words.push(verb);
         words.extend(self.env.as_deref());

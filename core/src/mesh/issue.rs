@@ -44,6 +44,8 @@ pub struct ScopeIssuer {
     /// whose key this command holds ([`open_issuers`] opens them all; a recovery, holding only
     /// the fresh key, signs its own).
     pub crl: std::sync::Arc<str>,
+    /// This intermediate's own CRL (a part of `crl`).
+    pub(crate) own_crl: std::sync::Arc<str>,
 }
 
 /// The earliest notAfter among a chain's certificates (`fallback` when it holds none).
@@ -137,7 +139,8 @@ pub fn issuer_with_key(
     let pki = get_pki(store, name)?;
     let chain = chain_of(pki, name, scope, &cert)?;
     let chain_end = chain_end(&chain, cert.not_after())?;
-    let crl = super::revocation::intermediate_crl(pki, name, scope, &cert, &key, now)?.into();
+    let own_crl: std::sync::Arc<str> = super::revocation::intermediate_crl(pki, name, scope, &cert, &key, now)?.into();
+    let crl = format!("{}{own_crl}", crate::pki::root_crl::served(pki)).into();
     let spiffe = scope_spiffe(pki, project, scope, &bundle)?.into();
     Ok(ScopeIssuer {
         algorithm: pki.algorithm,
@@ -148,6 +151,7 @@ pub fn issuer_with_key(
         spiffe,
         chain_end,
         crl,
+        own_crl,
     })
 }
 
@@ -191,7 +195,7 @@ pub fn open_issuers(
                 continue;
             }
             let crl = match out.get(&k) {
-                Some(issuer) => Some(issuer.crl.clone()),
+                Some(issuer) => Some(issuer.own_crl.clone()),
                 None => match open(pki_name, &s) {
                     Ok((cert, key)) => {
                         Some(super::revocation::intermediate_crl(pki, pki_name, &s, &cert, &key, now)?.into())
@@ -204,11 +208,14 @@ pub fn open_issuers(
         }
     }
     for ((pki_name, scope), issuer) in out.iter_mut() {
-        let text: String = trusted_scopes(project, scope)
-            .into_iter()
-            .filter_map(|s| crls.get(&(pki_name.clone(), s)).cloned().flatten())
-            .map(|c| c.to_string())
-            .collect();
+        // The roots' CRLs first (signed offline, kept in the store), then each trusted
+        // intermediate's.
+        let mut text = crate::pki::root_crl::served(get_pki(store, pki_name)?);
+        for s in trusted_scopes(project, scope) {
+            if let Some(Some(c)) = crls.get(&(pki_name.clone(), s)) {
+                text.push_str(c);
+            }
+        }
         issuer.crl = text.into();
     }
     Ok(out)

@@ -37,3 +37,7 @@ pub const LEAF_DAYS: i64 = 90;
 /// Days a CRL signed by renew stays valid (its nextUpdate): a week of daily renews may fail
 /// before consumers that check CRLs start refusing peers.
 pub const CRL_DAYS: i64 = 7;
+
+/// Days a root's CRL stays valid (its nextUpdate): root CRLs are signed offline, at
+/// ceremonies; `validate` warns when one has under 30 days left.
+pub const ROOT_CRL_DAYS: i64 = 365;

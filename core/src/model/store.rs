@@ -100,6 +100,10 @@ pub struct Revoked {
     pub subject: String,
     /// When it was revoked (RFC 3339).
     pub revoked_at: String,
+    /// Its serial, lowercase hex (format version 2): what the root's CRL lists. Records from
+    /// before inforge signed root CRLs have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
 }
 
 /// Why a leaf was revoked: the RFC 5280 reason codes that apply to an end-entity certificate.
@@ -190,6 +194,11 @@ pub struct Pki {
     /// version 2; `1h` to `90d`; absent: 90 days). Set by `pki add --leaf-ttl`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaf_ttl: Option<String>,
+    /// CRLs signed by the roots (format version 2): the current root's and, during an overlap,
+    /// the previous roots', re-signed at every offline ceremony that opens them and by
+    /// `pki root-crl`. They list the revoked intermediates; renew serves them in `crl.pem`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_crls: Vec<Block>,
     /// When the last root overlap was finalized (format version 2; RFC 3339): the time of the
     /// last change that only removed certificates, for the SPIFFE bundles' sequence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -386,8 +395,27 @@ impl Store {
                 check_segment("scope", &r.scope).map_err(|e| invalid(format!("{rat}.scope"), e.to_string()))?;
                 crate::model::time::parse_rfc3339(&format!("{rat}.revokedAt"), &r.revoked_at)
                     .map_err(|e| invalid(format!("{rat}.revokedAt"), e.to_string()))?;
+                if let Some(s) = &r.serial {
+                    if normalize_serial(s).as_deref() != Some(s.as_str()) {
+                        return Err(invalid(
+                            format!("{rat}.serial"),
+                            format!("{s:?} is not a serial number in lowercase hex"),
+                        ));
+                    }
+                }
             }
             check_revoked_leaves(pki, &at).map_err(|(loc, problem)| invalid(loc, problem))?;
+            for (i, b) in pki.root_crls.iter().enumerate() {
+                if !b.0.starts_with("-----BEGIN X509 CRL-----") {
+                    return Err(invalid(format!("{at}.rootCrls[{i}]"), "must be a PEM CRL".into()));
+                }
+            }
+            if pki.topology == Topology::RootOnly && !pki.root_crls.is_empty() {
+                return Err(invalid(
+                    format!("{at}.rootCrls"),
+                    "must be absent: a root-only root is its issuer's".into(),
+                ));
+            }
             if let Some(v) = &pki.leaf_ttl {
                 if pki.topology == Topology::RootOnly {
                     return Err(invalid(
@@ -447,11 +475,13 @@ impl Store {
     /// The oldest format version that can hold this store: 2 once a leaf is revoked, else 1,
     /// so stores that use no newer field stay readable by older inforge versions.
     pub fn required_version(&self) -> u32 {
-        if self
-            .pkis
-            .values()
-            .any(|p| !p.revoked_leaves.is_empty() || p.root_finalized_at.is_some() || p.leaf_ttl.is_some())
-        {
+        if self.pkis.values().any(|p| {
+            !p.revoked_leaves.is_empty()
+                || p.root_finalized_at.is_some()
+                || p.leaf_ttl.is_some()
+                || !p.root_crls.is_empty()
+                || p.revoked.iter().any(|r| r.serial.is_some())
+        }) {
             2
         } else {
             MIN_FORMAT_VERSION
@@ -552,6 +582,7 @@ mod tests {
             revoked: vec![],
             revoked_leaves: vec![],
             leaf_ttl: None,
+            root_crls: vec![],
             root_finalized_at: None,
         };
         p.intermediates.insert("us-east-1".into(), e.clone());
@@ -672,6 +703,7 @@ pub(crate) fn tests_sample_yaml() -> String {
         revoked: vec![],
         revoked_leaves: vec![],
         leaf_ttl: None,
+        root_crls: vec![],
         root_finalized_at: None,
     };
     s.pkis.insert("wardnet-mesh".into(), p);
@@ -720,6 +752,7 @@ mod props {
                 revoked: vec![],
                 revoked_leaves: vec![],
                 leaf_ttl: None,
+                root_crls: vec![],
                 root_finalized_at: None,
             })
     }

@@ -183,6 +183,13 @@ impl Merge<'_> {
                 }
             }
         }
+        // The roots' CRLs: each ceremony re-signs them all, so the later signing wins.
+        if ours.root_crls != theirs.root_crls {
+            merged.root_crls = match pick(base.map(|b| &b.root_crls), Some(&ours.root_crls), Some(&theirs.root_crls)) {
+                Ok(Some(v)) => v,
+                _ => latest_root_crls(&ours.root_crls, &theirs.root_crls),
+            };
+        }
         match pick(base.map(|b| &b.leaf_ttl), Some(&ours.leaf_ttl), Some(&theirs.leaf_ttl)) {
             Ok(Some(v)) => merged.leaf_ttl = v,
             Ok(None) => {}
@@ -232,6 +239,25 @@ impl Merge<'_> {
             }
         }
         out
+    }
+}
+
+/// Of two signings of the roots' CRLs, the later one (by the CRLs' latest thisUpdate).
+fn latest_root_crls(
+    ours: &[crate::model::store::Block],
+    theirs: &[crate::model::store::Block],
+) -> Vec<crate::model::store::Block> {
+    let latest = |v: &[crate::model::store::Block]| {
+        v.iter()
+            .filter_map(|b| crate::crypto::crl::parse_crls(b.as_str(), "rootCrls").ok())
+            .flatten()
+            .map(|c| c.this_update())
+            .max()
+    };
+    if latest(theirs) > latest(ours) {
+        theirs.to_vec()
+    } else {
+        ours.to_vec()
     }
 }
 

@@ -28,6 +28,7 @@ pub fn rotate_intermediate(
     before_sealing(env, &store, fx.now)?;
     let root_id = unlock(keyring, Custodian::OfflineRoot, &store)?;
     crate::pki::rotate::rotate_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
+    crate::pki::root_crl::resign_root_crls(&mut store, name, &root_id, fx.now)?;
     let report = minted_intermediate(&store, name, scope)?;
     Ok(Changed { store, report })
 }
@@ -64,6 +65,7 @@ pub fn rotate_root(
     before_sealing(env, &store, fx.now)?;
     let operator = unlock(keyring, Custodian::OfflineRoot, &store)?;
     crate::pki::rotate::rotate_root(&mut store, &env.name, name, &operator, min_overlap_days, fx)?;
+    crate::pki::root_crl::resign_root_crls(&mut store, name, &operator, fx.now)?;
     let p = tiers::get_pki(&store, name)?;
     let root = Cert::from_pem(p.root.cert.as_str(), "new root")?;
     let report = RootRotated {
@@ -202,6 +204,10 @@ pub fn finalize_root(
     crate::pki::rotate::check_finalize(&store, name, force, now)?;
     let operator = unlock(keyring, Custodian::OfflineRoot, &store)?;
     let done = crate::pki::rotate::finalize_root(&mut store, name, &operator, force, now)?;
+    if let Some(p) = store.pkis.get_mut(name) {
+        crate::pki::root_crl::prune_root_crls(p);
+    }
+    store.version = store.required_version();
     Ok(Changed { store, report: Finalized { pki: name.into(), roots: done.roots, intermediates: done.intermediates } })
 }
 
@@ -248,6 +254,7 @@ pub fn recover_intermediate(
     let root_id = unlock(keyring, Custodian::OfflineRoot, &store)?;
     let (revoked, fresh) =
         crate::pki::rotate::recover_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
+    crate::pki::root_crl::resign_root_crls(&mut store, name, &root_id, fx.now)?;
     let issuer = mesh::issuer_with_key(&store, &env.project, &env.name, name, scope, fresh, fx.now)?;
     let remint = RenewRequest { service: None, pki: Some(name.into()), scopes: Some(vec![scope.to_string()]) };
     let targets = mesh::targets(&env.project, &store, &env.name, &filter(&remint))?;
@@ -267,4 +274,52 @@ pub fn recover_intermediate(
         refresh_scopes: others,
     };
     Ok((Changed { store, report }, Recovery { plan, bundles }))
+}
+
+/// What `pki root-crl` signed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RootCrlsSigned {
+    /// PKI.
+    pub pki: String,
+    /// CRLs signed (the current root's, and each previous root's during an overlap).
+    pub crls: usize,
+    /// Revoked intermediates they list.
+    pub revoked: usize,
+    /// Their nextUpdate (RFC 3339): sign again before it.
+    pub next_update: String,
+}
+
+/// `pki root-crl`: re-signs the CRLs of a two-tier PKI's roots (offline identity), with no
+/// other change: before their nextUpdate, or to list intermediates revoked before inforge
+/// signed root CRLs.
+pub fn root_crl(
+    env: &Env,
+    name: &str,
+    keyring: &mut dyn Keyring,
+    now: OffsetDateTime,
+) -> Result<Changed<RootCrlsSigned>, Error> {
+    let mut store = env.store_mut()?;
+    crate::model::time::check_now("the time", now)?;
+    if tiers::get_pki(&store, name)?.topology == Topology::RootOnly {
+        return Err(crate::error::PkiError::RootOnly { name: name.into() }.into());
+    }
+    tiers::check_custodians(&store)?;
+    let root_id = unlock(keyring, Custodian::OfflineRoot, &store)?;
+    crate::pki::root_crl::resign_root_crls(&mut store, name, &root_id, now)?;
+    let p = tiers::get_pki(&store, name)?;
+    let next = p
+        .root_crls
+        .iter()
+        .filter_map(|b| crate::crypto::crl::parse_crls(b.as_str(), "rootCrls").ok())
+        .flatten()
+        .filter_map(|c| c.next_update())
+        .min();
+    let report = RootCrlsSigned {
+        pki: name.into(),
+        crls: p.root_crls.len(),
+        revoked: p.revoked.iter().filter(|r| r.serial.is_some()).count(),
+        next_update: next.map(crate::model::time::format_rfc3339).unwrap_or_default(),
+    };
+    Ok(Changed { store, report })
 }

@@ -194,6 +194,7 @@ pub fn add(
     if let Some(p) = store.pkis.get_mut(name) {
         p.leaf_ttl = leaf_ttl.map(str::to_string);
     }
+    store.version = store.required_version();
     let p = tiers::get_pki(&store, name)?;
     let root = Cert::from_pem(p.root.cert.as_str(), "new root")?;
     let sealed_to = match topology {
@@ -273,6 +274,7 @@ pub fn intermediate(
     before_sealing(env, &store, fx.now)?;
     let root_id = unlock(keyring, tiers::root_custodian(&store, name)?, &store)?;
     crate::pki::lifecycle::add_intermediate(&mut store, &env.project, &env.name, name, scope, &root_id, fx)?;
+    crate::pki::root_crl::resign_root_crls(&mut store, name, &root_id, fx.now)?;
     let report = minted_intermediate(&store, name, scope)?;
     Ok(Changed { store, report })
 }

@@ -835,9 +835,9 @@ fn a_revoked_leaf_is_listed_by_the_next_renews_crls_refused_by_hosts_and_reporte
     let leaf = crate::crypto::cert::parse_bundle(&web.cert, "t").unwrap().remove(0);
     // Every set carries one CRL per current intermediate its bundle trusts, none listing it.
     let crls = crate::crypto::crl::parse_crls(&web.crl, "crl.pem").unwrap();
-    assert_eq!(crls.len(), 2, "us-east-1 trusts itself and global");
+    assert_eq!(crls.len(), 3, "the root's, then us-east-1's and global's (us-east-1 trusts itself and global)");
     let Fetched::Held(api) = &before[0].1 else { panic!() };
-    assert_eq!(crate::crypto::crl::parse_crls(&api.crl, "crl.pem").unwrap().len(), 3, "global trusts every scope");
+    assert_eq!(crate::crypto::crl::parse_crls(&api.crl, "crl.pem").unwrap().len(), 4, "the root's and every scope's");
     assert!(status(&kit.env, &before, kit.now, Duration::ZERO).unwrap().ok);
 
     // Recorded with no identity, as typed by an operator (upper case, colons).
@@ -883,8 +883,10 @@ fn a_revoked_leaf_is_listed_by_the_next_renews_crls_refused_by_hosts_and_reporte
     // The next renew lists it on every CRL it serves; the old leaf with the new CRLs is refused.
     let after = kit.renewed();
     let Fetched::Held(new_web) = &after[2].1 else { panic!() };
+    let root = Cert::from_pem(kit.env.store().unwrap().pkis[MESH].root.cert.as_str(), "root").unwrap();
     for c in crate::crypto::crl::parse_crls(&new_web.crl, "crl.pem").unwrap() {
-        assert!(c.lists(&leaf.serial_hex()));
+        // Every intermediate's CRL lists the leaf; the root's lists intermediates only.
+        assert_eq!(c.lists(&leaf.serial_hex()), !c.is_signed_by(&root));
     }
     let mut old_with_new_crl = web.clone();
     old_with_new_crl.crl = new_web.crl.clone();

@@ -54,6 +54,7 @@ pub fn add_pki(
             revoked: Vec::new(),
             revoked_leaves: Vec::new(),
             leaf_ttl: None,
+            root_crls: vec![],
             root_finalized_at: None,
         },
     );

@@ -2,5 +2,6 @@
 //! that grow a store (`lifecycle`), and rotations and recovery (`rotate`).
 
 pub mod lifecycle;
+pub mod root_crl;
 pub mod rotate;
 pub mod tiers;

@@ -136,6 +136,7 @@ pub fn recover_intermediate(
             scope: scope.to_string(),
             subject: c.subject(),
             revoked_at: at.clone(),
+            serial: Some(c.serial_hex()),
         })
         .collect();
     let pki = store
@@ -335,6 +336,7 @@ pub fn finalize_root(
     let mut out = Finalized { roots: pki.previous_roots.len(), intermediates: 0 };
     pki.previous_roots.clear();
     pki.root_finalized_at = Some(crate::model::time::format_rfc3339(now));
+    // (`version` follows in `ops::finalize_root`, once the PKI borrow ends.)
     pki.root_overlap_started = None;
     pki.root_overlap_min_days = None;
     pki.root_switched_at = None;

@@ -142,6 +142,36 @@ fn change(store: &mut Vec<StoreChange>, path: String, change: &'static str) {
     store.push(StoreChange { path, change });
 }
 
+/// An offline ceremony of a two-tier PKI re-signs its roots' CRLs (format version 2). With
+/// `same_content` (no new root, no new revocation), CRLs signed in the same second are the same
+/// bytes (deterministic signatures): then nothing changes.
+fn root_crls_resigned(
+    p: &mut Vec<StoreChange>,
+    store: &Store,
+    pki: &crate::model::store::Pki,
+    at: &str,
+    same_content: bool,
+    now: OffsetDateTime,
+) {
+    if pki.topology != Topology::TwoTier {
+        return;
+    }
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let unchanged = same_content
+        && !pki.root_crls.is_empty()
+        && pki.root_crls.iter().all(|b| {
+            crate::crypto::crl::parse_crls(b.as_str(), "rootCrls")
+                .is_ok_and(|c| c.iter().all(|crl| crl.this_update() == now))
+        });
+    if unchanged {
+        return;
+    }
+    change(p, format!("{at}.rootCrls"), if pki.root_crls.is_empty() { "add" } else { "replace" });
+    if store.required_version() < 2 {
+        change(p, "version".into(), "replace");
+    }
+}
+
 fn exists_or(present: bool) -> &'static str {
     if present {
         "replace"
@@ -216,6 +246,7 @@ pub fn plan(
                 change(&mut p.store, format!("{at}.intermediates.{scope}"), "replace");
                 let prev = pki.previous_intermediates.contains_key(scope);
                 change(&mut p.store, format!("{at}.previousIntermediates.{scope}"), exists_or(prev));
+                root_crls_resigned(&mut p.store, store, pki, &at, true, now);
                 p.bundles = carriers(project, &scopes, scope);
                 p.chains = vec![scope.clone()];
                 p.next.push(renew_step(format!(
@@ -236,6 +267,7 @@ pub fn plan(
                     change(&mut p.store, format!("{at}.previousIntermediates.{scope}"), "remove");
                 }
                 change(&mut p.store, format!("{at}.revoked"), exists_or(!pki.revoked.is_empty()));
+                root_crls_resigned(&mut p.store, store, pki, &at, false, now);
                 p.bundles = carriers(project, &scopes, scope);
                 p.chains = vec![scope.clone()];
                 let filter = Filter { service: None, pki: Some(name), scopes: None };
@@ -272,6 +304,7 @@ pub fn plan(
                     let prev = pki.previous_intermediates.contains_key(s);
                     change(&mut p.store, format!("{at}.previousIntermediates.{s}"), exists_or(prev));
                 }
+                root_crls_resigned(&mut p.store, store, pki, &at, false, now);
                 p.bundles = scopes.clone();
                 p.chains = scopes.clone();
                 p.phase.1 = RootPhase::Overlap;
@@ -333,6 +366,19 @@ pub fn plan(
                 change(&mut p.store, format!("{at}.rootOverlapMinDays"), "remove");
                 if pki.root_switched_at.is_some() {
                     change(&mut p.store, format!("{at}.rootSwitchedAt"), "remove");
+                }
+                // The previous roots' CRLs go with them.
+                let current = Cert::from_pem(pki.root.cert.as_str(), "root").ok();
+                let kept = pki
+                    .root_crls
+                    .iter()
+                    .filter(|b| {
+                        crate::crypto::crl::parse_crls(b.as_str(), "rootCrls")
+                            .is_ok_and(|c| c.iter().all(|crl| current.as_ref().is_some_and(|r| crl.is_signed_by(r))))
+                    })
+                    .count();
+                if kept < pki.root_crls.len() {
+                    change(&mut p.store, format!("{at}.rootCrls"), if kept == 0 { "remove" } else { "replace" });
                 }
                 let finalized = if pki.root_finalized_at.is_some() { "replace" } else { "add" };
                 change(&mut p.store, format!("{at}.rootFinalizedAt"), finalized);

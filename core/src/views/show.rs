@@ -156,6 +156,7 @@ mod tests {
                 revoked: vec![],
                 revoked_leaves: vec![],
                 leaf_ttl: None,
+                root_crls: vec![],
                 root_finalized_at: None,
             },
         );

@@ -365,7 +365,10 @@ fn revocation_problems(
             return;
         }
     };
-    if let Some(end) = crls.iter().filter_map(|c| c.next_update()).filter(|n| *n <= now).min() {
+    // The intermediates' CRLs, which renew re-signs; a root's (signed offline, a year long) is
+    // validate's to watch (`root-crl-expiring`).
+    let by_intermediates = crls.iter().filter(|c| bundle.iter().any(|b| c.is_signed_by(b)));
+    if let Some(end) = by_intermediates.filter_map(|c| c.next_update()).filter(|n| *n <= now).min() {
         s.problems.push(p(
             "crl-expired",
             format!(

@@ -460,6 +460,38 @@ fn check_pki(out: &mut Out, project: &Project, env: &str, file: &str, name: &str
             }
         }
     }
+    // The roots' CRLs (served in every crl.pem): whole-chain CRL checks refuse every peer once
+    // one passes its nextUpdate, and only an offline ceremony re-signs them. Warnings, not
+    // errors: consumers that check only leaf CRLs (the common case) never read them.
+    for (i, b) in pki.root_crls.iter().enumerate() {
+        let loc = format!("{at}.rootCrls[{i}]");
+        let step = || crate::error::Step::new(crate::error::Op::RootCrl).env(env).pki(name);
+        match crate::crypto::crl::parse_crls(b.as_str(), &loc) {
+            Err(e) => out.err(e.code(), file, &loc, e.to_string(), e.remedy()),
+            Ok(crls) => {
+                for next in crls.iter().filter_map(|c| c.next_update()) {
+                    let when = crate::model::time::format_rfc3339(next);
+                    if next <= now {
+                        out.warn(
+                            "root-crl-expired",
+                            file,
+                            &loc,
+                            format!("this root CRL passed its nextUpdate at {when}: consumers that check the whole chain refuse every peer"),
+                            crate::remedy!["re-sign it offline: `", step(), "`"],
+                        );
+                    } else if next - now < time::Duration::days(30) {
+                        out.warn(
+                            "root-crl-expiring",
+                            file,
+                            &loc,
+                            format!("this root CRL's nextUpdate is {when}, within 30 days"),
+                            crate::remedy!["re-sign it offline before then: `", step(), "`"],
+                        );
+                    }
+                }
+            }
+        }
+    }
     // Recorded leaf revocations (their syntax is checked when the store is parsed): a CA's
     // serial is not a leaf's, and nothing in a CRL can revoke a CA of this PKI.
     for (i, r) in pki.revoked_leaves.iter().enumerate() {

@@ -178,7 +178,12 @@ const TS_TYPES: &'static str = r#"
 export interface InforgeError extends Error { code: string; hint: string; }
 
 export type Role = "root" | "previous-root" | "intermediate" | "previous-intermediate" | "leaf";
-export interface Revoked { fingerprint: string; scope: string; subject: string; revokedAt: string; }
+export interface Revoked { fingerprint: string; scope: string; subject: string; revokedAt: string; serial?: string; }
+export interface RevokedSummary { fingerprint: string; scope: string; subject: string; revokedAt: string; serial: string | null; }
+export interface RevokedLeaf {
+  serial: string; reason: "unspecified" | "keyCompromise" | "affiliationChanged" | "superseded" | "cessationOfOperation";
+  revokedAt: string;
+}
 export interface CertView {
   role: Role; scope: string | null; location: string; subject: string; issuer: string; serial: string;
   subjectKeyId: string | null; authorityKeyId: string | null; uriSans: string[]; dnsSans: string[];
@@ -211,7 +216,8 @@ export interface OverlapSummary {
 }
 export interface PkiSummary {
   name: string; topology: "two-tier" | "root-only"; algorithm: string; tiers: string[]; root: CertSummary;
-  intermediates: { [scope: string]: CertSummary }; overlap: OverlapSummary; revoked: Revoked[];
+  intermediates: { [scope: string]: CertSummary }; overlap: OverlapSummary; revoked: RevokedSummary[];
+  revokedLeaves: RevokedLeaf[]; leafTtl: string | null;
 }
 /** The `inforge pki ls --json` document (docs/json.md). */
 export interface Listing { env: string; now: string; pkis: PkiSummary[]; }

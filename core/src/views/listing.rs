@@ -81,7 +81,28 @@ pub struct PkiSummary {
     /// Overlap state.
     pub overlap: OverlapSummary,
     /// Revoked certificates.
-    pub revoked: Vec<crate::model::store::Revoked>,
+    pub revoked: Vec<RevokedSummary>,
+    /// Revoked leaves (`pki revoke-leaf`), as stored.
+    pub revoked_leaves: Vec<crate::model::store::RevokedLeaf>,
+    /// The PKI's default leaf lifetime (`pki add --leaf-ttl`), if set.
+    pub leaf_ttl: Option<String>,
+}
+
+/// A revoked certificate as the listing shows it (every field present; `serial` null in
+/// records from before root CRLs).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedSummary {
+    /// SHA-256 of its DER, lowercase hex.
+    pub fingerprint: String,
+    /// The scope it served.
+    pub scope: String,
+    /// Its subject.
+    pub subject: String,
+    /// When it was revoked (RFC 3339).
+    pub revoked_at: String,
+    /// Its serial, lowercase hex, when recorded.
+    pub serial: Option<String>,
 }
 
 /// `inforge pki ls`.
@@ -149,7 +170,19 @@ pub fn listing(store: &Store, env: &str, now: OffsetDateTime) -> Result<Listing,
                 previous_roots,
                 previous_intermediates,
             },
-            revoked: pki.revoked.clone(),
+            revoked: pki
+                .revoked
+                .iter()
+                .map(|r| RevokedSummary {
+                    fingerprint: r.fingerprint.clone(),
+                    scope: r.scope.clone(),
+                    subject: r.subject.clone(),
+                    revoked_at: r.revoked_at.clone(),
+                    serial: r.serial.clone(),
+                })
+                .collect(),
+            revoked_leaves: pki.revoked_leaves.clone(),
+            leaf_ttl: pki.leaf_ttl.clone(),
         });
     }
     Ok(Listing { env: env.to_string(), now: crate::model::time::format_rfc3339(now), pkis })
@@ -209,6 +242,12 @@ impl fmt::Display for Listing {
             for r in &p.revoked {
                 let short: String = r.fingerprint.chars().take(16).collect();
                 writeln!(f, "  revoked {:<17}{short}… at {}", r.scope, r.revoked_at)?;
+            }
+            if let Some(t) = &p.leaf_ttl {
+                writeln!(f, "  leaf lifetime            {t} (pki add --leaf-ttl; a service's own leafTtl wins)")?;
+            }
+            for r in &p.revoked_leaves {
+                writeln!(f, "  revoked leaf             {} ({}) at {}", r.serial, r.reason.name(), r.revoked_at)?;
             }
         }
         Ok(())

@@ -561,7 +561,7 @@ fn check_revoked_leaves(pki: &Pki, at: &str) -> Result<(), (String, String)> {
 mod tests {
     use super::*;
 
-    fn sample() -> Store {
+    pub(super) fn sample() -> Store {
         let cert = Block::new("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----");
         let key = Block::new("-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n");
         let e = Entry { cert: cert.clone(), key };
@@ -681,33 +681,10 @@ mod revoked_leaves {
     }
 }
 
+/// A small store's text for other modules' tests (the `tests` module's sample).
 #[cfg(test)]
 pub(crate) fn tests_sample_yaml() -> String {
-    let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-    let key = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
-    let e = Entry { cert: Block::new(cert), key: Block::new(key) };
-    let mut s = Store::new(
-        "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into(),
-        "age1lggyhqrw2nlhcxprm67z43rta597azn8gknawjehu9d9dl0jq3yqqvfafg".into(),
-    );
-    let p = Pki {
-        topology: Topology::TwoTier,
-        algorithm: Algorithm::EcdsaP256,
-        root: e.clone(),
-        intermediates: BTreeMap::from([("global".to_string(), e)]),
-        previous_roots: vec![],
-        previous_intermediates: BTreeMap::new(),
-        root_overlap_started: None,
-        root_overlap_min_days: None,
-        root_switched_at: None,
-        revoked: vec![],
-        revoked_leaves: vec![],
-        leaf_ttl: None,
-        root_crls: vec![],
-        root_finalized_at: None,
-    };
-    s.pkis.insert("wardnet-mesh".into(), p);
-    s.to_yaml()
+    tests::sample().to_yaml()
 }
 
 #[cfg(test)]

@@ -1233,6 +1233,10 @@ fn a_revoked_leaf_is_refused_by_openssl_crl_checks_and_by_the_bootstrapper() {
     let doc: serde_json::Value = serde_json::from_str(&rec.stdout).unwrap();
     assert_eq!(doc["serial"].as_str().unwrap(), serial.to_lowercase());
     assert!(r.store_text().contains("\nversion: 2\n") && r.store_text().contains("revokedLeaves:"));
+    // The git textconv rendering (store show) names it, so the pull request's diff does.
+    let store_file = r.store_path().display().to_string();
+    let shown = r.cmd(&["store", "show", &store_file], &[]).ok().stdout;
+    assert!(shown.contains(&format!("revoked leaf {}: keyCompromise", serial.to_lowercase())), "{shown}");
     r.fails_unchanged(
         &["pki", "revoke-leaf", "prd", "wardnet-mesh", "--serial", &serial],
         Some(&[]),

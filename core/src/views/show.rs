@@ -127,6 +127,36 @@ pub fn show(store: &Store) -> String {
         }
         for r in &pki.revoked {
             let _ = writeln!(out, "  revoked {}: scope {}, {}, at {}", r.fingerprint, r.scope, r.subject, r.revoked_at);
+            if let Some(serial) = &r.serial {
+                let _ = writeln!(out, "    serial {serial}");
+            }
+        }
+        if let Some(t) = &pki.leaf_ttl {
+            let _ = writeln!(out, "  leaf lifetime (default): {t}");
+        }
+        if let Some(t) = &pki.root_finalized_at {
+            let _ = writeln!(out, "  last root finalize: {t}");
+        }
+        for r in &pki.revoked_leaves {
+            let _ = writeln!(out, "  revoked leaf {}: {}, at {}", r.serial, r.reason.name(), r.revoked_at);
+        }
+        for (i, b) in pki.root_crls.iter().enumerate() {
+            match crate::crypto::crl::parse_crls(b.as_str(), "rootCrls") {
+                Ok(crls) => {
+                    for c in crls {
+                        let _ = writeln!(
+                            out,
+                            "  root CRL {i}: this update {}, next update {}, {} revoked",
+                            format_rfc3339(c.this_update()),
+                            c.next_update().map(format_rfc3339).unwrap_or_default(),
+                            c.revoked_serials().len()
+                        );
+                    }
+                }
+                Err(e) => {
+                    let _ = writeln!(out, "  root CRL {i}: unreadable ({})", e.code());
+                }
+            }
         }
     }
     out

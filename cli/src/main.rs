@@ -521,6 +521,9 @@ impl Command {
 
 fn main() {
     inforge_host::backend::install();
+    // Big configs (≥ 64 KiB) are parsed once per build and bytes, then kept checked in the
+    // user's cache directory (docs/performance.md; INFORGE_CACHE_DIR=off turns it off).
+    inforge_host::config_cache::enable();
     let cli = Cli::parse();
     let dir = cli.dir.unwrap_or_else(|| PathBuf::from("."));
     let env = cli.command.env().map(str::to_string);

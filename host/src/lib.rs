@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod clock;
+pub mod config_cache;
 pub mod error;
 pub mod fault;
 pub mod fsio;

@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use inforge_core::model::config::Project;
 use inforge_core::model::store::{store_path, Store};
 use inforge_core::ops::{Env, RepoFiles};
 
@@ -26,6 +27,9 @@ pub struct Repo {
     pub root: PathBuf,
     inforge_yaml: String,
     regions_yaml: Option<String>,
+    /// The config once parsed: a command that loads twice (a write loads before and after
+    /// taking the store lock) parses it once.
+    project: std::sync::OnceLock<Project>,
 }
 
 /// One environment as loaded from disk: the core's [`Env`] and the store text it came from.
@@ -47,7 +51,7 @@ impl Repo {
         let inforge_yaml = read_text(&cfg)?;
         let regions_yaml = read_optional(&root.join("regions.yaml"))?;
         let root = if root == Path::new(".") { PathBuf::new() } else { root.to_path_buf() };
-        Ok(Repo { root, inforge_yaml, regions_yaml })
+        Ok(Repo { root, inforge_yaml, regions_yaml, project: std::sync::OnceLock::new() })
     }
 
     /// `resources/<env>/pki.enc.yaml` under the repo (the name is checked first, so it can
@@ -77,8 +81,18 @@ impl Repo {
     pub fn load(&self, env: &str) -> Result<Loaded, HostError> {
         inforge_core::ops::check_env_name(env)?;
         let (store_text, secrets) = self.texts(env)?;
-        let env = Env::load(&self.files(store_text.as_deref(), secrets.as_deref()), env)?;
+        let env = Env::load_parsed(self.project()?, &self.files(store_text.as_deref(), secrets.as_deref()), env)?;
         Ok(Loaded { env, store_text })
+    }
+
+    /// The parsed config ([`crate::config_cache::parse`]), parsed once per [`Repo`].
+    fn project(&self) -> Result<Project, HostError> {
+        if let Some(p) = self.project.get() {
+            return Ok(p.clone());
+        }
+        let p = crate::config_cache::parse(&self.inforge_yaml, self.regions_yaml.as_deref())
+            .map_err(inforge_core::Error::from)?;
+        Ok(self.project.get_or_init(|| p).clone())
     }
 
     /// Takes the environment's store lock (one writer at a time), waiting a bounded time.

@@ -162,6 +162,56 @@ fn renew_service_mints_only_that_service_and_json_describes_it() {
     assert!(!p.join("api").exists() && !p.join("worker").exists());
 }
 
+/// Release-time mint on a big config (issue 25): the second `renew --service` reads the
+/// checked config from the cache instead of parsing the YAML; a changed config is parsed
+/// again, with exactly the strict parse's error.
+#[test]
+fn a_big_config_is_parsed_once_and_kept_with_the_same_strictness() {
+    let r = mesh();
+    let cfg_path = r.dir.join("inforge.yaml");
+    let mut cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    let mut i = 0;
+    while cfg.len() < 70 * 1024 {
+        cfg.push_str(&format!("  extra-{i}: {{}}\n"));
+        i += 1;
+    }
+    std::fs::write(&cfg_path, &cfg).unwrap();
+    let cache = r.cache_dir();
+    let entries = || -> Vec<PathBuf> {
+        std::fs::read_dir(&cache).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default()
+    };
+    let first = renew(&r, &["--service", "web", "--json"]);
+    let kept = entries();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&kept[0]).unwrap().permissions().mode() & 0o777, 0o600);
+    let modified = std::fs::metadata(&kept[0]).unwrap().modified().unwrap();
+    let second = renew(&r, &["--service", "web", "--json"]);
+    let ids = |run: &Run| {
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        doc["leaves"].as_array().unwrap().iter().map(|l| l["spiffeId"].to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&first), ids(&second));
+    assert_eq!(entries(), kept, "a hit writes no new entry");
+    assert_eq!(std::fs::metadata(&kept[0]).unwrap().modified().unwrap(), modified);
+
+    // A typo late in the file: a new key, so the full strict parse runs and refuses it, with
+    // or without a cache, and nothing is written anywhere.
+    std::fs::write(&cfg_path, format!("{cfg}  late: {{pki: wardnet-mesh, scpoe: global}}\n")).unwrap();
+    let set = provider(&r).join("web/mtls/us-east-1/cert.pem");
+    let before = std::fs::read(&set).unwrap();
+    let env = ci_only(&r);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let cached = r.fails_unchanged(&["pki", "renew", "prd", "--service", "web"], Some(&env), "config-invalid", "scpoe");
+    let mut off = env.clone();
+    off.push(("INFORGE_CACHE_DIR", "off"));
+    let uncached =
+        r.fails_unchanged(&["pki", "renew", "prd", "--service", "web"], Some(&off), "config-invalid", "scpoe");
+    assert_eq!(cached.stderr, uncached.stderr);
+    assert_eq!(std::fs::read(&set).unwrap(), before);
+    assert_eq!(entries(), kept, "a refused config is never kept");
+}
+
 #[test]
 fn renew_replaces_each_scope_as_a_consistent_set() {
     let r = mesh();

@@ -177,6 +177,11 @@ impl Repo {
         run
     }
 
+    /// Where this repo's commands keep checked configs (`INFORGE_CACHE_DIR`).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.tmp.path().join("cache")
+    }
+
     pub fn store_path(&self) -> PathBuf {
         self.dir.join("resources/prd/pki.enc.yaml")
     }
@@ -203,6 +208,9 @@ impl Repo {
         let mut c = Command::new(BIN);
         c.arg("-C").arg(&self.dir).args(args);
         c.env_remove("INFORGE_SECRETS_KEY").env_remove("INFORGE_PKI_ROOT_KEY").env_remove("INFORGE_NOW");
+        // Big configs' parses are kept per user (docs/performance.md): each scratch repo gets
+        // its own cache directory, so tests never share or leave entries in ~/.cache.
+        c.env("INFORGE_CACHE_DIR", self.cache_dir());
         if let Some(n) = &self.now {
             c.env("INFORGE_NOW", n);
         }

@@ -5,13 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 use crate::error::NameError;
 
 /// `inforge.yaml`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProjectConfig {
     /// The SPIFFE trust domain.
@@ -25,7 +25,7 @@ pub struct ProjectConfig {
 }
 
 /// One environment.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Where leaf material is written.
@@ -33,7 +33,7 @@ pub struct Environment {
 }
 
 /// A secrets provider.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Provider {
     /// A local directory (relative to the repo root); must already exist.
@@ -116,7 +116,7 @@ impl Provider {
 }
 
 /// Whether a service lives in the global scope or in regions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScopeKind {
     /// One global leaf.
@@ -126,26 +126,26 @@ pub enum ScopeKind {
 }
 
 /// One service.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Service {
     /// The two-tier mesh the service joins; none: not in the mesh.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pki: Option<String>,
     /// global or regional (required with `pki:`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<ScopeKind>,
     /// Command hosts run when the leaf changed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reload: Option<String>,
     /// Extra DNS SANs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns_names: Vec<String>,
     /// Subset of regions.yaml; default every region.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions: Option<Vec<String>>,
     /// The leaves' lifetime, from `1h` to `90d` (default 90d); see [`Service::leaf_ttl`].
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaf_ttl: Option<String>,
 }
 
@@ -183,11 +183,11 @@ impl Service {
 }
 
 /// `regions.yaml`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionsFile {
     /// Active regions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<String>,
 }
 

@@ -2,6 +2,7 @@
 //! the store. Everything else builds on these; they decide only what is well formed.
 
 pub mod config;
+pub mod config_cache;
 pub mod custodian;
 pub mod limits;
 pub mod names;

@@ -112,6 +112,13 @@ impl Env {
     /// store and the secret store's recipient when present.
     pub fn load(files: &RepoFiles<'_>, env: &str) -> Result<Env, Error> {
         let project = Project::parse(files.inforge_yaml, files.regions_yaml)?;
+        Self::load_parsed(project, files, env)
+    }
+
+    /// [`Env::load`] with the config already parsed by [`Project::parse`] from `files`'
+    /// `inforge.yaml` and `regions.yaml` (a host that keeps checked configs between runs,
+    /// [`crate::model::config_cache`]); the rest is checked as in [`Env::load`].
+    pub fn load_parsed(project: Project, files: &RepoFiles<'_>, env: &str) -> Result<Env, Error> {
         crate::model::names::check_segment("environment", env)?;
         project.environment(env)?;
         let store = files.store.map(|t| Store::parse(&store_path(env), t)).transpose()?;

@@ -30,6 +30,8 @@ fn main() {
 }
 
 fn mint_only(repo: &str, env: &str) {
+    // Like for like with `inforge pki renew`, which keeps a big config's checked parse.
+    inforge_host::config_cache::enable();
     let repo = Repo::open(std::path::Path::new(repo)).expect("repo");
     let loaded = repo.load(env).expect("env");
     let now = inforge_host::clock::now().expect("now");

@@ -3,7 +3,8 @@
 //! `~/.cache/inforge`). The format, the key and why a hit is as strict as a parse are in
 //! [`inforge_core::model::config_cache`].
 //!
-//! Only a frontend that turns it on uses it ([`enable`]: the CLI, whose executable's identity
+//! A big config parsed once stays in memory for the rest of the process, whatever the
+//! frontend. The cache directory is used only by a frontend that turns it on ([`enable`]: the CLI, whose executable's identity
 //! is part of the key), and only for configs of at least
 //! [`MIN_CACHED_BYTES`](inforge_core::model::config_cache::MIN_CACHED_BYTES). An entry is read
 //! only if it is a regular file of this user's, readable by nobody else, in a directory of
@@ -17,6 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use inforge_core::error::ConfigError;
 use inforge_core::model::config::Project;
@@ -36,18 +38,37 @@ pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
-/// [`Project::parse`], through the cache when it is enabled and the config is big enough.
+/// The last big config this process parsed, by its key: a Python deploy script that mints
+/// service after service in one process parses the config once.
+static LAST: Mutex<Option<(String, Project)>> = Mutex::new(None);
+
+/// [`Project::parse`] for a config this process may have parsed already (kept in memory, for
+/// every frontend), else through the cache directory when it is enabled; small configs are
+/// always parsed.
 pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
-    let place = if ENABLED.load(Ordering::Relaxed) && inforge_yaml.len() >= MIN_CACHED_BYTES {
-        dir().zip(build())
-    } else {
-        None
-    };
-    match place {
-        Some((dir, build)) => parse_at(&dir, &build, inforge_yaml, regions_yaml),
-        None => Project::parse(inforge_yaml, regions_yaml),
+    if inforge_yaml.len() < MIN_CACHED_BYTES {
+        return Project::parse(inforge_yaml, regions_yaml);
     }
+    let k = key("this process", inforge_yaml, regions_yaml);
+    if let Some((_, p)) = LAST.lock().ok().as_deref().and_then(|last| last.as_ref().filter(|(lk, _)| *lk == k)) {
+        #[cfg(test)]
+        MEMORY_HITS.fetch_add(1, Ordering::Relaxed);
+        return Ok(p.clone());
+    }
+    let place = if ENABLED.load(Ordering::Relaxed) { dir().zip(build()) } else { None };
+    let project = match place {
+        Some((dir, build)) => parse_at(&dir, &build, inforge_yaml, regions_yaml)?,
+        None => Project::parse(inforge_yaml, regions_yaml)?,
+    };
+    if let Ok(mut last) = LAST.lock() {
+        *last = Some((k, project.clone()));
+    }
+    Ok(project)
 }
+
+/// How many [`parse`] calls the in-memory copy served (tests only).
+#[cfg(test)]
+static MEMORY_HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// [`parse`] with the cache in `dir`, for `build`.
 fn parse_at(dir: &Path, build: &str, inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
@@ -284,6 +305,24 @@ mod tests {
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         rustix::fs::chown(&path, Some(rustix::process::geteuid()), None).unwrap();
         assert_eq!(served(&dir), 0);
+    }
+
+    #[test]
+    fn a_process_parses_the_same_big_config_once() {
+        // `parse` without the cache directory (not enabled in unit tests): the second call with
+        // the same bytes is served from memory, other bytes are parsed.
+        let cfg = big("  memo-test: {}\n");
+        let before = MEMORY_HITS.load(Ordering::Relaxed);
+        let first = parse(&cfg, Some(REGIONS)).unwrap();
+        let second = parse(&cfg, Some(REGIONS)).unwrap();
+        assert_eq!(format!("{first:?}"), format!("{second:?}"));
+        assert!(MEMORY_HITS.load(Ordering::Relaxed) > before, "the second parse came from memory");
+        let other = parse(&cfg, None).unwrap();
+        assert!(other.regions.is_empty(), "other regions.yaml bytes are another key");
+        // A refused config is refused every time (never remembered).
+        let typo = big("  late: {scpoe: global}\n");
+        assert!(parse(&typo, None).is_err() && parse(&typo, None).is_err());
+        assert!(!ENABLED.load(Ordering::Relaxed));
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl Fixture {
     /// The fixture as the operations layer sees it.
     pub fn env(&self) -> Env {
         Env {
-            project: self.project.clone(),
+            project: self.project.clone().into(),
             name: "prd".into(),
             store: Some(self.store.clone()),
             secret_store_recipient: None,

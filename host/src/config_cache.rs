@@ -18,11 +18,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use inforge_core::error::ConfigError;
 use inforge_core::model::config::Project;
-use inforge_core::model::config_cache::{decode, encode, key, MIN_CACHED_BYTES};
+use inforge_core::model::config_cache::{decode, digest, encode, key, MIN_CACHED_BYTES};
 
 use crate::fsio::{unique_suffix, MAX_FILE};
 
@@ -38,30 +38,30 @@ pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
-/// The last big config this process parsed, by its key: a Python deploy script that mints
-/// service after service in one process parses the config once.
-static LAST: Mutex<Option<(String, Project)>> = Mutex::new(None);
+/// The last big config this process parsed, by its [`digest`]: a Python deploy script that
+/// mints service after service in one process parses the config once.
+static LAST: Mutex<Option<(String, Arc<Project>)>> = Mutex::new(None);
 
 /// [`Project::parse`] for a config this process may have parsed already (kept in memory, for
 /// every frontend), else through the cache directory when it is enabled; small configs are
 /// always parsed.
-pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Arc<Project>, ConfigError> {
     if inforge_yaml.len() < MIN_CACHED_BYTES {
-        return Project::parse(inforge_yaml, regions_yaml);
+        return Project::parse(inforge_yaml, regions_yaml).map(Arc::new);
     }
-    let k = key("this process", inforge_yaml, regions_yaml);
-    if let Some((_, p)) = LAST.lock().ok().as_deref().and_then(|last| last.as_ref().filter(|(lk, _)| *lk == k)) {
+    let d = digest(inforge_yaml, regions_yaml);
+    if let Some((_, p)) = LAST.lock().ok().as_deref().and_then(|last| last.as_ref().filter(|(ld, _)| *ld == d)) {
         #[cfg(test)]
         MEMORY_HITS.fetch_add(1, Ordering::Relaxed);
         return Ok(p.clone());
     }
     let place = if ENABLED.load(Ordering::Relaxed) { dir().zip(build()) } else { None };
-    let project = match place {
-        Some((dir, build)) => parse_at(&dir, &build, inforge_yaml, regions_yaml)?,
+    let project = Arc::new(match place {
+        Some((dir, build)) => parse_at(&dir, &key(&build, &d), inforge_yaml, regions_yaml)?,
         None => Project::parse(inforge_yaml, regions_yaml)?,
-    };
+    });
     if let Ok(mut last) = LAST.lock() {
-        *last = Some((k, project.clone()));
+        *last = Some((d, project.clone()));
     }
     Ok(project)
 }
@@ -70,18 +70,14 @@ pub fn parse(inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, 
 #[cfg(test)]
 static MEMORY_HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// [`parse`] with the cache in `dir`, for `build`.
-fn parse_at(dir: &Path, build: &str, inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
-    if inforge_yaml.len() < MIN_CACHED_BYTES {
-        return Project::parse(inforge_yaml, regions_yaml);
-    }
-    let k = key(build, inforge_yaml, regions_yaml);
-    let path = dir.join(format!("config-{k}.json"));
-    if let Some(project) = read_entry(dir, &path).and_then(|text| decode(&text, &k)) {
+/// The parse of a big config through the entry `key` in the cache directory `dir`.
+fn parse_at(dir: &Path, key: &str, inforge_yaml: &str, regions_yaml: Option<&str>) -> Result<Project, ConfigError> {
+    let path = dir.join(format!("config-{key}.json"));
+    if let Some(project) = read_entry(dir, &path).and_then(|text| decode(&text, key)) {
         return Ok(project);
     }
     let project = Project::parse(inforge_yaml, regions_yaml)?;
-    write_entry(dir, &path, &encode(&project, &k));
+    write_entry(dir, &path, &encode(&project, key));
     Ok(project)
 }
 
@@ -205,6 +201,11 @@ mod tests {
         c
     }
 
+    /// [`parse_at`] with the key of `build` and the files.
+    fn at(dir: &Path, build: &str, yaml: &str, regions: Option<&str>) -> Result<Project, ConfigError> {
+        parse_at(dir, &key(build, &digest(yaml, regions)), yaml, regions)
+    }
+
     fn entries(dir: &Path) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> =
             fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
@@ -217,7 +218,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("cache/inforge");
         let cfg = big("");
-        let first = parse_at(&dir, "b1", &cfg, Some(REGIONS)).unwrap();
+        let first = at(&dir, "b1", &cfg, Some(REGIONS)).unwrap();
         let files = entries(&dir);
         assert_eq!(files.len(), 1, "{files:?}");
         assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
@@ -225,16 +226,16 @@ mod tests {
 
         // Served from the entry: an entry holding another (valid) project under this key is
         // what comes back, which shows the YAML was not parsed again.
-        let k = key("b1", &cfg, Some(REGIONS));
+        let k = key("b1", &digest(&cfg, Some(REGIONS)));
         let mut other = first.clone();
         other.config.services.retain(|name, _| name == "svc-0");
         fs::write(&files[0], encode(&other, &k)).unwrap();
-        let second = parse_at(&dir, "b1", &cfg, Some(REGIONS)).unwrap();
+        let second = at(&dir, "b1", &cfg, Some(REGIONS)).unwrap();
         assert_eq!(second.config.services.len(), 1);
         assert!(first.config.services.len() > 1000);
 
         // Another build, or other bytes, is another key: a full parse and a second entry.
-        let third = parse_at(&dir, "b2", &cfg, Some(REGIONS)).unwrap();
+        let third = at(&dir, "b2", &cfg, Some(REGIONS)).unwrap();
         assert_eq!(format!("{third:?}"), format!("{first:?}"));
         assert_eq!(entries(&dir).len(), 2);
     }
@@ -245,15 +246,12 @@ mod tests {
         let dir = t.path().join("c");
         let typo = big("  late: {pki: mesh, scpoe: global}\n");
         let direct = Project::parse(&typo, Some(REGIONS)).unwrap_err().to_string();
-        let cached = parse_at(&dir, "b", &typo, Some(REGIONS)).unwrap_err().to_string();
+        let cached = at(&dir, "b", &typo, Some(REGIONS)).unwrap_err().to_string();
         assert_eq!(cached, direct);
         assert!(cached.contains("scpoe"), "{cached}");
         assert!(entries(&dir).is_empty(), "a refused config leaves no entry");
         // Again: still refused, still nothing kept.
-        assert!(parse_at(&dir, "b", &typo, Some(REGIONS)).is_err());
-        assert!(entries(&dir).is_empty());
-        // A small config never touches the cache.
-        parse_at(&dir, "b", "baseDomain: t.example\n", None).unwrap();
+        assert!(at(&dir, "b", &typo, Some(REGIONS)).is_err());
         assert!(entries(&dir).is_empty());
     }
 
@@ -262,13 +260,13 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("c");
         let cfg = big("");
-        let good = parse_at(&dir, "b", &cfg, None).unwrap();
-        let k = key("b", &cfg, None);
+        let good = at(&dir, "b", &cfg, None).unwrap();
+        let k = key("b", &digest(&cfg, None));
         let path = dir.join(format!("config-{k}.json"));
         let mut fake = good.clone();
         fake.config.services.clear();
         let planted = encode(&fake, &k);
-        let served = |dir: &Path| parse_at(dir, "b", &cfg, None).unwrap().config.services.len();
+        let served = |dir: &Path| at(dir, "b", &cfg, None).unwrap().config.services.len();
 
         // Readable by others: not used (and replaced by a fresh private entry).
         fs::write(&path, &planted).unwrap();
@@ -330,7 +328,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dir = t.path().join("c");
         for i in 0..KEEP + 3 {
-            parse_at(&dir, &format!("build-{i}"), &big(""), None).unwrap();
+            at(&dir, &format!("build-{i}"), &big(""), None).unwrap();
         }
         assert_eq!(entries(&dir).len(), KEEP);
     }

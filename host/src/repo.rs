@@ -29,7 +29,7 @@ pub struct Repo {
     regions_yaml: Option<String>,
     /// The config once parsed: a command that loads twice (a write loads before and after
     /// taking the store lock) parses it once.
-    project: std::sync::OnceLock<Project>,
+    project: std::sync::OnceLock<std::sync::Arc<Project>>,
 }
 
 /// One environment as loaded from disk: the core's [`Env`] and the store text it came from.
@@ -86,7 +86,7 @@ impl Repo {
     }
 
     /// The parsed config ([`crate::config_cache::parse`]), parsed once per [`Repo`].
-    fn project(&self) -> Result<Project, HostError> {
+    fn project(&self) -> Result<std::sync::Arc<Project>, HostError> {
         if let Some(p) = self.project.get() {
             return Ok(p.clone());
         }

@@ -3,7 +3,8 @@
 //!
 //! Strict by construction: an entry is only ever made from a [`Project`] that passed
 //! [`Project::parse`], and it is found only by the SHA-256 of the exact bytes of
-//! `inforge.yaml` and `regions.yaml` together with the build that parsed them. A changed
+//! `inforge.yaml` and `regions.yaml` ([`digest`]) together with the build that parsed them
+//! ([`key`]). A changed
 //! character, a new region or another inforge build is a different key, so the full strict
 //! parse runs again and reports what it always reported. The entry itself is JSON of the same
 //! serde types (unknown fields are errors there too), and its names are checked again on the
@@ -22,12 +23,21 @@ pub const MIN_CACHED_BYTES: usize = 64 * 1024;
 /// The first line's tag; bumped whenever the entry's shape changes.
 const MAGIC: &str = "inforge-config-cache/1";
 
-/// The key of an entry: SHA-256 over the build and both files, each length-prefixed so no
-/// two different inputs share a byte string (an absent `regions.yaml` differs from an
-/// empty one). Lower-case hex.
-pub fn key(build: &str, inforge_yaml: &str, regions_yaml: Option<&str>) -> String {
+/// The SHA-256 of both files, each length-prefixed so no two different inputs share a byte
+/// string (an absent `regions.yaml` differs from an empty one). Lower-case hex. What a process
+/// keeps in memory is found by this alone; an entry on disk by [`key`].
+pub fn digest(inforge_yaml: &str, regions_yaml: Option<&str>) -> String {
+    hash(&[(b"inforge.yaml", Some(inforge_yaml.as_bytes())), (b"regions.yaml", regions_yaml.map(str::as_bytes))])
+}
+
+/// The key of an entry: the SHA-256 of the format, the build and the files' [`digest`].
+pub fn key(build: &str, digest: &str) -> String {
+    hash(&[(MAGIC.as_bytes(), None), (b"build", Some(build.as_bytes())), (b"digest", Some(digest.as_bytes()))])
+}
+
+fn hash(parts: &[(&[u8], Option<&[u8]>)]) -> String {
     let mut h = Sha256::new();
-    let mut part = |tag: &[u8], bytes: Option<&[u8]>| {
+    for (tag, bytes) in parts {
         h.update(tag);
         match bytes {
             Some(b) => {
@@ -36,11 +46,7 @@ pub fn key(build: &str, inforge_yaml: &str, regions_yaml: Option<&str>) -> Strin
             }
             None => h.update(0u64.to_be_bytes()),
         }
-    };
-    part(MAGIC.as_bytes(), None);
-    part(b"build", Some(build.as_bytes()));
-    part(b"inforge.yaml", Some(inforge_yaml.as_bytes()));
-    part(b"regions.yaml", regions_yaml.map(str::as_bytes));
+    }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -89,7 +95,7 @@ mod tests {
     #[test]
     fn an_entry_gives_back_exactly_what_the_yaml_parse_gave() {
         let parsed = Project::parse(CFG, Some(REGIONS)).unwrap();
-        let k = key("build-1", CFG, Some(REGIONS));
+        let k = key("build-1", &digest(CFG, Some(REGIONS)));
         let entry = encode(&parsed, &k);
         let back = decode(&entry, &k).expect("an intact entry decodes");
         assert_eq!(format!("{back:?}"), format!("{parsed:?}"));
@@ -102,29 +108,31 @@ mod tests {
 
     #[test]
     fn the_key_covers_the_build_and_both_files() {
-        let k = key("b", CFG, Some(REGIONS));
-        assert_eq!(k.len(), 64);
+        let d = digest(CFG, Some(REGIONS));
+        let k = key("b", &d);
+        assert_eq!((k.len(), d.len()), (64, 64));
         let changed = CFG.replace("48h", "49h");
         for other in [
-            key("c", CFG, Some(REGIONS)),
-            key("b", &changed, Some(REGIONS)),
-            key("b", CFG, Some("regions: [us-east-1]\n")),
-            key("b", CFG, None),
-            key("b", CFG, Some("")),
-            // Moving bytes between the parts is another key, thanks to the length prefixes.
-            key("b", &format!("{CFG}regions"), Some(REGIONS.trim_start_matches("regions"))),
+            key("c", &d),
+            key("b", &digest(&changed, Some(REGIONS))),
+            key("b", &digest(CFG, Some("regions: [us-east-1]\n"))),
+            key("b", &digest(CFG, None)),
+            key("b", &digest(CFG, Some(""))),
+            // Moving bytes between the files is another key, thanks to the length prefixes.
+            key("b", &digest(&format!("{CFG}regions"), Some(REGIONS.trim_start_matches("regions")))),
         ] {
             assert_ne!(other, k);
         }
-        assert_ne!(key("b", "x", None), key("b", "x", Some("")));
+        assert_ne!(digest("x", None), digest("x", Some("")));
+        assert_ne!(key("b", &d), d, "the disk key is not the memory key");
     }
 
     #[test]
     fn a_damaged_foreign_or_edited_entry_is_refused() {
         let parsed = Project::parse(CFG, Some(REGIONS)).unwrap();
-        let k = key("b", CFG, Some(REGIONS));
+        let k = key("b", &digest(CFG, Some(REGIONS)));
         let entry = encode(&parsed, &k);
-        let other = key("b2", CFG, Some(REGIONS));
+        let other = key("b2", &digest(CFG, Some(REGIONS)));
         assert!(decode(&entry, &other).is_none(), "another key's entry");
         assert!(decode(&entry[..entry.len() / 2], &k).is_none(), "truncated");
         assert!(decode("", &k).is_none());

@@ -97,8 +97,9 @@ pub fn unlock(keyring: &mut dyn Keyring, custodian: Custodian, store: &Store) ->
 /// One environment of a loaded repo.
 #[derive(Debug, Clone)]
 pub struct Env {
-    /// `inforge.yaml` + `regions.yaml`.
-    pub project: Project,
+    /// `inforge.yaml` + `regions.yaml` (shared: a host may keep the parse of a big config for
+    /// the rest of the process).
+    pub project: std::sync::Arc<Project>,
     /// The environment's name (checked and declared).
     pub name: String,
     /// The store, if the environment has one.
@@ -112,13 +113,13 @@ impl Env {
     /// store and the secret store's recipient when present.
     pub fn load(files: &RepoFiles<'_>, env: &str) -> Result<Env, Error> {
         let project = Project::parse(files.inforge_yaml, files.regions_yaml)?;
-        Self::load_parsed(project, files, env)
+        Self::load_parsed(project.into(), files, env)
     }
 
     /// [`Env::load`] with the config already parsed by [`Project::parse`] from `files`'
     /// `inforge.yaml` and `regions.yaml` (a host that keeps checked configs between runs,
     /// [`crate::model::config_cache`]); the rest is checked as in [`Env::load`].
-    pub fn load_parsed(project: Project, files: &RepoFiles<'_>, env: &str) -> Result<Env, Error> {
+    pub fn load_parsed(project: std::sync::Arc<Project>, files: &RepoFiles<'_>, env: &str) -> Result<Env, Error> {
         crate::model::names::check_segment("environment", env)?;
         project.environment(env)?;
         let store = files.store.map(|t| Store::parse(&store_path(env), t)).transpose()?;

@@ -715,7 +715,7 @@ fn a_service_s_leaf_ttl_sets_its_leaves_lifetime_status_horizon_and_timer() {
         assert_ne!(cfg, CONFIG, "the example's web service is where the test expects it");
         Project::parse(&cfg, Some(REGIONS)).unwrap()
     };
-    kit.env.project = with_ttl("24h");
+    kit.env.project = with_ttl("24h").into();
     let plan = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap();
     let minted = plan.mint_all(&mut kit.rng).unwrap();
     for m in &minted {
@@ -749,11 +749,11 @@ fn a_service_s_leaf_ttl_sets_its_leaves_lifetime_status_horizon_and_timer() {
     let timer = &u.files.iter().find(|f| f.path.ends_with(".timer")).unwrap().contents;
     assert!(timer.contains("OnUnitActiveSec=28800s") && !timer.contains("OnCalendar=daily"), "{timer}");
     // Out of bounds: refused by renew and reported by validate, naming the field.
-    kit.env.project = with_ttl("200d");
+    kit.env.project = with_ttl("200d").into();
     let refused = renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap_err();
     assert_eq!(refused.code(), "leaf-ttl-invalid");
     assert!(refused.to_string().contains("services.web.leafTtl"), "{refused}");
-    kit.env.project = with_ttl("30m");
+    kit.env.project = with_ttl("30m").into();
     assert_eq!(
         renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap_err().code(),
         "leaf-ttl-invalid"
@@ -1013,7 +1013,8 @@ fn a_pki_s_leaf_ttl_is_the_default_for_services_without_their_own() {
         &CONFIG.replace("  web:\n    pki: wardnet-mesh\n", "  web:\n    leafTtl: 24h\n    pki: wardnet-mesh\n"),
         Some(REGIONS),
     )
-    .unwrap();
+    .unwrap()
+    .into();
     let minted =
         renew(&kit.env, &RenewRequest::default(), &mut kit.ci_only(), kit.now).unwrap().mint_all(&mut kit.rng).unwrap();
     for m in &minted {

@@ -4,9 +4,8 @@
 //! Strict by construction: an entry is only ever made from a [`Project`] that passed
 //! [`Project::parse`], and it is found only by the SHA-256 of the exact bytes of
 //! `inforge.yaml` and `regions.yaml` ([`digest`]) together with the build that parsed them
-//! ([`key`]). A changed
-//! character, a new region or another inforge build is a different key, so the full strict
-//! parse runs again and reports what it always reported. The entry itself is JSON of the same
+//! ([`key`]). A changed character, a new region or another inforge build is a different key,
+//! so the full strict parse runs again and reports what it always reported. The entry itself is JSON of the same
 //! serde types (unknown fields are errors there too), and its names are checked again on the
 //! way in, so a damaged or edited entry is refused rather than trusted. Where entries live,
 //! and who may write them, is the host's business; this module is the format.
@@ -47,7 +46,7 @@ fn hash(parts: &[(&[u8], Option<&[u8]>)]) -> String {
             None => h.update(0u64.to_be_bytes()),
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::crypto::cert::hex(&h.finalize())
 }
 
 #[derive(Serialize)]

@@ -3,6 +3,12 @@
 corpus on disk, edges summed by crate, and inforge-core's functions that gained edges.
 
     python3 scripts/fuzz-coverage.py <target> [<rev>]     (rev: default HEAD)
+    python3 scripts/fuzz-coverage.py <target> --before <time>
+
+With --before, the "before" corpus is the on-disk inputs found before <time> (file mtime;
+<time> as `date -d` reads it, e.g. "14:40" or "@1796400000"): replaying the inputs found up
+to two thirds of a run against all of them says which crate's edges grew in its last third,
+so a plateau can be judged for inforge-core apart from the parsers it drives.
 
 Needs the target built (`cargo fuzz build -O <target>` in core/, or any `cargo fuzz run`).
 libFuzzer replays each corpus once (`-runs=0 -print_coverage=1`); nothing is fuzzed.
@@ -49,23 +55,42 @@ def by_crate(funcs):
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
+    args = sys.argv[1:]
+    before_time = None
+    if len(args) == 3 and args[1] == "--before":
+        stamp = subprocess.run(["date", "-d", args[2], "+%s"], capture_output=True, text=True)
+        if stamp.returncode != 0:
+            sys.exit(f"--before: `date -d` cannot read {args[2]!r}")
+        before_time = int(stamp.stdout)
+        args = args[:1]
+    if len(args) not in (1, 2):
         sys.exit(__doc__)
-    target, rev = sys.argv[1], (sys.argv[2] if len(sys.argv) == 3 else "HEAD")
+    target, rev = args[0], (args[1] if len(args) == 2 else "HEAD")
     binary = os.path.join(ROOT, "core/fuzz/target/x86_64-unknown-linux-gnu/release", target)
     if not os.access(binary, os.X_OK):
         sys.exit(f"{binary} is not built: run `cargo fuzz build -O {target}` in core/")
     corpus = os.path.join(ROOT, "core/fuzz/corpus", target)
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "-C", ROOT, "archive", rev, f"core/fuzz/corpus/{target}"], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        before = replay(binary, os.path.join(tmp, "core/fuzz/corpus", target))
+        early = os.path.join(tmp, "before")
+        if before_time is not None:
+            # The inputs the fuzzer had found by then (hard links: nothing is copied).
+            rev = "found before " + args_label(before_time)
+            os.mkdir(early)
+            for name in os.listdir(corpus):
+                src = os.path.join(corpus, name)
+                if os.stat(src).st_mtime < before_time:
+                    os.link(src, os.path.join(early, name))
+        else:
+            archive = subprocess.run(
+                ["git", "-C", ROOT, "archive", rev, f"core/fuzz/corpus/{target}"], capture_output=True, check=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            os.rename(os.path.join(tmp, "core/fuzz/corpus", target), early)
+        before = replay(binary, early)
     after = replay(binary, corpus)
     a, b = by_crate(before), by_crate(after)
-    print(f"{target}: edges covered by the corpus at {rev} and on disk, by crate")
-    print(f"  {'crate':24} {rev[:10]:>10} {'on disk':>8}")
+    print(f"{target}: edges covered by the corpus {rev} and on disk, by crate")
+    print(f"  {'crate':24} {'before':>10} {'on disk':>8}")
     for k in sorted(set(a) | set(b), key=lambda k: -b[k]):
         if a[k] or b[k]:
             print(f"  {k:24} {a[k]:10} {b[k]:8}")
@@ -78,6 +103,10 @@ def main():
     print(f"inforge-core functions whose covered edges changed: {len(grew)}")
     for (name, path), c0, c, t in grew:
         print(f"  {c0:5} -> {c:5} of {t:5}  {name[:100]}  ({os.path.relpath(path, ROOT)})")
+
+
+def args_label(epoch):
+    return subprocess.run(["date", "-u", "-d", f"@{epoch}", "+%Y-%m-%d %H:%M:%S UTC"], capture_output=True, text=True).stdout.strip()
 
 
 if __name__ == "__main__":

@@ -487,7 +487,21 @@ fn a_reader_never_sees_a_torn_set_while_renews_rotations_and_recoveries_run() {
 fn a_crash_at_any_provider_step_leaves_every_set_whole() {
     let r = mesh();
     let p = provider(&r);
+    // The first write into an empty provider (every `<service>/mtls` made by the write itself,
+    // which then skips looking for and tidying old entries) killed midway: the next write
+    // finds its leftovers as an ordinary write would, and leaves one slot, linked.
+    let mut env = ci(&r).to_vec();
+    env.push(("INFORGE_TEST_FAULT", "provider-mid-files"));
+    assert_ne!(r.cmd(&["pki", "renew", "prd"], &env).code, 0, "the fault hook did not fire on the first write");
     r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    let mut names: Vec<String> = std::fs::read_dir(p.join("web/mtls"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".us-east-1@") || n == "us-east-1")
+        .collect();
+    names.sort();
+    assert_eq!(names, [".us-east-1@0", "us-east-1"], "a first write killed midway left stale entries");
+    provider_sets_whole(&p);
     for point in ["provider-mid-files", "provider-before-swap", "provider-mid-swap", "provider-mid-exchange"] {
         let mut env = ci(&r).to_vec();
         env.push(("INFORGE_TEST_FAULT", point));

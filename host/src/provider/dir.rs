@@ -8,8 +8,9 @@
 //!    overwritten in place (key 0600), or a fresh directory when there is no spare;
 //! 3. makes them all durable at once (one `syncfs` of the provider's filesystem);
 //! 4. swaps every `<scope>` link (a rename: atomic), then makes the links durable;
-//! 5. for new sets and older layouts only, removes generations that are neither current nor
-//!    previous, and leftovers of killed writers.
+//! 5. for new sets in an existing `<service>/mtls` and older layouts only, removes generations
+//!    that are neither current nor previous, and leftovers of killed writers (a `mtls` this
+//!    write made has none).
 //!
 //! A scope keeps three generations: current, previous (a reader may still be in it) and the
 //! spare the next write recycles. Recycling is what makes a 20k-set renew cheap on ext4: no
@@ -144,23 +145,36 @@ fn open_dir_at(root: &fs::File, rel: &Path, shown: &Path) -> Result<OwnedFd, Hos
         .map_err(|e| HostError::io("open", shown, e.into()))
 }
 
-/// Creates `dir` and its missing parents 0755 (a umask such as 002 would leave them
-/// group-writable, letting group members plant entries).
-fn create_dirs(dir: &Path) -> Result<(), HostError> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new().recursive(true).mode(0o755).create(dir).map_err(io("create", dir))
+/// Creates `<service>/mtls` under the provider open as `root`, each level 0755 (a umask such
+/// as 002 would leave them group-writable, letting group members plant entries). Returns
+/// whether this call made `mtls` itself: then it is empty, and the set's scope has nothing
+/// to look for or tidy.
+fn make_mtls(root: &fs::File, service: &str, shown: &Path) -> Result<bool, HostError> {
+    use rustix::fs::{mkdirat, Mode};
+    let mode = Mode::from_raw_mode(0o755);
+    match mkdirat(root, service, mode) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(HostError::io("create", shown, e.into())),
+    }
+    match mkdirat(root, Path::new(service).join("mtls"), mode) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::EXIST) => Ok(false),
+        Err(e) => Err(HostError::io("create", shown, e.into())),
+    }
 }
 
 /// Opens the slot `name` in `mtls` (open as `parent`) for writing into: a directory of ours
 /// already there is recycled (made 0755 if a umask left it writable to others); anything
 /// else (a planted link or file, another user's directory) goes, and a fresh directory is
-/// made 0755 and checked on its descriptor. Returns the slot's descriptor and whether it
-/// was recycled.
-fn open_slot(parent: &OwnedFd, target: &Path, name: &str) -> Result<(fs::File, bool), HostError> {
+/// made 0755 and checked on its descriptor. `fresh`: `mtls` was made by this write, so
+/// nothing is there to recycle or remove. Returns the slot's descriptor and whether it was
+/// recycled.
+fn open_slot(parent: &OwnedFd, target: &Path, name: &str, fresh: bool) -> Result<(fs::File, bool), HostError> {
     use rustix::fs::{fchmod, mkdirat, openat, unlinkat, AtFlags, Mode, OFlags};
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let euid = euid();
-    match openat(parent, name, flags, Mode::empty()) {
+    let existing = if fresh { Err(rustix::io::Errno::NOENT) } else { openat(parent, name, flags, Mode::empty()) };
+    match existing {
         Ok(fd) => {
             let dir = fs::File::from(fd);
             let meta = dir.metadata().map_err(io("open", target))?;
@@ -189,7 +203,9 @@ fn open_slot(parent: &OwnedFd, target: &Path, name: &str) -> Result<(fs::File, b
     if !meta.is_dir() || meta.uid() != euid {
         return Err(HostError::io("create", target, std::io::Error::other("it was replaced while being made")));
     }
-    fchmod(&dir, Mode::from_raw_mode(0o755)).map_err(|e| HostError::io("chmod", target, e.into()))?;
+    if meta.mode() & 0o777 != 0o755 {
+        fchmod(&dir, Mode::from_raw_mode(0o755)).map_err(|e| HostError::io("chmod", target, e.into()))?;
+    }
     Ok((dir, false))
 }
 
@@ -302,10 +318,14 @@ enum Recycle {
 /// Makes `link` (an entry of the directory open as `dir`, shown as `shown`) a symlink to
 /// `target`, unless it already is one (a standby link kept from earlier writes): creating it
 /// only when missing or wrong (a killed writer's leftover). Relative to the descriptor, so
-/// the steady state costs one `readlinkat` and no path walk.
-fn ensure_link(dir: &OwnedFd, target: &str, link: &str, shown: &Path) -> Result<(), HostError> {
+/// the steady state costs one `readlinkat` and no path walk; in a `fresh` `mtls` (made by
+/// this write) it is known to be missing.
+fn ensure_link(dir: &OwnedFd, target: &str, link: &str, shown: &Path, fresh: bool) -> Result<(), HostError> {
     use rustix::fs::{readlinkat, statat, symlinkat, unlinkat, AtFlags};
     let path = shown.join(link);
+    if fresh {
+        return symlinkat(target, dir, link).map_err(|e| HostError::io("symlink", &path, e.into()));
+    }
     match readlinkat(dir, link, Vec::new()) {
         Ok(t) if t.as_bytes() == target.as_bytes() => return Ok(()),
         Ok(_) => unlinkat(dir, link, AtFlags::empty()).map_err(|e| HostError::io("remove", &path, e.into()))?,
@@ -320,6 +340,22 @@ fn ensure_link(dir: &OwnedFd, target: &str, link: &str, shown: &Path) -> Result<
         },
     }
     symlinkat(target, dir, link).map_err(|e| HostError::io("symlink", &path, e.into()))
+}
+
+/// The services whose `<service>/mtls` this write made (shared by the staging threads).
+#[derive(Default)]
+struct Made(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Made {
+    fn has(&self, service: &str) -> bool {
+        self.0.lock().is_ok_and(|m| m.contains(service))
+    }
+
+    fn add(&self, service: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(service.to_string());
+        }
+    }
 }
 
 /// One set's place in a write: the slot its new generation went to and what it replaces.
@@ -347,7 +383,7 @@ impl DirProvider {
     /// exists, so in the steady state a write allocates and frees no inode: on ext4 without a
     /// journal, freeing thousands of inodes makes every later allocation in the run scan them
     /// (`recently_deleted`), measured at 67% of a back-to-back 20k-set renew.
-    fn stage(base: &Path, root: &fs::File, s: &SetFiles<'_>) -> Result<Staged, HostError> {
+    fn stage(base: &Path, root: &fs::File, made: &Made, s: &SetFiles<'_>) -> Result<Staged, HostError> {
         use rustix::fs::{readlinkat, statat, AtFlags};
         let mtls = base.join(s.service).join("mtls");
         let link = mtls.join(s.scope);
@@ -355,17 +391,22 @@ impl DirProvider {
         // descriptor: no operation walks the provider's path again (profiled: path walks were
         // most of a steady-state renew's kernel time on tmpfs).
         let rel = Path::new(s.service).join("mtls");
-        let mtls_fd = match open_dir_at(root, &rel, &mtls) {
-            Ok(fd) => fd,
+        // `fresh`: this write made `mtls` (for this set or another scope of the service), so
+        // nothing of this scope is in it: no link to read, nothing to adopt, recycle or tidy.
+        // A first write into an empty provider skips 9 of its 40 system calls per set.
+        let (mtls_fd, fresh) = match open_dir_at(root, &rel, &mtls) {
+            Ok(fd) => (fd, made.has(s.service)),
             Err(_) => {
-                create_dirs(&mtls)?;
-                open_dir_at(root, &rel, &mtls)?
+                let fresh = make_mtls(root, s.service, &mtls)?;
+                if fresh {
+                    made.add(s.service);
+                }
+                (open_dir_at(root, &rel, &mtls)?, fresh)
             }
         };
-        let previous = readlinkat(&mtls_fd, s.scope, Vec::new())
-            .ok()
+        let previous = if fresh { None } else { readlinkat(&mtls_fd, s.scope, Vec::new()).ok() }
             .map(|t| PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(t.into_bytes())));
-        let adopt = previous.is_none() && statat(&mtls_fd, s.scope, AtFlags::SYMLINK_NOFOLLOW).is_ok();
+        let adopt = !fresh && previous.is_none() && statat(&mtls_fd, s.scope, AtFlags::SYMLINK_NOFOLLOW).is_ok();
         let mut current = previous.as_deref().and_then(|t| slot_of(t, s.scope));
         if current.is_none() && previous.is_some() {
             // A link spelled some other way that still reaches one of our slots: that slot is
@@ -378,7 +419,7 @@ impl DirProvider {
         let slot = current.map_or(0, |c| (c + 1) % SLOTS);
         let name = slot_name(s.scope, slot);
         let target = mtls.join(&name);
-        let (dir, recycled) = open_slot(&mtls_fd, &target, &name)?;
+        let (dir, recycled) = open_slot(&mtls_fd, &target, &name, fresh)?;
         let (overwrite, keep_same) =
             if recycled { (Recycle::Overwrite, Recycle::KeepSame) } else { (Recycle::No, Recycle::No) };
         let files = put_file(&dir, &target, "cert.pem", s.cert.as_bytes(), 0o644, overwrite)
@@ -386,7 +427,7 @@ impl DirProvider {
             .and_then(|()| put_file(&dir, &target, "bundle.pem", s.bundle.as_bytes(), 0o644, keep_same))
             .and_then(|()| put_file(&dir, &target, "bundle.spiffe.json", s.spiffe.as_bytes(), 0o644, keep_same))
             .and_then(|()| put_file(&dir, &target, "crl.pem", s.crl.as_bytes(), 0o644, keep_same))
-            .and_then(|()| ensure_link(&mtls_fd, &name, &link_name(s.scope, slot), &mtls));
+            .and_then(|()| ensure_link(&mtls_fd, &name, &link_name(s.scope, slot), &mtls, fresh));
         if let Err(e) = files {
             let _ = fs::remove_dir_all(&target);
             return Err(e);
@@ -397,7 +438,7 @@ impl DirProvider {
             scope: s.scope.to_string(),
             slot,
             current,
-            tidy: !recycled,
+            tidy: !recycled && !fresh,
             previous,
             adopt,
         })
@@ -538,6 +579,8 @@ struct DirBatch<'a> {
     /// such as `infra/../provider` is not walked again for each of 100k operations.
     base: PathBuf,
     staged: Slots<Staged>,
+    /// The `<service>/mtls` directories this write made.
+    made: Made,
     /// Set once the swaps begin: from then on, nothing is unstaged.
     done: bool,
 }
@@ -545,7 +588,7 @@ struct DirBatch<'a> {
 impl<'a> DirBatch<'a> {
     fn new(provider: &'a DirProvider, lock: lock::Lock) -> Self {
         let base = fs::canonicalize(&provider.root).unwrap_or_else(|_| provider.root.clone());
-        DirBatch { provider, lock, base, staged: Slots::new(), done: false }
+        DirBatch { provider, lock, base, staged: Slots::new(), made: Made::default(), done: false }
     }
 
     fn sync(&self) -> Result<(), HostError> {
@@ -555,7 +598,7 @@ impl<'a> DirBatch<'a> {
 
 impl Batch for DirBatch<'_> {
     fn stage(&self, index: usize, set: &SetFiles<'_>) -> Result<(), HostError> {
-        let st = DirProvider::stage(&self.base, self.lock.file(), set)?;
+        let st = DirProvider::stage(&self.base, self.lock.file(), &self.made, set)?;
         self.staged.put(index, st);
         fault_point("provider-mid-files");
         Ok(())

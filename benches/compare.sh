@@ -7,7 +7,7 @@
 #   1. inforge pki renew, end to end into the dir provider: the first renew into an empty
 #      provider, and the fourth (the steady state, which reuses every slot);
 #   2. mint-only: the core's renew into memory (inforge-limits mint-only);
-#   3. a Python `cryptography` loop writing the same files (benches/peer_cryptography.py);
+#   3. a Python `cryptography` loop writing the same five files per set (benches/peer_cryptography.py);
 #   4. the openssl-CLI procedure of seed 004 (genpkey, req, x509 per leaf), timed on a sample
 #      of min(N, OPENSSL_SAMPLE) leaves (default 100) and reported as a rate;
 #   5. the primitive limit: P-256 keygen + sign per second per core (the backend inforge
@@ -83,6 +83,9 @@ for scope in ("global", "r1", "r2"):
     m = re.search(rf"\n      {scope}:\n        cert: \|\n((?:          .*\n)+)        key: \|\n((?:          .*\n)+)", text)
     open(f"{work}/peer/{scope}.pem", "w").write("".join(l[10:] + "\n" for l in m.group(1).splitlines()))
     open(f"{work}/peer/{scope}.age", "w").write("".join(l[10:] + "\n" for l in m.group(2).splitlines()))
+# The root's CRL (signed offline, kept in the store): the first CRL of every set's crl.pem.
+m = re.search(r"\n    rootCrls:\n    - \|\n((?:      .*\n)+)", text)
+open(f"{work}/peer/root-crl.pem", "w").write("".join(l[6:] + "\n" for l in m.group(1).splitlines()))
 PY
   for s in global r1 r2; do (umask 077; age -d -i "$work/ci.key" "$work/peer/$s.age" > "$work/peer/$s.key"); done
 
@@ -112,8 +115,16 @@ PY
   awk -v n="$leaves" -v r="$(awk -v p="$per_core" -v c="$cores" 'BEGIN{printf "%.0f", p * c}')" \
     -v fs="$fs" 'BEGIN{printf "%s\t%s\tprimitive limit (keygen+sign x cores)\t\t%s\t\n", fs, n, r}' >> "$results"
   # Same leaves, checked: inforge's and Python's sets verify against their bundles.
-  openssl verify -partial_chain -CAfile "$work/provider/svc-1/mtls/r1/bundle.pem" "$work/provider/svc-1/mtls/r1/cert.pem" >/dev/null
-  openssl verify -partial_chain -CAfile "$work/pyout/svc-1/mtls/r1/bundle.pem" "$work/pyout/svc-1/mtls/r1/cert.pem" >/dev/null
+  # Both write real CRLs: the leaf is checked against its intermediate's CRL in crl.pem.
+  for set in "$work/provider/svc-1/mtls/r1" "$work/pyout/svc-1/mtls/r1"; do
+    openssl verify -partial_chain -crl_check -CAfile "$set/bundle.pem" -CRLfile "$set/crl.pem" "$set/cert.pem" >/dev/null
+  done
+  # ... and the same SPIFFE bundle: the bundle's certificates, in order.
+  "$py" - "$work/provider/svc-1/mtls/r1" "$work/pyout/svc-1/mtls/r1" <<'PY'
+import json, sys
+x5c = [[k["x5c"] for k in json.load(open(f"{d}/bundle.spiffe.json"))["keys"]] for d in sys.argv[1:]]
+assert x5c[0] == x5c[1], "the peer's SPIFFE bundle differs from inforge's"
+PY
   rm -rf "$work"
 done
 done

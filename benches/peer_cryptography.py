@@ -1,11 +1,16 @@
 """The Python peer of benches/compare.sh: the same leaves inforge mints (same profile:
 SPIFFE URI SAN, CA:false, digitalSignature, serverAuth+clientAuth, SKI/AKI, 90 days, P-256)
-from the same intermediates, with the `cryptography` package, written as the same files
-(cert.pem = leaf + intermediate, key.pem PKCS#8, bundle.pem) in a plain loop.
+from the same intermediates, with the `cryptography` package, written as the same five files
+of a set (cert.pem = leaf + intermediate, key.pem PKCS#8, bundle.pem, bundle.spiffe.json: the
+bundle as a SPIFFE JWKS, crl.pem: the root's CRL from the store, then a CRL signed by each
+intermediate of the bundle) in a plain loop. Like inforge, it signs each scope's CRLs and
+builds its SPIFFE bundle once per run, and writes them into every set.
 
-usage: peer_cryptography.py <work dir with peer/{r1,r2,global}.{pem,key}> <services> <out dir>
+usage: peer_cryptography.py <work dir with peer/{r1,r2,global}.{pem,key}, peer/root-crl.pem> <services> <out dir>
 """
+import base64
 import datetime
+import json
 import os
 import sys
 
@@ -24,6 +29,50 @@ for scope in ("r1", "r2", "global"):
     ca[scope] = (cert, key, cert.public_bytes(serialization.Encoding.PEM))
 bundle = {s: ca[s][2] + ca["global"][2] for s in ("r1", "r2")}
 now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+with open(f"{work}/peer/root-crl.pem", "rb") as f:
+    root_crl = f.read()
+
+
+def b64url(n):
+    return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+
+
+def crl_of(scope):
+    icert, ikey, _ = ca[scope]
+    day = now.replace(hour=0, minute=0, second=0)
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(icert.subject)
+        .last_update(day)
+        .next_update(day + datetime.timedelta(days=7))
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                icert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            ),
+            critical=False,
+        )
+        .add_extension(x509.CRLNumber(int(day.timestamp())), critical=False)
+        .sign(ikey, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+
+
+def jwks(scopes):
+    keys = []
+    for s in scopes:
+        cert = ca[s][0]
+        nums = cert.public_key().public_numbers()
+        der = cert.public_bytes(serialization.Encoding.DER)
+        keys.append(
+            {"use": "x509-svid", "kty": "EC", "crv": "P-256", "x": b64url(nums.x), "y": b64url(nums.y),
+             "x5c": [base64.b64encode(der).decode()]}
+        )
+    doc = {"keys": keys, "spiffe_sequence": int(now.timestamp()), "spiffe_refresh_hint": 3600}
+    return (json.dumps(doc, indent=2) + "\n").encode()
+
+
+crls = {s: root_crl + crl_of(s) + crl_of("global") for s in ("r1", "r2")}
+spiffe = {s: jwks((s, "global")) for s in ("r1", "r2")}
 for i in range(1, services + 1):
     for scope in ("r1", "r2"):
         icert, ikey, ipem = ca[scope]
@@ -73,3 +122,7 @@ for i in range(1, services + 1):
             )
         with open(f"{d}/bundle.pem", "wb") as f:
             f.write(bundle[scope])
+        with open(f"{d}/bundle.spiffe.json", "wb") as f:
+            f.write(spiffe[scope])
+        with open(f"{d}/crl.pem", "wb") as f:
+            f.write(crls[scope])

@@ -481,6 +481,44 @@ fn a_reader_never_sees_a_torn_set_while_renews_rotations_and_recoveries_run() {
     eprintln!("torn-set reader (dir): {reads} reads, 0 torn");
 }
 
+/// A first write that fails part-way (here: a regular file where one service's directory
+/// goes) leaves the provider as it was: the sets staged before the failure go, and so do the
+/// directories and standby links the write made for them.
+#[test]
+fn a_failed_first_write_leaves_the_provider_as_it_was() {
+    let r = mesh();
+    let p = provider(&r);
+    std::fs::write(p.join("worker"), "not a directory").unwrap();
+    let entries = || {
+        let mut names: Vec<String> =
+            std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    let (before, names) = (snapshot(&p), entries());
+    let run = r.cmd(&["pki", "renew", "prd"], &ci(&r));
+    assert_ne!(run.code, 0, "renew wrote through a file at a service's directory");
+    assert!(run.stderr.contains("worker"), "the error does not name the obstacle: {}", run.stderr);
+    assert_eq!(snapshot(&p), before, "the provider's files changed");
+    assert_eq!(entries(), names, "a failed first write left directories behind");
+    // Once the obstacle is gone, the same renew writes every set.
+    std::fs::remove_file(p.join("worker")).unwrap();
+    r.cmd(&["pki", "renew", "prd"], &ci(&r)).ok();
+    provider_sets_whole(&p);
+    // A later write that fails: the standby link it made for the next slot (a scope's second
+    // write makes `.<scope>@link-1`) goes again with the slot it staged.
+    assert!(std::fs::symlink_metadata(p.join("api/mtls/.global@link-1")).is_err());
+    std::fs::rename(p.join("worker"), r.tmp.path().join("worker-aside")).unwrap();
+    std::fs::write(p.join("worker"), "not a directory").unwrap();
+    let before = snapshot(&p);
+    assert_ne!(r.cmd(&["pki", "renew", "prd"], &ci(&r)).code, 0);
+    assert_eq!(snapshot(&p), before, "a failed write changed the provider");
+    assert!(
+        std::fs::symlink_metadata(p.join("api/mtls/.global@link-1")).is_err(),
+        "the standby link the failed write made is still there"
+    );
+}
+
 /// A crash (the fault hook aborts the process) at each point of a provider write leaves every
 /// set old or new, never torn, and nothing that breaks the next run.
 #[test]

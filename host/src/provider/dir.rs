@@ -17,8 +17,8 @@
 //! inode is allocated or freed and no directory is listed in the steady state.
 //!
 //! A link never points at a generation that is not durable, and a kill at any moment leaves
-//! every set old or new. A failure before step 4 removes this run's generations, so the
-//! provider is as it was.
+//! every set old or new. A failure before step 4 removes this run's generations and the
+//! standby links and directories it made, so the provider is as it was.
 
 use std::fs;
 use std::os::fd::{AsFd, OwnedFd};
@@ -147,20 +147,28 @@ fn open_dir_at(root: &fs::File, rel: &Path, shown: &Path) -> Result<OwnedFd, Hos
 
 /// Creates `<service>/mtls` under the provider open as `root`, each level 0755 (a umask such
 /// as 002 would leave them group-writable, letting group members plant entries). Returns
-/// whether this call made `mtls` itself: then it is empty, and the set's scope has nothing
-/// to look for or tidy.
-fn make_mtls(root: &fs::File, service: &str, shown: &Path) -> Result<bool, HostError> {
+/// whether this call made `mtls` itself (then it is empty, and the set's scope has nothing
+/// to look for or tidy) and `<service>` too.
+fn make_mtls(root: &fs::File, service: &str, shown: &Path) -> Result<Option<Dirs>, HostError> {
     use rustix::fs::{mkdirat, Mode};
     let mode = Mode::from_raw_mode(0o755);
-    match mkdirat(root, service, mode) {
-        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+    let service_made = match mkdirat(root, service, mode) {
+        Ok(()) => true,
+        Err(rustix::io::Errno::EXIST) => false,
         Err(e) => return Err(HostError::io("create", shown, e.into())),
-    }
+    };
     match mkdirat(root, Path::new(service).join("mtls"), mode) {
-        Ok(()) => Ok(true),
-        Err(rustix::io::Errno::EXIST) => Ok(false),
+        Ok(()) => Ok(Some(Dirs { service_made })),
+        Err(rustix::io::Errno::EXIST) => Ok(None),
         Err(e) => Err(HostError::io("create", shown, e.into())),
     }
+}
+
+/// What [`make_mtls`] made besides `mtls`.
+#[derive(Clone, Copy)]
+struct Dirs {
+    /// `<service>` too.
+    service_made: bool,
 }
 
 /// Opens the slot `name` in `mtls` (open as `parent`) for writing into: a directory of ours
@@ -319,41 +327,58 @@ enum Recycle {
 /// `target`, unless it already is one (a standby link kept from earlier writes): creating it
 /// only when missing or wrong (a killed writer's leftover). Relative to the descriptor, so
 /// the steady state costs one `readlinkat` and no path walk; in a `fresh` `mtls` (made by
-/// this write) it is known to be missing.
-fn ensure_link(dir: &OwnedFd, target: &str, link: &str, shown: &Path, fresh: bool) -> Result<(), HostError> {
+/// this write) it is known to be missing. Returns whether it made the link.
+fn ensure_link(dir: &OwnedFd, target: &str, link: &str, shown: &Path, fresh: bool) -> Result<bool, HostError> {
     use rustix::fs::{readlinkat, statat, symlinkat, unlinkat, AtFlags};
     let path = shown.join(link);
-    if fresh {
-        return symlinkat(target, dir, link).map_err(|e| HostError::io("symlink", &path, e.into()));
-    }
-    match readlinkat(dir, link, Vec::new()) {
-        Ok(t) if t.as_bytes() == target.as_bytes() => return Ok(()),
-        Ok(_) => unlinkat(dir, link, AtFlags::empty()).map_err(|e| HostError::io("remove", &path, e.into()))?,
-        // Something else at the standby's name (a killed writer's leftover, or planted): a
-        // directory or a file, removed either way, so the scope's renews never get stuck on it.
-        Err(_) => match statat(dir, link, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(m) if rustix::fs::FileType::from_raw_mode(m.st_mode) == rustix::fs::FileType::Directory => {
-                fs::remove_dir_all(&path).map_err(io("remove", &path))?
-            }
+    if !fresh {
+        match readlinkat(dir, link, Vec::new()) {
+            Ok(t) if t.as_bytes() == target.as_bytes() => return Ok(false),
             Ok(_) => unlinkat(dir, link, AtFlags::empty()).map_err(|e| HostError::io("remove", &path, e.into()))?,
-            Err(_) => {}
-        },
+            // Something else at the standby's name (a killed writer's leftover, or planted): a
+            // directory or a file, removed either way, so the scope's renews never get stuck on it.
+            Err(_) => match statat(dir, link, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(m) if rustix::fs::FileType::from_raw_mode(m.st_mode) == rustix::fs::FileType::Directory => {
+                    fs::remove_dir_all(&path).map_err(io("remove", &path))?
+                }
+                Ok(_) => unlinkat(dir, link, AtFlags::empty()).map_err(|e| HostError::io("remove", &path, e.into()))?,
+                Err(_) => {}
+            },
+        }
     }
-    symlinkat(target, dir, link).map_err(|e| HostError::io("symlink", &path, e.into()))
+    symlinkat(target, dir, link).map_err(|e| HostError::io("symlink", &path, e.into()))?;
+    Ok(true)
 }
 
 /// The services whose `<service>/mtls` this write made (shared by the staging threads).
 #[derive(Default)]
-struct Made(std::sync::Mutex<std::collections::HashSet<String>>);
+struct Made(std::sync::Mutex<std::collections::HashMap<String, Dirs>>);
 
 impl Made {
     fn has(&self, service: &str) -> bool {
-        self.0.lock().is_ok_and(|m| m.contains(service))
+        self.0.lock().is_ok_and(|m| m.contains_key(service))
     }
 
-    fn add(&self, service: &str) {
+    fn add(&self, service: &str, dirs: Dirs) {
         if let Ok(mut m) = self.0.lock() {
-            m.insert(service.to_string());
+            m.insert(service.to_string(), dirs);
+        }
+    }
+
+    /// After [`unstage`] of a failed write (which removed the slots and the standby links it
+    /// made): removes the directories this write made, now empty, so a failed first write
+    /// leaves the provider as it was. `rmdir` relative to a descriptor opened without
+    /// following links: a directory something else has meanwhile put an entry in stays.
+    fn unmake(&self, root: &fs::File) {
+        use rustix::fs::{openat, unlinkat, AtFlags, Mode, OFlags};
+        let Ok(made) = self.0.lock() else { return };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        for (service, dirs) in made.iter() {
+            let Ok(svc) = openat(root, service.as_str(), flags, Mode::empty()) else { continue };
+            let _ = unlinkat(&svc, "mtls", AtFlags::REMOVEDIR);
+            if dirs.service_made {
+                let _ = unlinkat(root, service.as_str(), AtFlags::REMOVEDIR);
+            }
         }
     }
 }
@@ -374,6 +399,8 @@ struct Staged {
     previous: Option<PathBuf>,
     /// `<scope>` is a plain directory from before inforge managed the path.
     adopt: bool,
+    /// This write made the slot's standby link (a failed write removes it again).
+    link_made: bool,
 }
 
 impl DirProvider {
@@ -397,11 +424,11 @@ impl DirProvider {
         let (mtls_fd, fresh) = match open_dir_at(root, &rel, &mtls) {
             Ok(fd) => (fd, made.has(s.service)),
             Err(_) => {
-                let fresh = make_mtls(root, s.service, &mtls)?;
-                if fresh {
-                    made.add(s.service);
+                let dirs = make_mtls(root, s.service, &mtls)?;
+                if let Some(dirs) = dirs {
+                    made.add(s.service, dirs);
                 }
-                (open_dir_at(root, &rel, &mtls)?, fresh)
+                (open_dir_at(root, &rel, &mtls)?, dirs.is_some())
             }
         };
         let previous = if fresh { None } else { readlinkat(&mtls_fd, s.scope, Vec::new()).ok() }
@@ -428,10 +455,13 @@ impl DirProvider {
             .and_then(|()| put_file(&dir, &target, "bundle.spiffe.json", s.spiffe.as_bytes(), 0o644, keep_same))
             .and_then(|()| put_file(&dir, &target, "crl.pem", s.crl.as_bytes(), 0o644, keep_same))
             .and_then(|()| ensure_link(&mtls_fd, &name, &link_name(s.scope, slot), &mtls, fresh));
-        if let Err(e) = files {
-            let _ = fs::remove_dir_all(&target);
-            return Err(e);
-        }
+        let link_made = match files {
+            Ok(made) => made,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&target);
+                return Err(e);
+            }
+        };
         Ok(Staged {
             mtls,
             service: s.service.to_string(),
@@ -439,6 +469,7 @@ impl DirProvider {
             slot,
             current,
             tidy: !recycled && !fresh,
+            link_made,
             previous,
             adopt,
         })
@@ -637,13 +668,18 @@ impl Drop for DirBatch<'_> {
     fn drop(&mut self) {
         if !self.done {
             unstage(&self.staged.drain());
+            self.made.unmake(self.lock.file());
         }
     }
 }
 
-/// Removes the slots staged (none is linked, and none was current or previous).
+/// Removes the slots staged (none is linked, and none was current or previous) and the
+/// standby links this write made for them.
 fn unstage(staged: &[Staged]) {
     for st in staged {
         let _ = fs::remove_dir_all(st.mtls.join(slot_name(&st.scope, st.slot)));
+        if st.link_made {
+            let _ = fs::remove_file(st.mtls.join(link_name(&st.scope, st.slot)));
+        }
     }
 }
